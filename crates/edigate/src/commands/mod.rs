@@ -1,0 +1,17 @@
+//! One module per subcommand.
+
+pub mod parse;
+pub mod translate;
+pub mod validate;
+
+/// The whole input of a command: the file, or standard input for `-`.
+pub fn read_input(file: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut input = Vec::new();
+    if file.as_os_str() == "-" {
+        std::io::stdin().read_to_end(&mut input)?;
+    } else {
+        std::fs::File::open(file)?.read_to_end(&mut input)?;
+    }
+    Ok(input)
+}

@@ -1,0 +1,938 @@
+//! Mapping files: TOML a person can read, loaded into checked, typed mappings.
+//!
+//! The format is documented in `mappings/README.md`; every path is parsed when the file is
+//! loaded, so a typo is reported with the file and the field, never at translation time.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path as FsPath, PathBuf};
+
+use serde::Deserialize;
+
+use crate::path::{Path, PathError};
+
+/// Why mapping files could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// A file or directory could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A file is not valid TOML or does not have the documented shape.
+    #[error("{path}: {message}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with line and column.
+        message: String,
+    },
+    /// A path in a file is not valid.
+    #[error("{path}: {field}: {source}")]
+    Path {
+        /// The file.
+        path: PathBuf,
+        /// The mapping field holding the path.
+        field: String,
+        /// The path error.
+        source: PathError,
+    },
+    /// A value in a file is not allowed (an unknown code table, a bad code target, …).
+    #[error("{path}: {field}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The mapping field.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Which syntax a mapping reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Syntax {
+    /// ASC X12.
+    X12,
+    /// UN/EDIFACT.
+    Edifact,
+}
+
+/// How a date field is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DateFormat {
+    /// `CCYYMMDD`.
+    Ccyymmdd,
+    /// `YYMMDD` (read as 20YY).
+    Yymmdd,
+    /// X12 `DT`: `CCYYMMDD` or, in older versions, `YYMMDD`, told apart by length.
+    X12,
+    /// EDIFACT: the format code (2379: 102, 101, 203) is read from `code` in the same segment,
+    /// `default` when it is empty.
+    Edifact {
+        /// Where the format code is, in the segment the value came from.
+        code: Path,
+        /// The format when the segment has none.
+        default: String,
+    },
+}
+
+/// One mapped value: where to read it and how to turn it into the canonical value.
+#[derive(Debug, Clone)]
+pub struct Field {
+    /// The canonical field's name, for errors (`order_number`, `lines.quantity`).
+    pub name: String,
+    /// Tried in order; the first that finds a non-empty value wins.
+    pub paths: Vec<Path>,
+    /// A missing value is an error.
+    pub required: bool,
+    /// Used when no path finds a value. `{position}` is the loop instance's position, from 1.
+    pub default: Option<String>,
+    /// The code table (in the file's `[codes]`) the value is looked up in.
+    pub codes: Option<String>,
+    /// For dates: the format.
+    pub date: Option<DateFormat>,
+    /// For header fields: read what is left of the header (the default) or the whole header,
+    /// loops included (`scope = "header"`, e.g. EDIFACT `RFF+ON` for an order response).
+    pub scope: Scope,
+}
+
+/// Where a header field reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scope {
+    /// The header after the party and reference loops are carved out.
+    #[default]
+    Rest,
+    /// The whole header, loops included.
+    Header,
+}
+
+/// Which canonical document a mapping file makes (`event` in the file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Document {
+    /// `event = "order"`: `order.created`, or `order.cancelled` when the purpose is cancel.
+    Order,
+    /// `event = "order.response"`: `order.response`.
+    OrderResponse,
+    /// `event = "inventory.report"`: `inventory.report`.
+    InventoryReport,
+}
+
+impl Document {
+    fn from_event(event: &str) -> Option<Document> {
+        match event {
+            "order" => Some(Document::Order),
+            "order.response" => Some(Document::OrderResponse),
+            "inventory.report" => Some(Document::InventoryReport),
+            _ => None,
+        }
+    }
+
+    /// The name used in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Document::Order => "order",
+            Document::OrderResponse => "order.response",
+            Document::InventoryReport => "inventory.report",
+        }
+    }
+}
+
+/// A repeating group: where instances start and what belongs to them.
+#[derive(Debug, Clone)]
+pub struct LoopSpec {
+    /// The segment that starts an instance.
+    pub start: String,
+    /// When not empty, an instance ends at the first segment not listed here.
+    pub segments: Vec<String>,
+    /// An instance ends at any of these (and at the next `start`).
+    pub end: Vec<String>,
+}
+
+/// How a party is read from one instance of its loop.
+#[derive(Debug, Clone)]
+pub struct PartyMapping {
+    /// The loop.
+    pub r#loop: LoopSpec,
+    /// The role code, looked up in a code table.
+    pub role: Field,
+    /// The identifier.
+    pub id: Option<Field>,
+    /// The identifier's qualifier.
+    pub id_qualifier: Option<Field>,
+    /// The name.
+    pub name: Option<Field>,
+    /// Street lines, each optional.
+    pub address_lines: Vec<Field>,
+    /// City.
+    pub city: Option<Field>,
+    /// Region.
+    pub region: Option<Field>,
+    /// Postal code.
+    pub postal_code: Option<Field>,
+    /// Country.
+    pub country: Option<Field>,
+}
+
+/// How a reference is read from one instance of its loop.
+#[derive(Debug, Clone)]
+pub struct ReferenceMapping {
+    /// The loop.
+    pub r#loop: LoopSpec,
+    /// The qualifier.
+    pub qualifier: Field,
+    /// The value.
+    pub value: Field,
+    /// Qualifiers (as sent) left out of the references, because a header field carries them
+    /// (`ON` in an order response is the order number).
+    pub skip: Vec<String>,
+}
+
+/// How the quantities of an inventory item are read: one per instance of `loop` inside the item.
+#[derive(Debug, Clone)]
+pub struct QuantityMapping {
+    /// The loop (`QTY` …).
+    pub r#loop: LoopSpec,
+    /// The quantity qualifier, looked up in a table of quantity kinds.
+    pub kind: Field,
+    /// The quantity.
+    pub value: Field,
+    /// The unit.
+    pub unit: Field,
+}
+
+/// How a line (order line, response line, inventory item) is read from one instance of the
+/// line loop. Which fields are allowed depends on the document.
+#[derive(Debug, Clone)]
+pub struct LineMapping {
+    /// The loop.
+    pub r#loop: LoopSpec,
+    /// Line number (orders, responses).
+    pub line_number: Option<Field>,
+    /// Quantity value (orders, responses).
+    pub quantity: Option<Field>,
+    /// Quantity unit (orders, responses).
+    pub unit: Option<Field>,
+    /// Line status, looked up in a table of ack kinds (responses; absent: the response's).
+    pub status: Option<Field>,
+    /// When the seller expects to deliver (responses).
+    pub scheduled_delivery_date: Option<Field>,
+    /// The quantities of an inventory item, one loop table each (inventory reports).
+    pub quantities: Vec<QuantityMapping>,
+    /// Unit price.
+    pub unit_price: Option<Field>,
+    /// GTIN.
+    pub gtin: Option<Field>,
+    /// Seller's item number.
+    pub vendor_sku: Option<Field>,
+    /// Buyer's item number.
+    pub buyer_sku: Option<Field>,
+    /// Description.
+    pub description: Option<Field>,
+    /// Requested delivery date for the line.
+    pub requested_delivery_date: Option<Field>,
+}
+
+/// The header. Which fields are allowed, and required, depends on the document.
+#[derive(Debug, Clone)]
+pub struct HeaderMapping {
+    /// Order number (orders, responses: required).
+    pub order_number: Option<Field>,
+    /// Order date.
+    pub order_date: Option<Field>,
+    /// Purpose code, looked up in a code table of purpose kinds (orders, responses: required).
+    pub purpose: Option<Field>,
+    /// Response status, looked up in a table of ack kinds (responses: required).
+    pub status: Option<Field>,
+    /// When the response was issued (responses).
+    pub response_date: Option<Field>,
+    /// The date inventory positions are for (inventory reports: required).
+    pub report_date: Option<Field>,
+    /// Currency.
+    pub currency: Option<Field>,
+    /// Requested delivery date.
+    pub requested_delivery_date: Option<Field>,
+}
+
+/// The mapping of an order; every mapping file is an [`MessageMapping`], whatever its document.
+pub type OrderMapping = MessageMapping;
+
+/// One mapping file, checked: how one message type in some versions becomes an event.
+#[derive(Debug, Clone)]
+pub struct MessageMapping {
+    /// The file it was read from (or `builtin:NAME`).
+    pub origin: String,
+    /// The syntax.
+    pub syntax: Syntax,
+    /// The document it makes.
+    pub document: Document,
+    /// The message type (`850`, `ORDERS`).
+    pub message: String,
+    /// The versions it applies to: X12 version prefixes (`004010` matches `004010VICS`),
+    /// EDIFACT version+release (`D96A`).
+    pub versions: Vec<String>,
+    /// Header fields.
+    pub header: HeaderMapping,
+    /// Party loops.
+    pub parties: Vec<PartyMapping>,
+    /// Reference loops.
+    pub references: Vec<ReferenceMapping>,
+    /// Inventory reports: where the stock is, the first instance of this loop whose role is found.
+    pub location: Option<PartyMapping>,
+    /// The line loop.
+    pub lines: LineMapping,
+    /// Code tables: table name → partner code → canonical value.
+    pub codes: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// Every loaded mapping.
+#[derive(Debug, Clone, Default)]
+pub struct Mappings {
+    all: Vec<MessageMapping>,
+}
+
+const BUILTIN: &[(&str, &str)] = &[
+    (
+        "x12/850.toml",
+        include_str!("../../../mappings/x12/850.toml"),
+    ),
+    (
+        "x12/855.toml",
+        include_str!("../../../mappings/x12/855.toml"),
+    ),
+    (
+        "x12/846.toml",
+        include_str!("../../../mappings/x12/846.toml"),
+    ),
+    (
+        "edifact/ORDERS.toml",
+        include_str!("../../../mappings/edifact/ORDERS.toml"),
+    ),
+    (
+        "edifact/ORDRSP.toml",
+        include_str!("../../../mappings/edifact/ORDRSP.toml"),
+    ),
+    (
+        "edifact/INVRPT.toml",
+        include_str!("../../../mappings/edifact/INVRPT.toml"),
+    ),
+];
+
+/// The text of every built-in mapping file, as `(name, toml)` with names like `x12/850.toml`:
+/// what a partner's overrides are merged into.
+pub fn builtin_sources() -> &'static [(&'static str, &'static str)] {
+    BUILTIN
+}
+
+impl Mappings {
+    /// The default mappings (`mappings/` in the repository), built into the library.
+    pub fn builtin() -> Result<Mappings, LoadError> {
+        let mut m = Mappings::default();
+        for (name, text) in BUILTIN {
+            m.add_toml(&PathBuf::from(format!("builtin:{name}")), text)?;
+        }
+        Ok(m)
+    }
+
+    /// Every `*.toml` file in `dir` and its subdirectories, in name order.
+    pub fn load(dir: &FsPath) -> Result<Mappings, LoadError> {
+        let mut files = Vec::new();
+        collect(dir, &mut files)?;
+        files.sort();
+        if files.is_empty() {
+            return Err(LoadError::Invalid {
+                path: dir.to_path_buf(),
+                field: "directory".into(),
+                message: "no *.toml mapping files here".into(),
+            });
+        }
+        let mut m = Mappings::default();
+        for f in files {
+            let text = fs::read_to_string(&f).map_err(|source| LoadError::Io {
+                path: f.clone(),
+                source,
+            })?;
+            m.add_toml(&f, &text)?;
+        }
+        Ok(m)
+    }
+
+    /// Adds one mapping file's text; `origin` names it in errors.
+    pub fn add_toml(&mut self, origin: &FsPath, text: &str) -> Result<(), LoadError> {
+        let raw: RawFile = toml::from_str(text).map_err(|e| LoadError::Format {
+            path: origin.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        self.all.push(raw.check(origin)?);
+        Ok(())
+    }
+
+    /// Every order mapping (`event = "order"`).
+    pub fn orders(&self) -> Vec<&MessageMapping> {
+        self.of(Document::Order)
+    }
+
+    /// Every mapping of one document.
+    pub fn of(&self, document: Document) -> Vec<&MessageMapping> {
+        self.all.iter().filter(|m| m.document == document).collect()
+    }
+
+    /// Every mapping, in load order.
+    pub fn all(&self) -> &[MessageMapping] {
+        &self.all
+    }
+
+    /// The mapping for a message, by syntax, type and version (the last loaded wins, so a
+    /// directory loaded after the defaults overrides them).
+    pub fn find(&self, syntax: Syntax, message: &str, version: &str) -> Option<&MessageMapping> {
+        self.all.iter().rev().find(|m| {
+            m.syntax == syntax
+                && m.message == message
+                && m.versions.iter().any(|v| version.starts_with(v.as_str()))
+        })
+    }
+}
+
+fn collect(dir: &FsPath, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+    let io = |source| LoadError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    for entry in fs::read_dir(dir).map_err(io)? {
+        let p = entry.map_err(io)?.path();
+        if p.is_dir() {
+            collect(&p, out)?;
+        } else if p.extension().is_some_and(|e| e == "toml") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+// ---- the file as written ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[allow(dead_code)]
+    description: Option<String>,
+    syntax: Syntax,
+    message: String,
+    versions: Vec<String>,
+    event: String,
+    header: RawHeader,
+    #[serde(default)]
+    parties: Vec<RawParty>,
+    #[serde(default)]
+    references: Vec<RawReference>,
+    location: Option<RawParty>,
+    lines: RawLines,
+    #[serde(default)]
+    codes: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawField {
+    One(String),
+    Many(Vec<String>),
+    Full(RawFieldTable),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFieldTable {
+    path: RawPaths,
+    #[serde(default)]
+    required: bool,
+    default: Option<String>,
+    codes: Option<String>,
+    date: Option<String>,
+    date_code: Option<String>,
+    date_default: Option<String>,
+    scope: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawPaths {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLoop {
+    start: String,
+    #[serde(default)]
+    segments: Vec<String>,
+    #[serde(default)]
+    end: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHeader {
+    order_number: Option<RawField>,
+    order_date: Option<RawField>,
+    purpose: Option<RawField>,
+    status: Option<RawField>,
+    response_date: Option<RawField>,
+    report_date: Option<RawField>,
+    currency: Option<RawField>,
+    requested_delivery_date: Option<RawField>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawParty {
+    r#loop: RawLoop,
+    role: RawField,
+    id: Option<RawField>,
+    id_qualifier: Option<RawField>,
+    name: Option<RawField>,
+    #[serde(default)]
+    address_lines: Vec<RawField>,
+    city: Option<RawField>,
+    region: Option<RawField>,
+    postal_code: Option<RawField>,
+    country: Option<RawField>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReference {
+    r#loop: RawLoop,
+    qualifier: RawField,
+    value: RawField,
+    #[serde(default)]
+    skip: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQuantities {
+    r#loop: RawLoop,
+    kind: RawField,
+    value: RawField,
+    unit: RawField,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLines {
+    r#loop: RawLoop,
+    line_number: Option<RawField>,
+    quantity: Option<RawField>,
+    unit: Option<RawField>,
+    status: Option<RawField>,
+    scheduled_delivery_date: Option<RawField>,
+    #[serde(default)]
+    quantities: Vec<RawQuantities>,
+    unit_price: Option<RawField>,
+    gtin: Option<RawField>,
+    vendor_sku: Option<RawField>,
+    buyer_sku: Option<RawField>,
+    description: Option<RawField>,
+    requested_delivery_date: Option<RawField>,
+}
+
+/// Checks fields against the file's code tables.
+struct Checker<'f> {
+    origin: &'f FsPath,
+    codes: &'f BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// What a field's value becomes, which decides the checks its code table gets.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Date,
+    Purpose,
+    Role,
+    Unit,
+    Status,
+    Quantity,
+}
+
+impl Checker<'_> {
+    fn invalid(&self, field: &str, message: impl Into<String>) -> LoadError {
+        LoadError::Invalid {
+            path: self.origin.to_path_buf(),
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    fn path(&self, field: &str, text: &str) -> Result<Path, LoadError> {
+        Path::parse(text).map_err(|source| LoadError::Path {
+            path: self.origin.to_path_buf(),
+            field: field.to_owned(),
+            source,
+        })
+    }
+
+    fn field(&self, name: &str, raw: RawField, kind: Kind) -> Result<Field, LoadError> {
+        let table = match raw {
+            RawField::One(p) => RawFieldTable::of(RawPaths::One(p)),
+            RawField::Many(p) => RawFieldTable::of(RawPaths::Many(p)),
+            RawField::Full(t) => t,
+        };
+        let texts = match table.path {
+            RawPaths::One(p) => vec![p],
+            RawPaths::Many(p) => p,
+        };
+        if texts.is_empty() {
+            return Err(self.invalid(name, "no path given"));
+        }
+        let paths = texts
+            .iter()
+            .map(|t| self.path(name, t))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(c) = &table.codes {
+            let Some(entries) = self.codes.get(c) else {
+                return Err(self.invalid(name, format!("no code table [codes.{c}] in this file")));
+            };
+            for (code, target) in entries {
+                let ok = match kind {
+                    Kind::Purpose => serde_json::from_value::<events::documents::PurposeKind>(
+                        serde_json::Value::String(target.clone()),
+                    )
+                    .is_ok(),
+                    Kind::Status => serde_json::from_value::<events::documents::AckKind>(
+                        serde_json::Value::String(target.clone()),
+                    )
+                    .is_ok(),
+                    Kind::Quantity => serde_json::from_value::<events::documents::QuantityKind>(
+                        serde_json::Value::String(target.clone()),
+                    )
+                    .is_ok(),
+                    Kind::Role | Kind::Unit | Kind::Text => !target.is_empty(),
+                    Kind::Date => false,
+                };
+                if !ok {
+                    return Err(self.invalid(
+                        name,
+                        format!("[codes.{c}] maps {code:?} to {target:?}, which is not a valid value here"),
+                    ));
+                }
+            }
+        } else if matches!(
+            kind,
+            Kind::Purpose | Kind::Role | Kind::Status | Kind::Quantity
+        ) {
+            return Err(self.invalid(
+                name,
+                "needs `codes`: the table that gives the code's meaning",
+            ));
+        }
+        let date = match (kind, table.date.as_deref()) {
+            (Kind::Date, Some("CCYYMMDD")) => Some(DateFormat::Ccyymmdd),
+            (Kind::Date, Some("YYMMDD")) => Some(DateFormat::Yymmdd),
+            (Kind::Date, Some("x12")) => Some(DateFormat::X12),
+            (Kind::Date, Some("edifact")) => {
+                let code = table.date_code.as_deref().ok_or_else(|| {
+                    self.invalid(
+                        name,
+                        "date = \"edifact\" needs date_code, the field holding 2379 (e.g. DTM01-3)",
+                    )
+                })?;
+                Some(DateFormat::Edifact {
+                    code: self.path(name, code)?,
+                    default: table
+                        .date_default
+                        .clone()
+                        .unwrap_or_else(|| "102".to_owned()),
+                })
+            }
+            (Kind::Date, other) => {
+                return Err(self.invalid(
+                    name,
+                    format!(
+                        "date = {other:?}: write \"CCYYMMDD\", \"YYMMDD\", \"x12\" or \"edifact\""
+                    ),
+                ));
+            }
+            (_, Some(_)) => return Err(self.invalid(name, "`date` is only for date fields")),
+            (_, None) => None,
+        };
+        let scope = match table.scope.as_deref() {
+            None | Some("rest") => Scope::Rest,
+            Some("header") => Scope::Header,
+            Some(other) => {
+                return Err(self.invalid(
+                    name,
+                    format!("scope = {other:?}: write \"rest\" (the default) or \"header\""),
+                ));
+            }
+        };
+        if scope == Scope::Header && name.contains('.') {
+            return Err(self.invalid(name, "`scope` is only for header fields"));
+        }
+        Ok(Field {
+            name: name.to_owned(),
+            paths,
+            required: table.required,
+            default: table.default,
+            codes: table.codes,
+            date,
+            scope,
+        })
+    }
+
+    fn opt(
+        &self,
+        name: &str,
+        raw: Option<RawField>,
+        kind: Kind,
+    ) -> Result<Option<Field>, LoadError> {
+        raw.map(|r| self.field(name, r, kind)).transpose()
+    }
+
+    fn lp(&self, name: &str, raw: RawLoop) -> Result<LoopSpec, LoadError> {
+        for tag in std::iter::once(&raw.start)
+            .chain(&raw.segments)
+            .chain(&raw.end)
+        {
+            let ok = (2..=3).contains(&tag.len())
+                && tag
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+            if !ok {
+                return Err(self.invalid(
+                    &format!("{name}.loop"),
+                    format!("{tag:?} is not a segment tag"),
+                ));
+            }
+        }
+        Ok(LoopSpec {
+            start: raw.start,
+            segments: raw.segments,
+            end: raw.end,
+        })
+    }
+}
+
+impl RawFieldTable {
+    fn of(path: RawPaths) -> RawFieldTable {
+        RawFieldTable {
+            path,
+            required: false,
+            default: None,
+            codes: None,
+            date: None,
+            date_code: None,
+            date_default: None,
+            scope: None,
+        }
+    }
+}
+
+impl Checker<'_> {
+    fn party(&self, what: &str, p: RawParty) -> Result<PartyMapping, LoadError> {
+        let n = |f: &str| format!("{what}.{f}");
+        Ok(PartyMapping {
+            r#loop: self.lp(what, p.r#loop)?,
+            role: self.field(&n("role"), p.role, Kind::Role)?,
+            id: self.opt(&n("id"), p.id, Kind::Text)?,
+            id_qualifier: self.opt(&n("id_qualifier"), p.id_qualifier, Kind::Text)?,
+            name: self.opt(&n("name"), p.name, Kind::Text)?,
+            address_lines: p
+                .address_lines
+                .into_iter()
+                .map(|f| self.field(&n("address_lines"), f, Kind::Text))
+                .collect::<Result<_, _>>()?,
+            city: self.opt(&n("city"), p.city, Kind::Text)?,
+            region: self.opt(&n("region"), p.region, Kind::Text)?,
+            postal_code: self.opt(&n("postal_code"), p.postal_code, Kind::Text)?,
+            country: self.opt(&n("country"), p.country, Kind::Text)?,
+        })
+    }
+
+    /// Checks that the fields a document needs are there and the ones it has no place for are
+    /// not: `fields` is (name, given, allowed, required).
+    fn shape(&self, doc: Document, fields: &[(&str, bool, bool, bool)]) -> Result<(), LoadError> {
+        for &(name, given, allowed, required) in fields {
+            if given && !allowed {
+                return Err(self.invalid(name, format!("not a field of event {:?}", doc.as_str())));
+            }
+            if !given && required {
+                return Err(
+                    self.invalid(name, format!("missing: event {:?} needs it", doc.as_str()))
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+impl RawFile {
+    fn check(self, origin: &FsPath) -> Result<MessageMapping, LoadError> {
+        let c = Checker {
+            origin,
+            codes: &self.codes,
+        };
+        let Some(doc) = Document::from_event(&self.event) else {
+            return Err(c.invalid(
+                "event",
+                format!(
+                    "{:?}: write \"order\", \"order.response\" or \"inventory.report\"",
+                    self.event
+                ),
+            ));
+        };
+        if self.versions.is_empty() {
+            return Err(c.invalid("versions", "list at least one version"));
+        }
+        let order = doc == Document::Order;
+        let response = doc == Document::OrderResponse;
+        let inventory = doc == Document::InventoryReport;
+        let h = self.header;
+        let l = self.lines;
+        c.shape(
+            doc,
+            &[
+                (
+                    "order_number",
+                    h.order_number.is_some(),
+                    !inventory,
+                    !inventory,
+                ),
+                ("purpose", h.purpose.is_some(), !inventory, !inventory),
+                ("order_date", h.order_date.is_some(), !inventory, false),
+                ("currency", h.currency.is_some(), !inventory, false),
+                (
+                    "requested_delivery_date",
+                    h.requested_delivery_date.is_some(),
+                    order,
+                    false,
+                ),
+                ("status", h.status.is_some(), response, response),
+                ("response_date", h.response_date.is_some(), response, false),
+                ("report_date", h.report_date.is_some(), inventory, inventory),
+                ("parties", !self.parties.is_empty(), !inventory, false),
+                ("references", !self.references.is_empty(), !inventory, false),
+                ("location", self.location.is_some(), inventory, false),
+                (
+                    "lines.line_number",
+                    l.line_number.is_some(),
+                    !inventory,
+                    !inventory,
+                ),
+                (
+                    "lines.quantity",
+                    l.quantity.is_some(),
+                    !inventory,
+                    !inventory,
+                ),
+                ("lines.unit", l.unit.is_some(), !inventory, !inventory),
+                (
+                    "lines.unit_price",
+                    l.unit_price.is_some(),
+                    !inventory,
+                    false,
+                ),
+                (
+                    "lines.requested_delivery_date",
+                    l.requested_delivery_date.is_some(),
+                    order,
+                    false,
+                ),
+                ("lines.status", l.status.is_some(), response, false),
+                (
+                    "lines.scheduled_delivery_date",
+                    l.scheduled_delivery_date.is_some(),
+                    response,
+                    false,
+                ),
+                (
+                    "lines.quantities",
+                    !l.quantities.is_empty(),
+                    inventory,
+                    inventory,
+                ),
+            ],
+        )?;
+        let header = HeaderMapping {
+            order_number: c.opt("order_number", h.order_number, Kind::Text)?,
+            order_date: c.opt("order_date", h.order_date, Kind::Date)?,
+            purpose: c.opt("purpose", h.purpose, Kind::Purpose)?,
+            status: c.opt("status", h.status, Kind::Status)?,
+            response_date: c.opt("response_date", h.response_date, Kind::Date)?,
+            report_date: c.opt("report_date", h.report_date, Kind::Date)?,
+            currency: c.opt("currency", h.currency, Kind::Text)?,
+            requested_delivery_date: c.opt(
+                "requested_delivery_date",
+                h.requested_delivery_date,
+                Kind::Date,
+            )?,
+        };
+        let parties = self
+            .parties
+            .into_iter()
+            .map(|p| c.party("parties", p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let location = self.location.map(|p| c.party("location", p)).transpose()?;
+        let mut references = Vec::new();
+        for r in self.references {
+            references.push(ReferenceMapping {
+                r#loop: c.lp("references", r.r#loop)?,
+                qualifier: c.field("references.qualifier", r.qualifier, Kind::Text)?,
+                value: c.field("references.value", r.value, Kind::Text)?,
+                skip: r.skip,
+            });
+        }
+        let n = |f: &str| format!("lines.{f}");
+        let mut quantities = Vec::new();
+        for q in l.quantities {
+            let n = |f: &str| format!("lines.quantities.{f}");
+            quantities.push(QuantityMapping {
+                r#loop: c.lp("lines.quantities", q.r#loop)?,
+                kind: c.field(&n("kind"), q.kind, Kind::Quantity)?,
+                value: c.field(&n("value"), q.value, Kind::Text)?,
+                unit: c.field(&n("unit"), q.unit, Kind::Unit)?,
+            });
+        }
+        let lines = LineMapping {
+            r#loop: c.lp("lines", l.r#loop)?,
+            line_number: c.opt(&n("line_number"), l.line_number, Kind::Text)?,
+            quantity: c.opt(&n("quantity"), l.quantity, Kind::Text)?,
+            unit: c.opt(&n("unit"), l.unit, Kind::Unit)?,
+            status: c.opt(&n("status"), l.status, Kind::Status)?,
+            scheduled_delivery_date: c.opt(
+                &n("scheduled_delivery_date"),
+                l.scheduled_delivery_date,
+                Kind::Date,
+            )?,
+            quantities,
+            unit_price: c.opt(&n("unit_price"), l.unit_price, Kind::Text)?,
+            gtin: c.opt(&n("gtin"), l.gtin, Kind::Text)?,
+            vendor_sku: c.opt(&n("vendor_sku"), l.vendor_sku, Kind::Text)?,
+            buyer_sku: c.opt(&n("buyer_sku"), l.buyer_sku, Kind::Text)?,
+            description: c.opt(&n("description"), l.description, Kind::Text)?,
+            requested_delivery_date: c.opt(
+                &n("requested_delivery_date"),
+                l.requested_delivery_date,
+                Kind::Date,
+            )?,
+        };
+        Ok(MessageMapping {
+            origin: origin.display().to_string(),
+            syntax: self.syntax,
+            document: doc,
+            message: self.message,
+            versions: self.versions,
+            header,
+            parties,
+            references,
+            location,
+            lines,
+            codes: self.codes,
+        })
+    }
+}

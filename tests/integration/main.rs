@@ -1,0 +1,16 @@
+//! One integration-test binary; a module per area.
+
+mod ack_codes;
+mod corpus;
+mod corpus_validation;
+mod edifact_npm;
+mod events;
+mod fixtures;
+mod mapping;
+mod mapping_more;
+mod peers;
+mod roundtrip_props;
+mod specs;
+mod streaming;
+mod validation;
+mod validation_robustness;
