@@ -26,6 +26,8 @@ enum Command {
     Validate(commands::validate::ValidateArgs),
     /// Translate an X12 or EDIFACT file into canonical events, printed as JSON Lines.
     Translate(commands::translate::TranslateArgs),
+    /// Work with trading partner files (`partners/*.toml`).
+    Partner(commands::partner::PartnerArgs),
 }
 
 fn main() -> ExitCode {
@@ -34,5 +36,6 @@ fn main() -> ExitCode {
         Command::Parse(args) => commands::parse::run(&args),
         Command::Validate(args) => commands::validate::run(&args),
         Command::Translate(args) => commands::translate::run(&args),
+        Command::Partner(args) => commands::partner::run(&args),
     }
 }

@@ -167,3 +167,75 @@ fn translate_prints_one_event_per_message_and_exits_1_on_a_bad_message() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("gtin") && err.contains("850"), "{err}");
 }
+
+#[test]
+fn partner_check_accepts_the_examples_and_names_each_partner() {
+    let out = edigate(&["partner", "check", "deploy/examples/partners"], None);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.lines().count(), 3, "{stdout}");
+    assert!(
+        stdout.contains("partner northwind (Northwind Distribution), X12 004010 as 01:123456789"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn partner_check_points_at_the_mistake_and_fails() {
+    let dir = std::env::temp_dir().join(format!("edigate-cli-partner-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let bad = dir.join("typo.toml");
+    std::fs::write(
+        &bad,
+        "[edifact]\nversion = \"D96A\"\npartner = { id = \"5400000000000\" }\nmessages = [\"ORDRES\"]\n",
+    )
+    .expect("write");
+    let out = edigate(
+        &["partner", "check", bad.to_str().expect("utf-8 path")],
+        None,
+    );
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("typo.toml:4:13: no mapping for message \"ORDRES\""),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("help: did you mean \"ORDERS\"?"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn translate_with_partners_applies_the_senders_overrides() {
+    let file = "deploy/examples/inbound/order-850-4010.x12";
+    let out = edigate(
+        &["translate", "--partners", "deploy/examples/partners", file],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let event: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    assert_eq!(event["partner"], "northwind");
+    assert_eq!(
+        event["data"]["lines"][0]["product"]["vendor_sku"],
+        "NW-WID-100-12"
+    );
+
+    // Without the partner files the same interchange gets the defaults.
+    let out = edigate(&["translate", file], None);
+    let event: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    assert_eq!(event["partner"], "123456789");
+    assert_eq!(
+        event["data"]["lines"][0]["product"]["vendor_sku"],
+        serde_json::Value::Null
+    );
+}

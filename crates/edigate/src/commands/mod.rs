@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod parse;
+pub mod partner;
 pub mod translate;
 pub mod validate;
 

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use mapping::Mappings;
+use partner::{Identified, Partners};
 
 /// Arguments of `edigate translate`.
 #[derive(Debug, Args)]
@@ -18,8 +19,37 @@ pub struct TranslateArgs {
     pub partner: Option<String>,
     /// The mapping directory (default: $EDIGATE_MAPPINGS, ./mappings, or the mappings the binary
     /// was built with).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "partners")]
     pub mappings: Option<PathBuf>,
+    /// A directory of partner files: each interchange is translated with the mappings of the
+    /// partner its envelope names (default: $EDIGATE_PARTNERS when set).
+    #[arg(long)]
+    pub partners: Option<PathBuf>,
+}
+
+/// Which mappings translate an interchange: one set for all, or each partner's own.
+enum Rules {
+    Fixed(Mappings),
+    PerPartner {
+        partners: Partners,
+        defaults: Mappings,
+    },
+}
+
+fn load_rules(args: &TranslateArgs) -> Result<Rules, String> {
+    let partners_dir = args
+        .partners
+        .clone()
+        .or_else(|| std::env::var_os("EDIGATE_PARTNERS").map(PathBuf::from));
+    match (partners_dir, args.mappings.as_deref()) {
+        (Some(dir), None) => {
+            let partners = Partners::load(&dir)
+                .map_err(|e| format!("the partner files in {} are invalid:\n{e}", dir.display()))?;
+            let defaults = load_mappings(None)?;
+            Ok(Rules::PerPartner { partners, defaults })
+        }
+        (_, given) => load_mappings(given).map(Rules::Fixed),
+    }
 }
 
 fn load_mappings(given: Option<&Path>) -> Result<Mappings, String> {
@@ -48,7 +78,7 @@ pub fn run(args: &TranslateArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mappings = match load_mappings(args.mappings.as_deref()) {
+    let rules = match load_rules(args) {
         Ok(m) => m,
         Err(e) => {
             eprintln!("edigate translate: {e}");
@@ -57,7 +87,7 @@ pub fn run(args: &TranslateArgs) -> ExitCode {
     };
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    match write_events(&input, &name, args.partner.as_deref(), &mappings, &mut out) {
+    match write_events(&input, &name, args.partner.as_deref(), &rules, &mut out) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
@@ -73,7 +103,7 @@ fn write_events<W: Write>(
     input: &[u8],
     name: &str,
     partner: Option<&str>,
-    mappings: &Mappings,
+    rules: &Rules,
     out: &mut W,
 ) -> io::Result<bool> {
     let interchanges = match edi::Parser::new().lenient(true).parse(input) {
@@ -86,7 +116,36 @@ fn write_events<W: Write>(
     let mut clean = true;
     for ic in &interchanges {
         let sender = ic.sender().id;
-        let partner = partner.unwrap_or(&sender);
+        let (partner, mappings) = match rules {
+            Rules::Fixed(m) => (partner.unwrap_or(&sender), m),
+            Rules::PerPartner { partners, defaults } => match partners.identify(ic) {
+                Identified::Partner(p) => (partner.unwrap_or(&p.id), &p.mappings),
+                Identified::Unknown { sender: s } => {
+                    eprintln!(
+                        "edigate translate: {name}: interchange {}: no partner file has sender \
+                         {}:{}; translated with the default mappings",
+                        ic.control_number().trim(),
+                        s.qualifier,
+                        s.id
+                    );
+                    (partner.unwrap_or(&sender), defaults)
+                }
+                Identified::NotForUs {
+                    partner: p,
+                    receiver,
+                } => {
+                    eprintln!(
+                        "edigate translate: {name}: interchange {}: from partner {} but \
+                         addressed to {}:{}, not to us; translated with the partner's mappings",
+                        ic.control_number().trim(),
+                        p.id,
+                        receiver.qualifier,
+                        receiver.id
+                    );
+                    (partner.unwrap_or(&p.id), &p.mappings)
+                }
+            },
+        };
         for result in mapping::translate(ic, partner, mappings) {
             match result {
                 Ok(event) => {

@@ -1,0 +1,606 @@
+//! One partner file: read as TOML into raw types that keep every value's position, then checked
+//! and turned into a [`Partner`] whose states cannot be wrong (an X12 partner has X12 ids and an
+//! X12 acknowledgement policy, never EDIFACT ones).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::error::{Diagnostic, closest};
+use crate::overrides;
+
+/// A trading partner, checked.
+#[derive(Debug, Clone)]
+pub struct Partner {
+    /// The partner's name in events, directories and the trace (`acme-retail`).
+    pub id: String,
+    /// A display name.
+    pub name: String,
+    /// The syntax, version, identities and acknowledgement policy.
+    pub exchange: Exchange,
+    /// What to do with an interchange control number seen before.
+    pub duplicates: DuplicatePolicy,
+    /// Where documents for this partner go.
+    pub outbound: Outbound,
+    /// The default mappings with this partner's overrides applied.
+    pub mappings: mapping::Mappings,
+    /// The file this partner was read from.
+    pub origin: PathBuf,
+}
+
+/// How a partner speaks: one syntax, with the settings that only make sense for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exchange {
+    /// ASC X12.
+    X12(X12Exchange),
+    /// UN/EDIFACT (EANCOM included).
+    Edifact(EdifactExchange),
+}
+
+impl Exchange {
+    /// The messages exchanged (`850`, `ORDERS`, …).
+    pub fn messages(&self) -> &[String] {
+        match self {
+            Exchange::X12(x) => &x.messages,
+            Exchange::Edifact(e) => &e.messages,
+        }
+    }
+
+    /// The version (`005010`, `D96A`).
+    pub fn version(&self) -> &str {
+        match self {
+            Exchange::X12(x) => &x.version,
+            Exchange::Edifact(e) => &e.version,
+        }
+    }
+}
+
+/// An X12 partner's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct X12Exchange {
+    /// GS08 / ST03 version, as its first six characters (`004010`, `005010`).
+    pub version: String,
+    /// The partner's ids (ISA05/06, GS02 on what they send).
+    pub partner: X12Id,
+    /// Our ids toward this partner; when set, an interchange addressed to anyone else is refused.
+    pub us: Option<X12Id>,
+    /// Transaction sets exchanged.
+    pub messages: Vec<String>,
+    /// When to send a TA1.
+    pub ta1: Ta1Policy,
+    /// The functional acknowledgement for each group.
+    pub functional_ack: FunctionalAck,
+}
+
+/// An X12 identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct X12Id {
+    /// ISA05/07 qualifier (`ZZ`, `01`, `12`, …).
+    pub qualifier: String,
+    /// ISA06/08 id, without its padding.
+    pub id: String,
+    /// GS02/03 application id, when it differs from the ISA id.
+    pub gs: Option<String>,
+}
+
+/// An EDIFACT partner's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EdifactExchange {
+    /// Directory version and release (`D96A`, `D01B`).
+    pub version: String,
+    /// The partner's UNB id (S002 0004 on what they send).
+    pub partner: EdifactId,
+    /// Our UNB id toward this partner; when set, an interchange addressed to anyone else is
+    /// refused.
+    pub us: Option<EdifactId>,
+    /// Messages exchanged.
+    pub messages: Vec<String>,
+    /// When to send a CONTRL.
+    pub contrl: ContrlPolicy,
+}
+
+/// An EDIFACT identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EdifactId {
+    /// UNB 0004/0010.
+    pub id: String,
+    /// UNB 0007 code qualifier (`14` GLN, `ZZZ` mutually agreed, …); absent matches any.
+    pub qualifier: Option<String>,
+}
+
+/// When an X12 partner gets a TA1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ta1Policy {
+    /// For every interchange.
+    Always,
+    /// When they ask for one (ISA14 = 1) or the envelope is rejected.
+    #[default]
+    OnError,
+    /// Never, not even for a rejected envelope.
+    Never,
+}
+
+/// The functional acknowledgement an X12 partner gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FunctionalAck {
+    /// 997 before 005010, 999 from 005010 on.
+    #[default]
+    ByVersion,
+    /// 997.
+    Ack997,
+    /// 999.
+    Ack999,
+    /// None.
+    Never,
+}
+
+/// When an EDIFACT partner gets a CONTRL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContrlPolicy {
+    /// Only when asked (UNB 0031 = 1).
+    #[default]
+    WhenAsked,
+    /// When asked, and whenever something is rejected.
+    OnError,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// What happens to an interchange whose control number this partner already sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DuplicatePolicy {
+    /// The action.
+    pub action: DuplicateAction,
+    /// How long a control number is remembered, in days.
+    pub window_days: u32,
+}
+
+impl Default for DuplicatePolicy {
+    fn default() -> Self {
+        DuplicatePolicy {
+            action: DuplicateAction::Reject,
+            window_days: 90,
+        }
+    }
+}
+
+/// The action on a duplicate interchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DuplicateAction {
+    /// Refuse it (X12: TA1 with note code 025) and translate nothing.
+    #[default]
+    Reject,
+    /// Process it, and flag the message as a duplicate in the trace.
+    Flag,
+    /// Process it as if it were new.
+    Ignore,
+}
+
+/// Where documents for a partner are delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outbound {
+    /// A local directory, relative to the gateway's outbound directory unless absolute.
+    Directory(PathBuf),
+}
+
+// ---- the file as written ------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPartner {
+    id: Option<Spanned<String>>,
+    name: Option<String>,
+    x12: Option<Spanned<RawX12>>,
+    edifact: Option<Spanned<RawEdifact>>,
+    #[serde(default)]
+    duplicates: RawDuplicates,
+    outbound: Option<RawOutbound>,
+    #[serde(default)]
+    mappings: BTreeMap<Spanned<String>, Spanned<toml::Table>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawX12 {
+    version: Spanned<String>,
+    partner: Spanned<RawX12Id>,
+    us: Option<Spanned<RawX12Id>>,
+    messages: Vec<Spanned<String>>,
+    #[serde(default)]
+    ta1: Ta1Policy,
+    ack: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawX12Id {
+    qualifier: Spanned<String>,
+    id: Spanned<String>,
+    gs: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEdifact {
+    version: Spanned<String>,
+    partner: Spanned<RawEdifactId>,
+    us: Option<Spanned<RawEdifactId>>,
+    messages: Vec<Spanned<String>>,
+    #[serde(default)]
+    contrl: ContrlPolicy,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEdifactId {
+    id: Spanned<String>,
+    qualifier: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDuplicates {
+    #[serde(default)]
+    policy: DuplicateAction,
+    window_days: Option<Spanned<u32>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutbound {
+    directory: Option<String>,
+}
+
+/// Reads and checks one partner file. Every problem found is returned, not just the first.
+pub fn parse(path: &Path, text: &str) -> Result<Partner, Vec<Diagnostic>> {
+    let raw: RawPartner = toml::from_str(text).map_err(|e| vec![toml_error(path, text, &e)])?;
+    let mut problems = Vec::new();
+    let mut at = |span: std::ops::Range<usize>, message: String, hint: Option<String>| {
+        problems.push(Diagnostic::at(path, text, span.start, message, hint));
+    };
+
+    let id = match &raw.id {
+        Some(id) => id.get_ref().clone(),
+        None => path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    if !is_partner_id(&id) {
+        let span = raw.id.as_ref().map_or(0..0, Spanned::span);
+        at(
+            span,
+            format!("partner id {id:?} is not usable as a name"),
+            Some(
+                "write lower-case letters, digits and '-' (it names directories and appears \
+                 in every event): id = \"acme-retail\""
+                    .into(),
+            ),
+        );
+    }
+
+    let builtin = match mapping::Mappings::builtin() {
+        Ok(m) => m,
+        Err(e) => {
+            return Err(vec![Diagnostic::file(
+                path,
+                format!("the built-in mappings are invalid: {e}"),
+                None,
+            )]);
+        }
+    };
+
+    let (exchange, syntax) = match (&raw.x12, &raw.edifact) {
+        (Some(x), None) => (
+            Exchange::X12(check_x12(x.get_ref(), &builtin, &mut at)),
+            mapping::spec::Syntax::X12,
+        ),
+        (None, Some(e)) => (
+            Exchange::Edifact(check_edifact(e.get_ref(), &builtin, &mut at)),
+            mapping::spec::Syntax::Edifact,
+        ),
+        (Some(_), Some(e)) => {
+            at(
+                e.span(),
+                "a partner speaks one syntax, but this file has both [x12] and [edifact]".into(),
+                Some("keep one; a partner that sends both is two partner files".into()),
+            );
+            return Err(problems);
+        }
+        (None, None) => {
+            at(
+                0..0,
+                "the file says neither [x12] nor [edifact]".into(),
+                Some(
+                    "add [x12] with version, partner = { qualifier, id } and messages, or \
+                     [edifact] with version, partner = { id } and messages"
+                        .into(),
+                ),
+            );
+            return Err(problems);
+        }
+    };
+
+    let duplicates = DuplicatePolicy {
+        action: raw.duplicates.policy,
+        window_days: match &raw.duplicates.window_days {
+            Some(w) if *w.get_ref() == 0 => {
+                at(
+                    w.span(),
+                    "window_days = 0 would remember nothing".into(),
+                    Some("write a number of days, or policy = \"ignore\"".into()),
+                );
+                1
+            }
+            Some(w) => *w.get_ref(),
+            None => DuplicatePolicy::default().window_days,
+        },
+    };
+
+    let outbound = Outbound::Directory(PathBuf::from(
+        raw.outbound
+            .and_then(|o| o.directory)
+            .unwrap_or_else(|| id.clone()),
+    ));
+
+    let mut mappings = builtin;
+    for (name, table) in &raw.mappings {
+        if let Err(d) = overrides::apply(path, text, syntax, name, table, &mut mappings) {
+            problems.push(d);
+        }
+    }
+
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(Partner {
+        name: raw.name.unwrap_or_else(|| id.clone()),
+        id,
+        exchange,
+        duplicates,
+        outbound,
+        mappings,
+        origin: path.to_path_buf(),
+    })
+}
+
+type At<'a> = dyn FnMut(std::ops::Range<usize>, String, Option<String>) + 'a;
+
+fn check_x12(raw: &RawX12, builtin: &mapping::Mappings, at: &mut At<'_>) -> X12Exchange {
+    let version = raw.version.get_ref().trim().to_string();
+    let versions = known_versions(builtin, mapping::spec::Syntax::X12);
+    if !versions.iter().any(|v| version.starts_with(v.as_str())) {
+        at(
+            raw.version.span(),
+            format!("X12 version {version:?} has no specs or mappings here"),
+            Some(format!("write one of: {}", versions.join(", "))),
+        );
+    }
+    let partner = check_x12_id(raw.partner.get_ref(), at);
+    let us = raw.us.as_ref().map(|u| check_x12_id(u.get_ref(), at));
+    let messages = check_messages(
+        &raw.messages,
+        builtin,
+        mapping::spec::Syntax::X12,
+        &version,
+        &["997", "999", "TA1"],
+        at,
+    );
+    let functional_ack = match raw.ack.as_ref() {
+        None => FunctionalAck::ByVersion,
+        Some(a) => match a.get_ref().as_str() {
+            "997" => FunctionalAck::Ack997,
+            "999" if version.as_str() < "005010" => {
+                at(
+                    a.span(),
+                    format!("999 is defined from 005010 on; this partner speaks {version}"),
+                    Some("write ack = \"997\"".into()),
+                );
+                FunctionalAck::Ack997
+            }
+            "999" => FunctionalAck::Ack999,
+            "none" => FunctionalAck::Never,
+            other => {
+                at(
+                    a.span(),
+                    format!("unknown acknowledgement {other:?}"),
+                    Some("write ack = \"997\", \"999\" or \"none\"".into()),
+                );
+                FunctionalAck::ByVersion
+            }
+        },
+    };
+    X12Exchange {
+        version,
+        partner,
+        us,
+        messages,
+        ta1: raw.ta1,
+        functional_ack,
+    }
+}
+
+fn check_x12_id(raw: &RawX12Id, at: &mut At<'_>) -> X12Id {
+    let qualifier = raw.qualifier.get_ref().trim().to_string();
+    if qualifier.len() != 2 || !qualifier.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        at(
+            raw.qualifier.span(),
+            format!("ISA qualifier {qualifier:?} must be two letters or digits"),
+            Some(
+                "write qualifier = \"ZZ\" (mutually defined), \"01\" (DUNS), \"12\" (phone) …"
+                    .into(),
+            ),
+        );
+    }
+    let id = raw.id.get_ref().trim_end().to_string();
+    if id.is_empty() || id.len() > 15 {
+        at(
+            raw.id.span(),
+            format!("ISA id {id:?} must be 1 to 15 characters"),
+            Some("write the id without its padding: id = \"ACMERETAIL\"".into()),
+        );
+    }
+    let gs = raw.gs.as_ref().map(|g| {
+        let g_value = g.get_ref().trim().to_string();
+        if g_value.len() < 2 || g_value.len() > 15 {
+            at(
+                g.span(),
+                format!("GS id {g_value:?} must be 2 to 15 characters"),
+                None,
+            );
+        }
+        g_value
+    });
+    X12Id { qualifier, id, gs }
+}
+
+fn check_edifact(
+    raw: &RawEdifact,
+    builtin: &mapping::Mappings,
+    at: &mut At<'_>,
+) -> EdifactExchange {
+    let version = raw.version.get_ref().trim().to_ascii_uppercase();
+    let versions = known_versions(builtin, mapping::spec::Syntax::Edifact);
+    if !versions.contains(&version) {
+        at(
+            raw.version.span(),
+            format!("EDIFACT directory {version:?} has no specs or mappings here"),
+            Some(format!("write one of: {}", versions.join(", "))),
+        );
+    }
+    let partner = check_edifact_id(raw.partner.get_ref(), at);
+    let us = raw.us.as_ref().map(|u| check_edifact_id(u.get_ref(), at));
+    let messages = check_messages(
+        &raw.messages,
+        builtin,
+        mapping::spec::Syntax::Edifact,
+        &version,
+        &["CONTRL", "APERAK"],
+        at,
+    );
+    EdifactExchange {
+        version,
+        partner,
+        us,
+        messages,
+        contrl: raw.contrl,
+    }
+}
+
+fn check_edifact_id(raw: &RawEdifactId, at: &mut At<'_>) -> EdifactId {
+    let id = raw.id.get_ref().trim().to_string();
+    if id.is_empty() || id.len() > 35 {
+        at(
+            raw.id.span(),
+            format!("UNB id {id:?} must be 1 to 35 characters"),
+            None,
+        );
+    }
+    let qualifier = raw.qualifier.as_ref().map(|q| {
+        let value = q.get_ref().trim().to_string();
+        if value.is_empty() || value.len() > 4 {
+            at(
+                q.span(),
+                format!("UNB qualifier {value:?} must be 1 to 4 characters"),
+                Some("write qualifier = \"14\" (GLN) or \"ZZZ\" (mutually defined)".into()),
+            );
+        }
+        value
+    });
+    EdifactId { id, qualifier }
+}
+
+/// The versions some mapping covers, in the order first seen.
+fn known_versions(builtin: &mapping::Mappings, syntax: mapping::spec::Syntax) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for m in builtin.all().iter().filter(|m| m.syntax == syntax) {
+        for v in &m.versions {
+            if !out.contains(v) {
+                out.push(v.clone());
+            }
+        }
+    }
+    out
+}
+
+fn check_messages(
+    raw: &[Spanned<String>],
+    builtin: &mapping::Mappings,
+    syntax: mapping::spec::Syntax,
+    version: &str,
+    acks: &[&str],
+    at: &mut At<'_>,
+) -> Vec<String> {
+    let mut known: Vec<&str> = builtin
+        .all()
+        .iter()
+        .filter(|m| {
+            m.syntax == syntax && m.versions.iter().any(|v| version.starts_with(v.as_str()))
+        })
+        .map(|m| m.message.as_str())
+        .collect();
+    known.extend_from_slice(acks);
+    let mut out = Vec::new();
+    for m in raw {
+        let name = m.get_ref().trim().to_ascii_uppercase();
+        if !known.contains(&name.as_str()) {
+            let hint = match closest(&name, known.iter().copied()) {
+                Some(c) => format!("did you mean \"{c}\"? known here: {}", known.join(", ")),
+                None => format!("known here: {}", known.join(", ")),
+            };
+            at(
+                m.span(),
+                format!("no mapping for message {name:?} in {version}"),
+                Some(hint),
+            );
+        }
+        out.push(name);
+    }
+    out
+}
+
+fn is_partner_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && !id.starts_with('-')
+}
+
+/// A TOML error, with a suggestion when it is an unknown key close to a known one.
+fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> Diagnostic {
+    let offset = e.span().map_or(0, |s| s.start);
+    let message = e.message().trim().to_string();
+    let hint = unknown_key_hint(&message);
+    Diagnostic::at(path, text, offset, message, hint)
+}
+
+/// serde's "unknown field `x`, expected one of `a`, `b`" (or "unknown variant") becomes a
+/// suggestion of the closest expected name.
+pub(crate) fn unknown_key_hint(message: &str) -> Option<String> {
+    if !message.starts_with("unknown field") && !message.starts_with("unknown variant") {
+        return None;
+    }
+    let names: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
+    let (given, expected) = names.split_first()?;
+    match closest(given, expected.iter().copied()) {
+        Some(c) => Some(format!("did you mean `{c}`?")),
+        None if !expected.is_empty() => Some(format!(
+            "write one of: {}",
+            expected
+                .iter()
+                .map(|e| format!("`{e}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        None => None,
+    }
+}

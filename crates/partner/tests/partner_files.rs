@@ -1,0 +1,290 @@
+//! Partner files as people write them: the examples load and identify their own interchanges,
+//! overrides change translation, and every mistake is named with its line, column and a fix.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use partner::{
+    Diagnostic, DuplicateAction, Exchange, FunctionalAck, Identified, Partner, Partners, Ta1Policy,
+};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn examples() -> Partners {
+    Partners::load(&root().join("deploy/examples/partners")).unwrap()
+}
+
+fn inbound(name: &str) -> Vec<u8> {
+    fs::read(root().join("deploy/examples/inbound").join(name)).unwrap()
+}
+
+/// The problems of one file's text, which must not load.
+fn problems(name: &str, text: &str) -> Vec<Diagnostic> {
+    match Partner::from_toml(Path::new(name), text) {
+        Ok(p) => panic!("{name} loaded but should not: {p:?}"),
+        Err(e) => e.0,
+    }
+}
+
+const GOOD_X12: &str = r#"name = "Test"
+[x12]
+version = "005010"
+partner = { qualifier = "ZZ", id = "SENDER" }
+messages = ["850"]
+"#;
+
+#[test]
+fn example_partners_load_with_their_settings() {
+    let partners = examples();
+    let ids: Vec<&str> = partners.all().iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["acme-retail", "eurofoods", "northwind"]);
+
+    let acme = partners.get("acme-retail").unwrap();
+    let Exchange::X12(x) = &acme.exchange else {
+        panic!("acme is X12")
+    };
+    assert_eq!(x.functional_ack, FunctionalAck::Ack999);
+    assert_eq!(x.ta1, Ta1Policy::OnError);
+    assert_eq!(acme.duplicates.action, DuplicateAction::Reject);
+    assert_eq!(acme.duplicates.window_days, 30);
+
+    let northwind = partners.get("northwind").unwrap();
+    let Exchange::X12(x) = &northwind.exchange else {
+        panic!("northwind is X12")
+    };
+    assert_eq!(x.partner.gs.as_deref(), Some("NORTHWINDDIST"));
+    assert_eq!(x.ta1, Ta1Policy::Never);
+    assert_eq!(northwind.duplicates.action, DuplicateAction::Flag);
+
+    let euro = partners.get("eurofoods").unwrap();
+    assert!(matches!(euro.exchange, Exchange::Edifact(_)));
+    assert_eq!(euro.exchange.version(), "D96A");
+}
+
+#[test]
+fn example_interchanges_identify_their_partner() {
+    let partners = examples();
+    for (file, expected) in [
+        ("order-850.x12", "acme-retail"),
+        ("order-850-4010.x12", "northwind"),
+        ("order-orders.edi", "eurofoods"),
+    ] {
+        let bytes = inbound(file);
+        let ics = edi::Parser::new().parse(&bytes).unwrap();
+        match partners.identify(&ics[0]) {
+            Identified::Partner(p) => assert_eq!(p.id, expected, "{file}"),
+            other => panic!("{file}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn unknown_sender_and_wrong_receiver_are_told_apart() {
+    let partners = examples();
+    let acme = String::from_utf8(inbound("order-850.x12")).unwrap();
+
+    let stranger = acme.replace("ZZ*ACMERETAIL     *", "ZZ*STRANGER       *");
+    let ics = edi::Parser::new().parse(stranger.as_bytes()).unwrap();
+    match partners.identify(&ics[0]) {
+        Identified::Unknown { sender } => assert_eq!(sender.id, "STRANGER"),
+        other => panic!("{other:?}"),
+    }
+
+    let elsewhere = acme.replace("ZZ*WIDGETCO       *", "ZZ*OTHERCO        *");
+    let ics = edi::Parser::new().parse(elsewhere.as_bytes()).unwrap();
+    match partners.identify(&ics[0]) {
+        Identified::NotForUs { partner, receiver } => {
+            assert_eq!(partner.id, "acme-retail");
+            assert_eq!(receiver.id, "OTHERCO");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn overrides_change_only_what_they_state() {
+    let partners = examples();
+    let bytes = inbound("order-850-4010.x12");
+    let ics = edi::Parser::new().parse(&bytes).unwrap();
+
+    let with = |m: &mapping::Mappings| {
+        let event = mapping::translate(&ics[0], "northwind", m)
+            .remove(0)
+            .unwrap();
+        serde_json::to_value(&event).unwrap()
+    };
+    let defaults = with(&mapping::Mappings::builtin().unwrap());
+    let northwind = with(&partners.get("northwind").unwrap().mappings);
+
+    let line = &northwind["data"]["lines"][0];
+    assert_eq!(line["product"]["vendor_sku"], "NW-WID-100-12");
+    assert_eq!(line["quantity"]["unit"]["code"], "CS");
+    assert_eq!(line["quantity"]["unit"]["original"], "CS");
+    let default_line = &defaults["data"]["lines"][0];
+    assert_eq!(
+        default_line["product"]["vendor_sku"],
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        default_line["quantity"]["unit"]["code"],
+        serde_json::Value::Null
+    );
+    // Everything the override does not mention is the default's.
+    assert_eq!(line["product"]["gtin"], default_line["product"]["gtin"]);
+    assert_eq!(northwind["data"]["parties"], defaults["data"]["parties"]);
+    assert_eq!(
+        northwind["data"]["lines"][1]["quantity"]["unit"]["code"],
+        "EA"
+    );
+}
+
+#[test]
+fn the_id_defaults_to_the_file_name() {
+    let p = Partner::from_toml(Path::new("dir/globex.toml"), GOOD_X12).unwrap();
+    assert_eq!(p.id, "globex");
+    assert_eq!(p.name, "Test");
+}
+
+#[test]
+fn an_unknown_key_is_named_with_its_line_and_a_suggestion() {
+    let text = GOOD_X12.replace("messages", "mesages");
+    let all = problems("p.toml", &text);
+    assert_eq!(all.len(), 1, "{all:?}");
+    let d = &all[0];
+    assert_eq!(d.line, 5, "{d}");
+    assert!(d.message.contains("mesages"), "{d}");
+    assert_eq!(d.hint.as_deref(), Some("did you mean `messages`?"), "{d}");
+}
+
+#[test]
+fn a_bad_policy_value_lists_the_choices() {
+    let text = format!("{GOOD_X12}ta1 = \"sometimes\"\n");
+    let d = &problems("p.toml", &text)[0];
+    assert_eq!(d.line, 6, "{d}");
+    let hint = d.hint.as_deref().unwrap_or("");
+    assert!(
+        hint.contains("`always`") && hint.contains("`on_error`"),
+        "{d}"
+    );
+}
+
+#[test]
+fn semantic_problems_are_all_reported_at_their_values() {
+    let text = r#"
+[x12]
+version = "004010"
+partner = { qualifier = "ZZZ", id = "A-VERY-LONG-SENDER-ID" }
+messages = ["0850", "855"]
+ack = "999"
+"#;
+    let all = problems("p.toml", text);
+    let lines: Vec<usize> = all.iter().map(|d| d.line).collect();
+    assert_eq!(lines, [4, 4, 5, 6], "{all:#?}");
+    assert!(all[0].message.contains("two letters"), "{}", all[0]);
+    assert!(all[1].message.contains("1 to 15"), "{}", all[1]);
+    assert_eq!(all[2].column, 13, "{}", all[2]);
+    assert!(
+        all[2]
+            .hint
+            .as_deref()
+            .unwrap()
+            .starts_with("did you mean \"850\"?"),
+        "{}",
+        all[2]
+    );
+    assert!(
+        all[3].message.contains("999 is defined from 005010"),
+        "{}",
+        all[3]
+    );
+}
+
+#[test]
+fn an_unknown_version_lists_the_known_ones() {
+    let text = GOOD_X12.replace("005010", "003040");
+    let all = problems("p.toml", &text);
+    assert_eq!(all[0].line, 3, "{}", all[0]);
+    let hint = all[0].hint.as_deref().unwrap();
+    assert!(
+        hint.contains("004010") && hint.contains("005010"),
+        "{}",
+        all[0]
+    );
+}
+
+#[test]
+fn both_syntaxes_or_neither_is_refused() {
+    let both = format!(
+        "{GOOD_X12}[edifact]\nversion = \"D96A\"\npartner = {{ id = \"X\" }}\nmessages = []\n"
+    );
+    let d = &problems("p.toml", &both)[0];
+    assert!(d.message.contains("both [x12] and [edifact]"), "{d}");
+    assert_eq!(d.line, 6, "{d}");
+    let d = &problems("p.toml", "name = \"x\"\n")[0];
+    assert!(d.message.contains("neither"), "{d}");
+}
+
+#[test]
+fn an_override_of_a_mapping_that_does_not_exist_gets_a_suggestion() {
+    let text = format!("{GOOD_X12}\n[mappings.\"X12/850\".header]\norder_number = \"BEG03\"\n");
+    let d = &problems("p.toml", &text)[0];
+    assert_eq!(d.line, 7, "{d}");
+    assert!(d.message.contains("no built-in mapping \"X12/850\""), "{d}");
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("did you mean [mappings.\"x12/850\"]?")
+    );
+
+    let text =
+        format!("{GOOD_X12}\n[mappings.\"edifact/ORDERS\".header]\norder_number = \"BGM02\"\n");
+    let d = &problems("p.toml", &text)[0];
+    assert!(d.message.contains("other syntax"), "{d}");
+}
+
+#[test]
+fn a_bad_path_in_an_override_points_at_its_line() {
+    let text =
+        format!("{GOOD_X12}\n[mappings.\"x12/850\".header]\ncurrency = \"CUR[CUR01=BY/CUR02\"\n");
+    let d = &problems("p.toml", &text)[0];
+    assert_eq!(d.line, 8, "{d}");
+    assert!(d.message.contains("currency"), "{d}");
+    assert!(d.message.contains("CUR[CUR01=BY/CUR02"), "{d}");
+}
+
+#[test]
+fn an_unknown_key_in_an_override_points_at_its_line() {
+    let text =
+        format!("{GOOD_X12}\n[mappings.\"x12/850\".header]\ncurency = \"CUR[CUR01=BY]/CUR02\"\n");
+    let d = &problems("p.toml", &text)[0];
+    assert_eq!(d.line, 8, "{d}");
+    assert!(d.message.contains("curency"), "{d}");
+    assert_eq!(d.hint.as_deref(), Some("did you mean `currency`?"), "{d}");
+}
+
+#[test]
+fn an_override_naming_a_missing_code_table_is_refused() {
+    let text = format!(
+        "{GOOD_X12}\n[mappings.\"x12/850\".lines]\nunit = {{ path = \"PO103\", codes = \"units\" }}\n"
+    );
+    let d = &problems("p.toml", &text)[0];
+    assert_eq!(d.line, 8, "{d}");
+    assert!(d.message.contains("units"), "{d}");
+}
+
+#[test]
+fn two_files_with_one_identity_are_refused() {
+    let dir = std::env::temp_dir().join(format!("edigate-partner-dup-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("a.toml"), GOOD_X12).unwrap();
+    fs::write(dir.join("b.toml"), GOOD_X12).unwrap();
+    let err = Partners::load(&dir).unwrap_err();
+    fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(err.0.len(), 1, "{err}");
+    assert!(err.0[0].path.ends_with("b.toml"), "{err}");
+    assert!(err.0[0].message.contains("already a's"), "{err}");
+}
