@@ -1,0 +1,872 @@
+//! Outbound deliveries: the queue, its indexes, leases and retries.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Outbox;
+use crate::counters::{AssignedNumber, CounterKey, allocate};
+use crate::error::{Error, Result};
+use crate::ids::{DeliveryId, MessageId, Millis};
+use crate::messages::IX_DELIVERIES;
+use crate::retry::{FailOutcome, RetryPolicy};
+use crate::store::{T, Tx, TxResult, composite_key, index_key, read_u64, split_composite, u64_at};
+
+const SEQ_DELIVERY: &[u8] = b"seq/delivery";
+
+/// A delivery to enqueue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewDelivery {
+    /// The message it answers or comes from, if any.
+    pub message_id: Option<MessageId>,
+    /// Where it goes: a key the daemon routes by, such as `sink:events-jsonl` or
+    /// `partner:acme:ack`.
+    pub destination: String,
+    /// The idempotency key: the event id or document id. One key, one payload, ever (until the
+    /// delivery is purged).
+    pub key: String,
+    /// What the payload is, for the sender (`application/json`, `application/edi-x12`, …).
+    pub content_kind: String,
+    /// When it is enqueued.
+    pub created_at: Millis,
+    /// When it is first due (usually `created_at`).
+    pub due_at: Millis,
+}
+
+impl NewDelivery {
+    /// A delivery to `destination` under idempotency `key`, due at once.
+    pub fn new(
+        destination: impl Into<String>,
+        key: impl Into<String>,
+        content_kind: impl Into<String>,
+        now: Millis,
+    ) -> Self {
+        NewDelivery {
+            message_id: None,
+            destination: destination.into(),
+            key: key.into(),
+            content_kind: content_kind.into(),
+            created_at: now,
+            due_at: now,
+        }
+    }
+
+    /// Ties it to the message it comes from.
+    pub fn message(mut self, id: MessageId) -> Self {
+        self.message_id = Some(id);
+        self
+    }
+
+    /// Makes it due later than now.
+    pub fn due_at(mut self, due_at: Millis) -> Self {
+        self.due_at = due_at;
+        self
+    }
+}
+
+/// A delivery's record (its payload is read with [`Outbox::payload`] or comes with a claim).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Its id.
+    pub id: DeliveryId,
+    /// The message it comes from, if any.
+    pub message_id: Option<MessageId>,
+    /// The partner whose counters numbered it ([`Outbox::enqueue_outbound`] only).
+    pub partner: Option<String>,
+    /// Where it goes.
+    pub destination: String,
+    /// Its idempotency key.
+    pub key: String,
+    /// What the payload is.
+    pub content_kind: String,
+    /// The payload's size in bytes.
+    pub size: u64,
+    /// The control numbers assigned to it, in the order the counters were asked for.
+    pub numbers: Vec<AssignedNumber>,
+    /// Attempts since it was enqueued or last retried by hand; a claim counts as one.
+    pub attempts: u32,
+    /// Where it stands.
+    pub state: DeliveryState,
+    /// The error of the last failed attempt.
+    pub last_error: Option<String>,
+    /// When it was enqueued.
+    pub created_at: Millis,
+    /// When the current round of attempts began: `created_at`, or the last manual retry.
+    /// [`RetryPolicy::max_age`] counts from here.
+    pub cycle_started_at: Millis,
+}
+
+/// Where a delivery stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Waiting for its due time.
+    Pending {
+        /// When it may be claimed.
+        due_at: Millis,
+    },
+    /// Claimed by a sender.
+    InFlight {
+        /// When it was claimed.
+        claimed_at: Millis,
+        /// When the claim lapses and another sender may take it.
+        lease_until: Millis,
+    },
+    /// Sent and accepted.
+    Delivered {
+        /// When.
+        at: Millis,
+    },
+    /// Given up after its retries; waits for an operator.
+    Dead {
+        /// Why.
+        reason: String,
+        /// When.
+        at: Millis,
+    },
+    /// Dropped by an operator.
+    Dropped {
+        /// When.
+        at: Millis,
+    },
+}
+
+/// [`DeliveryState`] without its details.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStateKind {
+    /// [`DeliveryState::Pending`].
+    Pending,
+    /// [`DeliveryState::InFlight`].
+    InFlight,
+    /// [`DeliveryState::Delivered`].
+    Delivered,
+    /// [`DeliveryState::Dead`].
+    Dead,
+    /// [`DeliveryState::Dropped`].
+    Dropped,
+}
+
+const KINDS: [DeliveryStateKind; 5] = [
+    DeliveryStateKind::Pending,
+    DeliveryStateKind::InFlight,
+    DeliveryStateKind::Delivered,
+    DeliveryStateKind::Dead,
+    DeliveryStateKind::Dropped,
+];
+
+impl DeliveryStateKind {
+    /// Every kind, in lifecycle order.
+    pub const ALL: [DeliveryStateKind; 5] = KINDS;
+
+    /// Its byte in the `by_state` and `counts` keys.
+    pub(crate) const fn tag(self) -> u8 {
+        self as u8
+    }
+
+    fn from_tag(tag: u8) -> Option<Self> {
+        KINDS.get(usize::from(tag)).copied()
+    }
+}
+
+impl fmt::Display for DeliveryStateKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DeliveryStateKind::Pending => "pending",
+            DeliveryStateKind::InFlight => "in flight",
+            DeliveryStateKind::Delivered => "delivered",
+            DeliveryStateKind::Dead => "dead",
+            DeliveryStateKind::Dropped => "dropped",
+        })
+    }
+}
+
+impl DeliveryState {
+    /// Its kind.
+    pub fn kind(&self) -> DeliveryStateKind {
+        match self {
+            DeliveryState::Pending { .. } => DeliveryStateKind::Pending,
+            DeliveryState::InFlight { .. } => DeliveryStateKind::InFlight,
+            DeliveryState::Delivered { .. } => DeliveryStateKind::Delivered,
+            DeliveryState::Dead { .. } => DeliveryStateKind::Dead,
+            DeliveryState::Dropped { .. } => DeliveryStateKind::Dropped,
+        }
+    }
+
+    /// The time its index is ordered by: due time, lease end, or when it got there.
+    fn index_time(&self) -> Millis {
+        match *self {
+            DeliveryState::Pending { due_at } => due_at,
+            DeliveryState::InFlight { lease_until, .. } => lease_until,
+            DeliveryState::Delivered { at }
+            | DeliveryState::Dead { at, .. }
+            | DeliveryState::Dropped { at } => at,
+        }
+    }
+}
+
+/// What [`Outbox::enqueue`] and [`Outbox::enqueue_outbound`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Enqueued {
+    /// The delivery holding the key: the new one, or the one already there.
+    pub delivery: Delivery,
+    /// Whether this call created it (false: the same document was already enqueued).
+    pub created: bool,
+}
+
+/// A claimed delivery and its payload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claimed {
+    /// The delivery, now in flight.
+    pub delivery: Delivery,
+    /// What to send.
+    pub payload: Vec<u8>,
+}
+
+/// Which deliveries [`Outbox::list_deliveries`] returns; every field left `None` matches all.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeliveryFilter {
+    /// Only those going here.
+    pub destination: Option<String>,
+    /// Only those in this state.
+    pub state: Option<DeliveryStateKind>,
+    /// Only those of this message.
+    pub message_id: Option<MessageId>,
+}
+
+/// How many deliveries to one destination are in each state (purged ones no longer count).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DestinationCounts {
+    /// The destination.
+    pub destination: String,
+    /// Waiting.
+    pub pending: u64,
+    /// Being sent.
+    pub in_flight: u64,
+    /// Delivered.
+    pub delivered: u64,
+    /// Given up.
+    pub dead: u64,
+    /// Dropped.
+    pub dropped: u64,
+}
+
+impl DestinationCounts {
+    /// The count for `kind`.
+    pub fn get(&self, kind: DeliveryStateKind) -> u64 {
+        match kind {
+            DeliveryStateKind::Pending => self.pending,
+            DeliveryStateKind::InFlight => self.in_flight,
+            DeliveryStateKind::Delivered => self.delivered,
+            DeliveryStateKind::Dead => self.dead,
+            DeliveryStateKind::Dropped => self.dropped,
+        }
+    }
+
+    fn slot(&mut self, kind: DeliveryStateKind) -> &mut u64 {
+        match kind {
+            DeliveryStateKind::Pending => &mut self.pending,
+            DeliveryStateKind::InFlight => &mut self.in_flight,
+            DeliveryStateKind::Delivered => &mut self.delivered,
+            DeliveryStateKind::Dead => &mut self.dead,
+            DeliveryStateKind::Dropped => &mut self.dropped,
+        }
+    }
+}
+
+fn count_key(destination: &str, kind: DeliveryStateKind) -> Vec<u8> {
+    let mut key = composite_key(&[destination]);
+    key.push(kind.tag());
+    key
+}
+
+/// The delivery's entry in `due` (pending) or `by_state` (the rest).
+fn index_entry(d: &Delivery) -> (T, Vec<u8>) {
+    let time = d.state.index_time();
+    match d.state.kind() {
+        DeliveryStateKind::Pending => (T::Due, index_key(None, &[time, d.id.get()])),
+        kind => (T::ByState, index_key(Some(kind.tag()), &[time, d.id.get()])),
+    }
+}
+
+fn message_key(message: MessageId, id: DeliveryId) -> Vec<u8> {
+    index_key(Some(IX_DELIVERIES), &[message.get(), id.get()])
+}
+
+pub(crate) fn load(tx: &Tx<'_>, id: DeliveryId) -> TxResult<Delivery> {
+    tx.get_json(T::Deliveries, &id.key())?
+        .ok_or_else(|| Error::DeliveryNotFound(id).into())
+}
+
+/// Stores `new` in place of `old`, moving its index entry and state count along: the one place
+/// that keeps the indexes true to the records.
+pub(crate) fn write(tx: &Tx<'_>, old: Option<&Delivery>, new: Option<&Delivery>) -> TxResult<()> {
+    if let Some(old) = old {
+        let (t, key) = index_entry(old);
+        tx.remove(t, &key)?;
+        tx.add_u64(
+            T::Counts,
+            &count_key(&old.destination, old.state.kind()),
+            -1,
+        )?;
+    }
+    match new {
+        Some(new) => {
+            let (t, key) = index_entry(new);
+            tx.put(t, &key, &[])?;
+            tx.add_u64(T::Counts, &count_key(&new.destination, new.state.kind()), 1)?;
+            tx.put_json(T::Deliveries, &new.id.key(), new)
+        }
+        None => Ok(()),
+    }
+}
+
+/// Removes a delivery with everything that points at it.
+pub(crate) fn remove(tx: &Tx<'_>, d: &Delivery) -> TxResult<()> {
+    write(tx, Some(d), None)?;
+    tx.remove(T::Deliveries, &d.id.key())?;
+    tx.remove(T::Payloads, &d.id.key())?;
+    if tx.get_u64(T::Keys, d.key.as_bytes())? == Some(d.id.get()) {
+        tx.remove(T::Keys, d.key.as_bytes())?;
+    }
+    if let Some(message) = d.message_id {
+        tx.remove(T::MessageIndex, &message_key(message, d.id))?;
+    }
+    Ok(())
+}
+
+fn by_key(tx: &Tx<'_>, key: &str) -> TxResult<Option<Delivery>> {
+    match tx.get_u64(T::Keys, key.as_bytes())? {
+        Some(id) => Ok(Some(load(tx, DeliveryId::new(id))?)),
+        None => Ok(None),
+    }
+}
+
+fn stored_payload(tx: &Tx<'_>, id: DeliveryId) -> TxResult<Vec<u8>> {
+    match tx.get(T::Payloads, &id.key())? {
+        Some(bytes) => Ok(bytes.to_vec()),
+        None => Err(Error::Corrupt {
+            tree: T::Payloads.name(),
+            detail: format!("no payload for {id}"),
+        }
+        .into()),
+    }
+}
+
+fn insert(
+    tx: &Tx<'_>,
+    new: &NewDelivery,
+    partner: Option<&str>,
+    numbers: Vec<AssignedNumber>,
+    payload: &[u8],
+) -> TxResult<Delivery> {
+    let id = DeliveryId::new(tx.next_seq(SEQ_DELIVERY)?);
+    let d = Delivery {
+        id,
+        message_id: new.message_id,
+        partner: partner.map(str::to_owned),
+        destination: new.destination.clone(),
+        key: new.key.clone(),
+        content_kind: new.content_kind.clone(),
+        size: payload.len() as u64,
+        numbers,
+        attempts: 0,
+        state: DeliveryState::Pending { due_at: new.due_at },
+        last_error: None,
+        created_at: new.created_at,
+        cycle_started_at: new.created_at,
+    };
+    tx.put(T::Payloads, &id.key(), payload)?;
+    tx.put(T::Keys, new.key.as_bytes(), &id.key())?;
+    if let Some(message) = new.message_id {
+        tx.put(T::MessageIndex, &message_key(message, id), &[])?;
+    }
+    write(tx, None, Some(&d))?;
+    Ok(d)
+}
+
+fn check_new(new: &NewDelivery) -> Result<()> {
+    if new.destination.is_empty() {
+        return Err(Error::Invalid("a delivery needs a destination".into()));
+    }
+    if new.key.is_empty() {
+        return Err(Error::Invalid("a delivery needs an idempotency key".into()));
+    }
+    Ok(())
+}
+
+fn invalid(d: &Delivery, operation: &'static str) -> Error {
+    Error::InvalidState {
+        id: d.id,
+        state: d.state.kind(),
+        operation,
+    }
+}
+
+impl Outbox {
+    /// Enqueues `payload` for delivery, due at `new.due_at`, and returns once it is on disk.
+    ///
+    /// Idempotent on `new.key`: when a delivery already holds the key with the same payload, that
+    /// delivery is returned (`created: false`) and nothing changes; with a different payload it
+    /// is [`Error::KeyConflict`]. A dropped delivery keeps its key, so its document is not queued
+    /// again by mistake.
+    pub fn enqueue(&self, new: NewDelivery, payload: &[u8]) -> Result<Enqueued> {
+        check_new(&new)?;
+        let enqueued = self.transact(|tx| {
+            if let Some(existing) = by_key(tx, &new.key)? {
+                if stored_payload(tx, existing.id)? == payload {
+                    return Ok(Enqueued {
+                        delivery: existing,
+                        created: false,
+                    });
+                }
+                return Err(Error::KeyConflict {
+                    key: new.key.clone(),
+                    existing: existing.id,
+                }
+                .into());
+            }
+            Ok(Enqueued {
+                delivery: insert(tx, &new, None, Vec::new(), payload)?,
+                created: true,
+            })
+        })?;
+        self.flush()?;
+        Ok(enqueued)
+    }
+
+    /// Assigns the next number of each of `partner`'s `counters` (a counter listed twice gives
+    /// two consecutive numbers), builds the payload from them with `build`, and enqueues it — all
+    /// in one transaction, flushed before returning. The numbers are spent only if the delivery
+    /// is stored: when `build` fails ([`Error::Build`]) or anything else does, the counters are
+    /// left as they were, so the numbers a partner receives have no gaps.
+    ///
+    /// `build` gets the numbers in the order of `counters` and must be a pure function of them:
+    /// sled may run the transaction, and so `build`, more than once, and `build` runs under
+    /// sled's global transaction lock, so it must not use the outbox itself.
+    ///
+    /// When `new.key` is already enqueued, no number is taken: `build` is run with the numbers
+    /// that delivery was given, and if it produces the stored payload the existing delivery is
+    /// returned (`created: false`) — the same document enqueued again after a crash. Otherwise,
+    /// or if that delivery came from other counters, it is [`Error::KeyConflict`].
+    pub fn enqueue_outbound<E, F>(
+        &self,
+        partner: &str,
+        counters: &[CounterKey],
+        new: NewDelivery,
+        build: F,
+    ) -> Result<Enqueued>
+    where
+        F: Fn(&[u64]) -> std::result::Result<Vec<u8>, E>,
+        E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    {
+        check_new(&new)?;
+        let enqueued = self.transact(|tx| {
+            if let Some(existing) = by_key(tx, &new.key)? {
+                let same_counters = existing.partner.as_deref() == Some(partner)
+                    && existing.numbers.len() == counters.len()
+                    && existing
+                        .numbers
+                        .iter()
+                        .zip(counters)
+                        .all(|(n, c)| &n.counter == c);
+                if same_counters {
+                    let numbers: Vec<u64> = existing.numbers.iter().map(|n| n.value).collect();
+                    let payload = build(&numbers).map_err(|e| Error::Build(e.into()))?;
+                    if stored_payload(tx, existing.id)? == payload {
+                        return Ok(Enqueued {
+                            delivery: existing,
+                            created: false,
+                        });
+                    }
+                }
+                return Err(Error::KeyConflict {
+                    key: new.key.clone(),
+                    existing: existing.id,
+                }
+                .into());
+            }
+            let numbers = allocate(tx, self, partner, counters)?;
+            let payload = build(&numbers).map_err(|e| Error::Build(e.into()))?;
+            let assigned = counters
+                .iter()
+                .zip(&numbers)
+                .map(|(counter, &value)| AssignedNumber {
+                    counter: counter.clone(),
+                    value,
+                })
+                .collect();
+            Ok(Enqueued {
+                delivery: insert(tx, &new, Some(partner), assigned, &payload)?,
+                created: true,
+            })
+        })?;
+        self.flush()?;
+        Ok(enqueued)
+    }
+
+    /// The delivery's record, if it exists.
+    pub fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>> {
+        self.get_json(T::Deliveries, &id.key())
+    }
+
+    /// The delivery holding idempotency key `key`, if any.
+    pub fn delivery_by_key(&self, key: &str) -> Result<Option<Delivery>> {
+        match self.tree(T::Keys).get(key.as_bytes())? {
+            Some(id) => self.delivery(DeliveryId::new(read_u64(T::Keys, &id)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The delivery's payload, if it exists.
+    pub fn payload(&self, id: DeliveryId) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .tree(T::Payloads)
+            .get(id.key())?
+            .map(|bytes| bytes.to_vec()))
+    }
+
+    /// Up to `limit` pending deliveries due at or before `now`, the earliest due first (ties by
+    /// id). Reads the `due` index, never the whole queue.
+    pub fn due(&self, now: Millis, limit: usize) -> Result<Vec<Delivery>> {
+        let end = index_key(None, &[now, u64::MAX]);
+        let mut out = Vec::new();
+        for key in self.tree(T::Due).range(..=end).keys() {
+            if out.len() >= limit {
+                break;
+            }
+            let key = key?;
+            let (due_at, id) = (
+                u64_at(T::Due, &key, 0)?,
+                DeliveryId::new(u64_at(T::Due, &key, 8)?),
+            );
+            // The index and the record are read at different moments: skip an entry whose
+            // delivery moved on in between.
+            if let Some(d) = self.delivery(id)?
+                && d.state == (DeliveryState::Pending { due_at })
+            {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+
+    /// When the earliest pending delivery falls due, if there is one: how long the daemon may
+    /// sleep.
+    pub fn next_due(&self) -> Result<Option<Millis>> {
+        match self.tree(T::Due).first()? {
+            Some((key, _)) => Ok(Some(u64_at(T::Due, &key, 0)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Claims the delivery for sending until `now + lease`, counting an attempt, and returns it
+    /// with its payload. `None` when it cannot be claimed now: not yet due, in flight under a
+    /// live lease (another sender has it), or finished. A delivery whose lease has run out may
+    /// be claimed again.
+    pub fn claim(&self, id: DeliveryId, now: Millis, lease: Millis) -> Result<Option<Claimed>> {
+        self.transact(|tx| {
+            let old = load(tx, id)?;
+            let claimable = match old.state {
+                DeliveryState::Pending { due_at } => due_at <= now,
+                DeliveryState::InFlight { lease_until, .. } => lease_until <= now,
+                _ => false,
+            };
+            if !claimable {
+                return Ok(None);
+            }
+            let mut d = old.clone();
+            d.attempts = d.attempts.saturating_add(1);
+            d.state = DeliveryState::InFlight {
+                claimed_at: now,
+                lease_until: now.saturating_add(lease),
+            };
+            write(tx, Some(&old), Some(&d))?;
+            Ok(Some(Claimed {
+                payload: stored_payload(tx, id)?,
+                delivery: d,
+            }))
+        })
+    }
+
+    /// Extends the lease of an in-flight delivery to `now + lease` (a slow upload). Returns
+    /// false, changing nothing, when it is not in flight.
+    pub fn extend(&self, id: DeliveryId, now: Millis, lease: Millis) -> Result<bool> {
+        self.transact(|tx| {
+            let old = load(tx, id)?;
+            let DeliveryState::InFlight { claimed_at, .. } = old.state else {
+                return Ok(false);
+            };
+            let mut d = old.clone();
+            d.state = DeliveryState::InFlight {
+                claimed_at,
+                lease_until: now.saturating_add(lease),
+            };
+            write(tx, Some(&old), Some(&d))?;
+            Ok(true)
+        })
+    }
+
+    /// Marks an in-flight delivery delivered, and returns once that is on disk. Completing a
+    /// delivered one again is a no-op; any other state is [`Error::InvalidState`].
+    pub fn complete(&self, id: DeliveryId, now: Millis) -> Result<Delivery> {
+        let d = self.transact(|tx| {
+            let old = load(tx, id)?;
+            match old.state {
+                DeliveryState::InFlight { .. } => {}
+                DeliveryState::Delivered { .. } => return Ok(old),
+                _ => return Err(invalid(&old, "complete it").into()),
+            }
+            let mut d = old.clone();
+            d.state = DeliveryState::Delivered { at: now };
+            write(tx, Some(&old), Some(&d))?;
+            Ok(d)
+        })?;
+        self.flush()?;
+        Ok(d)
+    }
+
+    /// Records a failed attempt of an in-flight delivery: pending again after the policy's
+    /// backoff, or dead once it has used [`RetryPolicy::max_attempts`] or failed
+    /// [`RetryPolicy::max_age`] after its round began. Any state but in flight is
+    /// [`Error::InvalidState`].
+    pub fn fail(
+        &self,
+        id: DeliveryId,
+        error: &str,
+        now: Millis,
+        policy: &RetryPolicy,
+    ) -> Result<FailOutcome> {
+        let draw = fastrand::f64();
+        self.transact(|tx| {
+            let old = load(tx, id)?;
+            if old.state.kind() != DeliveryStateKind::InFlight {
+                return Err(invalid(&old, "fail it").into());
+            }
+            let mut d = old.clone();
+            d.last_error = Some(error.to_owned());
+            let outcome = if d.attempts >= policy.max_attempts
+                || now.saturating_sub(d.cycle_started_at) >= policy.max_age
+            {
+                let reason = format!("gave up after {} attempt(s): {error}", d.attempts);
+                d.state = DeliveryState::Dead { reason, at: now };
+                FailOutcome::Dead
+            } else {
+                let due_at = now.saturating_add(policy.delay(d.attempts, draw));
+                d.state = DeliveryState::Pending { due_at };
+                FailOutcome::RetryAt(due_at)
+            };
+            write(tx, Some(&old), Some(&d))?;
+            Ok(outcome)
+        })
+    }
+
+    /// An operator's retry: a dead or pending delivery becomes due now, with a new round of
+    /// attempts (attempts back to 0, [`RetryPolicy::max_age`] counting from now). Flushed.
+    /// Any other state is [`Error::InvalidState`].
+    pub fn retry(&self, id: DeliveryId, now: Millis) -> Result<()> {
+        self.transact(|tx| {
+            let old = load(tx, id)?;
+            if !matches!(
+                old.state.kind(),
+                DeliveryStateKind::Dead | DeliveryStateKind::Pending
+            ) {
+                return Err(invalid(&old, "retry it").into());
+            }
+            let mut d = old.clone();
+            d.state = DeliveryState::Pending { due_at: now };
+            d.attempts = 0;
+            d.cycle_started_at = now;
+            write(tx, Some(&old), Some(&d))
+        })?;
+        self.flush()
+    }
+
+    /// An operator's drop: a pending or dead delivery will not be sent. Flushed. Dropping a
+    /// dropped one again is a no-op; an in-flight or delivered one is [`Error::InvalidState`]
+    /// (let the attempt finish, then drop).
+    pub fn drop(&self, id: DeliveryId, now: Millis) -> Result<()> {
+        self.transact(|tx| {
+            let old = load(tx, id)?;
+            match old.state.kind() {
+                DeliveryStateKind::Pending | DeliveryStateKind::Dead => {}
+                DeliveryStateKind::Dropped => return Ok(()),
+                _ => return Err(invalid(&old, "drop it").into()),
+            }
+            let mut d = old.clone();
+            d.state = DeliveryState::Dropped { at: now };
+            write(tx, Some(&old), Some(&d))
+        })?;
+        self.flush()
+    }
+
+    /// Puts in-flight deliveries whose lease ended at or before `now` back to pending, due now,
+    /// and returns them: their sender died or hung. The daemon calls this now and then.
+    pub fn requeue_expired(&self, now: Millis) -> Result<Vec<DeliveryId>> {
+        let ids = self.in_flight_ids(Some(now))?;
+        let mut requeued = Vec::new();
+        for id in ids {
+            let done = self.transact(|tx| {
+                let old = load(tx, id)?;
+                match old.state {
+                    DeliveryState::InFlight { lease_until, .. } if lease_until <= now => {}
+                    _ => return Ok(false),
+                }
+                let mut d = old.clone();
+                d.state = DeliveryState::Pending { due_at: now };
+                write(tx, Some(&old), Some(&d))?;
+                Ok(true)
+            })?;
+            if done {
+                requeued.push(id);
+            }
+        }
+        Ok(requeued)
+    }
+
+    /// After a crash every in-flight delivery's sender is gone: pending again, due when it was
+    /// claimed, which is in the past, so at once and in its old order.
+    pub(crate) fn recover_in_flight(&self) -> Result<()> {
+        let ids = self.in_flight_ids(None)?;
+        for &id in &ids {
+            self.transact(|tx| {
+                let old = load(tx, id)?;
+                let DeliveryState::InFlight { claimed_at, .. } = old.state else {
+                    return Ok(());
+                };
+                let mut d = old.clone();
+                d.state = DeliveryState::Pending { due_at: claimed_at };
+                write(tx, Some(&old), Some(&d))
+            })?;
+        }
+        if !ids.is_empty() {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// In-flight deliveries, those whose lease ends at or before `until` if given. Collected
+    /// before any transaction runs: sled's transaction lock must not be taken while an
+    /// iterator is open.
+    fn in_flight_ids(&self, until: Option<Millis>) -> Result<Vec<DeliveryId>> {
+        let tag = DeliveryStateKind::InFlight.tag();
+        let start = index_key(Some(tag), &[]);
+        let end = match until {
+            Some(t) => index_key(Some(tag), &[t, u64::MAX]),
+            None => index_key(Some(tag), &[u64::MAX, u64::MAX]),
+        };
+        self.tree(T::ByState)
+            .range(start..=end)
+            .keys()
+            .map(|key| Ok(DeliveryId::new(u64_at(T::ByState, &key?, 9)?)))
+            .collect()
+    }
+
+    /// The deliveries of message `id`, oldest first.
+    pub fn deliveries_for(&self, id: MessageId) -> Result<Vec<Delivery>> {
+        self.list_deliveries(
+            &DeliveryFilter {
+                message_id: Some(id),
+                ..DeliveryFilter::default()
+            },
+            usize::MAX,
+        )
+    }
+
+    /// Up to `limit` deliveries matching `filter`. With a message, that message's in the order
+    /// they were enqueued; else with a state, in that state's index order (pending by due time,
+    /// in flight by lease end, the others by when they got there); else the newest first.
+    pub fn list_deliveries(&self, filter: &DeliveryFilter, limit: usize) -> Result<Vec<Delivery>> {
+        let ids: Box<dyn Iterator<Item = Result<DeliveryId>>> =
+            if let Some(message) = filter.message_id {
+                let prefix = index_key(Some(IX_DELIVERIES), &[message.get()]);
+                Box::new(
+                    self.tree(T::MessageIndex)
+                        .scan_prefix(prefix)
+                        .keys()
+                        .map(|k| Ok(DeliveryId::new(u64_at(T::MessageIndex, &k?, 9)?))),
+                )
+            } else if let Some(state) = filter.state {
+                let (tree, prefix, offset) = match state {
+                    DeliveryStateKind::Pending => (T::Due, Vec::new(), 8),
+                    kind => (T::ByState, vec![kind.tag()], 9),
+                };
+                Box::new(
+                    self.tree(tree)
+                        .scan_prefix(prefix)
+                        .keys()
+                        .map(move |k| Ok(DeliveryId::new(u64_at(tree, &k?, offset)?))),
+                )
+            } else {
+                Box::new(
+                    self.tree(T::Deliveries)
+                        .iter()
+                        .keys()
+                        .rev()
+                        .map(|k| Ok(DeliveryId::new(u64_at(T::Deliveries, &k?, 0)?))),
+                )
+            };
+        let mut out = Vec::new();
+        for id in ids {
+            if out.len() >= limit {
+                break;
+            }
+            let Some(d) = self.delivery(id?)? else {
+                continue;
+            };
+            if filter
+                .destination
+                .as_ref()
+                .is_some_and(|dest| &d.destination != dest)
+                || filter.state.is_some_and(|s| d.state.kind() != s)
+                || filter.message_id.is_some_and(|m| d.message_id != Some(m))
+            {
+                continue;
+            }
+            out.push(d);
+        }
+        Ok(out)
+    }
+
+    /// How many deliveries each destination has in each state, destinations sorted. Kept as
+    /// counters updated by every transaction, so this reads one small tree.
+    pub fn counts(&self) -> Result<Vec<DestinationCounts>> {
+        let mut out: Vec<DestinationCounts> = Vec::new();
+        for item in self.tree(T::Counts).iter() {
+            let (key, value) = item?;
+            let (destination, rest) = split_composite(T::Counts, &key)?;
+            let kind = rest
+                .first()
+                .copied()
+                .and_then(DeliveryStateKind::from_tag)
+                .ok_or_else(|| Error::Corrupt {
+                    tree: T::Counts.name(),
+                    detail: "bad state tag".into(),
+                })?;
+            let n = read_u64(T::Counts, &value)?;
+            if out.last().is_none_or(|c| c.destination != destination) {
+                out.push(DestinationCounts {
+                    destination,
+                    ..DestinationCounts::default()
+                });
+            }
+            if let Some(last) = out.last_mut() {
+                *last.slot(kind) = n;
+            }
+        }
+        out.sort_by(|a, b| a.destination.cmp(&b.destination));
+        Ok(out)
+    }
+
+    /// How many deliveries to `destination` are in flight: what a per-partner concurrency limit
+    /// compares against.
+    pub fn in_flight(&self, destination: &str) -> Result<u64> {
+        match self
+            .tree(T::Counts)
+            .get(count_key(destination, DeliveryStateKind::InFlight))?
+        {
+            Some(bytes) => read_u64(T::Counts, &bytes),
+            None => Ok(0),
+        }
+    }
+}

@@ -1,0 +1,407 @@
+//! Inbound message records and their traces.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Outbox;
+use crate::error::{Error, Result};
+use crate::ids::{DeliveryId, MessageId, Millis};
+use crate::store::{T, Tx, TxResult, index_key, u64_at};
+
+pub(crate) const SEQ_MESSAGE: &[u8] = b"seq/message";
+/// `message_index` prefixes.
+pub(crate) const IX_PENDING: u8 = b'p';
+pub(crate) const IX_RECEIVED: u8 = b'r';
+pub(crate) const IX_DELIVERIES: u8 = b'd';
+
+/// A file just written to the spool, as [`Outbox::record_received`] takes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewMessage {
+    /// The channel it came through.
+    pub channel: String,
+    /// Its name as the channel gave it.
+    pub file_name: String,
+    /// Where the spool keeps the raw bytes (must be UTF-8: records are JSON).
+    pub spool_path: PathBuf,
+    /// Its size in bytes.
+    pub size: u64,
+    /// The SHA-256 of its bytes, in hex.
+    pub sha256: String,
+    /// When it was received.
+    pub received_at: Millis,
+}
+
+/// The record of one inbound file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Its id.
+    pub id: MessageId,
+    /// The channel it came through.
+    pub channel: String,
+    /// Its name as the channel gave it.
+    pub file_name: String,
+    /// Where the spool keeps the raw bytes.
+    pub spool_path: PathBuf,
+    /// Its size in bytes.
+    pub size: u64,
+    /// The SHA-256 of its bytes, in hex.
+    pub sha256: String,
+    /// When it was received.
+    pub received_at: Millis,
+    /// The trading partner, once identified.
+    pub partner: Option<String>,
+    /// Where processing stands.
+    pub state: MessageState,
+    /// When the record last changed.
+    pub updated_at: Millis,
+    /// How many trace entries it has.
+    pub trace_len: u32,
+}
+
+/// Where a message's processing stands. Every state but `Received` is final.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum MessageState {
+    /// Spooled; processing has not finished (or was interrupted by a crash).
+    Received,
+    /// Processed: acknowledged, translated, its events queued.
+    Processed,
+    /// Set aside for an operator (unknown partner, unreadable file, …).
+    Quarantined {
+        /// Why.
+        reason: String,
+    },
+    /// Processing failed and will not be retried by itself.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+    /// A repeat of an interchange already received.
+    Duplicate {
+        /// The message that brought it first.
+        of: MessageId,
+    },
+}
+
+/// [`MessageState`] without its details, for filters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageStateKind {
+    /// [`MessageState::Received`].
+    Received,
+    /// [`MessageState::Processed`].
+    Processed,
+    /// [`MessageState::Quarantined`].
+    Quarantined,
+    /// [`MessageState::Failed`].
+    Failed,
+    /// [`MessageState::Duplicate`].
+    Duplicate,
+}
+
+impl MessageState {
+    /// Its kind.
+    pub fn kind(&self) -> MessageStateKind {
+        match self {
+            MessageState::Received => MessageStateKind::Received,
+            MessageState::Processed => MessageStateKind::Processed,
+            MessageState::Quarantined { .. } => MessageStateKind::Quarantined,
+            MessageState::Failed { .. } => MessageStateKind::Failed,
+            MessageState::Duplicate { .. } => MessageStateKind::Duplicate,
+        }
+    }
+
+    /// Whether processing is over (every state but [`MessageState::Received`]).
+    pub fn is_finished(&self) -> bool {
+        !matches!(self, MessageState::Received)
+    }
+
+    fn step(&self) -> Step {
+        match self {
+            MessageState::Received => Step::Requeued,
+            MessageState::Processed => Step::Processed,
+            MessageState::Quarantined { reason } => Step::Quarantined {
+                reason: reason.clone(),
+            },
+            MessageState::Failed { reason } => Step::Failed {
+                reason: reason.clone(),
+            },
+            MessageState::Duplicate { of } => Step::Duplicate { of: *of },
+        }
+    }
+}
+
+/// One step in a message's trace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Step {
+    /// Recorded by [`Outbox::record_received`].
+    Received,
+    /// The partner was identified ([`Outbox::set_partner`]).
+    Identified {
+        /// The partner.
+        partner: String,
+    },
+    /// Recognised as a repeat of an earlier message.
+    Duplicate {
+        /// The earlier message.
+        of: MessageId,
+    },
+    /// Validated.
+    Validated {
+        /// Transaction sets / messages accepted.
+        accepted: u32,
+        /// Transaction sets / messages rejected.
+        rejected: u32,
+    },
+    /// An acknowledgement was queued.
+    AckQueued {
+        /// Its delivery.
+        delivery: DeliveryId,
+        /// Its interchange control number.
+        control_number: String,
+    },
+    /// Translated into canonical events.
+    Translated {
+        /// How many.
+        events: u32,
+    },
+    /// One of its events reached its sink.
+    EventDelivered {
+        /// The delivery.
+        delivery: DeliveryId,
+    },
+    /// Set aside for an operator.
+    Quarantined {
+        /// Why.
+        reason: String,
+    },
+    /// Something went wrong; processing may go on.
+    Error {
+        /// What.
+        reason: String,
+    },
+    /// Processing finished ([`MessageState::Processed`]).
+    Processed,
+    /// Processing failed for good ([`MessageState::Failed`]).
+    Failed {
+        /// Why.
+        reason: String,
+    },
+    /// Put back to [`MessageState::Received`] to be processed again.
+    Requeued,
+}
+
+/// One entry of a message's trace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceEntry {
+    /// When.
+    pub at: Millis,
+    /// What happened.
+    pub step: Step,
+    /// Free text for the operator.
+    pub detail: String,
+}
+
+/// Which messages [`Outbox::list_messages`] returns; every field left `None` matches all.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MessageFilter {
+    /// Only this partner's.
+    pub partner: Option<String>,
+    /// Only those in this state.
+    pub state: Option<MessageStateKind>,
+    /// Only those received at or after this time.
+    pub since: Option<Millis>,
+}
+
+fn pending_key(id: MessageId) -> Vec<u8> {
+    index_key(Some(IX_PENDING), &[id.get()])
+}
+
+pub(crate) fn received_key(m: &Message) -> Vec<u8> {
+    index_key(Some(IX_RECEIVED), &[m.received_at, m.id.get()])
+}
+
+pub(crate) fn trace_key(id: MessageId, seq: u32) -> Vec<u8> {
+    let mut key = id.key().to_vec();
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+fn load(tx: &Tx<'_>, id: MessageId) -> TxResult<Message> {
+    tx.get_json(T::Messages, &id.key())?
+        .ok_or_else(|| Error::MessageNotFound(id).into())
+}
+
+fn push_trace(tx: &Tx<'_>, m: &mut Message, at: Millis, step: Step, detail: &str) -> TxResult<()> {
+    let entry = TraceEntry {
+        at,
+        step,
+        detail: detail.to_owned(),
+    };
+    tx.put_json(T::Trace, &trace_key(m.id, m.trace_len), &entry)?;
+    m.trace_len += 1;
+    Ok(())
+}
+
+impl Outbox {
+    /// Records a file just written to the spool, and returns its new id once the record is on
+    /// disk: only then may the channel be told the file was received.
+    pub fn record_received(&self, new: NewMessage) -> Result<MessageId> {
+        let id = self.transact(|tx| {
+            let id = MessageId::new(tx.next_seq(SEQ_MESSAGE)?);
+            let mut m = Message {
+                id,
+                channel: new.channel.clone(),
+                file_name: new.file_name.clone(),
+                spool_path: new.spool_path.clone(),
+                size: new.size,
+                sha256: new.sha256.clone(),
+                received_at: new.received_at,
+                partner: None,
+                state: MessageState::Received,
+                updated_at: new.received_at,
+                trace_len: 0,
+            };
+            let detail = format!(
+                "{} ({} bytes) from channel {}",
+                new.file_name, new.size, new.channel
+            );
+            push_trace(tx, &mut m, new.received_at, Step::Received, &detail)?;
+            tx.put_json(T::Messages, &id.key(), &m)?;
+            tx.put(T::MessageIndex, &pending_key(id), &[])?;
+            tx.put(T::MessageIndex, &received_key(&m), &[])?;
+            Ok(id)
+        })?;
+        self.flush()?;
+        Ok(id)
+    }
+
+    /// The message's record, if it exists.
+    pub fn message(&self, id: MessageId) -> Result<Option<Message>> {
+        self.get_json(T::Messages, &id.key())
+    }
+
+    /// The message's trace, oldest first.
+    pub fn trace(&self, id: MessageId) -> Result<Vec<TraceEntry>> {
+        self.tree(T::Trace)
+            .scan_prefix(id.key())
+            .values()
+            .map(|v| crate::store::decode(T::Trace, &v?))
+            .collect()
+    }
+
+    /// Records the message's partner, with an `Identified` trace entry. Setting the same partner
+    /// again does nothing, so a message reprocessed after a crash can repeat the call; a
+    /// different partner is [`Error::PartnerConflict`].
+    pub fn set_partner(&self, id: MessageId, partner: &str, now: Millis) -> Result<()> {
+        self.transact(|tx| {
+            let mut m = load(tx, id)?;
+            match &m.partner {
+                Some(existing) if existing == partner => return Ok(()),
+                Some(existing) => {
+                    return Err(Error::PartnerConflict {
+                        id,
+                        existing: existing.clone(),
+                        requested: partner.to_owned(),
+                    }
+                    .into());
+                }
+                None => {}
+            }
+            m.partner = Some(partner.to_owned());
+            m.updated_at = now;
+            push_trace(
+                tx,
+                &mut m,
+                now,
+                Step::Identified {
+                    partner: partner.to_owned(),
+                },
+                "",
+            )?;
+            tx.put_json(T::Messages, &id.key(), &m)
+        })
+    }
+
+    /// Appends a step to the message's trace.
+    pub fn append_trace(&self, id: MessageId, now: Millis, step: Step, detail: &str) -> Result<()> {
+        self.transact(|tx| {
+            let mut m = load(tx, id)?;
+            push_trace(tx, &mut m, now, step.clone(), detail)?;
+            m.updated_at = now;
+            tx.put_json(T::Messages, &id.key(), &m)
+        })
+    }
+
+    /// Moves the message to `state`, tracing the matching step with `detail`. A final state
+    /// takes it off [`Outbox::pending_messages`]; [`MessageState::Received`] puts it back (to have
+    /// it processed again). Setting the state it already has does nothing.
+    pub fn set_state(
+        &self,
+        id: MessageId,
+        state: MessageState,
+        now: Millis,
+        detail: &str,
+    ) -> Result<()> {
+        self.transact(|tx| {
+            let mut m = load(tx, id)?;
+            if m.state == state {
+                return Ok(());
+            }
+            if state.is_finished() {
+                tx.remove(T::MessageIndex, &pending_key(id))?;
+            } else {
+                tx.put(T::MessageIndex, &pending_key(id), &[])?;
+            }
+            push_trace(tx, &mut m, now, state.step(), detail)?;
+            m.state = state.clone();
+            m.updated_at = now;
+            tx.put_json(T::Messages, &id.key(), &m)
+        })
+    }
+
+    /// The messages received but not finished, oldest first: after a crash, the daemon processes
+    /// these again from the spool.
+    pub fn pending_messages(&self) -> Result<Vec<Message>> {
+        let mut out = Vec::new();
+        for key in self.tree(T::MessageIndex).scan_prefix([IX_PENDING]).keys() {
+            let id = MessageId::new(u64_at(T::MessageIndex, &key?, 1)?);
+            // Reads outside a transaction may interleave with one that just finished the message.
+            if let Some(m) = self.message(id)?
+                && !m.state.is_finished()
+            {
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` messages matching `filter`, the most recently received first. Walks the
+    /// arrival index back from now to `since`, so a narrow filter without `since` reads many
+    /// records.
+    pub fn list_messages(&self, filter: &MessageFilter, limit: usize) -> Result<Vec<Message>> {
+        let start = index_key(Some(IX_RECEIVED), &[filter.since.unwrap_or(0)]);
+        let end = vec![IX_RECEIVED + 1];
+        let mut out = Vec::new();
+        for key in self.tree(T::MessageIndex).range(start..end).keys().rev() {
+            if out.len() >= limit {
+                break;
+            }
+            let id = MessageId::new(u64_at(T::MessageIndex, &key?, 9)?);
+            let Some(m) = self.message(id)? else { continue };
+            if filter
+                .partner
+                .as_ref()
+                .is_some_and(|p| m.partner.as_ref() != Some(p))
+                || filter.state.is_some_and(|s| m.state.kind() != s)
+            {
+                continue;
+            }
+            out.push(m);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,100 @@
+//! Retention.
+
+use crate::Outbox;
+use crate::deliveries::{self, Delivery, DeliveryState, DeliveryStateKind};
+use crate::error::Result;
+use crate::ids::{DeliveryId, MessageId, Millis};
+use crate::messages::{IX_DELIVERIES, IX_RECEIVED, Message, received_key, trace_key};
+use crate::store::{T, index_key, u64_at};
+
+/// Records per purge transaction: large enough to be quick, small enough not to hold sled's
+/// transaction lock for long.
+const BATCH: usize = 256;
+
+/// What [`Outbox::purge`] removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// The message records removed: the daemon deletes their spool files.
+    pub messages: Vec<Message>,
+    /// The deliveries removed, payloads and idempotency keys with them.
+    pub deliveries: Vec<Delivery>,
+}
+
+impl Outbox {
+    /// Removes what is finished and older than `older_than`: deliveries delivered or dropped
+    /// before it, and finished messages received before it that have no deliveries left (a
+    /// message with a dead delivery stays, so its trace is there when an operator looks). Pending,
+    /// in-flight and dead deliveries and unfinished messages are never removed. Once a delivery is
+    /// gone its idempotency key is free again. Flushed.
+    pub fn purge(&self, older_than: Millis) -> Result<Purged> {
+        let mut purged = Purged::default();
+        for kind in [DeliveryStateKind::Delivered, DeliveryStateKind::Dropped] {
+            let tag = kind.tag();
+            let ids: Vec<DeliveryId> = self
+                .tree(T::ByState)
+                .range(index_key(Some(tag), &[])..index_key(Some(tag), &[older_than]))
+                .keys()
+                .map(|key| Ok(DeliveryId::new(u64_at(T::ByState, &key?, 9)?)))
+                .collect::<Result<_>>()?;
+            for chunk in ids.chunks(BATCH) {
+                purged.deliveries.extend(self.transact(|tx| {
+                    let mut removed = Vec::new();
+                    for &id in chunk {
+                        let Some(d) = tx.get_json::<Delivery>(T::Deliveries, &id.key())? else {
+                            continue;
+                        };
+                        let finished_at = match d.state {
+                            DeliveryState::Delivered { at } | DeliveryState::Dropped { at } => at,
+                            _ => continue,
+                        };
+                        if finished_at < older_than {
+                            deliveries::remove(tx, &d)?;
+                            removed.push(d);
+                        }
+                    }
+                    Ok(removed)
+                })?);
+            }
+        }
+
+        let mut candidates = Vec::new();
+        for key in self
+            .tree(T::MessageIndex)
+            .range(index_key(Some(IX_RECEIVED), &[])..index_key(Some(IX_RECEIVED), &[older_than]))
+            .keys()
+        {
+            let id = MessageId::new(u64_at(T::MessageIndex, &key?, 9)?);
+            let prefix = index_key(Some(IX_DELIVERIES), &[id.get()]);
+            if self
+                .tree(T::MessageIndex)
+                .scan_prefix(prefix)
+                .next()
+                .is_none()
+            {
+                candidates.push(id);
+            }
+        }
+        for chunk in candidates.chunks(BATCH) {
+            purged.messages.extend(self.transact(|tx| {
+                let mut removed = Vec::new();
+                for &id in chunk {
+                    let Some(m) = tx.get_json::<Message>(T::Messages, &id.key())? else {
+                        continue;
+                    };
+                    if !m.state.is_finished() || m.received_at >= older_than {
+                        continue;
+                    }
+                    for seq in 0..m.trace_len {
+                        tx.remove(T::Trace, &trace_key(id, seq))?;
+                    }
+                    tx.remove(T::MessageIndex, &received_key(&m))?;
+                    tx.remove(T::Messages, &id.key())?;
+                    removed.push(m);
+                }
+                Ok(removed)
+            })?);
+        }
+        self.flush()?;
+        Ok(purged)
+    }
+}

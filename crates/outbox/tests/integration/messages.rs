@@ -1,0 +1,315 @@
+//! Inbound message records, traces, and duplicate interchanges.
+
+use std::path::PathBuf;
+
+use outbox::{Error, MessageFilter, MessageId, MessageState, MessageStateKind, NewMessage, Step};
+
+use crate::{T0, open};
+
+fn file(name: &str, at: u64) -> NewMessage {
+    NewMessage {
+        channel: "dir:inbound".into(),
+        file_name: name.into(),
+        spool_path: PathBuf::from(format!("/spool/{name}")),
+        size: 120,
+        sha256: "ab".repeat(32),
+        received_at: at,
+    }
+}
+
+#[test]
+fn messages_get_contiguous_ids_and_a_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(dir.path());
+    let a = outbox.record_received(file("a.x12", T0)).unwrap();
+    let b = outbox.record_received(file("b.x12", T0 + 1)).unwrap();
+    assert_eq!((a.to_string().as_str(), b.get()), ("m-000000000001", 2));
+
+    outbox.set_partner(a, "acme", T0 + 10).unwrap();
+    outbox.set_partner(a, "acme", T0 + 11).unwrap();
+    assert!(matches!(
+        outbox.set_partner(a, "globex", T0 + 12),
+        Err(Error::PartnerConflict { .. })
+    ));
+    outbox
+        .append_trace(
+            a,
+            T0 + 20,
+            Step::Validated {
+                accepted: 2,
+                rejected: 1,
+            },
+            "850 0002 rejected",
+        )
+        .unwrap();
+    outbox
+        .set_state(a, MessageState::Processed, T0 + 30, "")
+        .unwrap();
+    outbox
+        .set_state(a, MessageState::Processed, T0 + 31, "again")
+        .unwrap();
+
+    let m = outbox.message(a).unwrap().unwrap();
+    assert_eq!(m.partner.as_deref(), Some("acme"));
+    assert_eq!(m.state, MessageState::Processed);
+    assert_eq!(m.updated_at, T0 + 30);
+    let steps: Vec<_> = outbox
+        .trace(a)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.at, e.step))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (T0, Step::Received),
+            (
+                T0 + 10,
+                Step::Identified {
+                    partner: "acme".into()
+                }
+            ),
+            (
+                T0 + 20,
+                Step::Validated {
+                    accepted: 2,
+                    rejected: 1
+                }
+            ),
+            (T0 + 30, Step::Processed),
+        ]
+    );
+    assert!(outbox.trace(b).unwrap().len() == 1);
+    assert!(matches!(
+        outbox.set_state(MessageId::new(99), MessageState::Processed, T0, ""),
+        Err(Error::MessageNotFound(_))
+    ));
+}
+
+#[test]
+fn unfinished_messages_are_pending_after_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids: Vec<_> = {
+        let outbox = open(dir.path());
+        let ids: Vec<_> = (0..4)
+            .map(|i| {
+                outbox
+                    .record_received(file(&format!("{i}.edi"), T0 + i))
+                    .unwrap()
+            })
+            .collect();
+        outbox
+            .set_state(
+                ids[1],
+                MessageState::Quarantined {
+                    reason: "unknown partner".into(),
+                },
+                T0 + 9,
+                "",
+            )
+            .unwrap();
+        outbox
+            .set_state(
+                ids[3],
+                MessageState::Failed {
+                    reason: "spool unreadable".into(),
+                },
+                T0 + 9,
+                "",
+            )
+            .unwrap();
+        ids
+        // dropped without an explicit flush: record_received flushed each one
+    };
+    let outbox = open(dir.path());
+    let pending: Vec<_> = outbox
+        .pending_messages()
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(pending, [ids[0], ids[2]]);
+
+    // An operator sends a quarantined file round again.
+    outbox
+        .set_state(ids[1], MessageState::Received, T0 + 20, "partner added")
+        .unwrap();
+    let pending: Vec<_> = outbox
+        .pending_messages()
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(pending, [ids[0], ids[1], ids[2]]);
+    assert_eq!(
+        outbox.trace(ids[1]).unwrap().last().unwrap().step,
+        Step::Requeued
+    );
+}
+
+#[test]
+fn messages_list_newest_first_with_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(dir.path());
+    let ids: Vec<_> = (0..6)
+        .map(|i| {
+            outbox
+                .record_received(file(&format!("{i}"), T0 + i * 100))
+                .unwrap()
+        })
+        .collect();
+    for (i, id) in ids.iter().enumerate() {
+        outbox
+            .set_partner(*id, if i % 2 == 0 { "acme" } else { "globex" }, T0 + 1000)
+            .unwrap();
+    }
+    outbox
+        .set_state(
+            ids[4],
+            MessageState::Duplicate { of: ids[0] },
+            T0 + 1000,
+            "",
+        )
+        .unwrap();
+
+    let list = |filter: MessageFilter, limit| -> Vec<MessageId> {
+        outbox
+            .list_messages(&filter, limit)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.id)
+            .collect()
+    };
+    assert_eq!(list(MessageFilter::default(), 3), [ids[5], ids[4], ids[3]]);
+    assert_eq!(
+        list(
+            MessageFilter {
+                partner: Some("acme".into()),
+                ..Default::default()
+            },
+            10
+        ),
+        [ids[4], ids[2], ids[0]]
+    );
+    assert_eq!(
+        list(
+            MessageFilter {
+                since: Some(T0 + 250),
+                ..Default::default()
+            },
+            10
+        ),
+        [ids[5], ids[4], ids[3]]
+    );
+    let received_acme = MessageFilter {
+        partner: Some("acme".into()),
+        state: Some(MessageStateKind::Received),
+        since: Some(T0 + 100),
+    };
+    assert_eq!(list(received_acme, 10), [ids[2]]);
+}
+
+#[test]
+fn duplicate_interchanges_inside_and_outside_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(dir.path());
+    let window = 1_000;
+    let (m1, m2, m3, m4) = (
+        MessageId::new(1),
+        MessageId::new(2),
+        MessageId::new(3),
+        MessageId::new(4),
+    );
+
+    assert_eq!(
+        outbox
+            .check_interchange("acme", "000000042", m1, T0, window)
+            .unwrap(),
+        None
+    );
+    // The same file again after a crash is not its own duplicate.
+    assert_eq!(
+        outbox
+            .check_interchange("acme", "000000042", m1, T0 + 10, window)
+            .unwrap(),
+        None
+    );
+    let prior = outbox
+        .check_interchange("acme", "000000042", m2, T0 + window, window)
+        .unwrap()
+        .unwrap();
+    assert_eq!((prior.message_id, prior.seen_at), (m1, T0));
+    // Another partner, or another number, is not a duplicate.
+    assert_eq!(
+        outbox
+            .check_interchange("globex", "000000042", m2, T0 + 5, window)
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        outbox
+            .check_interchange("acme", "000000043", m2, T0 + 5, window)
+            .unwrap(),
+        None
+    );
+    // Past the window (counted from the first sighting) the number is new again, and the new
+    // sighting starts a new window.
+    assert_eq!(
+        outbox
+            .check_interchange("acme", "000000042", m3, T0 + window + 1, window)
+            .unwrap(),
+        None
+    );
+    let prior = outbox
+        .check_interchange("acme", "000000042", m4, T0 + window + 2, window)
+        .unwrap()
+        .unwrap();
+    assert_eq!(prior.message_id, m3);
+
+    // Sightings are kept across reopen, and purged apart from messages.
+    drop(outbox);
+    let outbox = open(dir.path());
+    assert!(
+        outbox
+            .check_interchange("acme", "000000043", m4, T0 + 6, window)
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(outbox.purge_interchanges(T0 + window).unwrap(), 2);
+    assert_eq!(
+        outbox
+            .check_interchange("acme", "000000043", m4, T0 + 7, window)
+            .unwrap(),
+        None
+    );
+    assert!(
+        outbox
+            .check_interchange("acme", "000000042", m1, T0 + window + 3, window)
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[test]
+fn concurrent_sightings_let_exactly_one_message_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(dir.path());
+    let firsts: usize = std::thread::scope(|s| {
+        let handles: Vec<_> = (1..=8)
+            .map(|i| {
+                let outbox = outbox.clone();
+                s.spawn(move || {
+                    outbox
+                        .check_interchange("acme", "7", MessageId::new(i), T0, 60_000)
+                        .unwrap()
+                        .is_none()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| usize::from(h.join().unwrap()))
+            .sum()
+    });
+    assert_eq!(firsts, 1);
+}
