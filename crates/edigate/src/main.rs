@@ -28,6 +28,8 @@ enum Command {
     Translate(commands::translate::TranslateArgs),
     /// Work with trading partner files (`partners/*.toml`).
     Partner(commands::partner::PartnerArgs),
+    /// Run the gateway: receive partners' files, acknowledge, translate, deliver.
+    Serve(commands::serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,5 +39,6 @@ fn main() -> ExitCode {
         Command::Validate(args) => commands::validate::run(&args),
         Command::Translate(args) => commands::translate::run(&args),
         Command::Partner(args) => commands::partner::run(&args),
+        Command::Serve(args) => commands::serve::run(&args),
     }
 }

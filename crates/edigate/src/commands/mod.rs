@@ -2,6 +2,7 @@
 
 pub mod parse;
 pub mod partner;
+pub mod serve;
 pub mod translate;
 pub mod validate;
 

@@ -1,0 +1,238 @@
+//! Running `edigate serve` in a test: a data directory of its own, the example partners, inboxes
+//! to drop files into, and what it wrote, read back after it stops.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// An example inbound file's bytes.
+pub fn example(name: &str) -> Vec<u8> {
+    fs::read(root().join("deploy/examples/inbound").join(name)).unwrap()
+}
+
+/// Polls `done` until it holds, failing the test after 30 seconds.
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A test's data directory, with the daemon's configuration in it.
+pub struct Data {
+    /// The data directory.
+    pub dir: PathBuf,
+    /// The configuration file.
+    pub config: PathBuf,
+}
+
+impl Data {
+    /// A fresh data directory for `name` and a configuration with `extra` appended.
+    pub fn new(name: &str, extra: &str) -> Data {
+        let dir =
+            std::env::temp_dir().join(format!("edigate-daemon-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("edigate.toml");
+        let root = root();
+        let mut text = format!(
+            "data_dir = {:?}\npartners_dir = {:?}\nspecs_dir = {:?}\n",
+            dir.join("data"),
+            root.join("deploy/examples/partners"),
+            root.join("specs"),
+        );
+        if !extra.contains("[limits]") {
+            text.push_str("[limits]\npoll_interval_ms = 20\n");
+        }
+        text.push_str(extra);
+        fs::write(&config, text).unwrap();
+        Data {
+            dir: dir.join("data"),
+            config,
+        }
+    }
+
+    /// Every event line written so far.
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        let mut out = Vec::new();
+        if let Ok(entries) = fs::read_dir(self.dir.join("events")) {
+            for e in entries.flatten() {
+                let text = fs::read_to_string(e.path()).unwrap_or_default();
+                // A line being written may be incomplete; only whole lines count.
+                for line in text.split_inclusive('\n').filter(|l| l.ends_with('\n')) {
+                    out.push(serde_json::from_str(line.trim_end()).expect("an event per line"));
+                }
+            }
+        }
+        out
+    }
+
+    /// Every outbound document: (partner directory, file name, content).
+    pub fn outbound_files(&self) -> Vec<(String, String, String)> {
+        let mut out = Vec::new();
+        if let Ok(partners) = fs::read_dir(self.dir.join("outbound")) {
+            for p in partners.flatten() {
+                let partner = p.file_name().to_string_lossy().into_owned();
+                for f in fs::read_dir(p.path()).unwrap().flatten() {
+                    let name = f.file_name().to_string_lossy().into_owned();
+                    if name.starts_with('.') {
+                        continue;
+                    }
+                    out.push((
+                        partner.clone(),
+                        name,
+                        fs::read_to_string(f.path()).unwrap_or_default(),
+                    ));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Whether every inbox is empty.
+    pub fn inbox_is_empty(&self) -> bool {
+        fs::read_dir(self.dir.join("inbox"))
+            .map(|dirs| {
+                dirs.flatten().all(|d| {
+                    fs::read_dir(d.path())
+                        .map(|mut f| f.next().is_none())
+                        .unwrap_or(true)
+                })
+            })
+            .unwrap_or(true)
+    }
+
+    /// Writes a file into a partner's inbox the way a transfer program should: under a
+    /// temporary name, then renamed.
+    pub fn drop_file(&self, partner: &str, name: &str, bytes: &[u8]) {
+        let inbox = self.dir.join("inbox").join(partner);
+        fs::create_dir_all(&inbox).unwrap();
+        let tmp = inbox.join(format!("{name}.part"));
+        fs::File::create(&tmp).unwrap().write_all(bytes).unwrap();
+        fs::rename(&tmp, inbox.join(name)).unwrap();
+    }
+
+    /// The daemon's outbox; only while no daemon runs (sled is single-process).
+    pub fn outbox(&self) -> outbox::Outbox {
+        outbox::Outbox::open(self.dir.join("db")).expect("outbox opens once the daemon stopped")
+    }
+}
+
+/// A running `edigate serve`.
+pub struct Daemon {
+    child: Option<Child>,
+    data: Data,
+    log: PathBuf,
+}
+
+impl std::ops::Deref for Daemon {
+    type Target = Data;
+    fn deref(&self) -> &Data {
+        &self.data
+    }
+}
+
+impl Daemon {
+    /// Starts a daemon on a fresh data directory.
+    pub fn start(name: &str, extra: &str) -> Daemon {
+        Daemon::start_on(Data::new(name, extra))
+    }
+
+    /// Starts a daemon on an existing data directory.
+    pub fn start_on(data: Data) -> Daemon {
+        let log = data.dir.with_extension("log");
+        let runs = |log: &Path| {
+            fs::read_to_string(log).map_or(0, |l| l.matches("edigate is running").count())
+        };
+        let before = runs(&log);
+        let child = Command::new(env!("CARGO_BIN_EXE_edigate"))
+            .args(["serve", "--config"])
+            .arg(&data.config)
+            .env("EDIGATE_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(
+                fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log)
+                    .unwrap(),
+            )
+            .spawn()
+            .expect("edigate serve starts");
+        let daemon = Daemon {
+            child: Some(child),
+            data,
+            log,
+        };
+        let log = daemon.log.clone();
+        wait_until("the daemon to start", || runs(&log) > before);
+        daemon
+    }
+
+    /// The daemon's log so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM, then waits for a clean exit (status 0) and hands the data directory back.
+    pub fn stop(mut self) -> Data {
+        let mut child = self.child.take().expect("running");
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let start = Instant::now();
+        let exit = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "no clean stop within 30 s:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(exit.success(), "exit {exit:?}:\n{}", self.log());
+        self.take_data()
+    }
+
+    /// SIGKILL: no chance to finish anything.
+    pub fn kill(mut self) -> Data {
+        let mut child = self.child.take().expect("running");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        self.take_data()
+    }
+
+    fn take_data(&mut self) -> Data {
+        Data {
+            dir: self.data.dir.clone(),
+            config: self.data.config.clone(),
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! The daemon's configuration: typed, every key known, every default the embedded setup needs.
+//!
+//! With no file at all, [`Config::embedded`] gives the setup the README's run command starts:
+//! sled and the spool under `./edigate-data/`, the example partners, one inbox directory per
+//! partner, events as JSON Lines, acknowledgements in an outbound directory per partner.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Why a configuration file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has an unknown key or a bad value.
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where sled, the spool, quarantine and the default directories live.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// The partner files.
+    #[serde(default = "default_partners_dir")]
+    pub partners_dir: PathBuf,
+    /// The message specs (`specs/` of the repository).
+    #[serde(default = "default_specs_dir")]
+    pub specs_dir: PathBuf,
+    /// Inbound channels; none means one inbox directory per partner, `DATA/inbox/PARTNER/`.
+    #[serde(default)]
+    pub inbound: Vec<InboundConfig>,
+    /// Where events go; none means JSON Lines files in `DATA/events/`.
+    #[serde(default)]
+    pub sinks: Vec<SinkConfig>,
+    /// The directory partners' outbound directories are relative to (default `DATA/outbound`).
+    pub outbound_dir: Option<PathBuf>,
+    /// The admin API.
+    #[serde(default)]
+    pub admin: AdminConfig,
+    /// Size and pace limits.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Retries of deliveries.
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
+}
+
+/// An inbound channel.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum InboundConfig {
+    /// A local directory, polled.
+    Directory {
+        /// The channel's name in the trace.
+        name: String,
+        /// The directory.
+        path: PathBuf,
+        /// When set, only this partner may send through the channel.
+        partner: Option<String>,
+    },
+}
+
+impl InboundConfig {
+    /// The channel's name.
+    pub fn name(&self) -> &str {
+        match self {
+            InboundConfig::Directory { name, .. } => name,
+        }
+    }
+}
+
+/// An event sink.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SinkConfig {
+    /// JSON Lines files, one per UTC day: `PATH/events-YYYY-MM-DD.jsonl`.
+    Jsonl {
+        /// The sink's name (destination `sink:NAME` in the outbox).
+        name: String,
+        /// The directory.
+        path: PathBuf,
+    },
+    /// One JSON line per event on standard output.
+    Stdout {
+        /// The sink's name.
+        name: String,
+    },
+}
+
+impl SinkConfig {
+    /// The sink's name.
+    pub fn name(&self) -> &str {
+        match self {
+            SinkConfig::Jsonl { name, .. } | SinkConfig::Stdout { name } => name,
+        }
+    }
+}
+
+/// The admin API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Address to listen on (loopback by default).
+    #[serde(default = "default_admin_listen")]
+    pub listen: SocketAddr,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            listen: default_admin_listen(),
+        }
+    }
+}
+
+/// Size and pace limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Files larger than this are quarantined unread.
+    #[serde(default = "default_max_file_bytes")]
+    pub max_file_bytes: u64,
+    /// How often inbox directories are looked at, in milliseconds.
+    #[serde(default = "default_poll_ms")]
+    pub poll_interval_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_bytes: default_max_file_bytes(),
+            poll_interval_ms: default_poll_ms(),
+        }
+    }
+}
+
+impl Limits {
+    /// The poll interval.
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms.max(10))
+    }
+}
+
+/// Retries of deliveries.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// Attempts before a delivery is dead-lettered.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// The first retry's delay, in milliseconds; each next one doubles, with jitter.
+    #[serde(default = "default_base_delay_ms")]
+    pub base_delay_ms: u64,
+    /// The longest delay between two attempts, in milliseconds.
+    #[serde(default = "default_max_delay_ms")]
+    pub max_delay_ms: u64,
+    /// Age after which a failing delivery is dead-lettered whatever its attempts, in hours.
+    #[serde(default = "default_max_age_hours")]
+    pub max_age_hours: u64,
+    /// Deliveries in flight at once to one destination.
+    #[serde(default = "default_concurrency")]
+    pub concurrency_per_destination: usize,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            max_attempts: default_max_attempts(),
+            base_delay_ms: default_base_delay_ms(),
+            max_delay_ms: default_max_delay_ms(),
+            max_age_hours: default_max_age_hours(),
+            concurrency_per_destination: default_concurrency(),
+        }
+    }
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("edigate-data")
+}
+fn default_partners_dir() -> PathBuf {
+    PathBuf::from("deploy/examples/partners")
+}
+fn default_specs_dir() -> PathBuf {
+    PathBuf::from("specs")
+}
+fn default_admin_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 7410))
+}
+fn default_max_file_bytes() -> u64 {
+    64 * 1024 * 1024
+}
+fn default_poll_ms() -> u64 {
+    200
+}
+fn default_max_attempts() -> u32 {
+    12
+}
+fn default_base_delay_ms() -> u64 {
+    1_000
+}
+fn default_max_delay_ms() -> u64 {
+    10 * 60 * 1_000
+}
+fn default_max_age_hours() -> u64 {
+    72
+}
+fn default_concurrency() -> usize {
+    4
+}
+
+impl Config {
+    /// The embedded default: everything under `./edigate-data/`, the example partners.
+    pub fn embedded() -> Config {
+        Config::from_toml(Path::new("<embedded>"), "").unwrap_or_else(|_| unreachable_default())
+    }
+
+    /// Reads a configuration file.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::from_toml(path, &text)
+    }
+
+    /// Reads configuration text; `path` names it in errors.
+    pub fn from_toml(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map_or((0, 0), |s| line_col(text, s.start));
+            ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: e.message().trim().to_string(),
+            }
+        })
+    }
+
+    /// Where acknowledgements and documents for partners are written.
+    pub fn outbound_dir(&self) -> PathBuf {
+        self.outbound_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("outbound"))
+    }
+
+    /// The sinks, or the default JSON Lines sink.
+    pub fn sinks(&self) -> Vec<SinkConfig> {
+        if self.sinks.is_empty() {
+            vec![SinkConfig::Jsonl {
+                name: "events".into(),
+                path: self.data_dir.join("events"),
+            }]
+        } else {
+            self.sinks.clone()
+        }
+    }
+
+    /// The inbound channels, or one inbox per partner.
+    pub fn inbound(&self, partners: &partner::Partners) -> Vec<InboundConfig> {
+        if self.inbound.is_empty() {
+            partners
+                .all()
+                .iter()
+                .map(|p| InboundConfig::Directory {
+                    name: format!("inbox-{}", p.id),
+                    path: self.data_dir.join("inbox").join(&p.id),
+                    partner: Some(p.id.clone()),
+                })
+                .collect()
+        } else {
+            self.inbound.clone()
+        }
+    }
+}
+
+/// The empty document always deserialises (every field has a default); this is only here so
+/// `embedded` needs no `unwrap`.
+fn unreachable_default() -> Config {
+    Config {
+        data_dir: default_data_dir(),
+        partners_dir: default_partners_dir(),
+        specs_dir: default_specs_dir(),
+        inbound: Vec::new(),
+        sinks: Vec::new(),
+        outbound_dir: None,
+        admin: AdminConfig::default(),
+        limits: Limits::default(),
+        delivery: DeliveryConfig::default(),
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.chars().count(), |p| before[p + 1..].chars().count())
+        + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_empty_file_is_the_embedded_default() {
+        let c = Config::embedded();
+        assert_eq!(c.data_dir, PathBuf::from("edigate-data"));
+        assert_eq!(c.outbound_dir(), PathBuf::from("edigate-data/outbound"));
+        assert!(matches!(&c.sinks()[..], [SinkConfig::Jsonl { .. }]));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_position() {
+        let text = "data_dir = \"d\"\n[limits]\nmax_file_byte = 5\n";
+        let e = Config::from_toml(Path::new("c.toml"), text).expect_err("refused");
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("c.toml:3:1: unknown field `max_file_byte`"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn channels_and_sinks_are_typed() {
+        let text = r#"
+[[inbound]]
+type = "directory"
+name = "acme"
+path = "/srv/edi/acme"
+partner = "acme-retail"
+
+[[sinks]]
+type = "stdout"
+name = "out"
+"#;
+        let c = Config::from_toml(Path::new("c.toml"), text).expect("valid");
+        assert_eq!(c.inbound[0].name(), "acme");
+        assert_eq!(c.sinks()[0].name(), "out");
+        let bad = text.replace("type = \"stdout\"", "type = \"stdot\"");
+        let e = Config::from_toml(Path::new("c.toml"), &bad).expect_err("refused");
+        assert!(e.to_string().contains("c.toml:9:"), "{e}");
+    }
+}

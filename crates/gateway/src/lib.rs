@@ -1,0 +1,341 @@
+//! The edigate routing daemon: files come in from partners, events go to the business,
+//! acknowledgements go back, and nothing accepted is ever lost.
+//!
+//! Read top to bottom, a file's way through the gateway:
+//!
+//! 1. [`inbox`]: a channel (a local directory today) offers a file.
+//! 2. [`spool`] + the outbox: its bytes are made durable and recorded; only then is it removed
+//!    from the channel ([`pipeline::Pipeline::receive`]).
+//! 3. [`pipeline`]: parse, identify the partner, check for a duplicate interchange, validate,
+//!    queue the acknowledgements (their control numbers assigned in the same transaction),
+//!    translate, queue the events — every step recorded against the message.
+//! 4. [`deliver`]: the outbox's due deliveries go to the event [`sinks`] and to partners'
+//!    outbound directories, with retries and dead letters.
+//!
+//! After a crash, [`Gateway::run`] first finishes what was received but not processed; the
+//! outbox puts deliveries that were in flight back in the queue. Delivery is at least once, each
+//! event under its deterministic id.
+
+pub mod acks;
+pub mod clock;
+pub mod config;
+pub mod deliver;
+pub mod inbox;
+pub mod pipeline;
+pub mod sinks;
+pub mod spool;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use outbox::{Outbox, RetryPolicy};
+
+pub use config::Config;
+use deliver::Destinations;
+use inbox::DirectoryInbox;
+use pipeline::{Pipeline, partner_destination};
+use sinks::{OutboundDirectory, Sink};
+use spool::Spool;
+
+/// Why the gateway could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// A partner file is invalid.
+    #[error("invalid partner files:\n{0}")]
+    Partners(#[from] partner::LoadError),
+    /// The specs could not be loaded.
+    #[error("cannot load the specs from {path}: {message}")]
+    Specs {
+        /// The specs directory.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// The outbox failed.
+    #[error("outbox: {0}")]
+    Outbox(#[from] outbox::Error),
+    /// A file operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A bug: something that cannot happen did.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub(crate) fn io(what: String, source: std::io::Error) -> Self {
+        Error::Io { what, source }
+    }
+}
+
+/// A gateway, loaded and ready to run.
+pub struct Gateway {
+    config: Config,
+    pipeline: Pipeline,
+    inboxes: Vec<DirectoryInbox>,
+    destinations: Destinations,
+    retry: RetryPolicy,
+}
+
+impl Gateway {
+    /// Loads partners and specs, opens the outbox and the spool, creates the directories.
+    pub fn open(config: Config) -> Result<Gateway, Error> {
+        let partners = partner::Partners::load(&config.partners_dir)?;
+        let specs = validate::Specs::load(&config.specs_dir).map_err(|e| Error::Specs {
+            path: config.specs_dir.clone(),
+            message: e.to_string(),
+        })?;
+        let data = &config.data_dir;
+        std::fs::create_dir_all(data)
+            .map_err(|e| Error::io(format!("creating {}", data.display()), e))?;
+        let outbox = Outbox::open(data.join("db"))?;
+        let spool = Spool::open(&data.join("spool"))
+            .map_err(|e| Error::io(format!("opening the spool in {}", data.display()), e))?;
+
+        let mut inboxes = Vec::new();
+        let mut channel_partner = BTreeMap::new();
+        for channel in config.inbound(&partners) {
+            match channel {
+                config::InboundConfig::Directory {
+                    name,
+                    path,
+                    partner,
+                } => {
+                    if let Some(p) = &partner
+                        && partners.get(p).is_none()
+                    {
+                        return Err(Error::Internal(format!(
+                            "channel {name} is reserved to partner {p}, which has no partner file"
+                        )));
+                    }
+                    channel_partner.insert(name.clone(), partner.clone());
+                    inboxes.push(
+                        DirectoryInbox::open(name, path.clone(), partner)
+                            .map_err(|e| Error::io(format!("creating {}", path.display()), e))?,
+                    );
+                }
+            }
+        }
+
+        let mut sinks = BTreeMap::new();
+        for s in config.sinks() {
+            let sink = Sink::from_config(&s)
+                .map_err(|e| Error::io(format!("opening sink {}", s.name()), e))?;
+            sinks.insert(sink.destination(), sink);
+        }
+        let outbound_root = config.outbound_dir();
+        let partner_dirs = partners
+            .all()
+            .iter()
+            .map(|p| {
+                let partner::Outbound::Directory(dir) = &p.outbound;
+                (
+                    partner_destination(&p.id),
+                    OutboundDirectory {
+                        dir: outbound_root.join(dir),
+                    },
+                )
+            })
+            .collect();
+
+        let retry = RetryPolicy {
+            base: config.delivery.base_delay_ms,
+            max_delay: config.delivery.max_delay_ms,
+            max_attempts: config.delivery.max_attempts,
+            max_age: config.delivery.max_age_hours * 3_600_000,
+            ..RetryPolicy::default()
+        };
+        let pipeline = Pipeline {
+            partners,
+            specs,
+            outbox,
+            spool,
+            sink_destinations: sinks.keys().cloned().collect(),
+            channel_partner,
+            quarantine_dir: data.join("quarantine"),
+            max_file_bytes: config.limits.max_file_bytes,
+        };
+        Ok(Gateway {
+            config,
+            pipeline,
+            inboxes,
+            destinations: Destinations {
+                sinks,
+                partners: partner_dirs,
+            },
+            retry,
+        })
+    }
+
+    /// The inbox directories, by channel name.
+    pub fn inboxes(&self) -> impl Iterator<Item = (&str, &std::path::Path)> {
+        self.inboxes
+            .iter()
+            .map(|i| (i.name.as_str(), i.path.as_path()))
+    }
+
+    /// Runs until `shutdown` completes, then drains: the file being processed is finished, due
+    /// deliveries are attempted for a few more seconds, and the outbox is flushed.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+        let gw = Arc::new(self);
+        let stop = Arc::new(AtomicBool::new(false));
+        // Set once ingestion has stopped: only then can the delivery queue be drained for good.
+        let ingest_done = Arc::new(AtomicBool::new(false));
+
+        let recovered = {
+            let gw = Arc::clone(&gw);
+            tokio::task::spawn_blocking(move || gw.recover())
+                .await
+                .map_err(|e| Error::Internal(format!("recovery task: {e}")))??
+        };
+        if recovered > 0 {
+            tracing::info!(
+                messages = recovered,
+                "finished messages interrupted by the last stop"
+            );
+        }
+
+        let ingest = {
+            let (gw, stop) = (Arc::clone(&gw), Arc::clone(&stop));
+            tokio::task::spawn_blocking(move || gw.ingest_loop(&stop))
+        };
+        let deliver = {
+            let (gw, done) = (Arc::clone(&gw), Arc::clone(&ingest_done));
+            tokio::task::spawn_blocking(move || gw.deliver_loop(&done))
+        };
+        tracing::info!(
+            channels = gw.inboxes.len(),
+            partners = gw.pipeline.partners.all().len(),
+            data_dir = %gw.config.data_dir.display(),
+            "edigate is running"
+        );
+
+        shutdown.await;
+        tracing::info!("stopping: finishing the work in hand");
+        stop.store(true, Ordering::SeqCst);
+        let ingested = ingest
+            .await
+            .map_err(|e| Error::Internal(format!("ingest task: {e}")));
+        ingest_done.store(true, Ordering::SeqCst);
+        let delivered = deliver
+            .await
+            .map_err(|e| Error::Internal(format!("delivery task: {e}")));
+        gw.pipeline.outbox.flush()?;
+        ingested??;
+        delivered??;
+        tracing::info!("stopped");
+        Ok(())
+    }
+
+    fn recover(&self) -> Result<usize, Error> {
+        let pending = self.pipeline.outbox.pending_messages()?;
+        for m in &pending {
+            self.process_guarded(m.id);
+        }
+        Ok(pending.len())
+    }
+
+    /// Processes one message; an error or a bug marks that message failed and never stops the
+    /// gateway.
+    fn process_guarded(&self, id: outbox::MessageId) {
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.pipeline.process(id)));
+        let reason = match result {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => format!("processing failed: {e}"),
+            Err(panic) => format!(
+                "internal error while processing: {}",
+                panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default()
+            ),
+        };
+        tracing::error!(message = %id, %reason, "message failed");
+        let now = clock::now_ms();
+        if let Err(e) = self.pipeline.outbox.set_state(
+            id,
+            outbox::MessageState::Failed {
+                reason: reason.clone(),
+            },
+            now,
+            &reason,
+        ) {
+            tracing::error!(message = %id, error = %e, "cannot record the failure");
+        }
+    }
+
+    fn ingest_loop(&self, stop: &AtomicBool) -> Result<(), Error> {
+        let pause = self.config.limits.poll_interval();
+        while !stop.load(Ordering::SeqCst) {
+            let mut took = 0;
+            for inbox in &self.inboxes {
+                let files = match inbox.ready() {
+                    Ok(f) => f,
+                    Err(e) => {
+                        tracing::error!(channel = %inbox.name, error = %e, "cannot list the inbox");
+                        continue;
+                    }
+                };
+                for file in files {
+                    if stop.load(Ordering::SeqCst) {
+                        return Ok(());
+                    }
+                    match self.pipeline.receive(inbox, &file) {
+                        Ok(Some(id)) => {
+                            took += 1;
+                            self.process_guarded(id);
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            // Not received: the file stays in the inbox and is tried again.
+                            tracing::error!(channel = %inbox.name, file = %file.display(), error = %e, "cannot receive");
+                        }
+                    }
+                }
+            }
+            if took == 0 {
+                std::thread::sleep(pause);
+            }
+        }
+        Ok(())
+    }
+
+    fn deliver_loop(&self, ingest_done: &AtomicBool) -> Result<(), Error> {
+        let mut draining_since: Option<Instant> = None;
+        loop {
+            let attempted =
+                match deliver::run_due(&self.pipeline.outbox, &self.destinations, &self.retry, 256)
+                {
+                    Ok(n) => n,
+                    Err(e) => {
+                        tracing::error!(error = %e, "delivery round failed");
+                        0
+                    }
+                };
+            if ingest_done.load(Ordering::SeqCst) {
+                let since = *draining_since.get_or_insert_with(Instant::now);
+                if attempted == 0 || since.elapsed() > Duration::from_secs(10) {
+                    return Ok(());
+                }
+            }
+            if attempted == 0 {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}

@@ -1,0 +1,532 @@
+//! The inbound pipeline, in the order the steps happen:
+//!
+//! 1. [`Pipeline::receive`]: the file's bytes go to the spool and are recorded in the outbox
+//!    (both durable) — only then is the file removed from its channel.
+//! 2. [`Pipeline::process`]: parse → identify the partner from the envelope → duplicate check →
+//!    validate → queue acknowledgements (control numbers assigned as they are queued) →
+//!    translate → queue events to every sink → record the message's final state.
+//!
+//! Every step is recorded in the message's trace. Processing is idempotent: a message whose
+//! processing a crash interrupted is processed again from the start, and what it already queued
+//! is found under the same idempotency keys instead of being queued twice.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use edi::Interchange;
+use outbox::{
+    CounterKey, CounterKind, MessageId, MessageState, NewDelivery, NewMessage, Outbox, Step,
+};
+use partner::{DuplicateAction, Identified, Partner, Partners};
+use validate::codes::InterchangeError;
+use validate::report::InterchangeReport;
+use validate::report::{InterchangeFinding, Verdict};
+
+use crate::Error;
+use crate::acks::AckPlan;
+use crate::clock;
+use crate::inbox::DirectoryInbox;
+use crate::spool::Spool;
+
+/// The counters' purpose: every document we send a partner shares one numbering per kind.
+const OUTBOUND: &str = "outbound";
+
+/// What the pipeline needs, loaded once.
+pub struct Pipeline {
+    /// The partners.
+    pub partners: Partners,
+    /// The message specs.
+    pub specs: validate::Specs,
+    /// The durable store.
+    pub outbox: Outbox,
+    /// The raw files.
+    pub spool: Spool,
+    /// The outbox destinations of the event sinks.
+    pub sink_destinations: Vec<String>,
+    /// Channel name → the partner it is reserved to.
+    pub channel_partner: BTreeMap<String, Option<String>>,
+    /// Where oversized files are set aside.
+    pub quarantine_dir: PathBuf,
+    /// Files larger than this are not read.
+    pub max_file_bytes: u64,
+}
+
+/// How one interchange ended, for the message's final state.
+enum Ended {
+    Processed,
+    Quarantined(String),
+    Duplicate(MessageId),
+}
+
+impl Pipeline {
+    /// Takes one file from an inbox: spool, record, then release it from the inbox. Returns the
+    /// new message, or `None` when the file vanished before it could be read.
+    pub fn receive(&self, inbox: &DirectoryInbox, file: &Path) -> Result<Option<MessageId>, Error> {
+        let file_name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let size = match fs::metadata(file) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(format!("reading {}", file.display()), e)),
+        };
+        let now = clock::now_ms();
+        if size > self.max_file_bytes {
+            return self.set_aside(inbox, file, &file_name, size, now).map(Some);
+        }
+        let bytes = match fs::read(file) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(format!("reading {}", file.display()), e)),
+        };
+        let spooled = self
+            .spool
+            .put(&bytes)
+            .map_err(|e| Error::io(format!("spooling {}", file.display()), e))?;
+        let id = self.outbox.record_received(NewMessage {
+            channel: inbox.name.clone(),
+            file_name: file_name.clone(),
+            spool_path: spooled.path,
+            size: spooled.size,
+            sha256: spooled.sha256,
+            received_at: now,
+        })?;
+        inbox
+            .release(file)
+            .map_err(|e| Error::io(format!("removing {}", file.display()), e))?;
+        tracing::info!(message = %id, channel = %inbox.name, file = %file_name, size, "received");
+        Ok(Some(id))
+    }
+
+    /// An oversized file is moved, unread, to the quarantine directory and recorded there.
+    fn set_aside(
+        &self,
+        inbox: &DirectoryInbox,
+        file: &Path,
+        file_name: &str,
+        size: u64,
+        now: u64,
+    ) -> Result<MessageId, Error> {
+        let dir = self.quarantine_dir.join(&inbox.name);
+        fs::create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        let target = dir.join(format!("{now}-{file_name}"));
+        fs::rename(file, &target)
+            .map_err(|e| Error::io(format!("moving {} to quarantine", file.display()), e))?;
+        crate::spool::sync_dir(&dir).map_err(|e| Error::io("syncing quarantine".into(), e))?;
+        let id = self.outbox.record_received(NewMessage {
+            channel: inbox.name.clone(),
+            file_name: file_name.to_string(),
+            spool_path: target.clone(),
+            size,
+            sha256: String::new(),
+            received_at: now,
+        })?;
+        let reason = format!(
+            "file {file_name} from channel {} is {size} bytes, over the limit of {} bytes; \
+             moved unread to {}",
+            inbox.name,
+            self.max_file_bytes,
+            target.display()
+        );
+        tracing::warn!(message = %id, channel = %inbox.name, file = %file_name, size, "oversized file quarantined");
+        self.outbox.set_state(
+            id,
+            MessageState::Quarantined {
+                reason: reason.clone(),
+            },
+            now,
+            &reason,
+        )?;
+        Ok(id)
+    }
+
+    /// Processes one received message to its final state.
+    pub fn process(&self, id: MessageId) -> Result<(), Error> {
+        let Some(msg) = self.outbox.message(id)? else {
+            return Ok(());
+        };
+        if msg.state.is_finished() {
+            return Ok(());
+        }
+        let now = clock::now_ms();
+        let bytes = match self.spool.get(&msg.spool_path) {
+            Ok(b) => b,
+            Err(e) => {
+                let reason = format!("spool file {} unreadable: {e}", msg.spool_path.display());
+                self.outbox.set_state(
+                    id,
+                    MessageState::Failed {
+                        reason: reason.clone(),
+                    },
+                    now,
+                    &reason,
+                )?;
+                return Ok(());
+            }
+        };
+        let where_ = format!("file {} (channel {})", msg.file_name, msg.channel);
+        let interchanges = match edi::Parser::new().lenient(true).parse(&bytes) {
+            Ok(v) if !v.is_empty() => v,
+            Ok(_) => {
+                return self.quarantine(
+                    id,
+                    now,
+                    format!("{where_}: no X12 or EDIFACT interchange in it"),
+                );
+            }
+            Err(e) => {
+                return self.quarantine(
+                    id,
+                    now,
+                    format!("{where_}: not readable as X12 or EDIFACT: {e}"),
+                );
+            }
+        };
+        let reserved = self.channel_partner.get(&msg.channel).cloned().flatten();
+        let mut ended = Vec::with_capacity(interchanges.len());
+        for (index, ic) in interchanges.iter().enumerate() {
+            ended.push(self.interchange(id, &where_, index, ic, reserved.as_deref())?);
+        }
+
+        let now = clock::now_ms();
+        let processed = ended.iter().any(|e| matches!(e, Ended::Processed));
+        let state = if processed {
+            MessageState::Processed
+        } else if let Some(Ended::Quarantined(reason)) =
+            ended.iter().find(|e| matches!(e, Ended::Quarantined(_)))
+        {
+            MessageState::Quarantined {
+                reason: reason.clone(),
+            }
+        } else if let Some(Ended::Duplicate(of)) = ended.first() {
+            MessageState::Duplicate { of: *of }
+        } else {
+            MessageState::Processed
+        };
+        tracing::info!(message = %id, file = %msg.file_name, state = ?state.kind(), "processed");
+        self.outbox.set_state(id, state, now, "")?;
+        Ok(())
+    }
+
+    fn quarantine(&self, id: MessageId, now: u64, reason: String) -> Result<(), Error> {
+        tracing::warn!(message = %id, %reason, "quarantined");
+        self.outbox.set_state(
+            id,
+            MessageState::Quarantined {
+                reason: reason.clone(),
+            },
+            now,
+            &reason,
+        )?;
+        Ok(())
+    }
+
+    fn interchange(
+        &self,
+        id: MessageId,
+        where_: &str,
+        index: usize,
+        ic: &Interchange<'_>,
+        reserved: Option<&str>,
+    ) -> Result<Ended, Error> {
+        let now = clock::now_ms();
+        let control = ic.control_number().trim().to_string();
+        let at = format!("{where_}, interchange {control} at offset {}", ic.offset());
+
+        // Who sent it.
+        let partner = match self.partners.identify(ic) {
+            Identified::Partner(p) => p,
+            Identified::Unknown { sender } => {
+                let reason = format!(
+                    "{at}: no partner file has sender {}:{}",
+                    sender.qualifier, sender.id
+                );
+                self.outbox.append_trace(
+                    id,
+                    now,
+                    Step::Quarantined {
+                        reason: reason.clone(),
+                    },
+                    "",
+                )?;
+                tracing::warn!(message = %id, interchange = %control, sender = %sender.id, "unknown partner");
+                return Ok(Ended::Quarantined(reason));
+            }
+            Identified::NotForUs { partner, receiver } => {
+                let reason = format!(
+                    "{at}: from partner {} but addressed to {}:{}, not to us",
+                    partner.id, receiver.qualifier, receiver.id
+                );
+                self.refuse(
+                    id,
+                    index,
+                    ic,
+                    partner,
+                    InterchangeError::InvalidReceiver,
+                    &reason,
+                )?;
+                return Ok(Ended::Quarantined(reason));
+            }
+        };
+        if let Some(only) = reserved.filter(|only| *only != partner.id) {
+            let reason = format!(
+                "{at}: from partner {}, but the channel is reserved to partner {only}",
+                partner.id
+            );
+            self.refuse(
+                id,
+                index,
+                ic,
+                partner,
+                InterchangeError::InvalidSender,
+                &reason,
+            )?;
+            return Ok(Ended::Quarantined(reason));
+        }
+        self.outbox.set_partner(id, &partner.id, now)?;
+
+        // Seen before?
+        let mut duplicate_of = None;
+        if partner.duplicates.action != DuplicateAction::Ignore {
+            let window = u64::from(partner.duplicates.window_days) * 24 * 3_600_000;
+            if let Some(prior) =
+                self.outbox
+                    .check_interchange(&partner.id, &control, id, now, window)?
+                && prior.message_id != id
+            {
+                duplicate_of = Some(prior.message_id);
+                self.outbox.append_trace(
+                    id,
+                    now,
+                    Step::Duplicate {
+                        of: prior.message_id,
+                    },
+                    &format!(
+                        "{at}: control number already received in {}",
+                        prior.message_id
+                    ),
+                )?;
+                tracing::warn!(message = %id, partner = %partner.id, interchange = %control, of = %prior.message_id, "duplicate interchange");
+            }
+        }
+
+        let mut report = validate::validate(ic, &self.specs);
+        if let (Some(of), DuplicateAction::Reject) = (duplicate_of, partner.duplicates.action) {
+            report.errors.push(InterchangeFinding {
+                code: InterchangeError::Duplicate,
+                detail: format!("interchange control number {control} was received before"),
+                offset: ic.offset(),
+            });
+            self.queue_acks(id, index, ic, &report, partner)?;
+            return Ok(Ended::Duplicate(of));
+        }
+        let (accepted, rejected) = count_verdicts(&report);
+        self.outbox.append_trace(
+            id,
+            now,
+            Step::Validated { accepted, rejected },
+            &describe_findings(&report),
+        )?;
+        self.queue_acks(id, index, ic, &report, partner)?;
+        if report.is_rejected() {
+            return Ok(Ended::Processed);
+        }
+        self.translate(id, &at, ic, &report, partner)?;
+        Ok(Ended::Processed)
+    }
+
+    /// Answers an interchange we will not process with a negative acknowledgement (where the
+    /// partner is known), and records why.
+    fn refuse(
+        &self,
+        id: MessageId,
+        index: usize,
+        ic: &Interchange<'_>,
+        partner: &Partner,
+        code: InterchangeError,
+        reason: &str,
+    ) -> Result<(), Error> {
+        let now = clock::now_ms();
+        self.outbox.set_partner(id, &partner.id, now)?;
+        self.outbox.append_trace(
+            id,
+            now,
+            Step::Quarantined {
+                reason: reason.to_string(),
+            },
+            "",
+        )?;
+        tracing::warn!(message = %id, partner = %partner.id, %reason, "interchange refused");
+        let mut report = validate::validate(ic, &self.specs);
+        report.errors.insert(
+            0,
+            InterchangeFinding {
+                code,
+                detail: reason.to_string(),
+                offset: ic.offset(),
+            },
+        );
+        self.queue_acks(id, index, ic, &report, partner)
+    }
+
+    fn queue_acks(
+        &self,
+        id: MessageId,
+        index: usize,
+        ic: &Interchange<'_>,
+        report: &InterchangeReport,
+        partner: &Partner,
+    ) -> Result<(), Error> {
+        let plan = AckPlan::new(ic, report, partner, clock::ack_timestamp());
+        let kinds = match ic.standard() {
+            edi::Standard::X12 => [CounterKind::Isa13, CounterKind::Gs06, CounterKind::St02],
+            edi::Standard::Edifact => [
+                CounterKind::Unb0020,
+                CounterKind::Ung0048,
+                CounterKind::Unh0062,
+            ],
+        };
+        for (kind, needs) in plan.kinds() {
+            let key = format!("ack:{id}:{index}:{}", kind.as_str());
+            if self.outbox.delivery_by_key(&key)?.is_some() {
+                continue;
+            }
+            let counters: Vec<CounterKey> = needs
+                .iter()
+                .zip(kinds)
+                .flat_map(|(n, k)| std::iter::repeat_n(CounterKey::new(OUTBOUND, k), *n))
+                .collect();
+            let content_type = match ic.standard() {
+                edi::Standard::X12 => "application/edi-x12",
+                edi::Standard::Edifact => "application/edifact",
+            };
+            let now = clock::now_ms();
+            let delivery =
+                NewDelivery::new(partner_destination(&partner.id), key, content_type, now)
+                    .message(id);
+            let queued =
+                self.outbox
+                    .enqueue_outbound(&partner.id, &counters, delivery, |numbers| {
+                        let values: Vec<u64> = numbers.to_vec();
+                        plan.render(kind, needs, &values)
+                    })?;
+            let control = queued
+                .delivery
+                .numbers
+                .first()
+                .map(|n| n.value.to_string())
+                .unwrap_or_default();
+            self.outbox.append_trace(
+                id,
+                now,
+                Step::AckQueued {
+                    delivery: queued.delivery.id,
+                    control_number: control,
+                },
+                kind.as_str(),
+            )?;
+        }
+        Ok(())
+    }
+
+    fn translate(
+        &self,
+        id: MessageId,
+        at: &str,
+        ic: &Interchange<'_>,
+        report: &InterchangeReport,
+        partner: &Partner,
+    ) -> Result<(), Error> {
+        let rejected: Vec<u64> = report
+            .all_messages()
+            .filter(|m| m.verdict == Verdict::Rejected)
+            .map(|m| m.offset)
+            .collect();
+        let mut events = 0u32;
+        for msg in ic.messages() {
+            if rejected.contains(&msg.header().offset()) {
+                continue;
+            }
+            let now = clock::now_ms();
+            match mapping::translate_message(&msg, &partner.id, &partner.mappings) {
+                Ok(event) => {
+                    let json = serde_json::to_vec(&event)
+                        .map_err(|e| Error::Internal(format!("serialising an event: {e}")))?;
+                    for destination in &self.sink_destinations {
+                        let delivery = NewDelivery::new(
+                            destination.clone(),
+                            format!("{}@{destination}", event.id()),
+                            "application/json",
+                            now,
+                        )
+                        .message(id);
+                        self.outbox.enqueue(delivery, &json)?;
+                    }
+                    events += 1;
+                }
+                Err(e) => {
+                    let reason = format!(
+                        "{at}: message {} {} not translated: {e}",
+                        msg.message_type(),
+                        msg.control_number()
+                    );
+                    tracing::warn!(message = %id, partner = %partner.id, %reason, "translation problem");
+                    self.outbox
+                        .append_trace(id, now, Step::Error { reason }, "")?;
+                }
+            }
+        }
+        self.outbox
+            .append_trace(id, clock::now_ms(), Step::Translated { events }, "")?;
+        Ok(())
+    }
+}
+
+/// The outbox destination of a partner's documents.
+pub fn partner_destination(partner: &str) -> String {
+    format!("partner:{partner}")
+}
+
+fn count_verdicts(report: &InterchangeReport) -> (u32, u32) {
+    let mut accepted = 0;
+    let mut rejected = 0;
+    for m in report.all_messages() {
+        if m.verdict == Verdict::Rejected {
+            rejected += 1;
+        } else {
+            accepted += 1;
+        }
+    }
+    (accepted, rejected)
+}
+
+/// The findings in one line each, naming segment and offset, for the trace.
+fn describe_findings(report: &InterchangeReport) -> String {
+    let mut lines = Vec::new();
+    for e in &report.errors {
+        lines.push(format!(
+            "interchange: {} ({}) at offset {}",
+            e.code.describe(),
+            e.detail,
+            e.offset
+        ));
+    }
+    for m in report.all_messages() {
+        for e in &m.errors {
+            lines.push(format!(
+                "message {} {} at offset {}: {e:?}",
+                m.message_type, m.control_number, m.offset
+            ));
+        }
+        for s in &m.segments {
+            lines.push(format!(
+                "message {} {}: segment {} (position {}) {:?}",
+                m.message_type, m.control_number, s.tag, s.position, s.code
+            ));
+        }
+    }
+    lines.join("\n")
+}

@@ -1,0 +1,185 @@
+//! Where deliveries end: event sinks (JSON Lines files, standard output) and partners' outbound
+//! directories.
+//!
+//! Delivery is at least once: a crash after a write and before the outbox records it means the
+//! write happens again. Every event carries its deterministic id, so consumers deduplicate on it;
+//! an outbound document is rewritten under the same file name.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use crate::config::SinkConfig;
+use crate::spool::write_atomically;
+
+/// Why a delivery failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// An I/O error, worth retrying.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The error.
+        source: io::Error,
+    },
+    /// The destination is not configured (any more): retrying will not help until it is.
+    #[error("no destination {0:?} is configured")]
+    UnknownDestination(String),
+}
+
+/// One event sink.
+#[derive(Debug)]
+pub enum Sink {
+    /// JSON Lines, one file per UTC day.
+    Jsonl {
+        /// The sink's name.
+        name: String,
+        /// The directory.
+        dir: PathBuf,
+        /// Appends are serialised so lines never interleave.
+        lock: Mutex<()>,
+    },
+    /// Standard output.
+    Stdout {
+        /// The sink's name.
+        name: String,
+    },
+}
+
+impl Sink {
+    /// Builds a sink from its configuration (creating its directory).
+    pub fn from_config(config: &SinkConfig) -> io::Result<Sink> {
+        Ok(match config {
+            SinkConfig::Jsonl { name, path } => {
+                fs::create_dir_all(path)?;
+                Sink::Jsonl {
+                    name: name.clone(),
+                    dir: path.clone(),
+                    lock: Mutex::new(()),
+                }
+            }
+            SinkConfig::Stdout { name } => Sink::Stdout { name: name.clone() },
+        })
+    }
+
+    /// The sink's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Sink::Jsonl { name, .. } | Sink::Stdout { name } => name,
+        }
+    }
+
+    /// The outbox destination of this sink's deliveries.
+    pub fn destination(&self) -> String {
+        format!("sink:{}", self.name())
+    }
+
+    /// Delivers one event (its JSON, without a line break).
+    pub fn deliver(&self, event_json: &[u8]) -> Result<(), DeliveryError> {
+        match self {
+            Sink::Jsonl { dir, lock, .. } => {
+                let path = dir.join(format!("events-{}.jsonl", crate::clock::utc_date()));
+                let _guard = lock
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let io = |source| DeliveryError::Io {
+                    what: format!("appending to {}", path.display()),
+                    source,
+                };
+                let mut f = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .map_err(io)?;
+                let mut line = Vec::with_capacity(event_json.len() + 1);
+                line.extend_from_slice(event_json);
+                line.push(b'\n');
+                f.write_all(&line).map_err(io)?;
+                f.sync_data().map_err(io)
+            }
+            Sink::Stdout { .. } => {
+                let mut out = io::stdout().lock();
+                out.write_all(event_json)
+                    .and_then(|()| out.write_all(b"\n"))
+                    .and_then(|()| out.flush())
+                    .map_err(|source| DeliveryError::Io {
+                        what: "writing to standard output".into(),
+                        source,
+                    })
+            }
+        }
+    }
+}
+
+/// A partner's outbound directory.
+#[derive(Debug, Clone)]
+pub struct OutboundDirectory {
+    /// The directory.
+    pub dir: PathBuf,
+}
+
+impl OutboundDirectory {
+    /// Writes one document under `file_name`, atomically. The name comes from the gateway
+    /// (never from input), and is checked again here: a plain file name, nothing else.
+    pub fn deliver(&self, file_name: &str, bytes: &[u8]) -> Result<(), DeliveryError> {
+        if file_name.is_empty()
+            || file_name.starts_with('.')
+            || file_name.contains(['/', '\\', '\0'])
+        {
+            return Err(DeliveryError::Io {
+                what: format!("refusing the file name {file_name:?}"),
+                source: io::Error::from(io::ErrorKind::InvalidInput),
+            });
+        }
+        let path = self.dir.join(file_name);
+        write_atomically(&path, bytes).map_err(|source| DeliveryError::Io {
+            what: format!("writing {}", path.display()),
+            source,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jsonl_appends_one_line_per_event() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sink = Sink::from_config(&SinkConfig::Jsonl {
+            name: "events".into(),
+            path: dir.path().to_path_buf(),
+        })
+        .expect("sink");
+        sink.deliver(br#"{"id":"a"}"#).expect("deliver");
+        sink.deliver(br#"{"id":"b"}"#).expect("deliver");
+        let file = fs::read_dir(dir.path())
+            .expect("dir")
+            .next()
+            .expect("one file")
+            .expect("entry")
+            .path();
+        assert_eq!(
+            fs::read_to_string(file).expect("read"),
+            "{\"id\":\"a\"}\n{\"id\":\"b\"}\n"
+        );
+    }
+
+    #[test]
+    fn outbound_names_cannot_leave_the_directory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = OutboundDirectory {
+            dir: dir.path().join("acme"),
+        };
+        out.deliver("ack-000000001.x12", b"ISA").expect("deliver");
+        assert_eq!(
+            fs::read(dir.path().join("acme/ack-000000001.x12")).expect("read"),
+            b"ISA"
+        );
+        for bad in ["../x", "a/b", ".hidden", ""] {
+            assert!(out.deliver(bad, b"x").is_err(), "{bad}");
+        }
+    }
+}
