@@ -281,6 +281,7 @@ impl Gateway {
 
     fn ingest_loop(&self, stop: &AtomicBool) -> Result<(), Error> {
         let pause = self.config.limits.poll_interval();
+        let mut first_pass = true;
         while !stop.load(Ordering::SeqCst) {
             let mut took = 0;
             for inbox in &self.inboxes {
@@ -307,6 +308,12 @@ impl Gateway {
                         }
                     }
                 }
+            }
+            if first_pass {
+                // Every file recorded before the last stop and still in an inbox has now been
+                // found again; markers left for files already gone can go.
+                first_pass = false;
+                self.pipeline.outbox.clear_unreleased()?;
             }
             if took == 0 {
                 std::thread::sleep(pause);

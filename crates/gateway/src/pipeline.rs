@@ -85,18 +85,31 @@ impl Pipeline {
             .spool
             .put(&bytes)
             .map_err(|e| Error::io(format!("spooling {}", file.display()), e))?;
-        let id = self.outbox.record_received(NewMessage {
-            channel: inbox.name.clone(),
-            file_name: file_name.clone(),
-            spool_path: spooled.path,
-            size: spooled.size,
-            sha256: spooled.sha256,
-            received_at: now,
-        })?;
+        // Recorded before, and the gateway stopped before the file left the inbox: it is that
+        // message, not a new one (and not a duplicate interchange).
+        let known = self
+            .outbox
+            .find_unreleased(&inbox.name, &file_name, &spooled.sha256)?;
+        let id = match known {
+            Some(id) => id,
+            None => self.outbox.record_received(NewMessage {
+                channel: inbox.name.clone(),
+                file_name: file_name.clone(),
+                spool_path: spooled.path,
+                size: spooled.size,
+                sha256: spooled.sha256,
+                received_at: now,
+            })?,
+        };
         inbox
             .release(file)
             .map_err(|e| Error::io(format!("removing {}", file.display()), e))?;
-        tracing::info!(message = %id, channel = %inbox.name, file = %file_name, size, "received");
+        self.outbox.mark_released(id)?;
+        if known.is_some() {
+            tracing::info!(message = %id, channel = %inbox.name, file = %file_name, "found again after a restart");
+        } else {
+            tracing::info!(message = %id, channel = %inbox.name, file = %file_name, size, "received");
+        }
         Ok(Some(id))
     }
 

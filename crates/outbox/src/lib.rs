@@ -26,7 +26,7 @@
 //! |---|---|---|
 //! | `meta` | sequence name | last message / delivery id |
 //! | `messages` | message id | [`Message`] (JSON) |
-//! | `message_index` | `p` id · `r` received-at id · `d` message id delivery id | empty |
+//! | `message_index` | `p` id · `r` received-at id · `d` message id delivery id · `u` channel, file, hash | empty (`u`: message id) |
 //! | `trace` | message id, 4-byte step number | [`TraceEntry`] (JSON) |
 //! | `interchanges` | partner, control number | [`PriorSighting`] (JSON) |
 //! | `counters` | partner, purpose, kind | last number assigned |
@@ -38,7 +38,8 @@
 //! | `counts` | destination, state tag | number of deliveries |
 //!
 //! `p` lists the messages not yet finished, `r` orders messages by arrival for listings and
-//! purges, `d` lists a message's deliveries.
+//! purges, `d` lists a message's deliveries, `u` marks files recorded but not yet confirmed gone
+//! from their channel ([`Outbox::find_unreleased`]).
 //!
 //! # Deliveries
 //!

@@ -7,12 +7,14 @@ use serde::{Deserialize, Serialize};
 use crate::Outbox;
 use crate::error::{Error, Result};
 use crate::ids::{DeliveryId, MessageId, Millis};
-use crate::store::{T, Tx, TxResult, index_key, u64_at};
+use crate::store::{T, Tx, TxResult, composite_key, index_key, read_u64, u64_at};
 
 pub(crate) const SEQ_MESSAGE: &[u8] = b"seq/message";
 /// `message_index` prefixes.
 pub(crate) const IX_PENDING: u8 = b'p';
 pub(crate) const IX_RECEIVED: u8 = b'r';
+/// A file recorded while still in its channel: channel, file name, SHA-256 → message id.
+pub(crate) const IX_UNRELEASED: u8 = b'u';
 pub(crate) const IX_DELIVERIES: u8 = b'd';
 
 /// A file just written to the spool, as [`Outbox::record_received`] takes it.
@@ -220,6 +222,12 @@ fn pending_key(id: MessageId) -> Vec<u8> {
     index_key(Some(IX_PENDING), &[id.get()])
 }
 
+fn unreleased_key(channel: &str, file_name: &str, sha256: &str) -> Vec<u8> {
+    let mut key = vec![IX_UNRELEASED];
+    key.extend(composite_key(&[channel, file_name, sha256]));
+    key
+}
+
 pub(crate) fn received_key(m: &Message) -> Vec<u8> {
     index_key(Some(IX_RECEIVED), &[m.received_at, m.id.get()])
 }
@@ -273,10 +281,59 @@ impl Outbox {
             tx.put_json(T::Messages, &id.key(), &m)?;
             tx.put(T::MessageIndex, &pending_key(id), &[])?;
             tx.put(T::MessageIndex, &received_key(&m), &[])?;
+            tx.put(
+                T::MessageIndex,
+                &unreleased_key(&new.channel, &new.file_name, &new.sha256),
+                &id.key(),
+            )?;
             Ok(id)
         })?;
         self.flush()?;
         Ok(id)
+    }
+
+    /// The message recorded for this very file (channel, name and content) whose removal from
+    /// the channel was not yet confirmed with [`Outbox::mark_released`]: after a crash between
+    /// recording a file and removing it from its channel, the file is found again, and is the
+    /// message already made — not a new one, and not a duplicate interchange.
+    pub fn find_unreleased(
+        &self,
+        channel: &str,
+        file_name: &str,
+        sha256: &str,
+    ) -> Result<Option<MessageId>> {
+        self.tree(T::MessageIndex)
+            .get(unreleased_key(channel, file_name, sha256))
+            .map_err(Error::from)?
+            .map(|v| read_u64(T::MessageIndex, &v).map(MessageId::new))
+            .transpose()
+    }
+
+    /// The file of message `id` is gone from its channel: the same name and content arriving
+    /// later is a new message. Not flushed: a marker that outlives a crash is harmless, as the
+    /// file is no longer in the channel to be found again, and [`Outbox::clear_unreleased`]
+    /// removes it once the channels have been read after a restart.
+    pub fn mark_released(&self, id: MessageId) -> Result<()> {
+        let Some(m) = self.message(id)? else {
+            return Err(Error::MessageNotFound(id));
+        };
+        self.tree(T::MessageIndex)
+            .remove(unreleased_key(&m.channel, &m.file_name, &m.sha256))
+            .map_err(Error::from)?;
+        Ok(())
+    }
+
+    /// Removes every receipt marker: called once every channel has been read after a start, when
+    /// any file still marked has been found (or is gone for good).
+    pub fn clear_unreleased(&self) -> Result<usize> {
+        let tree = self.tree(T::MessageIndex);
+        let mut removed = 0;
+        for key in tree.scan_prefix([IX_UNRELEASED]).keys() {
+            tree.remove(key.map_err(Error::from)?)
+                .map_err(Error::from)?;
+            removed += 1;
+        }
+        Ok(removed)
     }
 
     /// The message's record, if it exists.

@@ -313,3 +313,56 @@ fn concurrent_sightings_let_exactly_one_message_through() {
     });
     assert_eq!(firsts, 1);
 }
+
+#[test]
+fn a_recorded_file_is_found_again_until_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = {
+        let outbox = open(dir.path());
+        let a = outbox.record_received(file("a.edi", T0)).unwrap();
+        let b = outbox.record_received(file("b.edi", T0 + 1)).unwrap();
+        outbox.mark_released(b).unwrap();
+        outbox.flush().unwrap();
+        (a, b)
+    };
+    // After a restart: `a` was recorded but its removal from the channel never confirmed.
+    let outbox = open(dir.path());
+    let sha = "ab".repeat(32);
+    assert_eq!(
+        outbox
+            .find_unreleased("dir:inbound", "a.edi", &sha)
+            .unwrap(),
+        Some(a)
+    );
+    assert_eq!(
+        outbox
+            .find_unreleased("dir:inbound", "b.edi", &sha)
+            .unwrap(),
+        None
+    );
+    // Same name, other content, or another channel: not the same file.
+    assert_eq!(
+        outbox
+            .find_unreleased("dir:inbound", "a.edi", &"cd".repeat(32))
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        outbox.find_unreleased("dir:other", "a.edi", &sha).unwrap(),
+        None
+    );
+    assert_ne!(a, b);
+
+    assert_eq!(outbox.clear_unreleased().unwrap(), 1);
+    assert_eq!(
+        outbox
+            .find_unreleased("dir:inbound", "a.edi", &sha)
+            .unwrap(),
+        None
+    );
+    // The message itself is untouched.
+    assert_eq!(
+        outbox.message(a).unwrap().unwrap().state,
+        MessageState::Received
+    );
+}
