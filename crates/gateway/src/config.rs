@@ -4,6 +4,7 @@
 //! sled and the spool under `./edigate-data/`, the example partners, one inbox directory per
 //! partner, events as JSON Lines, acknowledgements in an outbound directory per partner.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -107,13 +108,31 @@ pub enum SinkConfig {
         /// The sink's name.
         name: String,
     },
+    /// One HTTP POST per event, signed when a secret is set: see [`crate::webhook`].
+    Webhook {
+        /// The sink's name.
+        name: String,
+        /// Where events are posted (`http` or `https`); checked when the gateway opens.
+        url: String,
+        /// The environment variable holding the HMAC-SHA256 secret, read when the gateway opens;
+        /// without it, requests are not signed. The secret itself never goes in this file.
+        secret_env: Option<String>,
+        /// How long one request may take, connecting included, in milliseconds.
+        #[serde(default = "default_webhook_timeout_ms")]
+        timeout_ms: u64,
+        /// Extra headers sent with every request (an `Authorization` for the receiver, say).
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
+    },
 }
 
 impl SinkConfig {
     /// The sink's name.
     pub fn name(&self) -> &str {
         match self {
-            SinkConfig::Jsonl { name, .. } | SinkConfig::Stdout { name } => name,
+            SinkConfig::Jsonl { name, .. }
+            | SinkConfig::Stdout { name }
+            | SinkConfig::Webhook { name, .. } => name,
         }
     }
 }
@@ -228,6 +247,9 @@ fn default_max_age_hours() -> u64 {
 }
 fn default_concurrency() -> usize {
     4
+}
+fn default_webhook_timeout_ms() -> u64 {
+    10_000
 }
 
 impl Config {
@@ -363,5 +385,40 @@ name = "out"
         let bad = text.replace("type = \"stdout\"", "type = \"stdot\"");
         let e = Config::from_toml(Path::new("c.toml"), &bad).expect_err("refused");
         assert!(e.to_string().contains("c.toml:9:"), "{e}");
+    }
+
+    #[test]
+    fn webhook_sinks_have_defaults_and_refuse_unknown_keys() {
+        let text = r#"
+[[sinks]]
+type = "webhook"
+name = "erp"
+url = "https://erp.example/edi"
+secret_env = "ERP_WEBHOOK_SECRET"
+
+[sinks.headers]
+Authorization = "Bearer t"
+"#;
+        let c = Config::from_toml(Path::new("c.toml"), text).expect("valid");
+        let SinkConfig::Webhook {
+            name,
+            secret_env,
+            timeout_ms,
+            headers,
+            ..
+        } = &c.sinks()[0]
+        else {
+            panic!("not a webhook: {:?}", c.sinks());
+        };
+        assert_eq!(name, "erp");
+        assert_eq!(secret_env.as_deref(), Some("ERP_WEBHOOK_SECRET"));
+        assert_eq!(*timeout_ms, 10_000);
+        assert_eq!(
+            headers.get("Authorization").map(String::as_str),
+            Some("Bearer t")
+        );
+        let bad = text.replace("secret_env", "secret");
+        let e = Config::from_toml(Path::new("c.toml"), &bad).expect_err("refused");
+        assert!(e.to_string().contains("unknown field `secret`"), "{e}");
     }
 }

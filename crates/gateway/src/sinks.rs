@@ -1,5 +1,5 @@
-//! Where deliveries end: event sinks (JSON Lines files, standard output) and partners' outbound
-//! directories.
+//! Where deliveries end: event sinks (JSON Lines files, standard output, HTTP webhooks) and
+//! partners' outbound directories.
 //!
 //! Delivery is at least once: a crash after a write and before the outbox records it means the
 //! write happens again. Every event carries its deterministic id, so consumers deduplicate on it;
@@ -12,6 +12,7 @@ use std::sync::Mutex;
 
 use crate::config::SinkConfig;
 use crate::spool::write_atomically;
+use crate::webhook::WebhookSink;
 
 /// Why a delivery failed.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +28,44 @@ pub enum DeliveryError {
     /// The destination is not configured (any more): retrying will not help until it is.
     #[error("no destination {0:?} is configured")]
     UnknownDestination(String),
+    /// The receiver could not be reached, did not answer in time, or answered that it cannot
+    /// take the delivery now (HTTP 408, 429, 5xx): worth retrying.
+    #[error("{what}: {message}")]
+    Unavailable {
+        /// What was being done.
+        what: String,
+        /// What happened.
+        message: String,
+    },
+    /// The receiver refused the delivery (an HTTP 4xx other than 408 and 429): it will refuse
+    /// the same request again, so retrying cannot succeed.
+    #[error("{what}: rejected by the receiver: {message}")]
+    Rejected {
+        /// What was being done.
+        what: String,
+        /// The HTTP status.
+        status: u16,
+        /// The status and the start of the receiver's answer.
+        message: String,
+    },
+    /// The payload cannot be sent by this sink as it is (an event without a usable `id`): the
+    /// same bytes would fail again.
+    #[error("{0}")]
+    Unsendable(String),
+}
+
+impl DeliveryError {
+    /// True when retrying the same delivery cannot succeed, so it belongs in the dead letters at
+    /// once; false for failures that may pass on a later attempt.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            DeliveryError::Rejected { .. } | DeliveryError::Unsendable(_) => true,
+            // An unknown destination can come back with the configuration.
+            DeliveryError::Io { .. }
+            | DeliveryError::UnknownDestination(_)
+            | DeliveryError::Unavailable { .. } => false,
+        }
+    }
 }
 
 /// One event sink.
@@ -46,10 +85,14 @@ pub enum Sink {
         /// The sink's name.
         name: String,
     },
+    /// An HTTP endpoint, one POST per event.
+    Webhook(Box<WebhookSink>),
 }
 
 impl Sink {
-    /// Builds a sink from its configuration (creating its directory).
+    /// Builds a sink from its configuration (creating its directory, reading a webhook's secret
+    /// and building its HTTP client). A webhook configuration that is wrong is an
+    /// [`io::ErrorKind::InvalidInput`] error carrying a [`crate::webhook::OpenError`].
     pub fn from_config(config: &SinkConfig) -> io::Result<Sink> {
         Ok(match config {
             SinkConfig::Jsonl { name, path } => {
@@ -61,6 +104,16 @@ impl Sink {
                 }
             }
             SinkConfig::Stdout { name } => Sink::Stdout { name: name.clone() },
+            SinkConfig::Webhook {
+                name,
+                url,
+                secret_env,
+                timeout_ms,
+                headers,
+            } => Sink::Webhook(Box::new(
+                WebhookSink::open(name, url, secret_env.as_deref(), *timeout_ms, headers)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+            )),
         })
     }
 
@@ -68,6 +121,7 @@ impl Sink {
     pub fn name(&self) -> &str {
         match self {
             Sink::Jsonl { name, .. } | Sink::Stdout { name } => name,
+            Sink::Webhook(w) => w.name(),
         }
     }
 
@@ -78,6 +132,24 @@ impl Sink {
 
     /// Delivers one event (its JSON, without a line break).
     pub fn deliver(&self, event_json: &[u8]) -> Result<(), DeliveryError> {
+        self.deliver_event(None, event_json)
+    }
+
+    /// Delivers one event as the outbox delivery `delivery`, which sinks that can pass it on
+    /// (the webhook's `Edigate-Delivery` header) do.
+    pub fn deliver_with_id(
+        &self,
+        delivery: outbox::DeliveryId,
+        event_json: &[u8],
+    ) -> Result<(), DeliveryError> {
+        self.deliver_event(Some(delivery), event_json)
+    }
+
+    fn deliver_event(
+        &self,
+        delivery: Option<outbox::DeliveryId>,
+        event_json: &[u8],
+    ) -> Result<(), DeliveryError> {
         match self {
             Sink::Jsonl { dir, lock, .. } => {
                 let path = dir.join(format!("events-{}.jsonl", crate::clock::utc_date()));
@@ -109,6 +181,7 @@ impl Sink {
                         source,
                     })
             }
+            Sink::Webhook(w) => w.deliver(delivery, event_json),
         }
     }
 }
