@@ -112,6 +112,7 @@ fn order() -> Order {
             unit_price: Some(dec("3.10")),
             product: product(),
             requested_delivery_date: None,
+            change: None,
         }],
     }
 }
@@ -179,6 +180,7 @@ fn examples() -> Vec<Event> {
     let invoice = Invoice {
         invoice_number: "INV-9".into(),
         invoice_date: Date::from_edifact("203", "202403081530").unwrap_or_else(|e| panic!("{e}")),
+        invoice_type: None,
         order_number: Some("PO-4711".into()),
         currency: Some("EUR".into()),
         parties: vec![],
@@ -377,7 +379,8 @@ fn order_event_serialises_to_the_documented_shape() {
                     "buyer_sku": "B-7",
                     "description": "Mineral water 12x1l"
                 },
-                "requested_delivery_date": null
+                "requested_delivery_date": null,
+                "change": null
             }]
         }
     });

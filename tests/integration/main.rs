@@ -8,6 +8,7 @@ mod events;
 mod fixtures;
 mod mapping;
 mod mapping_more;
+mod mapping_ship_invoice;
 mod peers;
 mod roundtrip_props;
 mod specs;

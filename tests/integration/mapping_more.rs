@@ -68,8 +68,8 @@ fn data(event: &Event) -> Value {
 fn the_new_mappings_load_and_are_found() {
     let dir = defaults();
     let builtin = Mappings::builtin().expect("builtin mappings load");
-    assert_eq!(dir.all().len(), 6);
-    assert_eq!(builtin.all().len(), 6);
+    assert_eq!(dir.all().len(), 12);
+    assert_eq!(builtin.all().len(), 12);
     assert_eq!(dir.of(Document::OrderResponse).len(), 2);
     assert_eq!(dir.of(Document::InventoryReport).len(), 2);
     for (syntax, message, version, doc) in [
@@ -126,14 +126,15 @@ fn a_mapping_file_must_fit_its_event() {
     );
     let bad_scope = text.replace(
         "path = \"BAK03\", required",
-        "path = \"BAK03\", scope = \"message\", required",
+        "path = \"BAK03\", scope = \"lines\", required",
     );
     assert_eq!(
         load(&bad_scope),
-        "broken.toml: order_number: scope = \"message\": write \"rest\" (the default) or \"header\""
+        "broken.toml: order_number: scope = \"lines\": write \"rest\" (the default), \"header\", \
+         \"message\" or \"summary\""
     );
-    let unknown_event = text.replace("event = \"order.response\"", "event = \"invoice\"");
-    assert!(load(&unknown_event).contains("\"invoice\": write \"order\""));
+    let unknown_event = text.replace("event = \"order.response\"", "event = \"remittance\"");
+    assert!(load(&unknown_event).contains("\"remittance\": write one of \"order\""));
 
     let inv =
         std::fs::read_to_string(workspace_root().join("mappings/x12/846.toml")).expect("846.toml");

@@ -123,6 +123,34 @@ pub struct OrderLine {
     pub product: Product,
     /// When this line is wanted, if it differs from the order's date.
     pub requested_delivery_date: Option<Date>,
+    /// What a change document does to this line; null in new orders and when not stated.
+    pub change: Option<LineChange>,
+}
+
+/// What an order change does to one line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ChangeKind {
+    /// A line added to the order.
+    Add,
+    /// A line taken out of the order.
+    Delete,
+    /// A line whose quantity, price, dates or terms changed.
+    Change,
+    /// A line repeated without change, for context.
+    NoChange,
+    /// A code not mapped here; see `code`.
+    Other,
+}
+
+/// A line's change: its meaning and the partner's code (X12 670 `POC02`, EDIFACT 1229 `LIN02`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub struct LineChange {
+    /// What the code means.
+    pub kind: ChangeKind,
+    /// The code as sent.
+    pub code: String,
 }
 
 /// How a seller answered an order or an order line.
@@ -297,6 +325,9 @@ pub struct Invoice {
     pub invoice_number: String,
     /// When the invoice was issued.
     pub invoice_date: Date,
+    /// Whether the document bills (invoice, debit note) or refunds (credit note); null when the
+    /// document does not say (X12 `BIG07` is optional).
+    pub invoice_type: Option<InvoiceType>,
     /// The buyer's order number invoiced.
     pub order_number: Option<String>,
     /// ISO 4217 currency of all amounts.
@@ -309,6 +340,30 @@ pub struct Invoice {
     pub lines: Vec<InvoiceLine>,
     /// The invoice's totals as the seller stated them (not recomputed).
     pub totals: InvoiceTotals,
+}
+
+/// What kind of bill an invoice document is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum InvoiceKind {
+    /// A bill for goods or services (X12 `DI`, EDIFACT 380).
+    Invoice,
+    /// Money owed back to the buyer (X12 `CR`, EDIFACT 381): its amounts reduce what is due.
+    CreditNote,
+    /// An additional charge to an earlier invoice (X12 `DR`, EDIFACT 383).
+    DebitNote,
+    /// A code not mapped here; see `code`.
+    Other,
+}
+
+/// An invoice's type: its meaning and the partner's code (X12 640 `BIG07`, EDIFACT 1001 `BGM`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub struct InvoiceType {
+    /// What the code means.
+    pub kind: InvoiceKind,
+    /// The code as sent.
+    pub code: String,
 }
 
 /// One invoiced line.

@@ -33,6 +33,7 @@
 //! let invoice = Invoice {
 //!     invoice_number: "INV-1".into(),
 //!     invoice_date: Date::from_ccyymmdd("20240115").unwrap(),
+//!     invoice_type: None,
 //!     order_number: None,
 //!     currency: Some("USD".into()),
 //!     parties: vec![],

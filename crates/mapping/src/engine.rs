@@ -4,15 +4,18 @@ use std::fmt;
 
 use edi::{Charset, Interchange, Message, Segment};
 use events::documents::{
-    AckKind, AckStatus, InventoryItem, InventoryQuantity, InventoryReport, Order, OrderLine,
-    OrderResponse, Product, Purpose, PurposeKind, QuantityKind, ResponseLine,
+    AckKind, AckStatus, Carrier, ChangeKind, InventoryItem, InventoryQuantity, InventoryReport,
+    Invoice, InvoiceKind, InvoiceLine, InvoiceTotals, InvoiceType, LineChange, Order, OrderLine,
+    OrderResponse, Package, Product, Purpose, PurposeKind, QuantityKind, ResponseLine,
+    ShipmentLine, ShipmentNotice,
 };
 use events::{
     Address, Date, Decimal, Event, Gtin, Party, PartyRole, Payload, Quantity, Reference, Source,
     Unit,
 };
+use serde::de::DeserializeOwned;
 
-use crate::path::{FieldRef, Path};
+use crate::path::{FieldRef, Path, Selector};
 use crate::spec::{
     DateFormat, Document, Field, LoopSpec, Mappings, MessageMapping, PartyMapping, Scope, Syntax,
 };
@@ -135,18 +138,24 @@ pub fn translate_message(
         charset: ic.charset(),
         decimal: ic.delimiters().decimal(),
         problems: Vec::new(),
+        body: &segments,
+        levels: Vec::new(),
     };
+    cx.levels = cx.levels();
     let payload = match mapping.document {
-        Document::Order => {
-            let order = cx.order(&segments);
-            Some(if order.purpose.kind == PurposeKind::Cancel {
+        Document::Order | Document::OrderChange => cx.order().map(|order| {
+            if order.purpose.kind == PurposeKind::Cancel {
                 Payload::OrderCancelled(order)
+            } else if mapping.document == Document::OrderChange {
+                Payload::OrderChanged(order)
             } else {
                 Payload::OrderCreated(order)
-            })
-        }
-        Document::OrderResponse => Some(Payload::OrderResponse(cx.response(&segments))),
-        Document::InventoryReport => cx.inventory(&segments).map(Payload::InventoryReport),
+            }
+        }),
+        Document::OrderResponse => cx.response().map(Payload::OrderResponse),
+        Document::InventoryReport => cx.inventory().map(Payload::InventoryReport),
+        Document::ShipmentNotice => cx.shipment().map(Payload::ShipmentNotice),
+        Document::Invoice => cx.invoice().map(Payload::Invoice),
     };
     if !cx.problems.is_empty() {
         return Err(MappingError {
@@ -183,17 +192,38 @@ pub fn translate_message(
 /// A segment and its position in the message (from 1, the header being 1).
 type Seg<'i, 'a> = (usize, &'i Segment<'a>);
 
+fn read(seg: &Segment<'_>, f: &FieldRef, charset: Charset) -> String {
+    seg.element(f.element)
+        .and_then(|e| e.repetitions().next())
+        .and_then(|r| r.component(f.component.unwrap_or(1)))
+        .map(|c| c.text(charset).trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// Whether `seg` is chosen by `sel`: its tag, and every condition holds.
+fn selects(seg: &Segment<'_>, sel: &Selector, charset: Charset) -> bool {
+    seg.tag().as_str() == sel.tag
+        && sel
+            .conditions
+            .iter()
+            .all(|c| c.values.contains(&read(seg, &c.field, charset)))
+}
+
 /// Splits `scope` into the instances of `lp` and the segments outside them.
+///
+/// An instance starts at a segment `lp.start` selects and ends before the next segment with the
+/// start's tag (selected or not: a sibling of another kind is not part of this one), a segment
+/// not in `lp.segments` (when given), or a segment in `lp.end`.
 fn instances<'i, 'a>(
     scope: &[Seg<'i, 'a>],
     lp: &LoopSpec,
+    charset: Charset,
 ) -> (Vec<Vec<Seg<'i, 'a>>>, Vec<Seg<'i, 'a>>) {
     let mut found = Vec::new();
     let mut rest = Vec::new();
     let mut i = 0;
     while i < scope.len() {
-        let tag = scope[i].1.tag();
-        if tag.as_str() != lp.start {
+        if !selects(scope[i].1, &lp.start, charset) {
             rest.push(scope[i]);
             i += 1;
             continue;
@@ -204,7 +234,7 @@ fn instances<'i, 'a>(
             let t = scope[i].1.tag();
             let t = t.as_str();
             let member = lp.segments.is_empty() || lp.segments.iter().any(|s| s == t);
-            if t == lp.start || !member || lp.end.iter().any(|s| s == t) {
+            if t == lp.start.tag || !member || lp.end.iter().any(|s| s == t) {
                 break;
             }
             inst.push(scope[i]);
@@ -215,38 +245,69 @@ fn instances<'i, 'a>(
     (found, rest)
 }
 
+/// `digits` read with `places` implied decimal places (X12 `N2`: `12345` is `123.45`).
+fn implied(text: &str, places: u8) -> Result<String, String> {
+    let (sign, digits) = match text.strip_prefix('-') {
+        Some(d) => ("-", d),
+        None => ("", text.strip_prefix('+').unwrap_or(text)),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "invalid decimal {text:?}: expected digits only, with {places} implied decimal \
+             places (no decimal mark)"
+        ));
+    }
+    let places = usize::from(places);
+    if places == 0 {
+        return Ok(format!("{sign}{digits}"));
+    }
+    let padded = format!("{digits:0>width$}", width = places + 1);
+    let (int, frac) = padded.split_at(padded.len() - places);
+    Ok(format!("{sign}{int}.{frac}"))
+}
+
 /// A value found by a path.
 struct Found<'i, 'a> {
     text: String,
     seg: Option<Seg<'i, 'a>>,
 }
 
+/// A hierarchical level (X12 `HL`, EDIFACT `CPS`): body indexes `start..end`, and its parent.
+#[derive(Debug, Clone, Copy)]
+struct Level {
+    start: usize,
+    end: usize,
+    parent: Option<usize>,
+}
+
 /// A message body cut into its scopes (see `mappings/README.md`, *Scopes*).
-struct Carved<'i, 'a> {
+struct Carved<'b, 'i, 'a> {
+    /// The whole body.
+    message: &'b [Seg<'i, 'a>],
     /// The whole header, loops included.
     header: Vec<Seg<'i, 'a>>,
     /// What is left of the header once the party and reference loops are carved out.
     rest: Vec<Seg<'i, 'a>>,
     parties: Vec<Party>,
     references: Vec<Reference>,
+    /// Where lines (and packages) are read: everything after the header.
+    detail: Vec<Seg<'i, 'a>>,
     /// The instances of the line loop.
     lines: Vec<Vec<Seg<'i, 'a>>>,
+    /// What follows the last line.
+    summary: Vec<Seg<'i, 'a>>,
 }
 
-struct Cx<'m> {
+struct Cx<'m, 'b, 'i, 'a> {
     mapping: &'m MessageMapping,
     syntax: Syntax,
     charset: Charset,
     decimal: u8,
     problems: Vec<Problem>,
-}
-
-fn read(seg: &Segment<'_>, f: &FieldRef, charset: Charset) -> String {
-    seg.element(f.element)
-        .and_then(|e| e.repetitions().next())
-        .and_then(|r| r.component(f.component.unwrap_or(1)))
-        .map(|c| c.text(charset).trim().to_owned())
-        .unwrap_or_default()
+    /// The message body (without its header and trailer segments).
+    body: &'b [Seg<'i, 'a>],
+    /// The hierarchical levels of the body, in order (empty without `[levels]`).
+    levels: Vec<Level>,
 }
 
 fn paths(field: &Field) -> String {
@@ -258,17 +319,15 @@ fn paths(field: &Field) -> String {
         .join(" or ")
 }
 
-impl Cx<'_> {
+fn kind_of<K: DeserializeOwned>(name: String) -> Option<K> {
+    serde_json::from_value(serde_json::Value::String(name)).ok()
+}
+
+impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
     fn matches(&self, seg: &Segment<'_>, path: &Path) -> bool {
         match &path.selector {
             None => seg.tag().as_str() == path.field.tag,
-            Some(sel) => {
-                seg.tag().as_str() == sel.tag
-                    && sel.conditions.iter().all(|c| {
-                        let v = read(seg, &c.field, self.charset);
-                        c.values.contains(&v)
-                    })
-            }
+            Some(sel) => selects(seg, sel, self.charset),
         }
     }
 
@@ -287,15 +346,100 @@ impl Cx<'_> {
         });
     }
 
+    // ---- hierarchical levels ----
+
+    /// Cuts the body into levels and links each to its parent; a parent id naming no earlier
+    /// level is a problem (the level's values would silently lose their context).
+    fn levels(&mut self) -> Vec<Level> {
+        let Some(lm) = &self.mapping.levels else {
+            return Vec::new();
+        };
+        let body = self.body;
+        let starts: Vec<usize> = body
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, s))| s.tag().as_str() == lm.start)
+            .map(|(i, _)| i)
+            .collect();
+        let mut levels: Vec<Level> = Vec::with_capacity(starts.len());
+        let mut ids: Vec<String> = Vec::with_capacity(starts.len());
+        for (k, &start) in starts.iter().enumerate() {
+            let end = starts.get(k + 1).copied().unwrap_or(body.len());
+            let seg = body[start];
+            let id = lm
+                .id
+                .as_ref()
+                .map(|p| read(seg.1, &p.field, self.charset))
+                .unwrap_or_default();
+            let parent = match &lm.parent {
+                None => k.checked_sub(1),
+                Some(p) => {
+                    let wanted = read(seg.1, &p.field, self.charset);
+                    if wanted.is_empty() {
+                        None
+                    } else {
+                        let found = ids.iter().rposition(|i| *i == wanted);
+                        if found.is_none() {
+                            self.problems.push(Problem {
+                                field: "levels.parent".into(),
+                                path: p.as_str().to_owned(),
+                                segment: Some(format!("{} at segment {}", seg.1.tag(), seg.0)),
+                                reason: format!("no level with id {wanted:?} before this one"),
+                            });
+                        }
+                        found
+                    }
+                }
+            };
+            levels.push(Level { start, end, parent });
+            ids.push(id);
+        }
+        levels
+    }
+
+    /// The level holding body index `idx`, then its parent, grandparent, …
+    fn chain(&self, idx: usize) -> impl Iterator<Item = usize> + '_ {
+        let first = self
+            .levels
+            .partition_point(|l| l.start <= idx)
+            .checked_sub(1)
+            .filter(|&k| self.levels[k].end > idx);
+        std::iter::successors(first, |&k| self.levels[k].parent)
+    }
+
+    /// The body index of a segment of this message.
+    fn index(&self, seg: &Seg<'_, '_>) -> Option<usize> {
+        let first = self.body.first()?.0;
+        seg.0.checked_sub(first)
+    }
+
+    /// The segments of the nearest level at or above `scope`'s first segment that `sel` selects.
+    fn level_scope(&self, sel: &Selector, scope: &[Seg<'i, 'a>]) -> &'b [Seg<'i, 'a>] {
+        let body = self.body;
+        let Some(idx) = scope.first().and_then(|s| self.index(s)) else {
+            return &[];
+        };
+        self.chain(idx)
+            .map(|k| self.levels[k])
+            .find(|l| selects(body[l.start].1, sel, self.charset))
+            .map_or(&[], |l| &body[l.start..l.end])
+    }
+
+    // ---- reading values ----
+
     /// The raw value: the first path that finds a non-empty value, else the default; a missing
     /// required value is reported.
-    fn find<'i, 'a>(
+    fn find(
         &mut self,
         name: &str,
         f: &Field,
         scope: &[Seg<'i, 'a>],
         position: usize,
     ) -> Option<Found<'i, 'a>> {
+        let scope = match &f.level {
+            Some(sel) => self.level_scope(sel, scope),
+            None => scope,
+        };
         for p in &f.paths {
             if let Some(seg) = scope.iter().find(|(_, s)| self.matches(s, p)) {
                 let text = read(seg.1, &p.field, self.charset);
@@ -319,6 +463,32 @@ impl Cx<'_> {
         None
     }
 
+    /// Every value the paths find, in the order of the segments, duplicates dropped.
+    fn find_all(&mut self, name: &str, f: &Field, scope: &[Seg<'i, 'a>]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (_, seg) in scope {
+            let value = f
+                .paths
+                .iter()
+                .filter(|p| self.matches(seg, p))
+                .map(|p| read(seg, &p.field, self.charset))
+                .find(|v| !v.is_empty());
+            if let Some(v) = value
+                && !out.contains(&v)
+            {
+                out.push(v);
+            }
+        }
+        if out.is_empty() {
+            if let Some(d) = &f.default {
+                out.push(d.clone());
+            } else if f.required {
+                self.problem(name, f, None, "missing");
+            }
+        }
+        out
+    }
+
     fn coded(&self, f: &Field, code: &str) -> Option<String> {
         f.codes
             .as_ref()
@@ -327,11 +497,29 @@ impl Cx<'_> {
             .cloned()
     }
 
+    /// A coded value: the code looked up in the field's table of kinds (`other` when not
+    /// listed), the code kept.
+    fn kind<K: DeserializeOwned>(
+        &mut self,
+        name: &str,
+        f: Option<&Field>,
+        scope: &[Seg<'i, 'a>],
+        other: K,
+    ) -> Option<(K, String)> {
+        let f = f?;
+        let found = self.find(name, f, scope, 0)?;
+        let kind = self
+            .coded(f, &found.text)
+            .and_then(kind_of)
+            .unwrap_or(other);
+        Some((kind, found.text))
+    }
+
     fn text(
         &mut self,
         name: &str,
         f: Option<&Field>,
-        scope: &[Seg<'_, '_>],
+        scope: &[Seg<'i, 'a>],
         position: usize,
     ) -> Option<String> {
         let f = f?;
@@ -339,7 +527,7 @@ impl Cx<'_> {
         Some(self.coded(f, &found.text).unwrap_or(found.text))
     }
 
-    fn date(&mut self, name: &str, f: Option<&Field>, scope: &[Seg<'_, '_>]) -> Option<Date> {
+    fn date(&mut self, name: &str, f: Option<&Field>, scope: &[Seg<'i, 'a>]) -> Option<Date> {
         let f = f?;
         let found = self.find(name, f, scope, 0)?;
         let t = found.text.as_str();
@@ -371,23 +559,33 @@ impl Cx<'_> {
         }
     }
 
-    fn decimal(&mut self, name: &str, f: Option<&Field>, scope: &[Seg<'_, '_>]) -> Option<Decimal> {
+    fn decimal(&mut self, name: &str, f: Option<&Field>, scope: &[Seg<'i, 'a>]) -> Option<Decimal> {
         let f = f?;
         let found = self.find(name, f, scope, 0)?;
-        let text = match self.syntax {
-            // ISO 9735: the UNA decimal mark, and `.` which every reader must accept.
-            Syntax::Edifact => found.text.replace(char::from(self.decimal), "."),
-            Syntax::X12 => {
-                if found.text.contains(',') {
-                    self.problem(
-                        name,
-                        f,
-                        found.seg,
-                        format!("invalid decimal {:?}: X12 decimals use '.'", found.text),
-                    );
+        let text = if let Some(places) = f.decimals {
+            match implied(&found.text, places) {
+                Ok(t) => t,
+                Err(e) => {
+                    self.problem(name, f, found.seg, e);
                     return None;
                 }
-                found.text.clone()
+            }
+        } else {
+            match self.syntax {
+                // ISO 9735: the UNA decimal mark, and `.` which every reader must accept.
+                Syntax::Edifact => found.text.replace(char::from(self.decimal), "."),
+                Syntax::X12 => {
+                    if found.text.contains(',') {
+                        self.problem(
+                            name,
+                            f,
+                            found.seg,
+                            format!("invalid decimal {:?}: X12 decimals use '.'", found.text),
+                        );
+                        return None;
+                    }
+                    found.text.clone()
+                }
             }
         };
         match Decimal::parse(&text) {
@@ -403,8 +601,26 @@ impl Cx<'_> {
         }
     }
 
+    /// A unit: the field's table when it has one, else the built-in table of the syntax.
+    fn unit(&mut self, name: &str, f: &Field, scope: &[Seg<'i, 'a>], n: usize) -> Option<Unit> {
+        let u = self.find(name, f, scope, n)?;
+        Some(if f.codes.is_some() {
+            Unit {
+                code: self.coded(f, &u.text),
+                original: u.text,
+            }
+        } else {
+            match self.syntax {
+                Syntax::X12 => Unit::from_x12(&u.text),
+                Syntax::Edifact => Unit::from_edifact(&u.text),
+            }
+        })
+    }
+
+    // ---- scopes ----
+
     /// The party of one loop instance.
-    fn party(&mut self, pm: &PartyMapping, idx: &str, inst: &[Seg<'_, '_>]) -> Option<Party> {
+    fn party(&mut self, pm: &PartyMapping, idx: &str, inst: &[Seg<'i, 'a>]) -> Option<Party> {
         let name = |f: &str| format!("{idx}.{f}");
         let role_field = &pm.role;
         let role = self.find(&name("role"), role_field, inst, 0).map(|r| {
@@ -434,20 +650,53 @@ impl Cx<'_> {
         })
     }
 
-    /// Splits the body into header and lines and carves the party and reference loops out of
-    /// the header, in order, so a segment belongs to one place.
-    fn carve<'i, 'a>(&mut self, body: &[Seg<'i, 'a>]) -> Carved<'i, 'a> {
+    /// Splits the body into header and detail, carves the party and reference loops out of the
+    /// header, in order, so a segment belongs to one place, and the lines out of the detail.
+    fn carve(&mut self) -> Carved<'b, 'i, 'a> {
         let m = self.mapping;
-        let first_line = body
-            .iter()
-            .position(|(_, s)| s.tag().as_str() == m.lines.r#loop.start)
-            .unwrap_or(body.len());
-        let (header, line_area) = body.split_at(first_line);
+        let body = self.body;
+        let charset = self.charset;
+        let (header, detail): (Vec<Seg<'i, 'a>>, Vec<Seg<'i, 'a>>) = match &m.levels {
+            // With levels: the header is what precedes them and the header levels; the other
+            // levels are the detail.
+            Some(lm) => {
+                let first = self.levels.first().map_or(body.len(), |l| l.start);
+                let mut header = body[..first].to_vec();
+                let mut detail = Vec::new();
+                for l in &self.levels {
+                    let segs = &body[l.start..l.end];
+                    let in_header = lm
+                        .header
+                        .as_ref()
+                        .is_some_and(|h| selects(body[l.start].1, h, charset));
+                    if in_header {
+                        header.extend_from_slice(segs);
+                    } else {
+                        detail.extend_from_slice(segs);
+                    }
+                }
+                (header, detail)
+            }
+            // Without: the detail starts at the first line or, when there is none, where the
+            // summary starts (a segment that ends the line loop).
+            None => {
+                let lp = &m.lines.r#loop;
+                let split = body
+                    .iter()
+                    .position(|(_, s)| selects(s, &lp.start, charset))
+                    .or_else(|| {
+                        body.iter()
+                            .position(|(_, s)| lp.end.iter().any(|e| e == s.tag().as_str()))
+                    })
+                    .unwrap_or(body.len());
+                (body[..split].to_vec(), body[split..].to_vec())
+            }
+        };
 
-        let mut rest: Vec<Seg<'_, '_>> = header.to_vec();
+        let mut rest: Vec<Seg<'i, 'a>> = header.clone();
         let mut parties = Vec::new();
         for pm in &m.parties {
-            let (found, left) = instances(&rest, &pm.r#loop);
+            let (found, left) = instances(&rest, &pm.r#loop, charset);
             rest = left;
             for inst in &found {
                 let idx = format!("parties[{}]", parties.len() + 1);
@@ -463,7 +712,7 @@ impl Cx<'_> {
         }
         let mut references = Vec::new();
         for rm in &m.references {
-            let (found, left) = instances(&rest, &rm.r#loop);
+            let (found, left) = instances(&rest, &rm.r#loop, charset);
             rest = left;
             for inst in &found {
                 let n = references.len() + 1;
@@ -481,78 +730,79 @@ impl Cx<'_> {
                 }
             }
         }
-        let (lines, _summary) = instances(line_area, &m.lines.r#loop);
+        let (lines, _) = instances(&detail, &m.lines.r#loop, charset);
+        let last = lines.last().and_then(|l| l.last()).map(|s| s.0);
+        let summary = detail
+            .iter()
+            .filter(|s| last.is_none_or(|p| s.0 > p))
+            .copied()
+            .collect();
         Carved {
-            header: header.to_vec(),
+            message: body,
+            header,
             rest,
             parties,
             references,
+            detail,
             lines,
+            summary,
         }
     }
 
     /// The scope a header field reads.
-    fn scope<'c, 'i, 'a>(c: &'c Carved<'i, 'a>, f: Option<&Field>) -> &'c [Seg<'i, 'a>] {
+    fn scope<'c>(c: &'c Carved<'b, 'i, 'a>, f: Option<&Field>) -> &'c [Seg<'i, 'a>] {
         match f.map(|f| f.scope) {
             Some(Scope::Header) => &c.header,
-            _ => &c.rest,
+            Some(Scope::Message) => c.message,
+            Some(Scope::Summary) => &c.summary,
+            Some(Scope::Rest) | None => &c.rest,
         }
     }
 
-    fn header_text(&mut self, name: &str, f: Option<&Field>, c: &Carved<'_, '_>) -> Option<String> {
+    fn header_text(
+        &mut self,
+        name: &str,
+        f: Option<&Field>,
+        c: &Carved<'b, 'i, 'a>,
+    ) -> Option<String> {
         self.text(name, f, Self::scope(c, f), 0)
     }
 
-    fn header_date(&mut self, name: &str, f: Option<&Field>, c: &Carved<'_, '_>) -> Option<Date> {
+    fn header_date(
+        &mut self,
+        name: &str,
+        f: Option<&Field>,
+        c: &Carved<'b, 'i, 'a>,
+    ) -> Option<Date> {
         self.date(name, f, Self::scope(c, f))
     }
 
-    fn purpose(&mut self, c: &Carved<'_, '_>) -> Purpose {
+    fn header_decimal(
+        &mut self,
+        name: &str,
+        f: Option<&Field>,
+        c: &Carved<'b, 'i, 'a>,
+    ) -> Option<Decimal> {
+        self.decimal(name, f, Self::scope(c, f))
+    }
+
+    fn purpose(&mut self, c: &Carved<'b, 'i, 'a>) -> Purpose {
         let f = self.mapping.header.purpose.as_ref();
-        f.and_then(|f| {
-            let p = self.find("purpose", f, Self::scope(c, Some(f)), 0)?;
-            let kind = self
-                .coded(f, &p.text)
-                .and_then(|k| serde_json::from_value(serde_json::Value::String(k)).ok())
-                .unwrap_or(PurposeKind::Other);
-            Some(Purpose { kind, code: p.text })
-        })
-        .unwrap_or(Purpose {
-            kind: PurposeKind::Other,
-            code: String::new(),
-        })
+        self.kind("purpose", f, Self::scope(c, f), PurposeKind::Other)
+            .map_or(
+                Purpose {
+                    kind: PurposeKind::Other,
+                    code: String::new(),
+                },
+                |(kind, code)| Purpose { kind, code },
+            )
     }
 
-    /// An ack status: the code looked up in the field's table of ack kinds (`other` when not
-    /// listed), the code kept.
-    fn status(&mut self, name: &str, f: &Field, scope: &[Seg<'_, '_>]) -> Option<AckStatus> {
-        let s = self.find(name, f, scope, 0)?;
-        let kind = self
-            .coded(f, &s.text)
-            .and_then(|k| serde_json::from_value(serde_json::Value::String(k)).ok())
-            .unwrap_or(AckKind::Other);
-        Some(AckStatus { kind, code: s.text })
-    }
+    // ---- documents ----
 
-    /// A unit: the field's table when it has one, else the built-in table of the syntax.
-    fn unit(&mut self, name: &str, f: &Field, scope: &[Seg<'_, '_>], n: usize) -> Option<Unit> {
-        let u = self.find(name, f, scope, n)?;
-        Some(if f.codes.is_some() {
-            Unit {
-                code: self.coded(f, &u.text),
-                original: u.text,
-            }
-        } else {
-            match self.syntax {
-                Syntax::X12 => Unit::from_x12(&u.text),
-                Syntax::Edifact => Unit::from_edifact(&u.text),
-            }
-        })
-    }
-
-    fn order(&mut self, body: &[Seg<'_, '_>]) -> Order {
+    fn order(&mut self) -> Option<Order> {
         let m = self.mapping;
-        let c = self.carve(body);
+        let c = self.carve();
         let h = &m.header;
         let order_number = self.header_text("order_number", h.order_number.as_ref(), &c);
         let purpose = self.purpose(&c);
@@ -569,9 +819,8 @@ impl Cx<'_> {
             .enumerate()
             .filter_map(|(i, inst)| self.line(i + 1, inst))
             .collect();
-
-        Order {
-            order_number: order_number.unwrap_or_default(),
+        Some(Order {
+            order_number: order_number?,
             order_date,
             purpose,
             currency,
@@ -579,23 +828,30 @@ impl Cx<'_> {
             parties: c.parties,
             references: c.references,
             lines,
-        }
+        })
     }
 
-    fn response(&mut self, body: &[Seg<'_, '_>]) -> OrderResponse {
+    fn response(&mut self) -> Option<OrderResponse> {
         let m = self.mapping;
-        let c = self.carve(body);
+        let c = self.carve();
         let h = &m.header;
         let order_number = self.header_text("order_number", h.order_number.as_ref(), &c);
         let purpose = self.purpose(&c);
-        let status = h.status.as_ref().and_then(|f| {
-            let scope = Self::scope(&c, Some(f));
-            self.status("status", f, scope)
-        });
-        let status = status.unwrap_or(AckStatus {
-            kind: AckKind::Other,
-            code: String::new(),
-        });
+        let status_field = h.status.as_ref();
+        let status = self
+            .kind(
+                "status",
+                status_field,
+                Self::scope(&c, status_field),
+                AckKind::Other,
+            )
+            .map_or(
+                AckStatus {
+                    kind: AckKind::Other,
+                    code: String::new(),
+                },
+                |(kind, code)| AckStatus { kind, code },
+            );
         let order_date = self.header_date("order_date", h.order_date.as_ref(), &c);
         let response_date = self.header_date("response_date", h.response_date.as_ref(), &c);
         let currency = self.header_text("currency", h.currency.as_ref(), &c);
@@ -605,8 +861,8 @@ impl Cx<'_> {
             .enumerate()
             .filter_map(|(i, inst)| self.response_line(i + 1, inst, &status))
             .collect();
-        OrderResponse {
-            order_number: order_number.unwrap_or_default(),
+        Some(OrderResponse {
+            order_number: order_number?,
             order_date,
             response_date,
             purpose,
@@ -615,26 +871,18 @@ impl Cx<'_> {
             parties: c.parties,
             references: c.references,
             lines,
-        }
+        })
     }
 
-    fn inventory(&mut self, body: &[Seg<'_, '_>]) -> Option<InventoryReport> {
+    fn inventory(&mut self) -> Option<InventoryReport> {
         let m = self.mapping;
-        let c = self.carve(body);
-        let before = self.problems.len();
+        let c = self.carve();
         let report_date = self.header_date("report_date", m.header.report_date.as_ref(), &c);
-        if report_date.is_none()
-            && self.problems.len() == before
-            && let Some(f) = &m.header.report_date
-        {
-            // The event needs the date even when the file forgot `required = true`.
-            self.problem("report_date", f, None, "missing");
-        }
         // The location: the first instance of its loop whose role is found, carved from what
         // the party and reference loops left.
         let mut location = None;
         if let Some(pm) = &m.location {
-            let (found, _) = instances(&c.rest, &pm.r#loop);
+            let (found, _) = instances(&c.rest, &pm.r#loop, self.charset);
             for inst in &found {
                 let role_found = pm
                     .role
@@ -660,7 +908,157 @@ impl Cx<'_> {
         })
     }
 
-    fn product(&mut self, n: usize, inst: &[Seg<'_, '_>], what: &str) -> Product {
+    fn shipment(&mut self) -> Option<ShipmentNotice> {
+        let m = self.mapping;
+        let c = self.carve();
+        let h = &m.header;
+        let shipment_id = self.header_text("shipment_id", h.shipment_id.as_ref(), &c);
+        let ship_date = self.header_date("ship_date", h.ship_date.as_ref(), &c);
+        let estimated_delivery_date = self.header_date(
+            "estimated_delivery_date",
+            h.estimated_delivery_date.as_ref(),
+            &c,
+        );
+        let carrier = Carrier {
+            code: self.header_text("carrier_code", h.carrier_code.as_ref(), &c),
+            name: self.header_text("carrier_name", h.carrier_name.as_ref(), &c),
+            tracking_number: self.header_text("tracking_number", h.tracking_number.as_ref(), &c),
+        };
+        let carrier =
+            (carrier.code.is_some() || carrier.name.is_some() || carrier.tracking_number.is_some())
+                .then_some(carrier);
+        let order_numbers = match &h.order_numbers {
+            Some(f) => self.find_all("order_numbers", f, Self::scope(&c, Some(f))),
+            None => Vec::new(),
+        };
+
+        // Each package instance: where it starts (body index) and the package.
+        let mut packages: Vec<(usize, Package)> = Vec::new();
+        if let Some(pm) = &m.packages {
+            let (found, _) = instances(&c.detail, &pm.r#loop, self.charset);
+            for (k, inst) in found.iter().enumerate() {
+                let id = self.text(
+                    &format!("packages[{}].id", k + 1),
+                    pm.id.as_ref(),
+                    inst,
+                    k + 1,
+                );
+                let start = inst.first().and_then(|s| self.index(s)).unwrap_or_default();
+                packages.push((
+                    start,
+                    Package {
+                        id,
+                        lines: Vec::new(),
+                    },
+                ));
+            }
+        }
+        // Lines not in any package: one package with no id, placed where its first line is.
+        let mut loose: Option<(usize, Package)> = None;
+        for (i, inst) in c.lines.iter().enumerate() {
+            let Some(line) = self.shipment_line(i + 1, inst) else {
+                continue;
+            };
+            let at = inst.first().and_then(|s| self.index(s)).unwrap_or_default();
+            match self.package_of(at, &packages) {
+                Some(k) => packages[k].1.lines.push(line),
+                None => loose
+                    .get_or_insert_with(|| {
+                        (
+                            at,
+                            Package {
+                                id: None,
+                                lines: Vec::new(),
+                            },
+                        )
+                    })
+                    .1
+                    .lines
+                    .push(line),
+            }
+        }
+        packages.extend(loose);
+        // A level with neither a marking nor goods is not a package (an EDIFACT CPS that only
+        // counts the pallets below it).
+        packages.retain(|(_, p)| p.id.is_some() || !p.lines.is_empty());
+        packages.sort_by_key(|(at, _)| *at);
+        Some(ShipmentNotice {
+            shipment_id: shipment_id?,
+            ship_date,
+            estimated_delivery_date,
+            carrier,
+            order_numbers,
+            parties: c.parties,
+            references: c.references,
+            packages: packages.into_iter().map(|(_, p)| p).collect(),
+        })
+    }
+
+    /// The package a line at body index `at` goes into: the nearest level above it (its own
+    /// first) that starts a package with an id, else the nearest that starts one at all.
+    /// Without levels, the nearest package that starts before the line.
+    fn package_of(&self, at: usize, packages: &[(usize, Package)]) -> Option<usize> {
+        let starting = |start: usize| packages.iter().position(|(s, _)| *s == start);
+        if self.mapping.levels.is_none() {
+            return packages.iter().rposition(|(s, _)| *s <= at);
+        }
+        let candidates: Vec<usize> = self
+            .chain(at)
+            .filter_map(|k| starting(self.levels[k].start))
+            .collect();
+        candidates
+            .iter()
+            .copied()
+            .find(|&p| packages[p].1.id.is_some())
+            .or_else(|| candidates.first().copied())
+    }
+
+    fn invoice(&mut self) -> Option<Invoice> {
+        let m = self.mapping;
+        let c = self.carve();
+        let h = &m.header;
+        let invoice_number = self.header_text("invoice_number", h.invoice_number.as_ref(), &c);
+        let invoice_date = self.header_date("invoice_date", h.invoice_date.as_ref(), &c);
+        let type_field = h.invoice_type.as_ref();
+        let invoice_type = self
+            .kind(
+                "invoice_type",
+                type_field,
+                Self::scope(&c, type_field),
+                InvoiceKind::Other,
+            )
+            .map(|(kind, code)| InvoiceType { kind, code });
+        let order_number = self.header_text("order_number", h.order_number.as_ref(), &c);
+        let currency = self.header_text("currency", h.currency.as_ref(), &c);
+        let total = self.header_decimal("total", h.total.as_ref(), &c);
+        let subtotal = self.header_decimal("subtotal", h.subtotal.as_ref(), &c);
+        let tax = self.header_decimal("tax", h.tax.as_ref(), &c);
+        let lines = c
+            .lines
+            .iter()
+            .enumerate()
+            .filter_map(|(i, inst)| self.invoice_line(i + 1, inst))
+            .collect();
+        Some(Invoice {
+            invoice_number: invoice_number?,
+            invoice_date: invoice_date?,
+            invoice_type,
+            order_number,
+            currency,
+            parties: c.parties,
+            references: c.references,
+            lines,
+            totals: InvoiceTotals {
+                total: total?,
+                subtotal,
+                tax,
+            },
+        })
+    }
+
+    // ---- lines ----
+
+    fn product(&mut self, n: usize, inst: &[Seg<'i, 'a>], what: &str) -> Product {
         let lm = &self.mapping.lines;
         let name = |f: &str| format!("{what}[{n}].{f}");
         let gtin = lm.gtin.as_ref().and_then(|f| {
@@ -681,11 +1079,11 @@ impl Cx<'_> {
         }
     }
 
-    /// Line number, quantity and unit: required by order and response lines.
+    /// Line number, quantity and unit price, read the same way for every kind of line.
     fn line_basics(
         &mut self,
         n: usize,
-        inst: &[Seg<'_, '_>],
+        inst: &[Seg<'i, 'a>],
     ) -> (Option<String>, Option<Quantity>, Option<Decimal>) {
         let lm = &self.mapping.lines;
         let name = |f: &str| format!("lines[{n}].{f}");
@@ -703,21 +1101,45 @@ impl Cx<'_> {
         (line_number, quantity, unit_price)
     }
 
+    fn line(&mut self, n: usize, inst: &[Seg<'i, 'a>]) -> Option<OrderLine> {
+        let lm = &self.mapping.lines;
+        let name = |f: &str| format!("lines[{n}].{f}");
+        let (line_number, quantity, unit_price) = self.line_basics(n, inst);
+        let product = self.product(n, inst, "lines");
+        let requested_delivery_date = self.date(
+            &name("requested_delivery_date"),
+            lm.requested_delivery_date.as_ref(),
+            inst,
+        );
+        let change = self
+            .kind(&name("change"), lm.change.as_ref(), inst, ChangeKind::Other)
+            .map(|(kind, code)| LineChange { kind, code });
+        Some(OrderLine {
+            line_number: line_number?,
+            quantity: quantity?,
+            unit_price,
+            product,
+            requested_delivery_date,
+            change,
+        })
+    }
+
     fn response_line(
         &mut self,
         n: usize,
-        inst: &[Seg<'_, '_>],
+        inst: &[Seg<'i, 'a>],
         header_status: &AckStatus,
     ) -> Option<ResponseLine> {
         let lm = &self.mapping.lines;
         let name = |f: &str| format!("lines[{n}].{f}");
         let (line_number, quantity, unit_price) = self.line_basics(n, inst);
         // A line without its own status has the response's.
-        let status = lm
-            .status
-            .as_ref()
-            .and_then(|f| self.status(&name("status"), f, inst))
-            .unwrap_or_else(|| header_status.clone());
+        let status = self
+            .kind(&name("status"), lm.status.as_ref(), inst, AckKind::Other)
+            .map_or_else(
+                || header_status.clone(),
+                |(kind, code)| AckStatus { kind, code },
+            );
         let product = self.product(n, inst, "lines");
         let scheduled_delivery_date = self.date(
             &name("scheduled_delivery_date"),
@@ -734,28 +1156,60 @@ impl Cx<'_> {
         })
     }
 
-    fn item(&mut self, n: usize, inst: &[Seg<'_, '_>]) -> InventoryItem {
+    fn shipment_line(&mut self, n: usize, inst: &[Seg<'i, 'a>]) -> Option<ShipmentLine> {
+        let lm = &self.mapping.lines;
+        let name = |f: &str| format!("lines[{n}].{f}");
+        let (line_number, quantity, _) = self.line_basics(n, inst);
+        let order_number = self.text(&name("order_number"), lm.order_number.as_ref(), inst, n);
+        let order_line_number = self.text(
+            &name("order_line_number"),
+            lm.order_line_number.as_ref(),
+            inst,
+            n,
+        );
+        let product = self.product(n, inst, "lines");
+        Some(ShipmentLine {
+            line_number,
+            order_number,
+            order_line_number,
+            quantity: quantity?,
+            product,
+        })
+    }
+
+    fn invoice_line(&mut self, n: usize, inst: &[Seg<'i, 'a>]) -> Option<InvoiceLine> {
+        let lm = &self.mapping.lines;
+        let name = |f: &str| format!("lines[{n}].{f}");
+        let (line_number, quantity, unit_price) = self.line_basics(n, inst);
+        let amount = self.decimal(&name("amount"), lm.amount.as_ref(), inst);
+        let product = self.product(n, inst, "lines");
+        Some(InvoiceLine {
+            line_number: line_number?,
+            quantity: quantity?,
+            unit_price: unit_price?,
+            amount,
+            product,
+        })
+    }
+
+    fn item(&mut self, n: usize, inst: &[Seg<'i, 'a>]) -> InventoryItem {
         let m = self.mapping;
         let product = self.product(n, inst, "items");
         let mut quantities = Vec::new();
         let mut rest = inst.to_vec();
         for qm in &m.lines.quantities {
-            let (found, left) = instances(&rest, &qm.r#loop);
+            let (found, left) = instances(&rest, &qm.r#loop, self.charset);
             rest = left;
             for q in &found {
                 let k = quantities.len() + 1;
                 let name = |f: &str| format!("items[{n}].quantities[{k}].{f}");
-                let kind = self.find(&name("kind"), &qm.kind, q, 0);
+                let kind = self.kind(&name("kind"), Some(&qm.kind), q, QuantityKind::Other);
                 let value = self.decimal(&name("value"), Some(&qm.value), q);
                 let unit = self.unit(&name("unit"), &qm.unit, q, k);
-                if let (Some(kind), Some(value), Some(unit)) = (kind, value, unit) {
-                    let meaning = self
-                        .coded(&qm.kind, &kind.text)
-                        .and_then(|k| serde_json::from_value(serde_json::Value::String(k)).ok())
-                        .unwrap_or(QuantityKind::Other);
+                if let (Some((kind, code)), Some(value), Some(unit)) = (kind, value, unit) {
                     quantities.push(InventoryQuantity {
-                        kind: meaning,
-                        code: kind.text,
+                        kind,
+                        code,
                         value,
                         unit,
                     });
@@ -767,23 +1221,32 @@ impl Cx<'_> {
             quantities,
         }
     }
+}
 
-    fn line(&mut self, n: usize, inst: &[Seg<'_, '_>]) -> Option<OrderLine> {
-        let lm = &self.mapping.lines;
-        let name = |f: &str| format!("lines[{n}].{f}");
-        let (line_number, quantity, unit_price) = self.line_basics(n, inst);
-        let product = self.product(n, inst, "lines");
-        let requested_delivery_date = self.date(
-            &name("requested_delivery_date"),
-            lm.requested_delivery_date.as_ref(),
-            inst,
+#[cfg(test)]
+mod tests {
+    use super::implied;
+
+    #[test]
+    fn implied_decimals_place_the_mark() {
+        let ok = |t: &str, p: u8| implied(t, p).ok();
+        assert_eq!(ok("12345", 2).as_deref(), Some("123.45"));
+        assert_eq!(ok("5", 2).as_deref(), Some("0.05"));
+        assert_eq!(ok("05", 2).as_deref(), Some("0.05"));
+        assert_eq!(ok("100", 2).as_deref(), Some("1.00"));
+        assert_eq!(ok("-12345", 2).as_deref(), Some("-123.45"));
+        assert_eq!(ok("+7", 1).as_deref(), Some("0.7"));
+        assert_eq!(ok("42", 0).as_deref(), Some("42"));
+        for bad in ["123.45", "12,3", "", "-", "1e5", "12 3"] {
+            assert!(implied(bad, 2).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(
+            implied("123.45", 2),
+            Err(
+                "invalid decimal \"123.45\": expected digits only, with 2 implied decimal \
+                 places (no decimal mark)"
+                    .to_owned()
+            )
         );
-        Some(OrderLine {
-            line_number: line_number?,
-            quantity: quantity?,
-            unit_price,
-            product,
-            requested_delivery_date,
-        })
     }
 }

@@ -1,10 +1,13 @@
 //! Mapping EDI messages to canonical events, driven by mapping files.
 //!
 //! - [`path`]: the path language that says where a value is (`BEG03`, `N1[N101=ST]/N104`,
-//!   `DTM[DTM01-1=137]/DTM01-2`), parsed into a typed AST with errors that name the column.
+//!   `DTM[DTM01-1=137]/DTM01-2`) and which segments a loop or level starts at (`HL[HL03=I]`),
+//!   parsed into a typed AST with errors that name the column.
 //! - [`spec`]: mapping files (TOML, in `mappings/`), loaded and checked: the document made
-//!   (`order`, `order.response`, `inventory.report`), header fields, party, reference and line
-//!   loops, per-line quantity loops, code tables, date formats.
+//!   (`order`, `order.changed`, `order.response`, `inventory.report`, `shipment.notice`,
+//!   `invoice`), header fields, party, reference, package and line loops, hierarchical levels
+//!   (X12 `HL`, EDIFACT `CPS`), per-line quantity loops, code tables, date formats, implied
+//!   decimals.
 //! - [`translate`]: one interchange in, one `Result<Event, MappingError>` per message out. A
 //!   message that cannot be translated is an error naming the message, the field, the path and
 //!   the segment — never dropped, never half-mapped.

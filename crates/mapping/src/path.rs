@@ -14,6 +14,9 @@
 //! `DTM[DTM01-1=137|4]/DTM01-2` allows either qualifier. Every segment named in a path must be
 //! the selector's segment. Paths are evaluated inside a scope (the message header, one loop
 //! instance), never across it.
+//!
+//! A selector alone (`HL[HL03=I]`, [`Selector::parse`]) chooses segments without reading a
+//! value: where a loop starts, which hierarchical level a value is read from.
 
 use std::fmt;
 use std::str::FromStr;
@@ -36,6 +39,44 @@ pub struct Selector {
     pub tag: String,
     /// All must hold.
     pub conditions: Vec<Condition>,
+}
+
+impl Selector {
+    /// Parses a selector on its own: `HL`, `HL[HL03=I]`, `CPS[CPS02=1,CPS03=3|4]`.
+    pub fn parse(text: &str) -> Result<Selector, PathError> {
+        let mut c = Cursor { text, pos: 0 };
+        if text.is_empty() {
+            return c.fail(
+                0,
+                "empty selector: write a segment tag such as HL or HL[HL03=I]",
+            );
+        }
+        let start = c.pos;
+        let word = c.word().to_owned();
+        let tag = c.tag(&word, start)?;
+        let conditions = c.conditions(&tag)?;
+        if c.pos != text.len() {
+            return c.fail(
+                c.pos,
+                format!("unexpected text after the selector; write {tag} or {tag}[{tag}01=…]"),
+            );
+        }
+        Ok(Selector { tag, conditions })
+    }
+}
+
+impl fmt::Display for Selector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.tag)?;
+        for (i, c) in self.conditions.iter().enumerate() {
+            f.write_str(if i == 0 { "[" } else { "," })?;
+            write!(f, "{}={}", c.field, c.values.join("|"))?;
+        }
+        if !self.conditions.is_empty() {
+            f.write_str("]")?;
+        }
+        Ok(())
+    }
 }
 
 /// `field=value|value…`: the field's value (trimmed) is one of `values`.
@@ -149,24 +190,7 @@ impl Cursor<'_> {
         let (selector, field) = match self.peek() {
             Some(b'[') | Some(b'/') => {
                 let tag = self.tag(&word, start)?;
-                let mut conditions = Vec::new();
-                if self.peek() == Some(b'[') {
-                    self.pos += 1;
-                    loop {
-                        conditions.push(self.condition(&tag)?);
-                        match self.peek() {
-                            Some(b',') => self.pos += 1,
-                            Some(b']') => {
-                                self.pos += 1;
-                                break;
-                            }
-                            _ => {
-                                return self
-                                    .fail(self.pos, "expected ',' or ']' after a condition");
-                            }
-                        }
-                    }
-                }
+                let conditions = self.conditions(&tag)?;
                 if self.peek() != Some(b'/') {
                     return self.fail(
                         self.pos,
@@ -200,6 +224,28 @@ impl Cursor<'_> {
             field,
             text: self.text.to_owned(),
         })
+    }
+
+    /// `[condition,…]` when the next character opens one; none otherwise.
+    fn conditions(&mut self, tag: &str) -> Result<Vec<Condition>, PathError> {
+        let mut conditions = Vec::new();
+        if self.peek() == Some(b'[') {
+            self.pos += 1;
+            loop {
+                conditions.push(self.condition(tag)?);
+                match self.peek() {
+                    Some(b',') => self.pos += 1,
+                    Some(b']') => {
+                        self.pos += 1;
+                        break;
+                    }
+                    _ => {
+                        return self.fail(self.pos, "expected ',' or ']' after a condition");
+                    }
+                }
+            }
+        }
+        Ok(conditions)
     }
 
     fn tag(&self, word: &str, at: usize) -> Result<String, PathError> {
@@ -293,5 +339,65 @@ impl Cursor<'_> {
             }
         }
         Ok(Condition { field, values })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selectors_parse_alone_and_print_back() {
+        let s = Selector::parse("HL[HL03=P|T]").expect("selector");
+        assert_eq!(s.tag, "HL");
+        assert_eq!(s.conditions.len(), 1);
+        assert_eq!(s.conditions[0].field.to_string(), "HL03");
+        assert_eq!(s.conditions[0].values, ["P", "T"]);
+        assert_eq!(s.to_string(), "HL[HL03=P|T]");
+
+        let s = Selector::parse("CPS").expect("a bare tag");
+        assert!(s.conditions.is_empty());
+        assert_eq!(s.to_string(), "CPS");
+
+        let s = Selector::parse("CPS[CPS01=1,CPS02-1=2]").expect("two conditions");
+        assert_eq!(s.to_string(), "CPS[CPS01=1,CPS02-1=2]");
+
+        // A path's selector is the same thing.
+        let p = Path::parse("HL[HL03=P|T]/HL01").expect("path");
+        assert_eq!(
+            p.selector,
+            Some(Selector::parse("HL[HL03=P|T]").expect("selector"))
+        );
+    }
+
+    #[test]
+    fn bad_selectors_say_where_and_what() {
+        let cases = [
+            (
+                "",
+                1,
+                "empty selector: write a segment tag such as HL or HL[HL03=I]",
+            ),
+            (
+                "hl",
+                1,
+                "expected a segment tag: 2–3 upper-case letters or digits starting with a letter",
+            ),
+            ("HL[HL03=I", 10, "expected ',' or ']' after a condition"),
+            (
+                "HL/HL01",
+                3,
+                "unexpected text after the selector; write HL or HL[HL01=…]",
+            ),
+            (
+                "HL[LIN01=I]",
+                4,
+                "the condition names segment LIN but the selector is HL",
+            ),
+        ];
+        for (text, column, message) in cases {
+            let e = Selector::parse(text).expect_err(text);
+            assert_eq!((e.column, e.message.as_str()), (column, message), "{text}");
+        }
     }
 }

@@ -9,7 +9,7 @@ use std::path::{Path as FsPath, PathBuf};
 
 use serde::Deserialize;
 
-use crate::path::{Path, PathError};
+use crate::path::{Path, PathError, Selector};
 
 /// Why mapping files could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +85,12 @@ pub enum DateFormat {
 /// One mapped value: where to read it and how to turn it into the canonical value.
 #[derive(Debug, Clone)]
 pub struct Field {
+    /// For line and package fields: read in the nearest enclosing hierarchical level whose
+    /// start segment this selects (see [`LevelsMapping`]), not in the instance itself.
+    pub level: Option<Selector>,
+    /// For decimal fields: the value is an integer with this many implied decimal places
+    /// (X12 `N2`: `12345` is `123.45`).
+    pub decimals: Option<u8>,
     /// The canonical field's name, for errors (`order_number`, `lines.quantity`).
     pub name: String,
     /// Tried in order; the first that finds a non-empty value wins.
@@ -110,35 +116,54 @@ pub enum Scope {
     Rest,
     /// The whole header, loops included.
     Header,
+    /// The whole message body: header, lines and summary (a list field takes every value).
+    Message,
+    /// What follows the lines (X12 `TDS`, `CTT`; EDIFACT `UNS` and after).
+    Summary,
 }
 
 /// Which canonical document a mapping file makes (`event` in the file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Document {
     /// `event = "order"`: `order.created`, or `order.cancelled` when the purpose is cancel.
     Order,
+    /// `event = "order.changed"`: `order.changed`, or `order.cancelled` when the purpose is
+    /// cancel (X12 860, EDIFACT ORDCHG).
+    OrderChange,
     /// `event = "order.response"`: `order.response`.
     OrderResponse,
     /// `event = "inventory.report"`: `inventory.report`.
     InventoryReport,
+    /// `event = "shipment.notice"`: `shipment.notice`.
+    ShipmentNotice,
+    /// `event = "invoice"`: `invoice`.
+    Invoice,
 }
 
 impl Document {
+    const ALL: [Document; 6] = [
+        Document::Order,
+        Document::OrderChange,
+        Document::OrderResponse,
+        Document::InventoryReport,
+        Document::ShipmentNotice,
+        Document::Invoice,
+    ];
+
     fn from_event(event: &str) -> Option<Document> {
-        match event {
-            "order" => Some(Document::Order),
-            "order.response" => Some(Document::OrderResponse),
-            "inventory.report" => Some(Document::InventoryReport),
-            _ => None,
-        }
+        Document::ALL.into_iter().find(|d| d.as_str() == event)
     }
 
     /// The name used in the file.
     pub fn as_str(self) -> &'static str {
         match self {
             Document::Order => "order",
+            Document::OrderChange => "order.changed",
             Document::OrderResponse => "order.response",
             Document::InventoryReport => "inventory.report",
+            Document::ShipmentNotice => "shipment.notice",
+            Document::Invoice => "invoice",
         }
     }
 }
@@ -146,8 +171,9 @@ impl Document {
 /// A repeating group: where instances start and what belongs to them.
 #[derive(Debug, Clone)]
 pub struct LoopSpec {
-    /// The segment that starts an instance.
-    pub start: String,
+    /// The segment that starts an instance: a tag, and conditions when only some segments with
+    /// that tag start one (`HL[HL03=I]`). An instance also ends at any segment with the tag.
+    pub start: Selector,
     /// When not empty, an instance ends at the first segment not listed here.
     pub segments: Vec<String>,
     /// An instance ends at any of these (and at the next `start`).
@@ -193,6 +219,31 @@ pub struct ReferenceMapping {
     pub skip: Vec<String>,
 }
 
+/// How a message's hierarchical levels are read (X12 `HL`, EDIFACT `CPS`): each start segment
+/// begins a level, which runs to the next one; a level names its parent by id.
+#[derive(Debug, Clone)]
+pub struct LevelsMapping {
+    /// The segment tag that starts a level.
+    pub start: String,
+    /// The level's id, in its start segment (`HL01`, `CPS01`).
+    pub id: Option<Path>,
+    /// Its parent's id, in its start segment (`HL02`, `CPS02`). Without it, a level's parent is
+    /// the level before it, so a value is read from the nearest preceding level of the kind
+    /// asked for.
+    pub parent: Option<Path>,
+    /// Levels whose contents belong to the header (the 856 shipment level, `HL[HL03=S]`).
+    pub header: Option<Selector>,
+}
+
+/// How the packages of a shipment are read: one per instance of `loop`.
+#[derive(Debug, Clone)]
+pub struct PackageMapping {
+    /// The loop (`HL[HL03=P]`, `CPS`).
+    pub r#loop: LoopSpec,
+    /// The package's marking (SSCC).
+    pub id: Option<Field>,
+}
+
 /// How the quantities of an inventory item are read: one per instance of `loop` inside the item.
 #[derive(Debug, Clone)]
 pub struct QuantityMapping {
@@ -236,6 +287,14 @@ pub struct LineMapping {
     pub description: Option<Field>,
     /// Requested delivery date for the line.
     pub requested_delivery_date: Option<Field>,
+    /// What an order change does to the line, looked up in a table of change kinds.
+    pub change: Option<Field>,
+    /// The line amount (invoices).
+    pub amount: Option<Field>,
+    /// The order the goods are for (shipments).
+    pub order_number: Option<Field>,
+    /// The order line the goods are for (shipments).
+    pub order_line_number: Option<Field>,
 }
 
 /// The header. Which fields are allowed, and required, depends on the document.
@@ -257,6 +316,32 @@ pub struct HeaderMapping {
     pub currency: Option<Field>,
     /// Requested delivery date.
     pub requested_delivery_date: Option<Field>,
+    /// The shipper's shipment id (shipments: required).
+    pub shipment_id: Option<Field>,
+    /// When the goods left (shipments).
+    pub ship_date: Option<Field>,
+    /// When the goods are expected (shipments).
+    pub estimated_delivery_date: Option<Field>,
+    /// The carrier's code, e.g. an SCAC (shipments).
+    pub carrier_code: Option<Field>,
+    /// The carrier's name (shipments).
+    pub carrier_name: Option<Field>,
+    /// The tracking or pro number (shipments).
+    pub tracking_number: Option<Field>,
+    /// The orders a shipment fills: every value found, duplicates dropped (shipments).
+    pub order_numbers: Option<Field>,
+    /// The invoice number (invoices: required).
+    pub invoice_number: Option<Field>,
+    /// The invoice date (invoices: required).
+    pub invoice_date: Option<Field>,
+    /// Invoice, credit note, …, looked up in a table of invoice kinds (invoices).
+    pub invoice_type: Option<Field>,
+    /// The amount due (invoices: required).
+    pub total: Option<Field>,
+    /// The sum of the lines (invoices).
+    pub subtotal: Option<Field>,
+    /// Total tax (invoices).
+    pub tax: Option<Field>,
 }
 
 /// The mapping of an order; every mapping file is an [`MessageMapping`], whatever its document.
@@ -284,6 +369,10 @@ pub struct MessageMapping {
     pub references: Vec<ReferenceMapping>,
     /// Inventory reports: where the stock is, the first instance of this loop whose role is found.
     pub location: Option<PartyMapping>,
+    /// Hierarchical levels, when the message has them.
+    pub levels: Option<LevelsMapping>,
+    /// Shipments: the package loop.
+    pub packages: Option<PackageMapping>,
     /// The line loop.
     pub lines: LineMapping,
     /// Code tables: table name → partner code → canonical value.
@@ -320,6 +409,30 @@ const BUILTIN: &[(&str, &str)] = &[
     (
         "edifact/INVRPT.toml",
         include_str!("../../../mappings/edifact/INVRPT.toml"),
+    ),
+    (
+        "x12/860.toml",
+        include_str!("../../../mappings/x12/860.toml"),
+    ),
+    (
+        "x12/856.toml",
+        include_str!("../../../mappings/x12/856.toml"),
+    ),
+    (
+        "x12/810.toml",
+        include_str!("../../../mappings/x12/810.toml"),
+    ),
+    (
+        "edifact/ORDCHG.toml",
+        include_str!("../../../mappings/edifact/ORDCHG.toml"),
+    ),
+    (
+        "edifact/DESADV.toml",
+        include_str!("../../../mappings/edifact/DESADV.toml"),
+    ),
+    (
+        "edifact/INVOIC.toml",
+        include_str!("../../../mappings/edifact/INVOIC.toml"),
     ),
 ];
 
@@ -431,6 +544,8 @@ struct RawFile {
     #[serde(default)]
     references: Vec<RawReference>,
     location: Option<RawParty>,
+    levels: Option<RawLevels>,
+    packages: Option<RawPackages>,
     lines: RawLines,
     #[serde(default)]
     codes: BTreeMap<String, BTreeMap<String, String>>,
@@ -456,6 +571,8 @@ struct RawFieldTable {
     date_code: Option<String>,
     date_default: Option<String>,
     scope: Option<String>,
+    level: Option<String>,
+    decimals: Option<u8>,
 }
 
 #[derive(Deserialize)]
@@ -477,6 +594,22 @@ struct RawLoop {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawLevels {
+    start: String,
+    id: Option<String>,
+    parent: Option<String>,
+    header: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPackages {
+    r#loop: RawLoop,
+    id: Option<RawField>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawHeader {
     order_number: Option<RawField>,
     order_date: Option<RawField>,
@@ -486,6 +619,19 @@ struct RawHeader {
     report_date: Option<RawField>,
     currency: Option<RawField>,
     requested_delivery_date: Option<RawField>,
+    shipment_id: Option<RawField>,
+    ship_date: Option<RawField>,
+    estimated_delivery_date: Option<RawField>,
+    carrier_code: Option<RawField>,
+    carrier_name: Option<RawField>,
+    tracking_number: Option<RawField>,
+    order_numbers: Option<RawField>,
+    invoice_number: Option<RawField>,
+    invoice_date: Option<RawField>,
+    invoice_type: Option<RawField>,
+    total: Option<RawField>,
+    subtotal: Option<RawField>,
+    tax: Option<RawField>,
 }
 
 #[derive(Deserialize)]
@@ -540,24 +686,65 @@ struct RawLines {
     buyer_sku: Option<RawField>,
     description: Option<RawField>,
     requested_delivery_date: Option<RawField>,
+    change: Option<RawField>,
+    amount: Option<RawField>,
+    order_number: Option<RawField>,
+    order_line_number: Option<RawField>,
 }
 
 /// Checks fields against the file's code tables.
 struct Checker<'f> {
     origin: &'f FsPath,
     codes: &'f BTreeMap<String, BTreeMap<String, String>>,
+    /// Whether the file has `[levels]`, which `level` needs.
+    levels: bool,
 }
 
 /// What a field's value becomes, which decides the checks its code table gets.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Text,
+    Decimal,
     Date,
     Purpose,
     Role,
     Unit,
     Status,
     Quantity,
+    Change,
+    InvoiceType,
+}
+
+impl Kind {
+    /// Whether `target` is a value a code table of this kind may give.
+    fn accepts(self, target: &str) -> bool {
+        fn parses<T: serde::de::DeserializeOwned>(target: &str) -> bool {
+            serde_json::from_value::<T>(serde_json::Value::String(target.to_owned())).is_ok()
+        }
+        use events::documents as d;
+        match self {
+            Kind::Purpose => parses::<d::PurposeKind>(target),
+            Kind::Status => parses::<d::AckKind>(target),
+            Kind::Quantity => parses::<d::QuantityKind>(target),
+            Kind::Change => parses::<d::ChangeKind>(target),
+            Kind::InvoiceType => parses::<d::InvoiceKind>(target),
+            Kind::Role | Kind::Unit | Kind::Text | Kind::Decimal => !target.is_empty(),
+            Kind::Date => false,
+        }
+    }
+
+    /// Kinds whose value is a meaning, so a table saying what each code means is required.
+    fn coded(self) -> bool {
+        matches!(
+            self,
+            Kind::Purpose
+                | Kind::Role
+                | Kind::Status
+                | Kind::Quantity
+                | Kind::Change
+                | Kind::InvoiceType
+        )
+    }
 }
 
 impl Checker<'_> {
@@ -571,6 +758,14 @@ impl Checker<'_> {
 
     fn path(&self, field: &str, text: &str) -> Result<Path, LoadError> {
         Path::parse(text).map_err(|source| LoadError::Path {
+            path: self.origin.to_path_buf(),
+            field: field.to_owned(),
+            source,
+        })
+    }
+
+    fn selector(&self, field: &str, text: &str) -> Result<Selector, LoadError> {
+        Selector::parse(text).map_err(|source| LoadError::Path {
             path: self.origin.to_path_buf(),
             field: field.to_owned(),
             source,
@@ -599,33 +794,14 @@ impl Checker<'_> {
                 return Err(self.invalid(name, format!("no code table [codes.{c}] in this file")));
             };
             for (code, target) in entries {
-                let ok = match kind {
-                    Kind::Purpose => serde_json::from_value::<events::documents::PurposeKind>(
-                        serde_json::Value::String(target.clone()),
-                    )
-                    .is_ok(),
-                    Kind::Status => serde_json::from_value::<events::documents::AckKind>(
-                        serde_json::Value::String(target.clone()),
-                    )
-                    .is_ok(),
-                    Kind::Quantity => serde_json::from_value::<events::documents::QuantityKind>(
-                        serde_json::Value::String(target.clone()),
-                    )
-                    .is_ok(),
-                    Kind::Role | Kind::Unit | Kind::Text => !target.is_empty(),
-                    Kind::Date => false,
-                };
-                if !ok {
+                if !kind.accepts(target) {
                     return Err(self.invalid(
                         name,
                         format!("[codes.{c}] maps {code:?} to {target:?}, which is not a valid value here"),
                     ));
                 }
             }
-        } else if matches!(
-            kind,
-            Kind::Purpose | Kind::Role | Kind::Status | Kind::Quantity
-        ) {
+        } else if kind.coded() {
             return Err(self.invalid(
                 name,
                 "needs `codes`: the table that gives the code's meaning",
@@ -664,17 +840,40 @@ impl Checker<'_> {
         let scope = match table.scope.as_deref() {
             None | Some("rest") => Scope::Rest,
             Some("header") => Scope::Header,
+            Some("message") => Scope::Message,
+            Some("summary") => Scope::Summary,
             Some(other) => {
                 return Err(self.invalid(
                     name,
-                    format!("scope = {other:?}: write \"rest\" (the default) or \"header\""),
+                    format!(
+                        "scope = {other:?}: write \"rest\" (the default), \"header\", \
+                         \"message\" or \"summary\""
+                    ),
                 ));
             }
         };
-        if scope == Scope::Header && name.contains('.') {
+        if table.scope.is_some() && name.contains('.') {
             return Err(self.invalid(name, "`scope` is only for header fields"));
         }
+        let level = match &table.level {
+            None => None,
+            Some(_) if !(name.starts_with("lines.") || name.starts_with("packages.")) => {
+                return Err(self.invalid(name, "`level` is only for line and package fields"));
+            }
+            Some(_) if !self.levels => {
+                return Err(self.invalid(
+                    name,
+                    "`level` needs [levels]: which segment starts a level and how it names its parent",
+                ));
+            }
+            Some(text) => Some(self.selector(name, text)?),
+        };
+        if table.decimals.is_some() && kind != Kind::Decimal {
+            return Err(self.invalid(name, "`decimals` is only for amounts and quantities"));
+        }
         Ok(Field {
+            level,
+            decimals: table.decimals,
             name: name.to_owned(),
             paths,
             required: table.required,
@@ -694,26 +893,73 @@ impl Checker<'_> {
         raw.map(|r| self.field(name, r, kind)).transpose()
     }
 
+    fn tag(&self, field: &str, tag: &str) -> Result<(), LoadError> {
+        let ok = (2..=3).contains(&tag.len())
+            && tag
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        if ok {
+            Ok(())
+        } else {
+            Err(self.invalid(field, format!("{tag:?} is not a segment tag")))
+        }
+    }
+
     fn lp(&self, name: &str, raw: RawLoop) -> Result<LoopSpec, LoadError> {
-        for tag in std::iter::once(&raw.start)
-            .chain(&raw.segments)
-            .chain(&raw.end)
-        {
-            let ok = (2..=3).contains(&tag.len())
-                && tag
-                    .bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-            if !ok {
-                return Err(self.invalid(
-                    &format!("{name}.loop"),
-                    format!("{tag:?} is not a segment tag"),
-                ));
-            }
+        let field = format!("{name}.loop");
+        let start = self.selector(&field, &raw.start)?;
+        for tag in raw.segments.iter().chain(&raw.end) {
+            self.tag(&field, tag)?;
         }
         Ok(LoopSpec {
-            start: raw.start,
+            start,
             segments: raw.segments,
             end: raw.end,
+        })
+    }
+
+    fn levels(&self, raw: RawLevels) -> Result<LevelsMapping, LoadError> {
+        self.tag("levels.start", &raw.start)?;
+        // The id and the parent are read from the start segment, so they must name it.
+        let on_start = |field: &str, text: Option<String>| -> Result<Option<Path>, LoadError> {
+            let Some(text) = text else { return Ok(None) };
+            let p = self.path(field, &text)?;
+            if p.tag() != raw.start || p.selector.is_some() {
+                return Err(self.invalid(
+                    field,
+                    format!(
+                        "{text:?}: write a field of the level's start segment {}, e.g. {}01",
+                        raw.start, raw.start
+                    ),
+                ));
+            }
+            Ok(Some(p))
+        };
+        let id = on_start("levels.id", raw.id)?;
+        let parent = on_start("levels.parent", raw.parent)?;
+        if parent.is_some() && id.is_none() {
+            return Err(self.invalid(
+                "levels.id",
+                "missing: `parent` names a level by its id, so `id` is needed too",
+            ));
+        }
+        let header = raw
+            .header
+            .map(|h| self.selector("levels.header", &h))
+            .transpose()?;
+        if let Some(h) = &header
+            && h.tag != raw.start
+        {
+            return Err(self.invalid(
+                "levels.header",
+                format!("{h}: select the level's start segment {}", raw.start),
+            ));
+        }
+        Ok(LevelsMapping {
+            start: raw.start,
+            id,
+            parent,
+            header,
         })
     }
 }
@@ -729,6 +975,8 @@ impl RawFieldTable {
             date_code: None,
             date_default: None,
             scope: None,
+            level: None,
+            decimals: None,
         }
     }
 }
@@ -755,13 +1003,17 @@ impl Checker<'_> {
     }
 
     /// Checks that the fields a document needs are there and the ones it has no place for are
-    /// not: `fields` is (name, given, allowed, required).
-    fn shape(&self, doc: Document, fields: &[(&str, bool, bool, bool)]) -> Result<(), LoadError> {
+    /// not: `fields` is (name, given, documents it is a field of, documents that need it).
+    fn shape(
+        &self,
+        doc: Document,
+        fields: &[(&str, bool, &[Document], &[Document])],
+    ) -> Result<(), LoadError> {
         for &(name, given, allowed, required) in fields {
-            if given && !allowed {
+            if given && !allowed.contains(&doc) {
                 return Err(self.invalid(name, format!("not a field of event {:?}", doc.as_str())));
             }
-            if !given && required {
+            if !given && required.contains(&doc) {
                 return Err(
                     self.invalid(name, format!("missing: event {:?} needs it", doc.as_str()))
                 );
@@ -773,91 +1025,157 @@ impl Checker<'_> {
 
 impl RawFile {
     fn check(self, origin: &FsPath) -> Result<MessageMapping, LoadError> {
+        use Document::{
+            InventoryReport, Invoice, Order, OrderChange, OrderResponse, ShipmentNotice,
+        };
         let c = Checker {
             origin,
             codes: &self.codes,
+            levels: self.levels.is_some(),
         };
         let Some(doc) = Document::from_event(&self.event) else {
+            let names: Vec<String> = Document::ALL
+                .iter()
+                .map(|d| format!("{:?}", d.as_str()))
+                .collect();
             return Err(c.invalid(
                 "event",
-                format!(
-                    "{:?}: write \"order\", \"order.response\" or \"inventory.report\"",
-                    self.event
-                ),
+                format!("{:?}: write one of {}", self.event, names.join(", ")),
             ));
         };
         if self.versions.is_empty() {
             return Err(c.invalid("versions", "list at least one version"));
         }
-        let order = doc == Document::Order;
-        let response = doc == Document::OrderResponse;
-        let inventory = doc == Document::InventoryReport;
         let h = self.header;
         let l = self.lines;
+        const NONE: &[Document] = &[];
+        const ORDERS: &[Document] = &[Order, OrderChange];
+        const ORDERLIKE: &[Document] = &[Order, OrderChange, OrderResponse];
+        const RESPONSE: &[Document] = &[OrderResponse];
+        const INVENTORY: &[Document] = &[InventoryReport];
+        const SHIPMENT: &[Document] = &[ShipmentNotice];
+        const INVOICE: &[Document] = &[Invoice];
+        const NOT_INVENTORY: &[Document] =
+            &[Order, OrderChange, OrderResponse, ShipmentNotice, Invoice];
+        const LINE_BASICS: &[Document] = &[Order, OrderChange, OrderResponse, Invoice];
         c.shape(
             doc,
             &[
                 (
                     "order_number",
                     h.order_number.is_some(),
-                    !inventory,
-                    !inventory,
+                    &[Order, OrderChange, OrderResponse, Invoice],
+                    ORDERLIKE,
                 ),
-                ("purpose", h.purpose.is_some(), !inventory, !inventory),
-                ("order_date", h.order_date.is_some(), !inventory, false),
-                ("currency", h.currency.is_some(), !inventory, false),
+                ("purpose", h.purpose.is_some(), ORDERLIKE, ORDERLIKE),
+                ("order_date", h.order_date.is_some(), ORDERLIKE, NONE),
+                (
+                    "currency",
+                    h.currency.is_some(),
+                    &[Order, OrderChange, OrderResponse, Invoice],
+                    NONE,
+                ),
                 (
                     "requested_delivery_date",
                     h.requested_delivery_date.is_some(),
-                    order,
-                    false,
+                    ORDERS,
+                    NONE,
                 ),
-                ("status", h.status.is_some(), response, response),
-                ("response_date", h.response_date.is_some(), response, false),
-                ("report_date", h.report_date.is_some(), inventory, inventory),
-                ("parties", !self.parties.is_empty(), !inventory, false),
-                ("references", !self.references.is_empty(), !inventory, false),
-                ("location", self.location.is_some(), inventory, false),
+                ("status", h.status.is_some(), RESPONSE, RESPONSE),
+                ("response_date", h.response_date.is_some(), RESPONSE, NONE),
+                ("report_date", h.report_date.is_some(), INVENTORY, INVENTORY),
+                ("shipment_id", h.shipment_id.is_some(), SHIPMENT, SHIPMENT),
+                ("ship_date", h.ship_date.is_some(), SHIPMENT, NONE),
+                (
+                    "estimated_delivery_date",
+                    h.estimated_delivery_date.is_some(),
+                    SHIPMENT,
+                    NONE,
+                ),
+                ("carrier_code", h.carrier_code.is_some(), SHIPMENT, NONE),
+                ("carrier_name", h.carrier_name.is_some(), SHIPMENT, NONE),
+                (
+                    "tracking_number",
+                    h.tracking_number.is_some(),
+                    SHIPMENT,
+                    NONE,
+                ),
+                ("order_numbers", h.order_numbers.is_some(), SHIPMENT, NONE),
+                (
+                    "invoice_number",
+                    h.invoice_number.is_some(),
+                    INVOICE,
+                    INVOICE,
+                ),
+                ("invoice_date", h.invoice_date.is_some(), INVOICE, INVOICE),
+                ("invoice_type", h.invoice_type.is_some(), INVOICE, NONE),
+                ("total", h.total.is_some(), INVOICE, INVOICE),
+                ("subtotal", h.subtotal.is_some(), INVOICE, NONE),
+                ("tax", h.tax.is_some(), INVOICE, NONE),
+                ("parties", !self.parties.is_empty(), NOT_INVENTORY, NONE),
+                (
+                    "references",
+                    !self.references.is_empty(),
+                    NOT_INVENTORY,
+                    NONE,
+                ),
+                ("location", self.location.is_some(), INVENTORY, NONE),
+                ("packages", self.packages.is_some(), SHIPMENT, NONE),
                 (
                     "lines.line_number",
                     l.line_number.is_some(),
-                    !inventory,
-                    !inventory,
+                    NOT_INVENTORY,
+                    LINE_BASICS,
                 ),
                 (
                     "lines.quantity",
                     l.quantity.is_some(),
-                    !inventory,
-                    !inventory,
+                    NOT_INVENTORY,
+                    NOT_INVENTORY,
                 ),
-                ("lines.unit", l.unit.is_some(), !inventory, !inventory),
+                ("lines.unit", l.unit.is_some(), NOT_INVENTORY, NOT_INVENTORY),
                 (
                     "lines.unit_price",
                     l.unit_price.is_some(),
-                    !inventory,
-                    false,
+                    LINE_BASICS,
+                    INVOICE,
                 ),
+                ("lines.amount", l.amount.is_some(), INVOICE, NONE),
                 (
                     "lines.requested_delivery_date",
                     l.requested_delivery_date.is_some(),
-                    order,
-                    false,
+                    ORDERS,
+                    NONE,
                 ),
-                ("lines.status", l.status.is_some(), response, false),
+                ("lines.change", l.change.is_some(), &[OrderChange], NONE),
+                ("lines.status", l.status.is_some(), RESPONSE, NONE),
                 (
                     "lines.scheduled_delivery_date",
                     l.scheduled_delivery_date.is_some(),
-                    response,
-                    false,
+                    RESPONSE,
+                    NONE,
+                ),
+                (
+                    "lines.order_number",
+                    l.order_number.is_some(),
+                    SHIPMENT,
+                    NONE,
+                ),
+                (
+                    "lines.order_line_number",
+                    l.order_line_number.is_some(),
+                    SHIPMENT,
+                    NONE,
                 ),
                 (
                     "lines.quantities",
                     !l.quantities.is_empty(),
-                    inventory,
-                    inventory,
+                    INVENTORY,
+                    INVENTORY,
                 ),
             ],
         )?;
+        let levels = self.levels.map(|lv| c.levels(lv)).transpose()?;
         let header = HeaderMapping {
             order_number: c.opt("order_number", h.order_number, Kind::Text)?,
             order_date: c.opt("order_date", h.order_date, Kind::Date)?,
@@ -871,6 +1189,23 @@ impl RawFile {
                 h.requested_delivery_date,
                 Kind::Date,
             )?,
+            shipment_id: c.opt("shipment_id", h.shipment_id, Kind::Text)?,
+            ship_date: c.opt("ship_date", h.ship_date, Kind::Date)?,
+            estimated_delivery_date: c.opt(
+                "estimated_delivery_date",
+                h.estimated_delivery_date,
+                Kind::Date,
+            )?,
+            carrier_code: c.opt("carrier_code", h.carrier_code, Kind::Text)?,
+            carrier_name: c.opt("carrier_name", h.carrier_name, Kind::Text)?,
+            tracking_number: c.opt("tracking_number", h.tracking_number, Kind::Text)?,
+            order_numbers: c.opt("order_numbers", h.order_numbers, Kind::Text)?,
+            invoice_number: c.opt("invoice_number", h.invoice_number, Kind::Text)?,
+            invoice_date: c.opt("invoice_date", h.invoice_date, Kind::Date)?,
+            invoice_type: c.opt("invoice_type", h.invoice_type, Kind::InvoiceType)?,
+            total: c.opt("total", h.total, Kind::Decimal)?,
+            subtotal: c.opt("subtotal", h.subtotal, Kind::Decimal)?,
+            tax: c.opt("tax", h.tax, Kind::Decimal)?,
         };
         let parties = self
             .parties
@@ -887,6 +1222,13 @@ impl RawFile {
                 skip: r.skip,
             });
         }
+        let packages = match self.packages {
+            Some(p) => Some(PackageMapping {
+                r#loop: c.lp("packages", p.r#loop)?,
+                id: c.opt("packages.id", p.id, Kind::Text)?,
+            }),
+            None => None,
+        };
         let n = |f: &str| format!("lines.{f}");
         let mut quantities = Vec::new();
         for q in l.quantities {
@@ -894,14 +1236,14 @@ impl RawFile {
             quantities.push(QuantityMapping {
                 r#loop: c.lp("lines.quantities", q.r#loop)?,
                 kind: c.field(&n("kind"), q.kind, Kind::Quantity)?,
-                value: c.field(&n("value"), q.value, Kind::Text)?,
+                value: c.field(&n("value"), q.value, Kind::Decimal)?,
                 unit: c.field(&n("unit"), q.unit, Kind::Unit)?,
             });
         }
         let lines = LineMapping {
             r#loop: c.lp("lines", l.r#loop)?,
             line_number: c.opt(&n("line_number"), l.line_number, Kind::Text)?,
-            quantity: c.opt(&n("quantity"), l.quantity, Kind::Text)?,
+            quantity: c.opt(&n("quantity"), l.quantity, Kind::Decimal)?,
             unit: c.opt(&n("unit"), l.unit, Kind::Unit)?,
             status: c.opt(&n("status"), l.status, Kind::Status)?,
             scheduled_delivery_date: c.opt(
@@ -910,7 +1252,7 @@ impl RawFile {
                 Kind::Date,
             )?,
             quantities,
-            unit_price: c.opt(&n("unit_price"), l.unit_price, Kind::Text)?,
+            unit_price: c.opt(&n("unit_price"), l.unit_price, Kind::Decimal)?,
             gtin: c.opt(&n("gtin"), l.gtin, Kind::Text)?,
             vendor_sku: c.opt(&n("vendor_sku"), l.vendor_sku, Kind::Text)?,
             buyer_sku: c.opt(&n("buyer_sku"), l.buyer_sku, Kind::Text)?,
@@ -920,7 +1262,46 @@ impl RawFile {
                 l.requested_delivery_date,
                 Kind::Date,
             )?,
+            change: c.opt(&n("change"), l.change, Kind::Change)?,
+            amount: c.opt(&n("amount"), l.amount, Kind::Decimal)?,
+            order_number: c.opt(&n("order_number"), l.order_number, Kind::Text)?,
+            order_line_number: c.opt(&n("order_line_number"), l.order_line_number, Kind::Text)?,
         };
+        let mut header = header;
+        let mut lines = lines;
+        // What the event cannot be without is required whatever the file says: a missing value
+        // is then reported by name instead of silently dropping the line or the message.
+        let need = |f: &mut Option<Field>| {
+            if let Some(f) = f {
+                f.required = true;
+            }
+        };
+        match doc {
+            Order | OrderChange | OrderResponse => {
+                need(&mut header.order_number);
+                need(&mut header.purpose);
+                need(&mut header.status);
+            }
+            InventoryReport => need(&mut header.report_date),
+            ShipmentNotice => need(&mut header.shipment_id),
+            Invoice => {
+                need(&mut header.invoice_number);
+                need(&mut header.invoice_date);
+                need(&mut header.total);
+                need(&mut lines.unit_price);
+            }
+        }
+        // A shipment line's number is optional in the event; every other line needs one.
+        if doc != ShipmentNotice {
+            need(&mut lines.line_number);
+        }
+        need(&mut lines.quantity);
+        need(&mut lines.unit);
+        for q in &mut lines.quantities {
+            q.kind.required = true;
+            q.value.required = true;
+            q.unit.required = true;
+        }
         Ok(MessageMapping {
             origin: origin.display().to_string(),
             syntax: self.syntax,
@@ -931,6 +1312,8 @@ impl RawFile {
             parties,
             references,
             location,
+            levels,
+            packages,
             lines,
             codes: self.codes,
         })
