@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use outbox::{Delivery, FailOutcome, Outbox, RetryPolicy, Step};
+use outbox::{Claimed, Delivery, DeliveryId, FailOutcome, Outbox, RetryPolicy};
 
 use crate::clock;
 use crate::sinks::{DeliveryError, OutboundDirectory, Sink};
@@ -22,7 +22,7 @@ pub struct Destinations {
 impl Destinations {
     fn deliver(&self, d: &Delivery, payload: &[u8]) -> Result<(), DeliveryError> {
         if let Some(sink) = self.sinks.get(&d.destination) {
-            return sink.deliver(payload);
+            return sink.deliver_with_id(d.id, payload);
         }
         if let Some(dir) = self.partners.get(&d.destination) {
             return dir.deliver(&file_name(d), payload);
@@ -44,57 +44,112 @@ fn file_name(d: &Delivery) -> String {
     format!("{kind}-{control:09}.{ext}")
 }
 
-/// Delivers what is due now; returns how many deliveries were attempted.
+/// Delivers what is due now, up to `limit` deliveries with at most `concurrency` at once per
+/// destination; returns how many deliveries were attempted.
 pub fn run_due(
     outbox: &Outbox,
     destinations: &Destinations,
     policy: &RetryPolicy,
     limit: usize,
+    concurrency: usize,
 ) -> Result<usize, outbox::Error> {
     let now = clock::now_ms();
-    let due = outbox.due(now, limit)?;
-    let mut attempted = 0;
-    for d in due {
-        let Some(claimed) = outbox.claim(d.id, now, LEASE_MS)? else {
-            continue;
-        };
-        attempted += 1;
-        let result = destinations.deliver(&claimed.delivery, &claimed.payload);
-        let now = clock::now_ms();
-        match result {
-            Ok(()) => {
-                outbox.complete(claimed.delivery.id, now)?;
-                if let Some(message) = claimed.delivery.message_id {
-                    outbox.append_trace(
-                        message,
-                        now,
-                        Step::EventDelivered {
-                            delivery: claimed.delivery.id,
-                        },
-                        &claimed.delivery.destination,
-                    )?;
-                }
-                tracing::debug!(delivery = %claimed.delivery.id, destination = %claimed.delivery.destination, "delivered");
-            }
-            Err(e) => {
-                let outcome = outbox.fail(claimed.delivery.id, &e.to_string(), now, policy)?;
-                match outcome {
-                    FailOutcome::RetryAt(at) => tracing::warn!(
-                        delivery = %claimed.delivery.id,
-                        destination = %claimed.delivery.destination,
-                        error = %e,
-                        retry_in_ms = at.saturating_sub(now),
-                        "delivery failed; will retry"
-                    ),
-                    FailOutcome::Dead => tracing::error!(
-                        delivery = %claimed.delivery.id,
-                        destination = %claimed.delivery.destination,
-                        error = %e,
-                        "delivery failed for good; dead-lettered"
-                    ),
-                }
+    let due: Vec<_> = outbox.due(now, limit)?.iter().map(|d| d.id).collect();
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let claimed = outbox.claim_many(&due, now, LEASE_MS)?;
+    if claimed.is_empty() {
+        return Ok(0);
+    }
+    // What these deliveries carry (and the control numbers in them) is durable before any of it
+    // leaves the gateway: one flush for the round.
+    outbox.flush()?;
+    // Each destination's deliveries are spread over up to `concurrency` workers: slow receivers
+    // do not hold up the others, and file-system syncs running side by side share commits.
+    let mut by_destination: BTreeMap<&str, Vec<&Claimed>> = BTreeMap::new();
+    for c in &claimed {
+        by_destination
+            .entry(c.delivery.destination.as_str())
+            .or_default()
+            .push(c);
+    }
+    let results: Vec<Result<Vec<DeliveryId>, outbox::Error>> = std::thread::scope(|scope| {
+        let mut workers = Vec::new();
+        for group in by_destination.values() {
+            let per_worker = group.len().div_ceil(concurrency.max(1));
+            for chunk in group.chunks(per_worker.max(1)) {
+                workers.push(scope.spawn(move || {
+                    let mut delivered = Vec::with_capacity(chunk.len());
+                    for c in chunk {
+                        if deliver_one(outbox, destinations, policy, c)? {
+                            delivered.push(c.delivery.id);
+                        }
+                    }
+                    Ok(delivered)
+                }));
             }
         }
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join().unwrap_or_else(|_| {
+                    Err(outbox::Error::Invalid("a delivery worker panicked".into()))
+                })
+            })
+            .collect()
+    });
+    let mut delivered = Vec::with_capacity(claimed.len());
+    for r in results {
+        delivered.extend(r?);
     }
-    Ok(attempted)
+    outbox.complete_many(&delivered, clock::now_ms())?;
+    // A completion lost to a crash only means one more delivery of the same document.
+    outbox.flush()?;
+    Ok(claimed.len())
+}
+
+/// Attempts one delivery; true when it arrived (the caller completes it with the round's
+/// others), false when it failed and was recorded as such.
+fn deliver_one(
+    outbox: &Outbox,
+    destinations: &Destinations,
+    policy: &RetryPolicy,
+    c: &Claimed,
+) -> Result<bool, outbox::Error> {
+    let result = destinations.deliver(&c.delivery, &c.payload);
+    let now = clock::now_ms();
+    let e = match result {
+        Ok(()) => {
+            tracing::debug!(delivery = %c.delivery.id, destination = %c.delivery.destination, "delivered");
+            return Ok(true);
+        }
+        Err(e) => e,
+    };
+    // A receiver that refused the delivery will refuse it again: dead-letter it now.
+    let outcome = if e.is_permanent() {
+        let dead_now = RetryPolicy {
+            max_attempts: 1,
+            ..policy.clone()
+        };
+        outbox.fail(c.delivery.id, &e.to_string(), now, &dead_now)?
+    } else {
+        outbox.fail(c.delivery.id, &e.to_string(), now, policy)?
+    };
+    match outcome {
+        FailOutcome::RetryAt(at) => tracing::warn!(
+            delivery = %c.delivery.id,
+            destination = %c.delivery.destination,
+            error = %e,
+            retry_in_ms = at.saturating_sub(now),
+            "delivery failed; will retry"
+        ),
+        FailOutcome::Dead => tracing::error!(
+            delivery = %c.delivery.id,
+            destination = %c.delivery.destination,
+            error = %e,
+            "delivery failed for good; dead-lettered"
+        ),
+    }
+    Ok(false)
 }

@@ -61,13 +61,17 @@ impl DirectoryInbox {
         Ok(files.into_iter().map(|(_, p)| p).collect())
     }
 
-    /// Acknowledges receipt of `file`: removes it, durably.
-    pub fn release(&self, file: &Path) -> io::Result<()> {
+    /// Acknowledges receipt of `file`: removes it. Durable after [`DirectoryInbox::sync`].
+    pub fn remove(&self, file: &Path) -> io::Result<()> {
         match fs::remove_file(file) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
         }
+    }
+
+    /// Makes the removals so far durable.
+    pub fn sync(&self) -> io::Result<()> {
         sync_dir(&self.path)
     }
 }
@@ -99,10 +103,11 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["a.x12", "e.edi"]);
-        inbox.release(&inbox.path.join("a.x12")).expect("release");
+        inbox.remove(&inbox.path.join("a.x12")).expect("remove");
         inbox
-            .release(&inbox.path.join("a.x12"))
-            .expect("release twice is fine");
+            .remove(&inbox.path.join("a.x12"))
+            .expect("removing twice is fine");
+        inbox.sync().expect("sync");
         assert_eq!(inbox.ready().expect("list").len(), 1);
     }
 }

@@ -52,6 +52,20 @@ pub struct Pipeline {
     pub max_file_bytes: u64,
 }
 
+/// Trace entries gathered while a message is processed, written with its final state.
+type Steps = Vec<(u64, Step, String)>;
+
+/// A file taken from an inbox and recorded.
+#[derive(Debug)]
+pub struct Received {
+    /// Its message.
+    pub id: MessageId,
+    /// The file still in the inbox (none when it was moved to quarantine unread).
+    file: Option<PathBuf>,
+    /// Whether it had been recorded before a restart.
+    pub again: bool,
+}
+
 /// How one interchange ended, for the message's final state.
 enum Ended {
     Processed,
@@ -60,57 +74,108 @@ enum Ended {
 }
 
 impl Pipeline {
-    /// Takes one file from an inbox: spool, record, then release it from the inbox. Returns the
-    /// new message, or `None` when the file vanished before it could be read.
-    pub fn receive(&self, inbox: &DirectoryInbox, file: &Path) -> Result<Option<MessageId>, Error> {
-        let file_name = file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let size = match fs::metadata(file) {
-            Ok(m) => m.len(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(format!("reading {}", file.display()), e)),
-        };
-        let now = clock::now_ms();
-        if size > self.max_file_bytes {
-            return self.set_aside(inbox, file, &file_name, size, now).map(Some);
-        }
-        let bytes = match fs::read(file) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(format!("reading {}", file.display()), e)),
-        };
-        let spooled = self
+    /// Takes a batch of files from an inbox: their bytes go into one spool segment, made durable
+    /// once, and each is recorded. The records are durable only after the caller's next
+    /// [`Outbox::flush`], and only then may the caller [`Pipeline::release`] the files from the
+    /// inbox. A file that vanished before it could be read is skipped; one that cannot be read is
+    /// left in the inbox, and said so.
+    pub fn receive(
+        &self,
+        inbox: &DirectoryInbox,
+        files: &[PathBuf],
+    ) -> Result<Vec<Received>, Error> {
+        let mut received = Vec::with_capacity(files.len());
+        let mut segment = self
             .spool
-            .put(&bytes)
-            .map_err(|e| Error::io(format!("spooling {}", file.display()), e))?;
-        // Recorded before, and the gateway stopped before the file left the inbox: it is that
-        // message, not a new one (and not a duplicate interchange).
-        let known = self
-            .outbox
-            .find_unreleased(&inbox.name, &file_name, &spooled.sha256)?;
-        let id = match known {
-            Some(id) => id,
-            None => self.outbox.record_received(NewMessage {
-                channel: inbox.name.clone(),
-                file_name: file_name.clone(),
-                spool_path: spooled.path,
-                size: spooled.size,
-                sha256: spooled.sha256,
-                received_at: now,
-            })?,
-        };
-        inbox
-            .release(file)
-            .map_err(|e| Error::io(format!("removing {}", file.display()), e))?;
-        self.outbox.mark_released(id)?;
-        if known.is_some() {
-            tracing::info!(message = %id, channel = %inbox.name, file = %file_name, "found again after a restart");
-        } else {
-            tracing::info!(message = %id, channel = %inbox.name, file = %file_name, size, "received");
+            .segment()
+            .map_err(|e| Error::io("starting a spool segment".into(), e))?;
+        let mut taken = Vec::with_capacity(files.len());
+        for file in files {
+            let file_name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let read = fs::metadata(file).and_then(|m| {
+                if m.len() > self.max_file_bytes {
+                    Ok(Err(m.len()))
+                } else {
+                    fs::read(file).map(Ok)
+                }
+            });
+            match read {
+                Ok(Ok(bytes)) => {
+                    let spooled = segment
+                        .add(&bytes)
+                        .map_err(|e| Error::io("writing the spool".into(), e))?;
+                    taken.push((file, file_name, spooled));
+                }
+                Ok(Err(size)) => {
+                    let id = self.set_aside(inbox, file, &file_name, size, clock::now_ms())?;
+                    received.push(Received {
+                        id,
+                        file: None,
+                        again: false,
+                    });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::error!(channel = %inbox.name, file = %file.display(), error = %e, "cannot read; left in the inbox");
+                }
+            }
         }
-        Ok(Some(id))
+        if segment.is_empty() {
+            segment.abandon();
+            return Ok(received);
+        }
+        segment
+            .commit()
+            .map_err(|e| Error::io("making the spool segment durable".into(), e))?;
+
+        let now = clock::now_ms();
+        for (file, file_name, spooled) in taken {
+            // Recorded before, and the gateway stopped before the file left the inbox: it is
+            // that message, not a new one (and not a duplicate interchange).
+            let known = self
+                .outbox
+                .find_unreleased(&inbox.name, &file_name, &spooled.sha256)?;
+            let id = match known {
+                Some(id) => {
+                    tracing::info!(message = %id, channel = %inbox.name, file = %file_name, "found again after a restart");
+                    id
+                }
+                None => {
+                    let id = self.outbox.record_received(NewMessage {
+                        channel: inbox.name.clone(),
+                        file_name: file_name.clone(),
+                        spool_path: spooled.path,
+                        spool_offset: spooled.offset,
+                        size: spooled.size,
+                        sha256: spooled.sha256,
+                        received_at: now,
+                    })?;
+                    tracing::info!(message = %id, channel = %inbox.name, file = %file_name, size = spooled.size, "received");
+                    id
+                }
+            };
+            received.push(Received {
+                id,
+                file: Some(file.clone()),
+                again: known.is_some(),
+            });
+        }
+        Ok(received)
+    }
+
+    /// Removes a received file from its inbox, once its record is flushed. The inbox directory
+    /// itself is synced by the caller, once per batch.
+    pub fn release(&self, inbox: &DirectoryInbox, received: &Received) -> Result<(), Error> {
+        if let Some(file) = &received.file {
+            inbox
+                .remove(file)
+                .map_err(|e| Error::io(format!("removing {}", file.display()), e))?;
+            self.outbox.mark_released(received.id)?;
+        }
+        Ok(())
     }
 
     /// An oversized file is moved, unread, to the quarantine directory and recorded there.
@@ -133,6 +198,7 @@ impl Pipeline {
             channel: inbox.name.clone(),
             file_name: file_name.to_string(),
             spool_path: target.clone(),
+            spool_offset: 0,
             size,
             sha256: String::new(),
             received_at: now,
@@ -165,7 +231,10 @@ impl Pipeline {
             return Ok(());
         }
         let now = clock::now_ms();
-        let bytes = match self.spool.get(&msg.spool_path) {
+        let bytes = match self
+            .spool
+            .get(&msg.spool_path, msg.spool_offset, msg.size, &msg.sha256)
+        {
             Ok(b) => b,
             Err(e) => {
                 let reason = format!("spool file {} unreadable: {e}", msg.spool_path.display());
@@ -199,9 +268,17 @@ impl Pipeline {
             }
         };
         let reserved = self.channel_partner.get(&msg.channel).cloned().flatten();
+        let mut steps = Steps::new();
         let mut ended = Vec::with_capacity(interchanges.len());
         for (index, ic) in interchanges.iter().enumerate() {
-            ended.push(self.interchange(id, &where_, index, ic, reserved.as_deref())?);
+            ended.push(self.interchange(
+                &mut steps,
+                id,
+                &where_,
+                index,
+                ic,
+                reserved.as_deref(),
+            )?);
         }
 
         let now = clock::now_ms();
@@ -220,7 +297,8 @@ impl Pipeline {
             MessageState::Processed
         };
         tracing::info!(message = %id, file = %msg.file_name, state = ?state.kind(), "processed");
-        self.outbox.set_state(id, state, now, "")?;
+        // What processing found, and the final state, in one transaction.
+        self.outbox.record_steps(id, &steps, Some((state, now)))?;
         Ok(())
     }
 
@@ -239,6 +317,7 @@ impl Pipeline {
 
     fn interchange(
         &self,
+        steps: &mut Steps,
         id: MessageId,
         where_: &str,
         index: usize,
@@ -257,14 +336,13 @@ impl Pipeline {
                     "{at}: no partner file has sender {}:{}",
                     sender.qualifier, sender.id
                 );
-                self.outbox.append_trace(
-                    id,
+                steps.push((
                     now,
                     Step::Quarantined {
                         reason: reason.clone(),
                     },
-                    "",
-                )?;
+                    String::new(),
+                ));
                 tracing::warn!(message = %id, interchange = %control, sender = %sender.id, "unknown partner");
                 return Ok(Ended::Quarantined(reason));
             }
@@ -274,12 +352,12 @@ impl Pipeline {
                     partner.id, receiver.qualifier, receiver.id
                 );
                 self.refuse(
+                    steps,
                     id,
                     index,
                     ic,
                     partner,
-                    InterchangeError::InvalidReceiver,
-                    &reason,
+                    (InterchangeError::InvalidReceiver, &reason),
                 )?;
                 return Ok(Ended::Quarantined(reason));
             }
@@ -290,12 +368,12 @@ impl Pipeline {
                 partner.id
             );
             self.refuse(
+                steps,
                 id,
                 index,
                 ic,
                 partner,
-                InterchangeError::InvalidSender,
-                &reason,
+                (InterchangeError::InvalidSender, &reason),
             )?;
             return Ok(Ended::Quarantined(reason));
         }
@@ -311,17 +389,16 @@ impl Pipeline {
                 && prior.message_id != id
             {
                 duplicate_of = Some(prior.message_id);
-                self.outbox.append_trace(
-                    id,
+                steps.push((
                     now,
                     Step::Duplicate {
                         of: prior.message_id,
                     },
-                    &format!(
+                    format!(
                         "{at}: control number already received in {}",
                         prior.message_id
                     ),
-                )?;
+                ));
                 tracing::warn!(message = %id, partner = %partner.id, interchange = %control, of = %prior.message_id, "duplicate interchange");
             }
         }
@@ -333,21 +410,20 @@ impl Pipeline {
                 detail: format!("interchange control number {control} was received before"),
                 offset: ic.offset(),
             });
-            self.queue_acks(id, index, ic, &report, partner)?;
+            self.queue_acks(steps, id, index, ic, &report, partner)?;
             return Ok(Ended::Duplicate(of));
         }
         let (accepted, rejected) = count_verdicts(&report);
-        self.outbox.append_trace(
-            id,
+        steps.push((
             now,
             Step::Validated { accepted, rejected },
-            &describe_findings(&report),
-        )?;
-        self.queue_acks(id, index, ic, &report, partner)?;
+            describe_findings(&report),
+        ));
+        self.queue_acks(steps, id, index, ic, &report, partner)?;
         if report.is_rejected() {
             return Ok(Ended::Processed);
         }
-        self.translate(id, &at, ic, &report, partner)?;
+        self.translate(steps, id, &at, ic, &report, partner)?;
         Ok(Ended::Processed)
     }
 
@@ -355,23 +431,22 @@ impl Pipeline {
     /// partner is known), and records why.
     fn refuse(
         &self,
+        steps: &mut Steps,
         id: MessageId,
         index: usize,
         ic: &Interchange<'_>,
         partner: &Partner,
-        code: InterchangeError,
-        reason: &str,
+        (code, reason): (InterchangeError, &str),
     ) -> Result<(), Error> {
         let now = clock::now_ms();
         self.outbox.set_partner(id, &partner.id, now)?;
-        self.outbox.append_trace(
-            id,
+        steps.push((
             now,
             Step::Quarantined {
                 reason: reason.to_string(),
             },
-            "",
-        )?;
+            String::new(),
+        ));
         tracing::warn!(message = %id, partner = %partner.id, %reason, "interchange refused");
         let mut report = validate::validate(ic, &self.specs);
         report.errors.insert(
@@ -382,11 +457,12 @@ impl Pipeline {
                 offset: ic.offset(),
             },
         );
-        self.queue_acks(id, index, ic, &report, partner)
+        self.queue_acks(steps, id, index, ic, &report, partner)
     }
 
     fn queue_acks(
         &self,
+        steps: &mut Steps,
         id: MessageId,
         index: usize,
         ic: &Interchange<'_>,
@@ -432,21 +508,21 @@ impl Pipeline {
                 .first()
                 .map(|n| n.value.to_string())
                 .unwrap_or_default();
-            self.outbox.append_trace(
-                id,
+            steps.push((
                 now,
                 Step::AckQueued {
                     delivery: queued.delivery.id,
                     control_number: control,
                 },
-                kind.as_str(),
-            )?;
+                kind.as_str().to_string(),
+            ));
         }
         Ok(())
     }
 
     fn translate(
         &self,
+        steps: &mut Steps,
         id: MessageId,
         at: &str,
         ic: &Interchange<'_>,
@@ -487,13 +563,11 @@ impl Pipeline {
                         msg.control_number()
                     );
                     tracing::warn!(message = %id, partner = %partner.id, %reason, "translation problem");
-                    self.outbox
-                        .append_trace(id, now, Step::Error { reason }, "")?;
+                    steps.push((now, Step::Error { reason }, String::new()));
                 }
             }
         }
-        self.outbox
-            .append_trace(id, clock::now_ms(), Step::Translated { events }, "")?;
+        steps.push((clock::now_ms(), Step::Translated { events }, String::new()));
         Ok(())
     }
 }

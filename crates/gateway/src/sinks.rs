@@ -153,23 +153,28 @@ impl Sink {
         match self {
             Sink::Jsonl { dir, lock, .. } => {
                 let path = dir.join(format!("events-{}.jsonl", crate::clock::utc_date()));
-                let _guard = lock
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 let io = |source| DeliveryError::Io {
                     what: format!("appending to {}", path.display()),
                     source,
                 };
-                let mut f = OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&path)
-                    .map_err(io)?;
                 let mut line = Vec::with_capacity(event_json.len() + 1);
                 line.extend_from_slice(event_json);
                 line.push(b'\n');
-                f.write_all(&line).map_err(io)?;
-                f.sync_data().map_err(io)
+                // The append is serialised so lines never interleave; the sync is not, so
+                // deliveries running side by side share the file system's journal commits.
+                let file = {
+                    let _guard = lock
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let mut f = OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&path)
+                        .map_err(io)?;
+                    f.write_all(&line).map_err(io)?;
+                    f
+                };
+                file.sync_data().map_err(io)
             }
             Sink::Stdout { .. } => {
                 let mut out = io::stdout().lock();

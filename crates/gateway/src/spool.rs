@@ -1,80 +1,151 @@
 //! The spool: every received file's raw bytes, made durable before anything is acknowledged to
 //! the channel it came from.
 //!
-//! Files are named by the SHA-256 of their content (`spool/ab/abcd….edi`), so the spool only
-//! ever grows by new content and a file received twice is stored once. A write goes to a
-//! temporary name, is fsync'd, renamed into place, and the directory is fsync'd: after a crash a
-//! spool file is either whole or absent.
+//! Files received together are written one after another into one append-only segment
+//! (`spool/YYYY-MM-DD/<batch>.seg`): written under a temporary name, fsync'd once, renamed into
+//! place, and the directory fsync'd. One fsync covers a whole batch, and after a crash a segment
+//! is either whole or absent. A message record names its segment, offset and size, and the
+//! SHA-256 of its bytes, so what is read back can be checked.
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
 /// The spool directory.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Spool {
     root: PathBuf,
+    /// Makes segment names unique within a process, whatever the clock does.
+    sequence: AtomicU64,
 }
 
-/// A file made durable in the spool.
+/// Where one file's bytes are in the spool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spooled {
-    /// Where it is.
+    /// The segment.
     pub path: PathBuf,
-    /// SHA-256 of the content, lower-case hex.
-    pub sha256: String,
-    /// Size in bytes.
+    /// Where the bytes start in it.
+    pub offset: u64,
+    /// How many bytes.
     pub size: u64,
+    /// SHA-256 of the bytes, lower-case hex.
+    pub sha256: String,
+}
+
+/// A segment being written: files are added, then [`Segment::commit`] makes them durable.
+#[derive(Debug)]
+pub struct Segment {
+    tmp: PathBuf,
+    path: PathBuf,
+    file: io::BufWriter<File>,
+    len: u64,
 }
 
 impl Spool {
-    /// The spool under `root` (created when missing).
+    /// The spool under `root` (created when missing). Segments left half-written by a crash
+    /// are removed: nothing in them was ever recorded.
     pub fn open(root: &Path) -> io::Result<Spool> {
-        fs::create_dir_all(root.join("tmp"))?;
+        let tmp = root.join("tmp");
+        fs::create_dir_all(&tmp)?;
+        for entry in fs::read_dir(&tmp)? {
+            fs::remove_file(entry?.path())?;
+        }
         Ok(Spool {
             root: root.to_path_buf(),
+            sequence: AtomicU64::new(0),
         })
     }
 
-    /// Writes `bytes` durably and returns where they are.
-    pub fn put(&self, bytes: &[u8]) -> io::Result<Spooled> {
-        let sha256 = hex(&Sha256::digest(bytes));
-        let dir = self.root.join(&sha256[..2]);
-        let path = dir.join(format!("{sha256}.edi"));
-        let spooled = Spooled {
-            path: path.clone(),
-            sha256,
-            size: bytes.len() as u64,
-        };
-        // Same name, same content: a file already in place needs no second write.
-        if path.exists() {
-            return Ok(spooled);
-        }
-        fs::create_dir_all(&dir)?;
-        let tmp =
-            self.root
-                .join("tmp")
-                .join(format!("{}.{}.part", spooled.sha256, std::process::id()));
-        {
-            let mut f = File::create(&tmp)?;
-            f.write_all(bytes)?;
-            f.sync_all()?;
-        }
-        fs::rename(&tmp, &path)?;
-        sync_dir(&dir)?;
-        Ok(spooled)
+    /// Starts a segment.
+    pub fn segment(&self) -> io::Result<Segment> {
+        let now = time::OffsetDateTime::now_utc();
+        let day = format!(
+            "{:04}-{:02}-{:02}",
+            now.year(),
+            u8::from(now.month()),
+            now.day()
+        );
+        let name = format!(
+            "{}-{}-{}.seg",
+            now.unix_timestamp_nanos(),
+            std::process::id(),
+            self.sequence.fetch_add(1, Ordering::Relaxed)
+        );
+        let tmp = self.root.join("tmp").join(&name);
+        let path = self.root.join(day).join(name);
+        Ok(Segment {
+            file: io::BufWriter::new(File::create(&tmp)?),
+            tmp,
+            path,
+            len: 0,
+        })
     }
 
-    /// Reads a spooled file back.
-    pub fn get(&self, path: &Path) -> io::Result<Vec<u8>> {
-        fs::read(path)
+    /// Reads one file's bytes back, checking them against their hash.
+    pub fn get(&self, path: &Path, offset: u64, size: u64, sha256: &str) -> io::Result<Vec<u8>> {
+        let mut f = File::open(path)?;
+        f.seek(SeekFrom::Start(offset))?;
+        let len = usize::try_from(size).map_err(|_| io::Error::from(io::ErrorKind::OutOfMemory))?;
+        let mut bytes = vec![0; len];
+        f.read_exact(&mut bytes)?;
+        if !sha256.is_empty() && hex(&Sha256::digest(&bytes)) != sha256 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "bytes {offset}..{} of {} do not match their recorded SHA-256",
+                    offset + size,
+                    path.display()
+                ),
+            ));
+        }
+        Ok(bytes)
     }
 
     /// The spool's root.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+}
+
+impl Segment {
+    /// Appends one file; where it will be once the segment is committed.
+    pub fn add(&mut self, bytes: &[u8]) -> io::Result<Spooled> {
+        self.file.write_all(bytes)?;
+        let spooled = Spooled {
+            path: self.path.clone(),
+            offset: self.len,
+            size: bytes.len() as u64,
+            sha256: hex(&Sha256::digest(bytes)),
+        };
+        self.len += bytes.len() as u64;
+        Ok(spooled)
+    }
+
+    /// Whether nothing was added.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Makes the segment durable under its final name.
+    pub fn commit(self) -> io::Result<()> {
+        let file = self
+            .file
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)?;
+        file.sync_all()?;
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(dir)?;
+        fs::rename(&self.tmp, &self.path)?;
+        sync_dir(dir)
+    }
+
+    /// Gives the segment up (nothing in it was recorded).
+    pub fn abandon(self) {
+        drop(self.file);
+        let _ = fs::remove_file(&self.tmp);
     }
 }
 
@@ -117,29 +188,58 @@ mod tests {
     use super::*;
 
     #[test]
-    fn content_is_stored_once_under_its_hash() {
+    fn files_in_a_segment_read_back_exactly() {
         let dir = tempfile::tempdir().expect("tempdir");
         let spool = Spool::open(dir.path()).expect("open");
-        let a = spool.put(b"abc").expect("put");
-        let b = spool.put(b"abc").expect("put again");
-        assert_eq!(a, b);
-        assert_eq!(a.size, 3);
+        let mut seg = spool.segment().expect("segment");
+        let a = seg.add(b"abc").expect("add");
+        let b = seg.add(b"ISA*00*~").expect("add");
+        seg.commit().expect("commit");
+        assert_eq!((a.offset, a.size, b.offset, b.size), (0, 3, 3, 8));
         // SHA-256("abc"), FIPS 180-2 appendix B.1.
         assert_eq!(
             a.sha256,
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
-        assert!(
-            a.path.ends_with(
-                "ba/ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad.edi"
-            )
+        assert_eq!(
+            spool
+                .get(&a.path, a.offset, a.size, &a.sha256)
+                .expect("get"),
+            b"abc"
         );
-        assert_eq!(spool.get(&a.path).expect("get"), b"abc");
+        assert_eq!(
+            spool
+                .get(&b.path, b.offset, b.size, &b.sha256)
+                .expect("get"),
+            b"ISA*00*~"
+        );
+        assert!(
+            spool.get(&b.path, b.offset, b.size, &a.sha256).is_err(),
+            "a hash mismatch is an error"
+        );
         assert!(
             fs::read_dir(dir.path().join("tmp"))
                 .expect("tmp")
                 .next()
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn half_written_segments_are_cleared_on_open() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spool = Spool::open(dir.path()).expect("open");
+        let mut seg = spool.segment().expect("segment");
+        seg.add(b"lost in a crash").expect("add");
+        std::mem::forget(seg);
+        assert_eq!(
+            fs::read_dir(dir.path().join("tmp")).expect("tmp").count(),
+            1
+        );
+        Spool::open(dir.path()).expect("reopen");
+        assert_eq!(
+            fs::read_dir(dir.path().join("tmp")).expect("tmp").count(),
+            0
         );
     }
 }

@@ -431,7 +431,7 @@ impl Outbox {
                 created: true,
             })
         })?;
-        self.flush()?;
+        self.commit_point()?;
         Ok(enqueued)
     }
 
@@ -501,7 +501,7 @@ impl Outbox {
                 created: true,
             })
         })?;
-        self.flush()?;
+        self.commit_point()?;
         Ok(enqueued)
     }
 
@@ -607,6 +607,61 @@ impl Outbox {
         })
     }
 
+    /// Claims every one of `ids` that is claimable, in one transaction: what a delivery round
+    /// takes at once. Those not claimable (no longer due, leased, finished) are left out.
+    pub fn claim_many(
+        &self,
+        ids: &[DeliveryId],
+        now: Millis,
+        lease: Millis,
+    ) -> Result<Vec<Claimed>> {
+        self.transact(|tx| {
+            let mut claimed = Vec::with_capacity(ids.len());
+            for &id in ids {
+                let old = load(tx, id)?;
+                let claimable = match old.state {
+                    DeliveryState::Pending { due_at } => due_at <= now,
+                    DeliveryState::InFlight { lease_until, .. } => lease_until <= now,
+                    _ => false,
+                };
+                if !claimable {
+                    continue;
+                }
+                let mut d = old.clone();
+                d.attempts = d.attempts.saturating_add(1);
+                d.state = DeliveryState::InFlight {
+                    claimed_at: now,
+                    lease_until: now.saturating_add(lease),
+                };
+                write(tx, Some(&old), Some(&d))?;
+                claimed.push(Claimed {
+                    payload: stored_payload(tx, id)?,
+                    delivery: d,
+                });
+            }
+            Ok(claimed)
+        })
+    }
+
+    /// Marks every one of `ids` delivered, in one transaction (see [`Outbox::complete`]).
+    pub fn complete_many(&self, ids: &[DeliveryId], now: Millis) -> Result<()> {
+        self.transact(|tx| {
+            for &id in ids {
+                let old = load(tx, id)?;
+                match old.state {
+                    DeliveryState::InFlight { .. } => {}
+                    DeliveryState::Delivered { .. } => continue,
+                    _ => return Err(invalid(&old, "complete it").into()),
+                }
+                let mut d = old.clone();
+                d.state = DeliveryState::Delivered { at: now };
+                write(tx, Some(&old), Some(&d))?;
+            }
+            Ok(())
+        })?;
+        self.commit_point()
+    }
+
     /// Marks an in-flight delivery delivered, and returns once that is on disk. Completing a
     /// delivered one again is a no-op; any other state is [`Error::InvalidState`].
     pub fn complete(&self, id: DeliveryId, now: Millis) -> Result<Delivery> {
@@ -622,7 +677,7 @@ impl Outbox {
             write(tx, Some(&old), Some(&d))?;
             Ok(d)
         })?;
-        self.flush()?;
+        self.commit_point()?;
         Ok(d)
     }
 

@@ -70,7 +70,8 @@
 //! ([`Outbox::retry`], [`Outbox::drop`], [`Outbox::set_counter`], [`Outbox::purge`]). The rest
 //! reach the disk with the next flush, by sled's own every half second, or by [`Outbox::flush`];
 //! a crash before then loses only steps that are repeated anyway (a claim, a failed attempt, a
-//! trace entry of a message that is then processed again).
+//! trace entry of a message that is then processed again). With [`Options::group_commit`] the
+//! first four leave the flush to the caller, who flushes once per batch before acting on it.
 //!
 //! ```
 //! use outbox::{CounterKey, CounterKind, NewDelivery, Outbox};
@@ -132,6 +133,7 @@ use store::{NAMES, T, Tx, TxResult};
 pub struct Options {
     counter_max: BTreeMap<CounterKind, u64>,
     cache_capacity: u64,
+    group_commit: bool,
 }
 
 impl Default for Options {
@@ -139,6 +141,7 @@ impl Default for Options {
         Options {
             counter_max: BTreeMap::new(),
             cache_capacity: 64 * 1024 * 1024,
+            group_commit: false,
         }
     }
 }
@@ -154,6 +157,15 @@ impl Options {
     /// Sets sled's page cache size in bytes (64 MiB unless set).
     pub fn cache_capacity(mut self, bytes: u64) -> Self {
         self.cache_capacity = bytes;
+        self
+    }
+
+    /// Group commit: the operations that flush by default ([`Outbox::record_received`],
+    /// [`Outbox::enqueue`], [`Outbox::enqueue_outbound`], [`Outbox::complete`]) leave the flush
+    /// to the caller, who promises to call [`Outbox::flush`] before anything they did is made
+    /// known outside — one flush for a whole batch of files or deliveries instead of one each.
+    pub fn group_commit(mut self, on: bool) -> Self {
+        self.group_commit = on;
         self
     }
 
@@ -242,6 +254,16 @@ impl Outbox {
     pub fn flush(&self) -> Result<()> {
         self.db.flush()?;
         Ok(())
+    }
+
+    /// Where an operation's effect must be durable before the caller may act on it: a flush,
+    /// unless the caller took that duty over with [`Options::group_commit`].
+    pub(crate) fn commit_point(&self) -> Result<()> {
+        if self.options.group_commit {
+            Ok(())
+        } else {
+            self.flush()
+        }
     }
 
     /// The size of the database files in bytes, for monitoring (sled reclaims space lazily).

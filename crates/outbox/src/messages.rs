@@ -26,6 +26,8 @@ pub struct NewMessage {
     pub file_name: String,
     /// Where the spool keeps the raw bytes (must be UTF-8: records are JSON).
     pub spool_path: PathBuf,
+    /// Where in that file they start (spool files hold many received files one after another).
+    pub spool_offset: u64,
     /// Its size in bytes.
     pub size: u64,
     /// The SHA-256 of its bytes, in hex.
@@ -45,6 +47,9 @@ pub struct Message {
     pub file_name: String,
     /// Where the spool keeps the raw bytes.
     pub spool_path: PathBuf,
+    /// Where in that file they start.
+    #[serde(default)]
+    pub spool_offset: u64,
     /// Its size in bytes.
     pub size: u64,
     /// The SHA-256 of its bytes, in hex.
@@ -265,6 +270,7 @@ impl Outbox {
                 channel: new.channel.clone(),
                 file_name: new.file_name.clone(),
                 spool_path: new.spool_path.clone(),
+                spool_offset: new.spool_offset,
                 size: new.size,
                 sha256: new.sha256.clone(),
                 received_at: new.received_at,
@@ -288,7 +294,7 @@ impl Outbox {
             )?;
             Ok(id)
         })?;
-        self.flush()?;
+        self.commit_point()?;
         Ok(id)
     }
 
@@ -389,6 +395,36 @@ impl Outbox {
             let mut m = load(tx, id)?;
             push_trace(tx, &mut m, now, step.clone(), detail)?;
             m.updated_at = now;
+            tx.put_json(T::Messages, &id.key(), &m)
+        })
+    }
+
+    /// Appends several trace entries and, when given, sets the final state — one transaction
+    /// for what processing a message found, instead of one per step.
+    pub fn record_steps(
+        &self,
+        id: MessageId,
+        steps: &[(Millis, Step, String)],
+        state: Option<(MessageState, Millis)>,
+    ) -> Result<()> {
+        self.transact(|tx| {
+            let mut m = load(tx, id)?;
+            for (at, step, detail) in steps {
+                push_trace(tx, &mut m, *at, step.clone(), detail)?;
+                m.updated_at = *at;
+            }
+            if let Some((state, now)) = &state
+                && m.state != *state
+            {
+                if state.is_finished() {
+                    tx.remove(T::MessageIndex, &pending_key(id))?;
+                } else {
+                    tx.put(T::MessageIndex, &pending_key(id), &[])?;
+                }
+                push_trace(tx, &mut m, *now, state.step(), "")?;
+                m.state = state.clone();
+                m.updated_at = *now;
+            }
             tx.put_json(T::Messages, &id.key(), &m)
         })
     }

@@ -352,6 +352,7 @@ fn purge_removes_only_what_is_finished_and_old() {
         channel: "dir".into(),
         file_name: name.into(),
         spool_path: PathBuf::from(name),
+        spool_offset: 0,
         size: 1,
         sha256: String::new(),
         received_at: at,
@@ -453,4 +454,49 @@ fn a_second_open_of_the_same_directory_is_refused() {
     drop(first);
     // Once the first is gone the lock is free again (sled lets go of it a moment later).
     open(dir.path());
+}
+
+#[test]
+fn a_round_claims_and_completes_many_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(dir.path());
+    let a = outbox
+        .enqueue(new_delivery("sink:a", "a", T0), b"A")
+        .unwrap();
+    let b = outbox
+        .enqueue(new_delivery("sink:a", "b", T0), b"B")
+        .unwrap();
+    let later = outbox
+        .enqueue(new_delivery("sink:a", "c", T0).due_at(T0 + 60_000), b"C")
+        .unwrap();
+    let ids = [a.delivery.id, b.delivery.id, later.delivery.id];
+
+    let claimed = outbox.claim_many(&ids, T0, LEASE).unwrap();
+    let got: Vec<_> = claimed
+        .iter()
+        .map(|c| (c.delivery.id, c.payload.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [(ids[0], b"A".to_vec()), (ids[1], b"B".to_vec())],
+        "not yet due: left out"
+    );
+    // Claimed ones are leased: a second round takes nothing.
+    assert!(outbox.claim_many(&ids, T0 + 1, LEASE).unwrap().is_empty());
+
+    outbox.complete_many(&ids[..2], T0 + 2).unwrap();
+    outbox.complete_many(&ids[..2], T0 + 3).unwrap();
+    for id in &ids[..2] {
+        assert_eq!(
+            outbox.delivery(*id).unwrap().unwrap().state,
+            DeliveryState::Delivered { at: T0 + 2 },
+            "completing twice keeps the first time"
+        );
+    }
+    // Completing one that was never claimed is refused, and nothing of the batch changes.
+    assert!(outbox.complete_many(&[ids[2]], T0 + 4).is_err());
+    assert_eq!(
+        outbox.delivery(ids[2]).unwrap().unwrap().state.kind(),
+        DeliveryStateKind::Pending
+    );
 }

@@ -11,6 +11,7 @@ fn file(name: &str, at: u64) -> NewMessage {
         channel: "dir:inbound".into(),
         file_name: name.into(),
         spool_path: PathBuf::from(format!("/spool/{name}")),
+        spool_offset: 0,
         size: 120,
         sha256: "ab".repeat(32),
         received_at: at,
@@ -365,4 +366,50 @@ fn a_recorded_file_is_found_again_until_released() {
         outbox.message(a).unwrap().unwrap().state,
         MessageState::Received
     );
+}
+
+#[test]
+fn steps_and_the_final_state_are_recorded_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(dir.path());
+    let id = outbox.record_received(file("x.edi", T0)).unwrap();
+    outbox
+        .record_steps(
+            id,
+            &[
+                (
+                    T0 + 1,
+                    Step::Validated {
+                        accepted: 2,
+                        rejected: 1,
+                    },
+                    "one bad".into(),
+                ),
+                (T0 + 2, Step::Translated { events: 2 }, String::new()),
+            ],
+            Some((MessageState::Processed, T0 + 3)),
+        )
+        .unwrap();
+    let steps: Vec<Step> = outbox
+        .trace(id)
+        .unwrap()
+        .into_iter()
+        .map(|t| t.step)
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            Step::Received,
+            Step::Validated {
+                accepted: 2,
+                rejected: 1
+            },
+            Step::Translated { events: 2 },
+            Step::Processed
+        ]
+    );
+    let m = outbox.message(id).unwrap().unwrap();
+    assert_eq!(m.state, MessageState::Processed);
+    assert_eq!(m.updated_at, T0 + 3);
+    assert!(outbox.pending_messages().unwrap().is_empty());
 }
