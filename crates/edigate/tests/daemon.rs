@@ -337,3 +337,49 @@ fn sigkill_at_random_moments_loses_nothing_and_repeats_no_control_number() {
         assert_eq!(m.state, MessageState::Processed, "seed {seed}: {m:?}");
     }
 }
+
+#[test]
+fn sigterm_finishes_the_work_in_hand_and_delivers_it() {
+    const FILES: usize = 40;
+    let daemon = Daemon::start("drain", "");
+    for i in 0..FILES {
+        daemon.drop_file("acme-retail", &format!("po-{i:04}.x12"), &acme_order(i));
+    }
+    wait_until("the first files received", || {
+        daemon.outbound_files().len() + daemon.events().len() > 0 || !daemon.inbox_is_empty()
+    });
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    let data = daemon.stop();
+
+    let left_in_inbox = fs::read_dir(data.dir.join("inbox/acme-retail"))
+        .unwrap()
+        .count();
+    let outbox = data.outbox();
+    let all = outbox
+        .list_messages(&outbox::MessageFilter::default(), 1000)
+        .unwrap();
+    assert_eq!(
+        all.len() + left_in_inbox,
+        FILES,
+        "every file is either taken or still waiting"
+    );
+    for m in &all {
+        assert_eq!(
+            m.state,
+            MessageState::Processed,
+            "nothing left half done: {m:?}"
+        );
+    }
+    // What was taken was delivered before the exit: no delivery pending or in flight.
+    let counts = outbox.counts().unwrap();
+    for c in &counts {
+        assert_eq!((c.pending, c.in_flight), (0, 0), "{c:?}");
+    }
+    let ids: std::collections::BTreeSet<String> = data
+        .events()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), all.len());
+    assert_eq!(data.outbound_files().len(), 2 * all.len());
+}

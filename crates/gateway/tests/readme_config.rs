@@ -1,0 +1,25 @@
+//! The configuration shown in README.md is one the daemon accepts, key for key.
+
+use std::path::Path;
+
+#[test]
+fn the_readme_configuration_parses() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .expect("README.md");
+    let section = readme
+        .split("## `edigate serve`")
+        .nth(1)
+        .expect("an `edigate serve` section");
+    let block = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a toml block in it");
+    let config = gateway::Config::from_toml(Path::new("README.md"), block)
+        .unwrap_or_else(|e| panic!("the README's configuration is refused: {e}"));
+    assert_eq!(config.inbound.len(), 1);
+    assert_eq!(config.sinks().len(), 1);
+    assert_eq!(config.delivery.concurrency_per_destination, 4);
+    assert_eq!(config.limits.max_file_bytes, 67_108_864);
+}
