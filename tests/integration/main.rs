@@ -6,6 +6,7 @@ mod corpus_validation;
 mod edifact_npm;
 mod events;
 mod fixtures;
+mod golden;
 mod mapping;
 mod mapping_more;
 mod mapping_ship_invoice;
