@@ -30,6 +30,14 @@ enum Command {
     Partner(commands::partner::PartnerArgs),
     /// Run the gateway: receive partners' files, acknowledge, translate, deliver.
     Serve(commands::serve::ServeArgs),
+    /// Show the running gateway: partners, queues per destination, dead letters.
+    Status(commands::status::StatusArgs),
+    /// List the messages the running gateway received, newest first.
+    Messages(commands::messages::MessagesArgs),
+    /// Show the whole life of one message: its trace and its deliveries.
+    Trace(commands::trace::TraceArgs),
+    /// List, retry and drop the running gateway's outbound deliveries.
+    Outbox(commands::outbox_cmd::OutboxArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,5 +48,9 @@ fn main() -> ExitCode {
         Command::Translate(args) => commands::translate::run(&args),
         Command::Partner(args) => commands::partner::run(&args),
         Command::Serve(args) => commands::serve::run(&args),
+        Command::Status(args) => commands::status::run(&args),
+        Command::Messages(args) => commands::messages::run(&args),
+        Command::Trace(args) => commands::trace::run(&args),
+        Command::Outbox(args) => commands::outbox_cmd::run(&args),
     }
 }

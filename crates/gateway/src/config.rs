@@ -137,20 +137,40 @@ impl SinkConfig {
     }
 }
 
-/// The admin API.
-#[derive(Debug, Clone, Deserialize)]
+/// The admin API ([`crate::admin`]).
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdminConfig {
-    /// Address to listen on (loopback by default).
+    /// Address to listen on (loopback by default: anyone who can reach it and holds the token
+    /// can retry and drop deliveries).
     #[serde(default = "default_admin_listen")]
     pub listen: SocketAddr,
+    /// The bearer token, written here. Prefer `token_env`, which keeps it out of the file.
+    pub token: Option<String>,
+    /// The environment variable holding the bearer token, read when the gateway starts.
+    /// With neither this nor `token`, a random token is made at every start and written to
+    /// `DATA/admin.token`, readable by the daemon's user only.
+    pub token_env: Option<String>,
 }
 
 impl Default for AdminConfig {
     fn default() -> Self {
         AdminConfig {
             listen: default_admin_listen(),
+            token: None,
+            token_env: None,
         }
+    }
+}
+
+// By hand, so the token never reaches a log line through `{:?}`.
+impl std::fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminConfig")
+            .field("listen", &self.listen)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("token_env", &self.token_env)
+            .finish()
     }
 }
 
@@ -385,6 +405,24 @@ name = "out"
         let bad = text.replace("type = \"stdout\"", "type = \"stdot\"");
         let e = Config::from_toml(Path::new("c.toml"), &bad).expect_err("refused");
         assert!(e.to_string().contains("c.toml:9:"), "{e}");
+    }
+
+    #[test]
+    fn the_admin_api_is_loopback_only_unless_configured() {
+        let c = Config::embedded();
+        assert!(c.admin.listen.ip().is_loopback());
+        assert_eq!(c.admin.listen.port(), 7410);
+        assert_eq!((c.admin.token, c.admin.token_env), (None, None));
+        let text = "[admin]\nlisten = \"0.0.0.0:9000\"\ntoken_env = \"EDIGATE_ADMIN_TOKEN\"\n";
+        let c = Config::from_toml(Path::new("c.toml"), text).expect("valid");
+        assert_eq!(c.admin.listen.port(), 9000);
+        assert_eq!(c.admin.token_env.as_deref(), Some("EDIGATE_ADMIN_TOKEN"));
+        let c = Config::from_toml(Path::new("c.toml"), "[admin]\ntoken = \"t0ps3cret\"\n")
+            .expect("valid");
+        assert!(
+            !format!("{c:?}").contains("t0ps3cret"),
+            "the token is never logged"
+        );
     }
 
     #[test]

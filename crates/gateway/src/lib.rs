@@ -12,11 +12,14 @@
 //! 4. [`deliver`]: the outbox's due deliveries go to the event [`sinks`] and to partners'
 //!    outbound directories, with retries and dead letters.
 //!
+//! Meanwhile the [`admin`] API lets operators see all this and retry or drop deliveries.
+//!
 //! After a crash, [`Gateway::run`] first finishes what was received but not processed; the
 //! outbox puts deliveries that were in flight back in the queue. Delivery is at least once, each
 //! event under its deterministic id.
 
 pub mod acks;
+pub mod admin;
 pub mod clock;
 pub mod config;
 pub mod deliver;
@@ -63,6 +66,9 @@ pub enum Error {
     /// The outbox failed.
     #[error("outbox: {0}")]
     Outbox(#[from] outbox::Error),
+    /// The admin API could not start.
+    #[error("admin API: {0}")]
+    Admin(#[from] admin::AdminError),
     /// A file operation failed.
     #[error("{what}: {source}")]
     Io {
@@ -95,6 +101,7 @@ pub struct Gateway {
     inboxes: Vec<DirectoryInbox>,
     destinations: Destinations,
     retry: RetryPolicy,
+    admin_token: admin::Token,
 }
 
 impl Gateway {
@@ -163,6 +170,9 @@ impl Gateway {
             })
             .collect();
 
+        // Here rather than in `run`: a token variable that is not set is a configuration error.
+        let admin_token = admin::resolve_token(&config.admin, data)?;
+
         let retry = RetryPolicy {
             base: config.delivery.base_delay_ms,
             max_delay: config.delivery.max_delay_ms,
@@ -189,6 +199,7 @@ impl Gateway {
                 partners: partner_dirs,
             },
             retry,
+            admin_token,
         })
     }
 
@@ -199,6 +210,11 @@ impl Gateway {
             .map(|i| (i.name.as_str(), i.path.as_path()))
     }
 
+    /// The outbox: what the admin API reads and where operators' retries and drops go.
+    pub fn outbox(&self) -> &Outbox {
+        &self.pipeline.outbox
+    }
+
     /// Runs until `shutdown` completes, then drains: the file being processed is finished, due
     /// deliveries are attempted for a few more seconds, and the outbox is flushed.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
@@ -206,6 +222,13 @@ impl Gateway {
         let stop = Arc::new(AtomicBool::new(false));
         // Set once ingestion has stopped: only then can the delivery queue be drained for good.
         let ingest_done = Arc::new(AtomicBool::new(false));
+        let admin = admin::start(
+            &gw.config,
+            gw.admin_token.clone(),
+            gw.outbox().clone(),
+            &gw.pipeline.partners,
+        )
+        .await;
 
         let recovered = {
             let gw = Arc::clone(&gw);
@@ -234,8 +257,10 @@ impl Gateway {
             data_dir = %gw.config.data_dir.display(),
             "edigate is running"
         );
+        let admin = admin.spawn();
 
         shutdown.await;
+        admin.stop().await;
         tracing::info!("stopping: finishing the work in hand");
         stop.store(true, Ordering::SeqCst);
         let ingested = ingest

@@ -1,8 +1,13 @@
 //! One module per subcommand.
 
+pub mod messages;
+pub mod ops;
+pub mod outbox_cmd;
 pub mod parse;
 pub mod partner;
 pub mod serve;
+pub mod status;
+pub mod trace;
 pub mod translate;
 pub mod validate;
 

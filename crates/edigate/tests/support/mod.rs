@@ -236,3 +236,39 @@ impl Drop for Daemon {
         }
     }
 }
+
+impl Daemon {
+    /// The admin API's base URL, from the address the daemon logs once it listens (a config
+    /// with `[admin] listen = "127.0.0.1:0"` gets a free port).
+    pub fn admin_url(&self) -> String {
+        let mut url = None;
+        wait_until("the admin API to listen", || {
+            url = strip_ansi(&self.log())
+                .lines()
+                .rfind(|l| l.contains("admin API listening"))
+                .and_then(|l| l.split_whitespace().find_map(|w| w.strip_prefix("addr=")))
+                .map(|addr| format!("http://{addr}"));
+            url.is_some()
+        });
+        url.unwrap()
+    }
+}
+
+/// The text without terminal colour codes (the human log format has them).
+pub fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ parameters, ended by a letter.
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

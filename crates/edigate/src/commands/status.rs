@@ -1,0 +1,129 @@
+//! `edigate status`: the running gateway at a glance — partners and their messages, the
+//! delivery queues per destination, dead letters.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use gateway::admin::{MessageCounts, StatusReport};
+
+use super::ops::{self, AdminArgs, Client, Failure, Table};
+
+/// Arguments of `edigate status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    admin: AdminArgs,
+}
+
+/// Runs `edigate status`: exit 0, or 2 when the daemon cannot be asked.
+pub fn run(args: &StatusArgs) -> ExitCode {
+    ops::finish(status(&args.admin))
+}
+
+fn status(args: &AdminArgs) -> Result<(), Failure> {
+    let client = Client::new(args)?;
+    let body = client.get("/v1/status", &[])?;
+    if args.json {
+        ops::print_json(&body);
+        return Ok(());
+    }
+    let report: StatusReport = ops::decode(body)?;
+    print!("{}", render(&report, &args.admin));
+    Ok(())
+}
+
+fn render(r: &StatusReport, admin: &str) -> String {
+    let mut out = format!(
+        "edigate at {admin}, data in {}, {}\n\n",
+        r.data_dir,
+        ops::utc(r.now)
+    );
+    let mut partners = Table::new(&[
+        "PARTNER",
+        "NAME",
+        "LAST ACTIVITY",
+        ">RECEIVED",
+        ">PROCESSED",
+        ">QUARANTINED",
+        ">FAILED",
+        ">DUPLICATE",
+    ]);
+    let counts = |c: &MessageCounts| {
+        [
+            c.received,
+            c.processed,
+            c.quarantined,
+            c.failed,
+            c.duplicate,
+        ]
+        .map(|n| n.to_string())
+    };
+    for p in &r.partners {
+        let mut row = vec![
+            p.id.clone(),
+            p.name.clone(),
+            p.last_activity.map_or_else(|| "-".into(), ops::utc),
+        ];
+        row.extend(counts(&p.messages));
+        partners.row(row);
+    }
+    if r.unidentified.total() > 0 {
+        let mut row = vec!["(unidentified)".into(), String::new(), String::new()];
+        row.extend(counts(&r.unidentified));
+        partners.row(row);
+    }
+    out.push_str(&partners.render());
+
+    out.push('\n');
+    if r.destinations.is_empty() {
+        out.push_str("no deliveries yet\n");
+    } else {
+        let mut queues = Table::new(&[
+            "DESTINATION",
+            ">PENDING",
+            ">IN FLIGHT",
+            ">DELIVERED",
+            ">DEAD",
+            ">DROPPED",
+        ]);
+        for d in &r.destinations {
+            queues.row(vec![
+                d.destination.clone(),
+                d.pending.to_string(),
+                d.in_flight.to_string(),
+                d.delivered.to_string(),
+                d.dead.to_string(),
+                d.dropped.to_string(),
+            ]);
+        }
+        out.push_str(&queues.render());
+    }
+
+    out.push_str(&format!(
+        "\nmessages being processed: {}   deliveries queued: {}   dead letters: {}\n",
+        r.pending_messages, r.queued_deliveries, r.dead_letters
+    ));
+    let mut warnings = Vec::new();
+    if r.dead_letters > 0 {
+        warnings.push(format!(
+            "{} dead letter(s): see `edigate outbox list --state dead`, then retry or drop them",
+            r.dead_letters
+        ));
+    }
+    let set_aside: u64 = r
+        .partners
+        .iter()
+        .map(|p| &p.messages)
+        .chain([&r.unidentified])
+        .map(|c| c.quarantined + c.failed)
+        .sum();
+    if set_aside > 0 {
+        warnings.push(format!(
+            "{set_aside} message(s) quarantined or failed: see `edigate messages --state quarantined` and `--state failed`"
+        ));
+    }
+    for w in warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    out
+}

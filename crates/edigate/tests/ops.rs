@@ -1,0 +1,486 @@
+//! The operator's commands (`status`, `messages`, `trace`, `outbox list|retry|drop`) as
+//! separate processes against `edigate serve` running as another, through its admin API: tables
+//! for people, the API's JSON with `--json`, and the exit codes and messages for a daemon that is
+//! down or a token that is wrong.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde_json::Value;
+use support::{Daemon, example, wait_until};
+
+const TOKEN: &str = "ops-test-token";
+
+/// Runs `edigate ARGS` with nothing from the caller's environment choosing the daemon or token.
+fn edigate(args: &[&str], cwd: Option<&Path>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_edigate"));
+    cmd.args(args)
+        .env_remove("EDIGATE_ADMIN")
+        .env_remove("EDIGATE_TOKEN");
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    cmd.output().expect("edigate runs")
+}
+
+/// An operator command against `admin` with the test's token; must succeed.
+fn ok(admin: &str, args: &[&str]) -> String {
+    let mut all = args.to_vec();
+    all.extend(["--admin", admin, "--token", TOKEN]);
+    let out = edigate(&all, None);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "edigate {all:?}: {:?}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// The same with `--json`, parsed.
+fn json(admin: &str, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    serde_json::from_str(&ok(admin, &all)).expect("--json prints JSON")
+}
+
+/// An operator command that must fail: (exit code, standard error).
+fn fails(args: &[&str]) -> (i32, String) {
+    let out = edigate(args, None);
+    assert!(!out.status.success(), "edigate {args:?} succeeded");
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// One HTTP/1.1 request by hand: (status, body).
+fn raw(admin: &str, method: &str, path: &str, token: Option<&str>) -> (u16, Value) {
+    let addr = admin.strip_prefix("http://").unwrap();
+    let mut stream = TcpStream::connect(addr).unwrap();
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    let (_, body) = response.split_once("\r\n\r\n").unwrap();
+    (status, serde_json::from_str(body).expect("a JSON body"))
+}
+
+/// A webhook receiver on loopback that answers 503 until `accept` is set, then 200.
+fn webhook_receiver() -> (String, Arc<AtomicBool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/events", listener.local_addr().unwrap());
+    let accept = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&accept);
+    std::thread::spawn(move || {
+        // Bounded: the test sends a handful of events.
+        for stream in listener.incoming().take(200) {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Headers, then as much body as Content-Length says.
+            while let Ok(n) = stream.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&request);
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse::<usize>().ok())?
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= length {
+                        break;
+                    }
+                }
+            }
+            let status = if flag.load(Ordering::SeqCst) {
+                "200 OK"
+            } else {
+                "503 Service Unavailable"
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    (url, accept)
+}
+
+fn ids_in(list: &Value, key: &str) -> Vec<String> {
+    list[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn delivery_state(admin: &str, id: &str) -> String {
+    let all = json(admin, &["outbox", "list"]);
+    all["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == id)
+        .map(|d| d["state"]["state"].as_str().unwrap().to_owned())
+        .unwrap_or_else(|| panic!("no delivery {id} in {all}"))
+}
+
+#[test]
+fn operator_commands_against_a_running_daemon() {
+    let (hook, accept) = webhook_receiver();
+    let daemon = Daemon::start(
+        "ops",
+        &format!(
+            "[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{TOKEN}\"\n\
+             [delivery]\nmax_attempts = 1\n\
+             [[sinks]]\ntype = \"webhook\"\nname = \"hook\"\nurl = \"{hook}\"\ntimeout_ms = 2000\n"
+        ),
+    );
+    let admin = daemon.admin_url();
+    daemon.drop_file("acme-retail", "po-731.x12", &example("order-850.x12"));
+    daemon.drop_file("eurofoods", "orders-0042.edi", &example("order-orders.edi"));
+    daemon.drop_file("northwind", "nw-5120.x12", &example("order-850-4010.x12"));
+    daemon.drop_file("northwind", "junk.x12", b"not EDI\n");
+    // The receiver refuses every event with 503 and one attempt is allowed: three dead letters.
+    wait_until("four acknowledgements and three dead events", || {
+        daemon.outbound_files().len() == 4
+            && json(&admin, &["outbox", "list", "--state", "dead"])["deliveries"]
+                .as_array()
+                .is_some_and(|d| d.len() == 3)
+    });
+
+    // The token: /health is open, everything under /v1 is not.
+    assert_eq!(
+        raw(&admin, "GET", "/health", None),
+        (200, serde_json::json!({"status": "ok"}))
+    );
+    let (status, body) = raw(&admin, "GET", "/v1/status", None);
+    assert_eq!(status, 401);
+    assert!(body["error"].as_str().unwrap().contains("Bearer"), "{body}");
+    assert_eq!(raw(&admin, "GET", "/v1/status", Some("wrong")).0, 401);
+    assert_eq!(raw(&admin, "GET", "/v1/status", Some(TOKEN)).0, 200);
+    let (status, body) = raw(&admin, "GET", "/v1/messages?state=lost", Some(TOKEN));
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("lost"), "{body}");
+    assert_eq!(
+        raw(&admin, "GET", "/v1/messages?limit=x", Some(TOKEN)).0,
+        400
+    );
+    assert_eq!(
+        raw(&admin, "GET", "/v1/deliveries/d-1/nothing", Some(TOKEN)).0,
+        404
+    );
+
+    // status
+    let report = json(&admin, &["status"]);
+    let partner = |id: &str| {
+        report["partners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == id)
+            .unwrap_or_else(|| panic!("no {id} in {report}"))
+            .clone()
+    };
+    for id in ["acme-retail", "eurofoods", "northwind"] {
+        assert_eq!(partner(id)["messages"]["processed"], 1, "{report}");
+        assert!(partner(id)["last_activity"].as_u64().unwrap() > 0);
+    }
+    assert_eq!(partner("acme-retail")["name"], "ACME Retail");
+    assert_eq!(report["unidentified"]["quarantined"], 1, "{report}");
+    assert_eq!(report["dead_letters"], 3);
+    assert_eq!(report["pending_messages"], 0);
+    let destination = |d: &str| {
+        report["destinations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["destination"] == d)
+            .unwrap_or_else(|| panic!("no {d} in {report}"))
+            .clone()
+    };
+    assert_eq!(destination("partner:acme-retail")["delivered"], 2);
+    assert_eq!(destination("sink:hook")["dead"], 3);
+    let text = ok(&admin, &["status"]);
+    assert!(text.contains(&format!("edigate at {admin}")), "{text}");
+    let acme_line = text.lines().find(|l| l.starts_with("acme-retail")).unwrap();
+    assert!(acme_line.contains("ACME Retail"), "{text}");
+    assert!(
+        acme_line.split_whitespace().any(|w| w.ends_with('Z')),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("sink:hook") && l.split_whitespace().nth(4) == Some("3")),
+        "{text}"
+    );
+    assert!(text.contains("(unidentified)"), "{text}");
+    assert!(text.contains("dead letters: 3"), "{text}");
+    assert!(text.contains("warning: 3 dead letter(s)"), "{text}");
+
+    // messages
+    let all = json(&admin, &["messages"]);
+    assert_eq!(all["messages"].as_array().unwrap().len(), 4, "{all}");
+    let acme = json(&admin, &["messages", "--partner", "acme-retail"]);
+    let [m] = acme["messages"].as_array().unwrap().as_slice() else {
+        panic!("{acme}")
+    };
+    assert_eq!(m["file_name"], "po-731.x12");
+    assert_eq!(m["state"]["state"], "processed");
+    let acme_id = m["id"].as_str().unwrap().to_owned();
+    let quarantined = json(&admin, &["messages", "--state", "quarantined"]);
+    assert_eq!(
+        quarantined["messages"][0]["file_name"], "junk.x12",
+        "{quarantined}"
+    );
+    assert_eq!(
+        json(&admin, &["messages", "--since", "1h", "--limit", "2"])["messages"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let text = ok(&admin, &["messages"]);
+    let header = text.lines().next().unwrap();
+    for column in ["ID", "RECEIVED", "PARTNER", "FILE", "STATE"] {
+        assert!(header.contains(column), "{text}");
+    }
+    let line = text.lines().find(|l| l.contains("po-731.x12")).unwrap();
+    assert!(line.starts_with(&acme_id), "{text}");
+    assert!(
+        line.contains("acme-retail") && line.contains("processed"),
+        "{text}"
+    );
+    // Columns line up: every line has its state where the header says.
+    let state_at = header.find("STATE").unwrap();
+    for l in text.lines().skip(1) {
+        assert!(
+            l[state_at..].starts_with("processed") || l[state_at..].starts_with("quarantined"),
+            "{text}"
+        );
+    }
+    let junk = text.lines().find(|l| l.contains("junk.x12")).unwrap();
+    assert!(junk.contains("not readable as X12 or EDIFACT"), "{text}");
+
+    // trace
+    let detail = json(&admin, &["trace", &acme_id]);
+    assert_eq!(detail["message"]["id"], acme_id.as_str());
+    let steps: Vec<&str> = detail["trace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["step"]["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "received",
+            "identified",
+            "validated",
+            "ack_queued",
+            "ack_queued",
+            "translated",
+            "processed"
+        ]
+    );
+    let deliveries = detail["deliveries"].as_array().unwrap();
+    assert_eq!(deliveries.len(), 3, "{detail}");
+    assert!(
+        deliveries
+            .iter()
+            .any(|d| d["destination"] == "sink:hook" && d["state"]["state"] == "dead")
+    );
+    let short = acme_id.trim_start_matches("m-").trim_start_matches('0');
+    let text = ok(&admin, &["trace", short]);
+    assert!(
+        text.starts_with(&format!(
+            "message {acme_id}: po-731.x12 (540 bytes) from channel inbox-acme-retail"
+        )),
+        "{text}"
+    );
+    for needle in [
+        "identified  partner=acme-retail",
+        "validated   accepted=1 rejected=0",
+        "ack_queued",
+        "translated  events=1",
+        "partner:acme-retail",
+        "sink:hook",
+        "answered 503",
+    ] {
+        assert!(text.contains(needle), "{needle:?} in\n{text}");
+    }
+    let (code, err) = fails(&["trace", "m-999", "--admin", &admin, "--token", TOKEN]);
+    assert_eq!(code, 1);
+    assert_eq!(err.trim(), "edigate: no message m-000000000999");
+
+    // outbox list, retry, drop
+    let dead = ids_in(
+        &json(&admin, &["outbox", "list", "--state", "dead"]),
+        "deliveries",
+    );
+    let hook_only = json(&admin, &["outbox", "list", "--destination", "sink:hook"]);
+    assert_eq!(ids_in(&hook_only, "deliveries").len(), 3, "{hook_only}");
+    let text = ok(&admin, &["outbox", "list", "--state", "dead"]);
+    assert_eq!(text.lines().count(), 4, "{text}");
+    assert!(
+        text.lines().next().unwrap().starts_with("DELIVERY"),
+        "{text}"
+    );
+    for id in &dead {
+        let line = text.lines().find(|l| l.starts_with(id.as_str())).unwrap();
+        assert!(
+            line.contains("sink:hook") && line.contains(" dead "),
+            "{text}"
+        );
+    }
+
+    accept.store(true, Ordering::SeqCst);
+    let retried = json(&admin, &["outbox", "retry", &dead[0]]);
+    assert_eq!(retried["delivery"]["id"], dead[0].as_str());
+    wait_until("the retried delivery delivered", || {
+        delivery_state(&admin, &dead[0]) == "delivered"
+    });
+    let text = ok(&admin, &["outbox", "drop", &dead[1]]);
+    assert!(
+        text.starts_with(&format!("{} to sink:hook: dropped since ", dead[1])),
+        "{text}"
+    );
+    assert_eq!(delivery_state(&admin, &dead[1]), "dropped");
+    assert_eq!(
+        ids_in(
+            &json(&admin, &["outbox", "list", "--state", "dropped"]),
+            "deliveries"
+        ),
+        [dead[1].clone()]
+    );
+    assert_eq!(delivery_state(&admin, &dead[2]), "dead");
+    // A delivered one can be neither dropped nor retried.
+    let (code, err) = fails(&[
+        "outbox", "drop", &dead[0], "--admin", &admin, "--token", TOKEN,
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("409") && err.contains("cannot drop"), "{err}");
+    let (code, err) = fails(&[
+        "outbox", "retry", "d-424242", "--admin", &admin, "--token", TOKEN,
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(err.trim(), "edigate: no delivery d-000000424242");
+    assert_eq!(json(&admin, &["status"])["dead_letters"], 1);
+
+    // A wrong token.
+    for args in [
+        &["status"][..],
+        &["messages"],
+        &["trace", &acme_id],
+        &["outbox", "list"],
+    ] {
+        let mut all = args.to_vec();
+        all.extend(["--admin", &admin, "--token", "wrong"]);
+        let (code, err) = fails(&all);
+        assert_eq!(code, 2, "{all:?}");
+        assert!(err.contains("the admin API refused the token"), "{err}");
+    }
+
+    daemon.stop();
+}
+
+#[test]
+fn a_generated_token_is_found_by_the_commands_on_the_same_machine() {
+    let daemon = Daemon::start("ops-token", "[admin]\nlisten = \"127.0.0.1:0\"\n");
+    let admin = daemon.admin_url();
+    let file = daemon.dir.join("admin.token");
+    let token = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(token.trim().len(), 64);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the token is the daemon user's alone");
+    }
+    let data_dir = daemon.dir.to_str().unwrap();
+    let out = edigate(&["status", "--admin", &admin, "--data-dir", data_dir], None);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("northwind"));
+
+    // From a directory holding ./edigate-data, as the embedded default lays it out.
+    #[cfg(unix)]
+    {
+        let cwd = daemon.dir.with_extension("cwd");
+        let _ = std::fs::remove_dir_all(&cwd);
+        std::fs::create_dir_all(&cwd).unwrap();
+        std::os::unix::fs::symlink(&daemon.dir, cwd.join("edigate-data")).unwrap();
+        let out = edigate(&["messages", "--admin", &admin], Some(&cwd));
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "no messages");
+    }
+
+    // Without any token.
+    let elsewhere = daemon.dir.join("no-such-dir");
+    let (code, err) = fails(&[
+        "status",
+        "--admin",
+        &admin,
+        "--data-dir",
+        elsewhere.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("the admin API refused the token (none given"),
+        "{err}"
+    );
+    daemon.stop();
+}
+
+#[test]
+fn without_a_daemon_the_commands_say_so() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let admin = format!("http://127.0.0.1:{port}");
+    for args in [
+        &["status"][..],
+        &["messages", "--state", "failed"],
+        &["trace", "m-1"],
+        &["outbox", "list"],
+        &["outbox", "retry", "d-1"],
+    ] {
+        let mut all = args.to_vec();
+        all.extend(["--admin", &admin, "--token", TOKEN]);
+        let (code, err) = fails(&all);
+        assert_eq!(code, 2, "{all:?}");
+        assert!(
+            err.starts_with(&format!(
+                "edigate: cannot reach the edigate admin API at {admin}: is `edigate serve` running?"
+            )),
+            "{err}"
+        );
+    }
+}
