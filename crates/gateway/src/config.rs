@@ -66,6 +66,38 @@ pub struct Config {
     /// Retries of deliveries.
     #[serde(default)]
     pub delivery: DeliveryConfig,
+    /// How long finished work is kept.
+    #[serde(default)]
+    pub retention: RetentionConfig,
+}
+
+/// How long finished messages, deliveries and their raw files are kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Days a finished message (record, trace, raw file) and a delivered or dropped delivery
+    /// are kept.
+    #[serde(default = "default_keep_days")]
+    pub keep_days: u32,
+    /// How often the sweep runs, in minutes.
+    #[serde(default = "default_sweep_minutes")]
+    pub sweep_interval_minutes: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            keep_days: default_keep_days(),
+            sweep_interval_minutes: default_sweep_minutes(),
+        }
+    }
+}
+
+fn default_keep_days() -> u32 {
+    30
+}
+fn default_sweep_minutes() -> u64 {
+    60
 }
 
 /// An inbound channel.
@@ -350,6 +382,7 @@ fn unreachable_default() -> Config {
         admin: AdminConfig::default(),
         limits: Limits::default(),
         delivery: DeliveryConfig::default(),
+        retention: RetentionConfig::default(),
     }
 }
 

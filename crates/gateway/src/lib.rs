@@ -25,6 +25,7 @@ pub mod config;
 pub mod deliver;
 pub mod inbox;
 pub mod pipeline;
+pub mod retention;
 pub mod sinks;
 pub mod spool;
 pub mod webhook;
@@ -258,8 +259,10 @@ impl Gateway {
             "edigate is running"
         );
         let admin = admin.spawn();
+        let sweeper = tokio::spawn(Arc::clone(&gw).retention_loop());
 
         shutdown.await;
+        sweeper.abort();
         admin.stop().await;
         tracing::info!("stopping: finishing the work in hand");
         stop.store(true, Ordering::SeqCst);
@@ -275,6 +278,42 @@ impl Gateway {
         delivered??;
         tracing::info!("stopped");
         Ok(())
+    }
+
+    /// Sweeps finished work older than the retention time, at start and then periodically.
+    async fn retention_loop(self: Arc<Self>) {
+        let every = Duration::from_secs(self.config.retention.sweep_interval_minutes.max(1) * 60);
+        let mut ticks = tokio::time::interval(every);
+        loop {
+            ticks.tick().await;
+            let gw = Arc::clone(&self);
+            let swept = tokio::task::spawn_blocking(move || {
+                let now = clock::now_ms();
+                let day = 24 * 3_600_000;
+                let keep = u64::from(gw.config.retention.keep_days) * day;
+                // A control number is remembered as long as the longest duplicate window asks.
+                let window = gw
+                    .pipeline
+                    .partners
+                    .all()
+                    .iter()
+                    .map(|p| u64::from(p.duplicates.window_days) * day)
+                    .max()
+                    .unwrap_or(0);
+                retention::sweep(
+                    &gw.pipeline.outbox,
+                    gw.pipeline.spool.root(),
+                    now.saturating_sub(keep),
+                    now.saturating_sub(window.max(keep)),
+                )
+            })
+            .await;
+            match swept {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "retention sweep failed"),
+                Err(e) => tracing::error!(error = %e, "retention sweep task failed"),
+            }
+        }
     }
 
     fn recover(&self) -> Result<usize, Error> {

@@ -23,3 +23,14 @@ fn the_readme_configuration_parses() {
     assert_eq!(config.delivery.concurrency_per_destination, 4);
     assert_eq!(config.limits.max_file_bytes, 67_108_864);
 }
+
+#[test]
+fn the_example_production_configuration_parses() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/edigate.example.toml");
+    let config = gateway::Config::from_file(&path)
+        .unwrap_or_else(|e| panic!("the example configuration is refused: {e}"));
+    assert_eq!(config.inbound.len(), 2);
+    assert_eq!(config.sinks().len(), 2);
+    assert_eq!(config.retention.keep_days, 90);
+    assert!(config.admin.listen.ip().is_loopback());
+}

@@ -57,6 +57,10 @@ impl Data {
         if !extra.contains("[limits]") {
             text.push_str("[limits]\npoll_interval_ms = 20\n");
         }
+        // Tests run side by side: each daemon's admin API on a port of its own.
+        if !extra.contains("[admin]") {
+            text.push_str("[admin]\nlisten = \"127.0.0.1:0\"\n");
+        }
         text.push_str(extra);
         fs::write(&config, text).unwrap();
         Data {
