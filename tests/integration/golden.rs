@@ -22,7 +22,9 @@ fn documents() -> Vec<PathBuf> {
 
 fn golden_path(doc: &Path) -> PathBuf {
     let name = doc.file_name().expect("a file name").to_string_lossy();
-    workspace_root().join("tests/golden").join(format!("{name}.json"))
+    workspace_root()
+        .join("tests/golden")
+        .join(format!("{name}.json"))
 }
 
 /// The events of one document, as pretty JSON (one array), each checked against the schema.
@@ -49,7 +51,10 @@ fn translate(doc: &Path) -> String {
 #[test]
 fn every_business_document_translates_to_its_golden_events() {
     let docs = documents();
-    assert!(docs.len() >= 9, "expected the business fixtures and examples: {docs:?}");
+    assert!(
+        docs.len() >= 9,
+        "expected the business fixtures and examples: {docs:?}"
+    );
     let update = std::env::var_os("EDIGATE_UPDATE_GOLDEN").is_some();
     let mut differ = Vec::new();
     for doc in &docs {
@@ -94,6 +99,10 @@ fn every_business_document_translates_to_its_golden_events() {
 fn every_golden_file_has_its_document() {
     let docs: Vec<PathBuf> = documents().iter().map(|d| golden_path(d)).collect();
     for golden in files_in(&workspace_root().join("tests/golden")) {
-        assert!(docs.contains(&golden), "{} belongs to no document", golden.display());
+        assert!(
+            docs.contains(&golden),
+            "{} belongs to no document",
+            golden.display()
+        );
     }
 }
