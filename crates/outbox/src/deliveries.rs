@@ -565,28 +565,7 @@ impl Outbox {
     /// live lease (another sender has it), or finished. A delivery whose lease has run out may
     /// be claimed again.
     pub fn claim(&self, id: DeliveryId, now: Millis, lease: Millis) -> Result<Option<Claimed>> {
-        self.transact(|tx| {
-            let old = load(tx, id)?;
-            let claimable = match old.state {
-                DeliveryState::Pending { due_at } => due_at <= now,
-                DeliveryState::InFlight { lease_until, .. } => lease_until <= now,
-                _ => false,
-            };
-            if !claimable {
-                return Ok(None);
-            }
-            let mut d = old.clone();
-            d.attempts = d.attempts.saturating_add(1);
-            d.state = DeliveryState::InFlight {
-                claimed_at: now,
-                lease_until: now.saturating_add(lease),
-            };
-            write(tx, Some(&old), Some(&d))?;
-            Ok(Some(Claimed {
-                payload: stored_payload(tx, id)?,
-                delivery: d,
-            }))
-        })
+        self.transact(|tx| claim_in(tx, id, now, lease))
     }
 
     /// Extends the lease of an in-flight delivery to `now + lease` (a slow upload). Returns
@@ -618,26 +597,7 @@ impl Outbox {
         self.transact(|tx| {
             let mut claimed = Vec::with_capacity(ids.len());
             for &id in ids {
-                let old = load(tx, id)?;
-                let claimable = match old.state {
-                    DeliveryState::Pending { due_at } => due_at <= now,
-                    DeliveryState::InFlight { lease_until, .. } => lease_until <= now,
-                    _ => false,
-                };
-                if !claimable {
-                    continue;
-                }
-                let mut d = old.clone();
-                d.attempts = d.attempts.saturating_add(1);
-                d.state = DeliveryState::InFlight {
-                    claimed_at: now,
-                    lease_until: now.saturating_add(lease),
-                };
-                write(tx, Some(&old), Some(&d))?;
-                claimed.push(Claimed {
-                    payload: stored_payload(tx, id)?,
-                    delivery: d,
-                });
+                claimed.extend(claim_in(tx, id, now, lease)?);
             }
             Ok(claimed)
         })
@@ -647,15 +607,7 @@ impl Outbox {
     pub fn complete_many(&self, ids: &[DeliveryId], now: Millis) -> Result<()> {
         self.transact(|tx| {
             for &id in ids {
-                let old = load(tx, id)?;
-                match old.state {
-                    DeliveryState::InFlight { .. } => {}
-                    DeliveryState::Delivered { .. } => continue,
-                    _ => return Err(invalid(&old, "complete it").into()),
-                }
-                let mut d = old.clone();
-                d.state = DeliveryState::Delivered { at: now };
-                write(tx, Some(&old), Some(&d))?;
+                complete_in(tx, id, now)?;
             }
             Ok(())
         })?;
@@ -665,18 +617,7 @@ impl Outbox {
     /// Marks an in-flight delivery delivered, and returns once that is on disk. Completing a
     /// delivered one again is a no-op; any other state is [`Error::InvalidState`].
     pub fn complete(&self, id: DeliveryId, now: Millis) -> Result<Delivery> {
-        let d = self.transact(|tx| {
-            let old = load(tx, id)?;
-            match old.state {
-                DeliveryState::InFlight { .. } => {}
-                DeliveryState::Delivered { .. } => return Ok(old),
-                _ => return Err(invalid(&old, "complete it").into()),
-            }
-            let mut d = old.clone();
-            d.state = DeliveryState::Delivered { at: now };
-            write(tx, Some(&old), Some(&d))?;
-            Ok(d)
-        })?;
+        let d = self.transact(|tx| complete_in(tx, id, now))?;
         self.commit_point()?;
         Ok(d)
     }
@@ -924,4 +865,42 @@ impl Outbox {
             None => Ok(0),
         }
     }
+}
+
+/// Claims one delivery inside a transaction; `None` when it is not claimable now.
+fn claim_in(tx: &Tx<'_>, id: DeliveryId, now: Millis, lease: Millis) -> TxResult<Option<Claimed>> {
+    let old = load(tx, id)?;
+    let claimable = match old.state {
+        DeliveryState::Pending { due_at } => due_at <= now,
+        DeliveryState::InFlight { lease_until, .. } => lease_until <= now,
+        _ => false,
+    };
+    if !claimable {
+        return Ok(None);
+    }
+    let mut d = old.clone();
+    d.attempts = d.attempts.saturating_add(1);
+    d.state = DeliveryState::InFlight {
+        claimed_at: now,
+        lease_until: now.saturating_add(lease),
+    };
+    write(tx, Some(&old), Some(&d))?;
+    Ok(Some(Claimed {
+        payload: stored_payload(tx, id)?,
+        delivery: d,
+    }))
+}
+
+/// Marks one delivery delivered inside a transaction (a delivered one stays as it was).
+fn complete_in(tx: &Tx<'_>, id: DeliveryId, now: Millis) -> TxResult<Delivery> {
+    let old = load(tx, id)?;
+    match old.state {
+        DeliveryState::InFlight { .. } => {}
+        DeliveryState::Delivered { .. } => return Ok(old),
+        _ => return Err(invalid(&old, "complete it").into()),
+    }
+    let mut d = old.clone();
+    d.state = DeliveryState::Delivered { at: now };
+    write(tx, Some(&old), Some(&d))?;
+    Ok(d)
 }
