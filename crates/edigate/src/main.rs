@@ -5,6 +5,7 @@
 
 mod commands;
 mod json;
+mod xml;
 
 use std::process::ExitCode;
 

@@ -239,3 +239,213 @@ fn translate_with_partners_applies_the_senders_overrides() {
         serde_json::Value::Null
     );
 }
+
+/// Every segment of an XML rendering as (tag, [(element position, text)]), components and
+/// repetitions joined as `a:b` and `a^b`, read back with an XML parser.
+fn segments_from_xml(xml: &[u8]) -> Vec<(String, Vec<(usize, String)>)> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    let attr = |e: &quick_xml::events::BytesStart<'_>, name: &str| -> String {
+        e.try_get_attribute(name)
+            .expect("attribute")
+            .map(|a| a.unescape_value().expect("value").into_owned())
+            .unwrap_or_default()
+    };
+    let mut out: Vec<(String, Vec<(usize, String)>)> = Vec::new();
+    // Open values: (name, position, their own text, their child values by position). Text
+    // counts only in a value without children; the rest is indentation.
+    type Open = (String, usize, String, Vec<(usize, String)>, char);
+    let mut open: Vec<Open> = Vec::new();
+    let mut buf = Vec::new();
+    loop {
+        match reader.read_event_into(&mut buf).expect("well-formed XML") {
+            Event::Start(e) | Event::Empty(e) if e.name().as_ref() == b"segment" => {
+                out.push((attr(&e, "tag"), Vec::new()));
+            }
+            Event::Start(e) => {
+                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                if matches!(name.as_str(), "element" | "component" | "repetition") {
+                    let pos: usize = attr(&e, "position").parse().expect("position");
+                    open.push((name, pos, String::new(), Vec::new(), ':'));
+                }
+            }
+            Event::Text(t) => {
+                if let Some(top) = open.last_mut() {
+                    top.2.push_str(&t.decode().expect("text"));
+                }
+            }
+            // Entity references come apart from the text around them.
+            Event::GeneralRef(r) => {
+                let resolved = match r.resolve_char_ref().expect("char ref") {
+                    Some(c) => c.to_string(),
+                    None => {
+                        let name = r.decode().expect("name");
+                        quick_xml::escape::resolve_predefined_entity(&name)
+                            .expect("a predefined entity")
+                            .to_string()
+                    }
+                };
+                if let Some(top) = open.last_mut() {
+                    top.2.push_str(&resolved);
+                }
+            }
+            Event::End(e)
+                if matches!(e.name().as_ref(), b"element" | b"component" | b"repetition") =>
+            {
+                let (name, pos, text, children, sep) = open.pop().expect("balanced");
+                let value = if children.is_empty() {
+                    text
+                } else {
+                    // Left-out empty children come back as empty places between separators.
+                    join_by_position(&children, sep)
+                };
+                match open.last_mut() {
+                    Some(parent) => {
+                        parent.4 = if name == "repetition" { '^' } else { ':' };
+                        parent.3.push((pos, value));
+                    }
+                    None => {
+                        if let Some(seg) = out.last_mut() {
+                            seg.1.push((pos, value));
+                        }
+                    }
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    normalise(out)
+}
+
+fn join_by_position(children: &[(usize, String)], sep: char) -> String {
+    let last = children.iter().map(|(p, _)| *p).max().unwrap_or(0);
+    let mut out = String::new();
+    for p in 1..=last {
+        if p > 1 {
+            out.push(sep);
+        }
+        if let Some((_, t)) = children.iter().find(|(q, _)| *q == p) {
+            out.push_str(t);
+        }
+    }
+    out
+}
+
+/// Both renderings compared on what they carry: trailing empty places dropped, and values made
+/// only of separators (ISA11, ISA16) left out.
+fn normalise(mut segs: Vec<(String, Vec<(usize, String)>)>) -> Vec<(String, Vec<(usize, String)>)> {
+    for (_, elements) in &mut segs {
+        for (_, t) in elements.iter_mut() {
+            while t.ends_with([':', '^']) {
+                t.pop();
+            }
+        }
+        elements.retain(|(_, t)| !t.trim_matches([':', '^']).is_empty());
+    }
+    segs
+}
+
+/// The same from the JSON rendering, empty elements left out as the XML does.
+fn segments_from_json(v: &serde_json::Value) -> Vec<(String, Vec<(usize, String)>)> {
+    fn text(e: &serde_json::Value) -> String {
+        match e {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Array(c) => c.iter().map(text).collect::<Vec<_>>().join(":"),
+            serde_json::Value::Object(o) => o["repetitions"]
+                .as_array()
+                .expect("repetitions")
+                .iter()
+                .map(text)
+                .collect::<Vec<_>>()
+                .join("^"),
+            _ => String::new(),
+        }
+    }
+    fn seg(s: &serde_json::Value) -> (String, Vec<(usize, String)>) {
+        let elements = s["elements"].as_array().expect("elements");
+        (
+            s["tag"].as_str().expect("tag").to_string(),
+            elements
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (i + 1, text(e)))
+                .collect(),
+        )
+    }
+    let mut out = Vec::new();
+    for ic in v["interchanges"].as_array().expect("interchanges") {
+        out.push(seg(&ic["header"]));
+        for s in ic["service_segments"].as_array().expect("service") {
+            out.push(seg(s));
+        }
+        for g in ic["groups"].as_array().expect("groups") {
+            out.push(seg(&g["header"]));
+            for m in g["messages"].as_array().expect("messages") {
+                out.extend(m["segments"].as_array().expect("segments").iter().map(seg));
+            }
+            if !g["trailer"].is_null() {
+                out.push(seg(&g["trailer"]));
+            }
+        }
+        for m in ic["messages"].as_array().expect("messages") {
+            out.extend(m["segments"].as_array().expect("segments").iter().map(seg));
+        }
+        if !ic["trailer"].is_null() {
+            out.push(seg(&ic["trailer"]));
+        }
+    }
+    normalise(out)
+}
+
+#[test]
+fn parse_as_xml_carries_every_segment_and_value_of_the_json() {
+    let mut checked = 0;
+    for dir in ["fixtures/x12", "fixtures/edifact", "fixtures/business"] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(root().join(dir))
+            .expect("fixtures")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        files.sort();
+        for file in files {
+            let name = file.to_str().expect("utf-8 path");
+            let json = edigate(&["parse", "--lenient", name], None);
+            let xml = edigate(&["parse", "--lenient", "--format", "xml", name], None);
+            assert_eq!(json.status.code(), xml.status.code(), "{name}");
+            if !json.status.success() {
+                continue;
+            }
+            let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+            let from_json = segments_from_json(&v);
+            let from_xml = segments_from_xml(&xml.stdout);
+            assert!(!from_xml.is_empty(), "{name}");
+            assert_eq!(from_xml, from_json, "{name}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 30, "only {checked} fixtures compared");
+}
+
+#[test]
+fn xml_output_escapes_what_xml_reserves() {
+    let body = "BEG*00*SA*PO<1&\"2\"**20240101~\nN1*ST*A&B DC*92*0012~\nPO1*1*10*EA*9.99*VP*SKU1~\nCTT*1~\n";
+    let out = edigate(
+        &["parse", "--format", "xml", "-"],
+        Some(order(body).as_bytes()),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("UTF-8");
+    assert!(
+        text.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"),
+        "{text}"
+    );
+    assert!(text.contains("PO&lt;1&amp;"), "{text}");
+    let segs = segments_from_xml(text.as_bytes());
+    let beg = segs.iter().find(|(t, _)| t == "BEG").expect("BEG");
+    assert_eq!(beg.1[2], (3, "PO<1&\"2\"".to_string()));
+}

@@ -1,4 +1,4 @@
-//! `edigate parse FILE`: the structure of an EDI file as JSON.
+//! `edigate parse FILE`: the structure of an EDI file as JSON (or, with `--format xml`, XML).
 //!
 //! The file is read as a stream, one interchange at a time, and each interchange is written out
 //! as soon as it is parsed, so a file larger than memory prints in bounded memory. The output is
@@ -10,9 +10,19 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use crate::json;
+use crate::xml::XmlOut;
+
+/// The output format of `edigate parse`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One JSON document.
+    Json,
+    /// One XML document: an element per interchange, group, message, segment and data element.
+    Xml,
+}
 
 /// Arguments of `edigate parse`.
 #[derive(Debug, Args)]
@@ -26,6 +36,9 @@ pub struct ParseArgs {
     /// Print compact JSON (one line) instead of indented JSON.
     #[arg(long)]
     pub compact: bool,
+    /// The output format.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
 }
 
 /// Runs the command; exit status 0 on success, 1 on a parse error, 2 when the file cannot be read.
@@ -43,7 +56,11 @@ pub fn run(args: &ParseArgs) -> ExitCode {
     };
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    match write_document(input, args, &mut out) {
+    let written = match args.format {
+        Format::Json => write_document(input, args, &mut out),
+        Format::Xml => write_xml(input, args, &mut out),
+    };
+    match written {
         Ok(None) => ExitCode::SUCCESS,
         Ok(Some(e)) => {
             eprintln!("edigate parse: {}: {e}", args.file.display());
@@ -119,6 +136,30 @@ fn write_document<R: Read, W: Write>(
     Ok(failure)
 }
 
+/// Writes `<edi><interchange>…</interchange>…<error/></edi>`, streamed like the JSON.
+fn write_xml<R: Read, W: Write>(
+    input: R,
+    args: &ParseArgs,
+    out: &mut W,
+) -> io::Result<Option<edi::ParseError>> {
+    let parser = edi::Parser::new().lenient(args.lenient);
+    let mut reader = edi::Reader::with_parser(input, parser);
+    let mut xml = XmlOut::start(&mut *out)?;
+    let mut failure = None;
+    while let Some(next) = reader.next_interchange() {
+        match next {
+            Ok(ic) => xml.interchange(&ic)?,
+            Err(e) => {
+                xml.error(&e)?;
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    xml.finish()?.flush()?;
+    Ok(failure)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +169,7 @@ mod tests {
             file: PathBuf::from("-"),
             lenient,
             compact: false,
+            format: Format::Json,
         };
         let mut out = Vec::new();
         let err = write_document(input, &args, &mut out).expect("writing to a Vec");
