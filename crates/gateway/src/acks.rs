@@ -28,6 +28,37 @@ impl AckKind {
             AckKind::Functional => "functional",
         }
     }
+
+    /// The document an acknowledgement of this kind rendered as `payload` is: `ta1`, `997`,
+    /// `999` or `contrl` (`functional` if an X12 one names neither transaction set).
+    pub fn document(self, standard: edi::Standard, payload: &[u8]) -> &'static str {
+        match (self, standard) {
+            (AckKind::Ta1, _) => "ta1",
+            (AckKind::Functional, edi::Standard::Edifact) => "contrl",
+            (AckKind::Functional, edi::Standard::X12) => {
+                // We wrote it: ISA is fixed-length, its 4th byte the element separator and its
+                // 106th the segment terminator; a set starts `ST`, separator, its ST01, right
+                // after a terminator (and perhaps a line break).
+                let (Some(&sep), Some(&term)) = (payload.get(3), payload.get(105)) else {
+                    return "functional";
+                };
+                let names = |set: &[u8; 3]| {
+                    payload.windows(7).any(|w| {
+                        (w[0] == term || w[0] == b'\n')
+                            && w[1..4] == [b'S', b'T', sep]
+                            && w[4..] == *set
+                    })
+                };
+                if names(b"999") {
+                    "999"
+                } else if names(b"997") {
+                    "997"
+                } else {
+                    "functional"
+                }
+            }
+        }
+    }
 }
 
 /// How many control numbers of each kind one document takes: `[interchange, group, message]`.
@@ -211,5 +242,36 @@ impl ControlNumbers for SkipInterchange<'_> {
             return 0;
         }
         self.inner.next(kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 106-byte ISA with `*` and `~`, then `rest`.
+    fn x12(rest: &str) -> Vec<u8> {
+        let isa = format!(
+            "ISA*00*{:10}*00*{:10}*ZZ*{:15}*ZZ*{:15}*260101*1200*^*00501*000000001*0*P*>~",
+            "", "", "WIDGETCO", "ACMERETAIL"
+        );
+        assert_eq!(isa.len(), 106);
+        format!("{isa}{rest}").into_bytes()
+    }
+
+    #[test]
+    fn the_document_is_read_from_what_was_rendered() {
+        let f = AckKind::Functional;
+        let x = edi::Standard::X12;
+        let ack999 = x12("GS*FA*A*B*20260101*1200*1*X*005010X231A1~ST*999*0001*005010X231A1~");
+        assert_eq!(f.document(x, &ack999), "999");
+        // Segments on lines of their own.
+        assert_eq!(f.document(x, &x12("\nGS*FA~\nST*997*0001~")), "997");
+        // `ST*999` inside an element is not a transaction set header.
+        assert_eq!(f.document(x, &x12("GS*FA~ST*997*0001~AK2*ST*999~")), "997");
+        assert_eq!(f.document(x, &x12("GS*FA~")), "functional");
+        assert_eq!(f.document(x, b"ISA*00"), "functional");
+        assert_eq!(f.document(edi::Standard::Edifact, b"UNB+"), "contrl");
+        assert_eq!(AckKind::Ta1.document(x, b""), "ta1");
     }
 }

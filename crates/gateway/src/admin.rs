@@ -2,11 +2,13 @@
 //! `outbox …`) ask the running daemon, since sled lets only one process open the outbox.
 //!
 //! HTTP/1.1 with JSON bodies, on `admin.listen` (`127.0.0.1:7410` unless configured). Every
-//! path under `/v1/` needs `Authorization: Bearer TOKEN`; `/health` needs nothing.
+//! path under `/v1/`, and `/metrics`, needs `Authorization: Bearer TOKEN`; `/health` needs
+//! nothing.
 //!
 //! | method | path | answer |
 //! |---|---|---|
 //! | `GET` | `/health` | [`Health`]: `{"status":"ok"}` |
+//! | `GET` | `/metrics` | Prometheus text format (0.0.4): see [`crate::telemetry`] |
 //! | `GET` | `/v1/status` | [`StatusReport`]: partners, destinations, dead letters, pending messages |
 //! | `GET` | `/v1/messages?partner=&state=&since=&limit=` | [`MessageList`], newest first |
 //! | `GET` | `/v1/messages/{id}` | [`MessageDetail`]: the record, its trace, its deliveries |
@@ -23,6 +25,16 @@
 //! Errors are JSON too, `{"error": "…"}`: 401 without the token or with a wrong one, 400 for a
 //! bad parameter or id, 404 for an id that does not exist, 409 for a retry or drop the
 //! delivery's state does not allow, 500 when the outbox fails.
+//!
+//! # `/metrics` and the token
+//!
+//! Many exporters serve `/metrics` to anyone; this one asks for the token like everything but
+//! `/health`. The metrics name the trading partners, their volumes and their failures, which is
+//! business information; an operator who opens `admin.listen` beyond loopback so Prometheus can
+//! reach it should not open that too; and Prometheus sends a bearer token natively
+//! (`authorization: { type: Bearer, credentials_file: … }` in the scrape config). For scraping,
+//! set the token with `admin.token_env` so it stays the same across restarts: a generated one
+//! changes at every start.
 //!
 //! # The token
 //!
@@ -52,6 +64,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock;
 use crate::config::AdminConfig;
+use crate::telemetry::Exporter;
 
 /// The file a generated token is written to, in the data directory.
 pub const TOKEN_FILE: &str = "admin.token";
@@ -215,9 +228,11 @@ struct AdminState {
     partners: Vec<PartnerInfo>,
     data_dir: PathBuf,
     token: String,
+    metrics: Option<Exporter>,
 }
 
-/// Starts the daemon's admin API on `config.admin.listen` with `token`, serving `outbox`.
+/// Starts the daemon's admin API on `config.admin.listen` with `token`, serving `outbox` (and
+/// `metrics` at `/metrics`, when given).
 ///
 /// An address that cannot be listened on does not stop the daemon: its work is moving
 /// partners' files, so it goes on without the API and says so in the log.
@@ -226,6 +241,7 @@ pub async fn start(
     token: Token,
     outbox: Outbox,
     partners: &partner::Partners,
+    metrics: Option<Exporter>,
 ) -> Admin {
     let partners = partners
         .all()
@@ -241,6 +257,7 @@ pub async fn start(
         &config.data_dir,
         outbox,
         partners,
+        metrics,
     )
     .await
     {
@@ -274,13 +291,15 @@ pub struct AdminServer {
 
 impl AdminServer {
     /// Binds `listen` (port 0 takes a free port: see [`AdminServer::local_addr`]); requests
-    /// under `/v1/` must bear `token`. `data_dir` is only reported, in [`StatusReport`].
+    /// under `/v1/` and to `/metrics` must bear `token`. `data_dir` is only reported, in
+    /// [`StatusReport`]. Without `metrics`, `/metrics` answers 503.
     pub async fn bind(
         listen: SocketAddr,
         token: Token,
         data_dir: &Path,
         outbox: Outbox,
         partners: Vec<PartnerInfo>,
+        metrics: Option<Exporter>,
     ) -> Result<AdminServer, AdminError> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -306,6 +325,7 @@ impl AdminServer {
             partners,
             data_dir: data_dir.to_path_buf(),
             token: token.secret,
+            metrics,
         });
         Ok(AdminServer {
             listener,
@@ -364,6 +384,7 @@ fn router(state: Arc<AdminState>) -> Router {
         .route("/v1/deliveries", get(list_deliveries))
         .route("/v1/deliveries/{id}/retry", post(retry))
         .route("/v1/deliveries/{id}/drop", post(drop_delivery))
+        .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             require_token,
@@ -599,6 +620,30 @@ async fn health() -> Json<Health> {
     Json(Health {
         status: "ok".into(),
     })
+}
+
+/// The Prometheus text format's media type, version 0.0.4.
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+async fn metrics(State(state): State<Arc<AdminState>>) -> Response {
+    let Some(exporter) = state.metrics.clone() else {
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "metrics are off: another metrics recorder was installed in this process",
+        )
+        .into_response();
+    };
+    // The gauges read the outbox and walk the spool: blocking work.
+    let rendered = tokio::task::spawn_blocking(move || exporter.render(&state.outbox)).await;
+    match rendered {
+        Ok(Ok(text)) => ([(header::CONTENT_TYPE, PROMETHEUS_TEXT)], text).into_response(),
+        Ok(Err(e)) => ApiError::from(e).into_response(),
+        Err(e) => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("internal error: {e}"),
+        )
+        .into_response(),
+    }
 }
 
 async fn status(State(state): State<Arc<AdminState>>) -> ApiResult<StatusReport> {

@@ -3,10 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use outbox::{Claimed, Delivery, DeliveryId, FailOutcome, Outbox, RetryPolicy};
+use outbox::{Claimed, Delivery, DeliveryId, Outbox, RetryPolicy};
 
 use crate::clock;
 use crate::sinks::{DeliveryError, OutboundDirectory, Sink};
+use crate::telemetry;
 
 /// How long a claimed delivery is ours before another worker may take it again.
 const LEASE_MS: u64 = 60_000;
@@ -74,7 +75,7 @@ pub fn run_due(
             .or_default()
             .push(c);
     }
-    let results: Vec<Result<Vec<DeliveryId>, outbox::Error>> = std::thread::scope(|scope| {
+    let results: Vec<Result<Vec<&Claimed>, outbox::Error>> = std::thread::scope(|scope| {
         let mut workers = Vec::new();
         for group in by_destination.values() {
             let per_worker = group.len().div_ceil(concurrency.max(1));
@@ -83,7 +84,7 @@ pub fn run_due(
                     let mut delivered = Vec::with_capacity(chunk.len());
                     for c in chunk {
                         if deliver_one(outbox, destinations, policy, c)? {
-                            delivered.push(c.delivery.id);
+                            delivered.push(*c);
                         }
                     }
                     Ok(delivered)
@@ -103,9 +104,14 @@ pub fn run_due(
     for r in results {
         delivered.extend(r?);
     }
-    outbox.complete_many(&delivered, clock::now_ms())?;
+    let ids: Vec<DeliveryId> = delivered.iter().map(|c| c.delivery.id).collect();
+    let now = clock::now_ms();
+    outbox.complete_many(&ids, now)?;
     // A completion lost to a crash only means one more delivery of the same document.
     outbox.flush()?;
+    for c in delivered {
+        telemetry::delivered(&c.delivery, now);
+    }
     Ok(claimed.len())
 }
 
@@ -120,10 +126,7 @@ fn deliver_one(
     let result = destinations.deliver(&c.delivery, &c.payload);
     let now = clock::now_ms();
     let e = match result {
-        Ok(()) => {
-            tracing::debug!(delivery = %c.delivery.id, destination = %c.delivery.destination, "delivered");
-            return Ok(true);
-        }
+        Ok(()) => return Ok(true),
         Err(e) => e,
     };
     // A receiver that refused the delivery will refuse it again: dead-letter it now.
@@ -136,20 +139,6 @@ fn deliver_one(
     } else {
         outbox.fail(c.delivery.id, &e.to_string(), now, policy)?
     };
-    match outcome {
-        FailOutcome::RetryAt(at) => tracing::warn!(
-            delivery = %c.delivery.id,
-            destination = %c.delivery.destination,
-            error = %e,
-            retry_in_ms = at.saturating_sub(now),
-            "delivery failed; will retry"
-        ),
-        FailOutcome::Dead => tracing::error!(
-            delivery = %c.delivery.id,
-            destination = %c.delivery.destination,
-            error = %e,
-            "delivery failed for good; dead-lettered"
-        ),
-    }
+    telemetry::delivery_failed(&c.delivery, &e, &outcome, now);
     Ok(false)
 }

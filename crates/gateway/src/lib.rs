@@ -12,7 +12,8 @@
 //! 4. [`deliver`]: the outbox's due deliveries go to the event [`sinks`] and to partners'
 //!    outbound directories, with retries and dead letters.
 //!
-//! Meanwhile the [`admin`] API lets operators see all this and retry or drop deliveries.
+//! Meanwhile the [`admin`] API lets operators see all this and retry or drop deliveries, and
+//! serves the [`telemetry`] each step emits to Prometheus at `/metrics`.
 //!
 //! After a crash, [`Gateway::run`] first finishes what was received but not processed; the
 //! outbox puts deliveries that were in flight back in the queue. Delivery is at least once, each
@@ -28,6 +29,7 @@ pub mod pipeline;
 pub mod retention;
 pub mod sinks;
 pub mod spool;
+pub mod telemetry;
 pub mod webhook;
 
 use std::collections::BTreeMap;
@@ -103,6 +105,8 @@ pub struct Gateway {
     destinations: Destinations,
     retry: RetryPolicy,
     admin_token: admin::Token,
+    /// `/metrics`; none when another metrics recorder was installed in the process first.
+    exporter: Option<telemetry::Exporter>,
 }
 
 impl Gateway {
@@ -157,7 +161,7 @@ impl Gateway {
             sinks.insert(sink.destination(), sink);
         }
         let outbound_root = config.outbound_dir();
-        let partner_dirs = partners
+        let partner_dirs: BTreeMap<String, OutboundDirectory> = partners
             .all()
             .iter()
             .map(|p| {
@@ -173,6 +177,14 @@ impl Gateway {
 
         // Here rather than in `run`: a token variable that is not set is a configuration error.
         let admin_token = admin::resolve_token(&config.admin, data)?;
+
+        // Before anything can happen that counts.
+        let exporter = telemetry::install().map(|h| telemetry::Exporter::new(h, spool.root()));
+        telemetry::register_known(
+            inboxes.iter().map(|i| i.name.as_str()),
+            partners.all().iter().map(|p| p.id.as_str()),
+            sinks.keys().chain(partner_dirs.keys()).map(String::as_str),
+        );
 
         let retry = RetryPolicy {
             base: config.delivery.base_delay_ms,
@@ -201,6 +213,7 @@ impl Gateway {
             },
             retry,
             admin_token,
+            exporter,
         })
     }
 
@@ -228,6 +241,7 @@ impl Gateway {
             gw.admin_token.clone(),
             gw.outbox().clone(),
             &gw.pipeline.partners,
+            gw.exporter.clone(),
         )
         .await;
 
@@ -260,9 +274,13 @@ impl Gateway {
         );
         let admin = admin.spawn();
         let sweeper = tokio::spawn(Arc::clone(&gw).retention_loop());
+        let upkeep = gw.exporter.clone().map(|e| tokio::spawn(metrics_upkeep(e)));
 
         shutdown.await;
         sweeper.abort();
+        if let Some(upkeep) = upkeep {
+            upkeep.abort();
+        }
         admin.stop().await;
         tracing::info!("stopping: finishing the work in hand");
         stop.store(true, Ordering::SeqCst);
@@ -341,18 +359,28 @@ impl Gateway {
                     .unwrap_or_default()
             ),
         };
-        tracing::error!(message = %id, %reason, "message failed");
         let now = clock::now_ms();
-        if let Err(e) = self.pipeline.outbox.set_state(
-            id,
-            outbox::MessageState::Failed {
-                reason: reason.clone(),
-            },
-            now,
-            &reason,
-        ) {
-            tracing::error!(message = %id, error = %e, "cannot record the failure");
+        let state = outbox::MessageState::Failed {
+            reason: reason.clone(),
+        };
+        if let Err(e) = self
+            .pipeline
+            .outbox
+            .set_state(id, state.clone(), now, &reason)
+        {
+            tracing::error!(message = %id, %reason, error = %e, "message failed; cannot record the failure");
+            return;
         }
+        // For the log line and the metrics: whose file it was, and since when.
+        let msg = self.pipeline.outbox.message(id).ok().flatten();
+        telemetry::message_finished(
+            id,
+            msg.as_ref().map_or("", |m| m.file_name.as_str()),
+            msg.as_ref().and_then(|m| m.partner.as_deref()),
+            &state,
+            msg.as_ref().map_or(now, |m| m.received_at),
+            now,
+        );
     }
 
     fn ingest_loop(&self, stop: &AtomicBool) -> Result<(), Error> {
@@ -439,5 +467,15 @@ impl Gateway {
                 std::thread::sleep(Duration::from_millis(if attempted == 0 { 20 } else { 5 }));
             }
         }
+    }
+}
+
+/// Drains the metrics' histogram samples every few seconds, so they do not pile up in memory
+/// while nobody scrapes.
+async fn metrics_upkeep(exporter: telemetry::Exporter) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        ticks.tick().await;
+        exporter.upkeep();
     }
 }

@@ -24,10 +24,11 @@ use validate::report::InterchangeReport;
 use validate::report::{InterchangeFinding, Verdict};
 
 use crate::Error;
-use crate::acks::AckPlan;
+use crate::acks::{AckKind, AckPlan};
 use crate::clock;
 use crate::inbox::DirectoryInbox;
 use crate::spool::Spool;
+use crate::telemetry;
 
 /// The counters' purpose: every document we send a partner shares one numbering per kind.
 const OUTBOUND: &str = "outbound";
@@ -153,7 +154,7 @@ impl Pipeline {
                         sha256: spooled.sha256,
                         received_at: now,
                     })?;
-                    tracing::info!(message = %id, channel = %inbox.name, file = %file_name, size = spooled.size, "received");
+                    telemetry::received(&inbox.name, id, &file_name, spooled.size);
                     id
                 }
             };
@@ -210,15 +211,12 @@ impl Pipeline {
             self.max_file_bytes,
             target.display()
         );
-        tracing::warn!(message = %id, channel = %inbox.name, file = %file_name, size, "oversized file quarantined");
-        self.outbox.set_state(
-            id,
-            MessageState::Quarantined {
-                reason: reason.clone(),
-            },
-            now,
-            &reason,
-        )?;
+        telemetry::oversized(&inbox.name, id, file_name, size);
+        let state = MessageState::Quarantined {
+            reason: reason.clone(),
+        };
+        self.outbox.set_state(id, state.clone(), now, &reason)?;
+        telemetry::message_finished(id, file_name, None, &state, now, now);
         Ok(id)
     }
 
@@ -238,14 +236,18 @@ impl Pipeline {
             Ok(b) => b,
             Err(e) => {
                 let reason = format!("spool file {} unreadable: {e}", msg.spool_path.display());
-                self.outbox.set_state(
+                let state = MessageState::Failed {
+                    reason: reason.clone(),
+                };
+                self.outbox.set_state(id, state.clone(), now, &reason)?;
+                telemetry::message_finished(
                     id,
-                    MessageState::Failed {
-                        reason: reason.clone(),
-                    },
+                    &msg.file_name,
+                    msg.partner.as_deref(),
+                    &state,
+                    msg.received_at,
                     now,
-                    &reason,
-                )?;
+                );
                 return Ok(());
             }
         };
@@ -254,14 +256,14 @@ impl Pipeline {
             Ok(v) if !v.is_empty() => v,
             Ok(_) => {
                 return self.quarantine(
-                    id,
+                    &msg,
                     now,
                     format!("{where_}: no X12 or EDIFACT interchange in it"),
                 );
             }
             Err(e) => {
                 return self.quarantine(
-                    id,
+                    &msg,
                     now,
                     format!("{where_}: not readable as X12 or EDIFACT: {e}"),
                 );
@@ -270,15 +272,15 @@ impl Pipeline {
         let reserved = self.channel_partner.get(&msg.channel).cloned().flatten();
         let mut steps = Steps::new();
         let mut ended = Vec::with_capacity(interchanges.len());
+        // The message's partner for the metrics: the first one an envelope named.
+        let mut partner = msg.partner.clone();
         for (index, ic) in interchanges.iter().enumerate() {
-            ended.push(self.interchange(
-                &mut steps,
-                id,
-                &where_,
-                index,
-                ic,
-                reserved.as_deref(),
-            )?);
+            let (end, from) =
+                self.interchange(&mut steps, id, &where_, index, ic, reserved.as_deref())?;
+            if partner.is_none() {
+                partner = from.map(str::to_owned);
+            }
+            ended.push(end);
         }
 
         let now = clock::now_ms();
@@ -296,25 +298,38 @@ impl Pipeline {
         } else {
             MessageState::Processed
         };
-        tracing::info!(message = %id, file = %msg.file_name, state = ?state.kind(), "processed");
         // What processing found, and the final state, in one transaction.
-        self.outbox.record_steps(id, &steps, Some((state, now)))?;
-        Ok(())
-    }
-
-    fn quarantine(&self, id: MessageId, now: u64, reason: String) -> Result<(), Error> {
-        tracing::warn!(message = %id, %reason, "quarantined");
-        self.outbox.set_state(
+        self.outbox
+            .record_steps(id, &steps, Some((state.clone(), now)))?;
+        telemetry::message_finished(
             id,
-            MessageState::Quarantined {
-                reason: reason.clone(),
-            },
+            &msg.file_name,
+            partner.as_deref(),
+            &state,
+            msg.received_at,
             now,
-            &reason,
-        )?;
+        );
         Ok(())
     }
 
+    fn quarantine(&self, msg: &outbox::Message, now: u64, reason: String) -> Result<(), Error> {
+        let state = MessageState::Quarantined {
+            reason: reason.clone(),
+        };
+        self.outbox.set_state(msg.id, state.clone(), now, &reason)?;
+        telemetry::message_finished(
+            msg.id,
+            &msg.file_name,
+            msg.partner.as_deref(),
+            &state,
+            msg.received_at,
+            now,
+        );
+        Ok(())
+    }
+
+    /// Processes one interchange of a message; returns how it ended and the partner its
+    /// envelope named, if we know them.
     fn interchange(
         &self,
         steps: &mut Steps,
@@ -323,13 +338,19 @@ impl Pipeline {
         index: usize,
         ic: &Interchange<'_>,
         reserved: Option<&str>,
-    ) -> Result<Ended, Error> {
+    ) -> Result<(Ended, Option<&str>), Error> {
         let now = clock::now_ms();
         let control = ic.control_number().trim().to_string();
         let at = format!("{where_}, interchange {control} at offset {}", ic.offset());
 
         // Who sent it.
-        let partner = match self.partners.identify(ic) {
+        let identified = self.partners.identify(ic);
+        let named = match &identified {
+            Identified::Partner(p) | Identified::NotForUs { partner: p, .. } => Some(p.id.as_str()),
+            Identified::Unknown { .. } => None,
+        };
+        telemetry::interchange(id, &control, ic.standard(), named);
+        let partner = match identified {
             Identified::Partner(p) => p,
             Identified::Unknown { sender } => {
                 let reason = format!(
@@ -344,7 +365,7 @@ impl Pipeline {
                     String::new(),
                 ));
                 tracing::warn!(message = %id, interchange = %control, sender = %sender.id, "unknown partner");
-                return Ok(Ended::Quarantined(reason));
+                return Ok((Ended::Quarantined(reason), None));
             }
             Identified::NotForUs { partner, receiver } => {
                 let reason = format!(
@@ -359,7 +380,7 @@ impl Pipeline {
                     partner,
                     (InterchangeError::InvalidReceiver, &reason),
                 )?;
-                return Ok(Ended::Quarantined(reason));
+                return Ok((Ended::Quarantined(reason), named));
             }
         };
         if let Some(only) = reserved.filter(|only| *only != partner.id) {
@@ -375,7 +396,7 @@ impl Pipeline {
                 partner,
                 (InterchangeError::InvalidSender, &reason),
             )?;
-            return Ok(Ended::Quarantined(reason));
+            return Ok((Ended::Quarantined(reason), named));
         }
         self.outbox.set_partner(id, &partner.id, now)?;
 
@@ -411,7 +432,14 @@ impl Pipeline {
                 offset: ic.offset(),
             });
             self.queue_acks(steps, id, index, ic, &report, partner)?;
-            return Ok(Ended::Duplicate(of));
+            return Ok((Ended::Duplicate(of), named));
+        }
+        for m in report.all_messages() {
+            telemetry::transaction_set(
+                &partner.id,
+                &m.message_type,
+                m.verdict == Verdict::Rejected,
+            );
         }
         let (accepted, rejected) = count_verdicts(&report);
         steps.push((
@@ -421,10 +449,10 @@ impl Pipeline {
         ));
         self.queue_acks(steps, id, index, ic, &report, partner)?;
         if report.is_rejected() {
-            return Ok(Ended::Processed);
+            return Ok((Ended::Processed, named));
         }
         self.translate(steps, id, &at, ic, &report, partner)?;
-        Ok(Ended::Processed)
+        Ok((Ended::Processed, named))
     }
 
     /// Answers an interchange we will not process with a negative acknowledgement (where the
@@ -496,11 +524,16 @@ impl Pipeline {
             let delivery =
                 NewDelivery::new(partner_destination(&partner.id), key, content_type, now)
                     .message(id);
+            // Which document the render made (997 or 999 depends on each group's version),
+            // for the metrics; read from the bytes rather than decided a second time.
+            let document = std::cell::Cell::new(kind.as_str());
             let queued =
                 self.outbox
                     .enqueue_outbound(&partner.id, &counters, delivery, |numbers| {
                         let values: Vec<u64> = numbers.to_vec();
-                        plan.render(kind, needs, &values)
+                        let rendered = plan.render(kind, needs, &values)?;
+                        document.set(kind.document(ic.standard(), &rendered));
+                        Ok::<_, edi::writer::WriteError>(rendered)
                     })?;
             let control = queued
                 .delivery
@@ -508,6 +541,15 @@ impl Pipeline {
                 .first()
                 .map(|n| n.value.to_string())
                 .unwrap_or_default();
+            if queued.created {
+                telemetry::ack_queued(
+                    id,
+                    &partner.id,
+                    document.get(),
+                    ack_status(kind, report),
+                    &control,
+                );
+            }
             steps.push((
                 now,
                 Step::AckQueued {
@@ -544,6 +586,8 @@ impl Pipeline {
                 Ok(event) => {
                     let json = serde_json::to_vec(&event)
                         .map_err(|e| Error::Internal(format!("serialising an event: {e}")))?;
+                    // Counted once, and not again when processing resumes after a crash.
+                    let mut new = false;
                     for destination in &self.sink_destinations {
                         let delivery = NewDelivery::new(
                             destination.clone(),
@@ -552,17 +596,25 @@ impl Pipeline {
                             now,
                         )
                         .message(id);
-                        self.outbox.enqueue(delivery, &json)?;
+                        new |= self.outbox.enqueue(delivery, &json)?.created;
+                    }
+                    if new {
+                        telemetry::event_queued(
+                            id,
+                            &partner.id,
+                            event.event_type().as_str(),
+                            event.id().as_str(),
+                        );
                     }
                     events += 1;
                 }
                 Err(e) => {
+                    let message_type = msg.message_type();
                     let reason = format!(
-                        "{at}: message {} {} not translated: {e}",
-                        msg.message_type(),
+                        "{at}: message {message_type} {} not translated: {e}",
                         msg.control_number()
                     );
-                    tracing::warn!(message = %id, partner = %partner.id, %reason, "translation problem");
+                    telemetry::translation_failed(id, &partner.id, &message_type, &reason);
                     steps.push((now, Step::Error { reason }, String::new()));
                 }
             }
@@ -575,6 +627,22 @@ impl Pipeline {
 /// The outbox destination of a partner's documents.
 pub fn partner_destination(partner: &str) -> String {
     format!("partner:{partner}")
+}
+
+/// What an acknowledgement tells the partner, overall: `accepted`, `partial` (some messages
+/// rejected) or `rejected` (the envelope, or every message).
+fn ack_status(kind: AckKind, report: &InterchangeReport) -> &'static str {
+    if report.is_rejected() {
+        return "rejected";
+    }
+    if kind == AckKind::Ta1 {
+        return "accepted";
+    }
+    match count_verdicts(report) {
+        (_, 0) => "accepted",
+        (0, _) => "rejected",
+        _ => "partial",
+    }
 }
 
 fn count_verdicts(report: &InterchangeReport) -> (u32, u32) {
