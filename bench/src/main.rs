@@ -5,10 +5,12 @@
 //! edigate-bench compare  --dir bench/data --sizes 10,200 --peer-sizes 10 \
 //!     --python bench/.venv/bin/python --node node --bench-dir bench --out bench/results/latest
 //! edigate-bench memory stream FILE      # child process: prints peak RSS of the streaming path
+//! edigate-bench daemon --edigate target/release/edigate --out bench/results/daemon-latest
 //! ```
 //!
-//! Everything runs on one thread; `bench/run.sh` also pins the process (and the peers it starts)
-//! to one core with `taskset`.
+//! The parser comparison runs on one thread; `bench/run.sh` also pins the process (and the peers
+//! it starts) to one core with `taskset`. The daemon benchmark ([`daemon`]) runs `edigate serve`
+//! as a child process, unpinned: it measures the whole daemon on the whole machine.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -22,6 +24,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use edigate_bench::generate::{self, DEFAULT_SEED, Standard};
 use edigate_bench::{mem, work};
 use serde::{Deserialize, Serialize};
+
+mod daemon;
 
 /// 10⁶ bytes: every MB and MB/s here is decimal.
 const MB: f64 = 1e6;
@@ -87,6 +91,45 @@ enum Cmd {
         mode: MemMode,
         /// The file.
         file: PathBuf,
+    },
+    /// Runs `edigate serve` and measures interchanges per second end to end and the latency
+    /// from a file's arrival in the inbox to its event; writes <out>.md and <out>.json.
+    Daemon {
+        /// The release `edigate` binary [default: $CARGO_TARGET_DIR/release/edigate when
+        /// CARGO_TARGET_DIR is set, else target/release/edigate].
+        #[arg(long)]
+        edigate: Option<PathBuf>,
+        /// Interchanges per throughput run.
+        #[arg(long, default_value_t = 5000)]
+        files: usize,
+        /// Throughput runs, each on a fresh data directory and daemon (best and median shown).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Files per second dropped in the latency run.
+        #[arg(long, default_value_t = 1000.0)]
+        rate: f64,
+        /// Seconds of dropping in the latency run.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// The repository root (for deploy/examples/ and specs/).
+        #[arg(long, default_value = ".")]
+        repo: PathBuf,
+        /// Where the data directories go, in a fresh subdirectory [default: the system's temp
+        /// directory]; the same file system as a real deployment's data, ideally.
+        #[arg(long)]
+        scratch: Option<PathBuf>,
+        /// Keep the scratch directory (data directories and daemon logs) afterwards.
+        #[arg(long)]
+        keep: bool,
+        /// EDIGATE_LOG for the daemon (its default is info: two lines per file).
+        #[arg(long, default_value = "info")]
+        log_level: String,
+        /// Which edigate source was measured (run.sh passes the git revision).
+        #[arg(long, default_value = "unknown")]
+        source: String,
+        /// Write <out>.md and <out>.json.
+        #[arg(long, default_value = "bench/results/daemon-latest")]
+        out: PathBuf,
     },
 }
 
@@ -173,6 +216,38 @@ fn main() -> Result<()> {
             compare(&run, &peers, out.as_deref())
         }
         Cmd::Memory { mode, file } => memory_child(mode, &file),
+        Cmd::Daemon {
+            edigate,
+            files,
+            runs,
+            rate,
+            seconds,
+            repo,
+            scratch,
+            keep,
+            log_level,
+            source,
+            out,
+        } => {
+            let edigate = edigate.unwrap_or_else(|| {
+                std::env::var_os("CARGO_TARGET_DIR")
+                    .map_or_else(|| PathBuf::from("target"), PathBuf::from)
+                    .join("release/edigate")
+            });
+            daemon::run(&daemon::Options {
+                edigate,
+                repo,
+                files,
+                runs,
+                rate,
+                seconds,
+                scratch,
+                keep,
+                log_level,
+                source,
+                out,
+            })
+        }
     }
 }
 
