@@ -1,5 +1,5 @@
-//! Trading partners, one TOML file each (`partners/*.toml`, format in `partners/README.md` of
-//! `deploy/examples`): who they are in the envelope, what they exchange, how they want to be
+//! Trading partners, one TOML file each (`partners/*.toml`; the format is documented in
+//! `deploy/examples/partners/README.md`): who they are in the envelope, what they exchange, how they want to be
 //! acknowledged, what to do with a duplicate interchange, where their documents go, and the few
 //! places where their mapping deviates from the built-in defaults.
 //!
