@@ -2,9 +2,10 @@
 # Puts the peers that edigate's tests compare against (tests/integration/peers.rs) in place:
 #   - pydifact, pinned in requirements.txt, in a venv at tests/peers/.venv
 #   - node-x12 and edifact, pinned by node/package-lock.json, in tests/peers/node/node_modules
+#   - OpenSSH's sshd and ssh-keygen, which crates/sftp's tests run on loopback as the SFTP server
 # For a fresh Debian 12 machine, as root or not (apt-get, through sudo when not root, only for
-# what is missing: python3-venv, nodejs, npm). Idempotent, and quick when the pinned versions are
-# already installed: then it neither runs pip nor npm.
+# what is missing: python3-venv, nodejs, npm, openssh-server). Idempotent, and quick when the
+# pinned versions are already installed: then it neither runs pip nor npm.
 #
 #   sh tests/peers/setup.sh        (from anywhere; the project's test script runs it before cargo test)
 set -eu
@@ -104,5 +105,15 @@ else
   node_ok || die "npm ci did not install what $node_dir/package-lock.json pins"
   say "node peers installed in $node_dir/node_modules"
 fi
+
+# --- OpenSSH: the SFTP server of crates/sftp's tests ------------------------------------------
+
+# The tests start /usr/sbin/sshd themselves, with their own config on a free loopback port; the
+# system service is not used (and not started where policy-rc.d forbids it).
+if [ ! -x /usr/sbin/sshd ] || ! command -v ssh-keygen >/dev/null 2>&1; then
+  apt_install openssh-server openssh-client
+  [ -x /usr/sbin/sshd ] || die "openssh-server did not install /usr/sbin/sshd"
+fi
+say "openssh present: $(/usr/sbin/sshd -V 2>&1 | head -n 1)"
 
 say "ready"

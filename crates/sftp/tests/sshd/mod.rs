@@ -1,0 +1,265 @@
+//! A real OpenSSH sshd on 127.0.0.1 for one test, the way shared/peers/toolkit/sshd_sftp.sh runs
+//! it: fresh host and user keys in a temporary directory, its own config (no system file is
+//! touched), `UsePAM no`, `StrictModes no`, key-only login as the account running the tests,
+//! `ForceCommand internal-sftp` rooted at `DIR/home` with `inbox/`, `outbox/` and `archive/`.
+//!
+//! sshd runs in the foreground (`-D`) as our child, so it is stopped by its own pid when the test
+//! ends; [`Sshd::kill`] also kills the per-connection processes it forked, by their pids.
+
+#![allow(dead_code)] // each test binary uses its own part of the helper
+
+use std::fs;
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sftp::SftpConfig;
+
+const SSHD: &str = "/usr/sbin/sshd";
+
+/// One running sshd.
+pub struct Sshd {
+    /// Keys, config, log and the SFTP root.
+    pub dir: tempfile::TempDir,
+    /// The SFTP root (`inbox/`, `outbox/`, `archive/` inside).
+    pub home: PathBuf,
+    /// The port on 127.0.0.1.
+    pub port: u16,
+    /// The login name: the account running the tests.
+    pub user: String,
+    /// The host's public key line (`ssh-ed25519 AAAA… comment`).
+    pub host_pub: String,
+    /// The client's private key, authorised to log in.
+    pub user_key: PathBuf,
+    child: Option<Child>,
+}
+
+impl Sshd {
+    /// Starts an sshd serving read-write SFTP.
+    pub fn start() -> Sshd {
+        Sshd::start_with("")
+    }
+
+    /// Starts an sshd whose SFTP server refuses every change (`internal-sftp -R`).
+    pub fn start_read_only() -> Sshd {
+        Sshd::start_with("-R")
+    }
+
+    fn start_with(sftp_flags: &str) -> Sshd {
+        assert!(
+            Path::new(SSHD).exists(),
+            "{SSHD} is missing: these tests need a real OpenSSH server. Install Debian's \
+             openssh-server (`sh tests/peers/setup.sh` does, and ./scripts/test runs it)."
+        );
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let d = dir.path();
+        let home = d.join("home");
+        for sub in ["inbox", "outbox", "archive"] {
+            fs::create_dir_all(home.join(sub)).expect("mkdir home");
+        }
+        keygen(&d.join("host"), "edigate-test-host", "");
+        let user_key = d.join("user");
+        keygen(&user_key, "edigate-test-user", "");
+        fs::copy(d.join("user.pub"), d.join("authorized_keys")).expect("authorized_keys");
+        let host_pub = fs::read_to_string(d.join("host.pub"))
+            .expect("host.pub")
+            .trim()
+            .to_string();
+        if fs::metadata("/proc/self").expect("/proc/self").uid() == 0 {
+            // Root's sshd needs its privilege-separation directory.
+            fs::create_dir_all("/run/sshd").expect("mkdir /run/sshd");
+        }
+        let user = output(Command::new("id").arg("-un"));
+
+        // A port found free can be taken before sshd binds it: try a few.
+        let mut last_log = String::new();
+        for _ in 0..5 {
+            let port = free_port();
+            let config = d.join("sshd_config");
+            fs::write(
+                &config,
+                format!(
+                    "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host\nPidFile {d}/sshd.pid\n\
+                     AuthorizedKeysFile {d}/authorized_keys\nPubkeyAuthentication yes\n\
+                     PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n\
+                     StrictModes no\nAllowTcpForwarding no\nX11Forwarding no\nPermitTTY no\n\
+                     Subsystem sftp internal-sftp\nForceCommand internal-sftp {sftp_flags} -d {home}\n",
+                    d = d.display(),
+                    home = home.display(),
+                ),
+            )
+            .expect("sshd_config");
+            let log = d.join("sshd.log");
+            let mut child = Command::new(SSHD)
+                .arg("-D")
+                .arg("-f")
+                .arg(&config)
+                .arg("-E")
+                .arg(&log)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot run {SSHD}: {e}"));
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Sshd {
+                        dir,
+                        home,
+                        port,
+                        user,
+                        host_pub,
+                        user_key,
+                        child: Some(child),
+                    };
+                }
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            last_log = fs::read_to_string(&log).unwrap_or_default();
+        }
+        panic!("sshd did not start; its log:\n{last_log}");
+    }
+
+    /// A client configuration for this server: pinned host key, the user key, the test
+    /// directories, a short stability interval and short time limits. `extra` is TOML added to
+    /// the top level.
+    pub fn config_with(&self, extra: &str) -> SftpConfig {
+        let text = format!(
+            "host = \"127.0.0.1\"\nport = {port}\nuser = {user:?}\nhost_key = {host:?}\n\
+             inbox_dir = \"inbox\"\noutbox_dir = \"outbox\"\nstable_interval_ms = 200\n{extra}\n\
+             [auth]\ntype = \"key\"\nprivate_key = {key:?}\n\
+             [timeouts]\nconnect_ms = 10000\nrequest_ms = 5000\nkeepalive_ms = 2000\n",
+            port = self.port,
+            user = self.user,
+            host = self.host_pub,
+            key = self.user_key.display().to_string(),
+        );
+        toml::from_str(&text).unwrap_or_else(|e| panic!("test config: {e}\n{text}"))
+    }
+
+    /// [`Sshd::config_with`] with nothing extra.
+    pub fn config(&self) -> SftpConfig {
+        self.config_with("")
+    }
+
+    /// The host key's SHA-256 fingerprint as `ssh-keygen -lf` prints it.
+    pub fn host_fingerprint(&self) -> String {
+        fingerprint_of(&self.dir.path().join("host.pub"))
+    }
+
+    /// Lets `public_key` (a `.pub` file) log in too.
+    pub fn authorize(&self, public_key: &Path) {
+        let line = fs::read_to_string(public_key).expect("public key");
+        let path = self.dir.path().join("authorized_keys");
+        let mut keys = fs::read_to_string(&path).expect("authorized_keys");
+        keys.push_str(&line);
+        fs::write(path, keys).expect("authorized_keys");
+    }
+
+    /// Kills sshd and every process it forked (the per-connection ones), each by its pid, so
+    /// connections drop the way they do when a server dies.
+    pub fn kill(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let mut pids = descendants(child.id());
+        pids.push(child.id());
+        for pid in pids {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(pid.to_string())
+                .stderr(Stdio::null())
+                .status();
+        }
+        let _ = child.wait();
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Makes an ed25519 key pair at `path` and `path.pub`.
+pub fn keygen(path: &Path, comment: &str, passphrase: &str) {
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", passphrase, "-C", comment, "-f"])
+        .arg(path)
+        .stdin(Stdio::null())
+        .status()
+        .expect("ssh-keygen (openssh-client) must be installed");
+    assert!(status.success(), "ssh-keygen failed for {}", path.display());
+}
+
+/// The SHA-256 fingerprint of a public key file, by `ssh-keygen -lf`.
+pub fn fingerprint_of(public_key: &Path) -> String {
+    let line = output(Command::new("ssh-keygen").arg("-lf").arg(public_key));
+    line.split_whitespace()
+        .nth(1)
+        .expect("ssh-keygen -lf prints BITS FINGERPRINT COMMENT (TYPE)")
+        .to_string()
+}
+
+/// A port on 127.0.0.1 that nothing listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
+}
+
+fn output(command: &mut Command) -> String {
+    let out = command.output().expect("run helper command");
+    assert!(out.status.success(), "{command:?} failed");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Every process descended from `root`, read from /proc.
+fn descendants(root: u32) -> Vec<u32> {
+    let mut parent_of = Vec::new();
+    if let Ok(entries) = fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
+            let ppid = stat
+                .rfind(')')
+                .and_then(|i| stat[i + 1..].split_whitespace().nth(1))
+                .and_then(|s| s.parse::<u32>().ok());
+            if let Some(ppid) = ppid {
+                parent_of.push((pid, ppid));
+            }
+        }
+    }
+    let mut found = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(p) = frontier.pop() {
+        for &(pid, ppid) in &parent_of {
+            if ppid == p && !found.contains(&pid) {
+                found.push(pid);
+                frontier.push(pid);
+            }
+        }
+    }
+    found
+}
