@@ -177,6 +177,55 @@ impl<'a> Segment<'a> {
         n.checked_sub(1).and_then(|i| self.elements().nth(i))
     }
 
+    /// Appends the elements after the tag to `out`, the same as [`Segment::elements`] yields
+    /// them, in one pass over the segment. For a caller that reads many elements of a segment:
+    /// [`Segment::element`] walks from the first element for each.
+    pub fn elements_into(&self, out: &mut Vec<Element<'a>>) {
+        let content = self.content();
+        let first = self.elements_at as usize;
+        if first >= content.len() {
+            return;
+        }
+        let d = self.delimiters;
+        // Binary data is taken by length: the element-by-element walk. Not common.
+        if self.binary_at != 0 {
+            out.extend(self.elements());
+            return;
+        }
+        let pushed = out.len();
+        let base = self.offset;
+        // What makes an element not plain, as in `scan_element`; an absent role repeats the
+        // component separator, which adds nothing.
+        let c = d.component();
+        let (cr, lf) = if d.newlines_are_wrapping() {
+            (b'\r', b'\n')
+        } else {
+            (c, c)
+        };
+        let specials = [c, d.repetition().unwrap_or(c), cr, lf];
+        let whole = split_unreleased(
+            content,
+            first + 1,
+            d.element(),
+            specials,
+            d.release(),
+            |start, end, plain| {
+                out.push(Element {
+                    raw: &content[start..end],
+                    offset: base + start as u64,
+                    delimiters: d,
+                    binary: false,
+                    plain,
+                });
+            },
+        );
+        if !whole {
+            // A release character can hide a separator: the careful walk then.
+            out.truncate(pushed);
+            out.extend(self.elements());
+        }
+    }
+
     /// Number of elements after the tag (trailing empty ones included).
     pub fn element_count(&self) -> usize {
         self.elements().count()
@@ -308,6 +357,72 @@ fn scan_element(bytes: &[u8], from: usize, d: &Delimiters) -> (Option<usize>, bo
     (None, plain)
 }
 
+/// Splits `bytes[from..]` at every `sep`, giving each part's bounds to `push` with whether it is
+/// plain (holds none of `specials`, which may repeat `sep`); the last part runs to the end of
+/// `bytes`. Returns false as soon as it meets `release`, which can hide a separator, having
+/// pushed some parts already: the caller then takes the careful path.
+///
+/// One word-at-a-time pass for all parts: a segment's elements (or an element's components) are
+/// short and a word often holds several separators, so every match in a word is used.
+#[inline(always)]
+fn split_unreleased<const N: usize>(
+    bytes: &[u8],
+    from: usize,
+    sep: u8,
+    specials: [u8; N],
+    release: Option<u8>,
+    mut push: impl FnMut(usize, usize, bool),
+) -> bool {
+    let broadcast = |b: u8| LO.wrapping_mul(u64::from(b));
+    let ps = broadcast(sep);
+    let pspecials = specials.map(broadcast);
+    let pz = release.map(broadcast);
+    // Where the current part starts, and whether a special byte has been seen in it.
+    let mut start = from;
+    let mut special = false;
+    let mut i = from;
+    while let Some(chunk) = bytes.get(i..).and_then(|rest| rest.first_chunk::<8>()) {
+        let w = u64::from_le_bytes(*chunk);
+        if pz.is_some_and(|p| exact_mask(w, p) != 0) {
+            return false;
+        }
+        let mut m = exact_mask(w, ps);
+        let ms = pspecials.iter().fold(0, |acc, &p| acc | exact_mask(w, p));
+        // The bits of this word that belong to parts already pushed.
+        let mut done = 0u64;
+        while m != 0 {
+            let bit = m.trailing_zeros();
+            let upto = (1u64 << bit) - 1;
+            if ms & upto & !done != 0 {
+                special = true;
+            }
+            let end = i + (bit / 8) as usize;
+            push(start, end, !special);
+            start = end + 1;
+            special = false;
+            done = upto | (1u64 << bit);
+            m &= m - 1;
+        }
+        if ms & !done != 0 {
+            special = true;
+        }
+        i += 8;
+    }
+    for (k, &b) in bytes.get(i..).unwrap_or(&[]).iter().enumerate() {
+        if b == sep {
+            push(start, i + k, !special);
+            start = i + k + 1;
+            special = false;
+        } else if Some(b) == release {
+            return false;
+        } else if specials.contains(&b) {
+            special = true;
+        }
+    }
+    push(start, bytes.len(), !special);
+    true
+}
+
 /// Position of the first `sep` at or after `from` that is not preceded by the release character.
 #[inline]
 pub(crate) fn find_unreleased(
@@ -348,6 +463,15 @@ const HI: u64 = 0x8080_8080_8080_8080;
 fn match_mask(w: u64, pattern: u64) -> u64 {
     let x = w ^ pattern;
     x.wrapping_sub(LO) & !x & HI
+}
+
+/// High bit set in exactly the bytes of `w` that equal the byte broadcast in `pattern` (no
+/// borrow crosses a byte, unlike [`match_mask`], so every set bit is a match).
+#[inline(always)]
+fn exact_mask(w: u64, pattern: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let x = w ^ pattern;
+    !(((x & LOW7) + LOW7) | x | LOW7)
 }
 
 /// Position of the first `a` or `b` at or after `from`.
@@ -502,6 +626,48 @@ impl<'a> Element<'a> {
     /// The components of this element (or of one repetition).
     pub fn components(&self) -> Split<'a> {
         self.split(Some(self.delimiters.component()))
+    }
+
+    /// Appends the components of this element (or of one repetition) to `out`: the same values
+    /// as [`Element::components`] yields, without a separate search for each, and each marked
+    /// plain when it is (so reading it skips the search for what to unescape).
+    pub fn components_into(&self, out: &mut Vec<Element<'a>>) {
+        let d = self.delimiters;
+        if self.binary || self.plain {
+            out.extend(self.components());
+            return;
+        }
+        let pushed = out.len();
+        // What makes a component not plain, besides the separator it is split at; an absent
+        // role repeats the separator, which adds nothing (a separator ends the part first).
+        let c = d.component();
+        let (cr, lf) = if d.newlines_are_wrapping() {
+            (b'\r', b'\n')
+        } else {
+            (c, c)
+        };
+        let specials = [d.repetition().unwrap_or(c), cr, lf];
+        let whole = split_unreleased(
+            self.raw,
+            0,
+            d.component(),
+            specials,
+            d.release(),
+            |start, end, plain| {
+                out.push(Element {
+                    raw: &self.raw[start..end],
+                    offset: self.offset + start as u64,
+                    delimiters: d,
+                    binary: false,
+                    plain,
+                });
+            },
+        );
+        if !whole {
+            // A release character can hide a separator: the careful walk then.
+            out.truncate(pushed);
+            out.extend(self.components());
+        }
     }
 
     /// Component `n`, counted from 1 (`component(1)` of a simple element is the element).
@@ -694,6 +860,155 @@ mod tests {
             find_unreleased(b"a?\n+b", 0, b'\n', Some(b'?'), false),
             None
         );
+    }
+
+    /// A segment over `raw` (tag, elements, terminator), as the parser would make it.
+    fn segment_of<'a>(raw: &'a [u8], d: Delimiters, binary_at: usize) -> Segment<'a> {
+        let content_len = raw
+            .iter()
+            .rposition(|&b| b == d.segment())
+            .unwrap_or(raw.len());
+        let tag_len = raw[..content_len]
+            .iter()
+            .position(|&b| b == d.element())
+            .unwrap_or(content_len);
+        let tag = Tag::new(&raw[..tag_len.min(3)]).unwrap_or(Tag::from_static(b"XX"));
+        Segment::from_parts(raw, 1000, content_len, tag_len, binary_at, tag, d)
+    }
+
+    /// What `elements_into` appends, checked element by element against `elements`.
+    fn assert_same_elements(seg: &Segment<'_>) {
+        let mut fast = vec![];
+        seg.elements_into(&mut fast);
+        let walked: Vec<Element<'_>> = seg.elements().collect();
+        fn view<'a>(e: &Element<'a>) -> (&'a [u8], u64, bool, bool) {
+            (e.raw, e.offset, e.binary, e.plain)
+        }
+        assert_eq!(
+            fast.iter().map(view).collect::<Vec<_>>(),
+            walked.iter().map(view).collect::<Vec<_>>(),
+            "{seg:?}"
+        );
+    }
+
+    #[test]
+    fn elements_into_agrees_with_the_element_walk() {
+        let x12 = Delimiters::X12_DEFAULT;
+        let edi = Delimiters::EDIFACT_DEFAULT;
+        let v4 = Delimiters::EDIFACT_V4_DEFAULT;
+        let cases: [(&[u8], Delimiters); 14] = [
+            (
+                b"PO1*1*336*CA*1757.96*PE*UP*676510539837*VN*SKU-31396*BP*38492126~",
+                x12,
+            ),
+            (b"N1*ST*TYRELL GARDEN 74*92*2911~", x12),
+            (b"PID*F****ECONOMY DRILL DRIVER 3/8 IN X 2 IN~", x12),
+            (b"REF*ZZ*A>B^C>D*X~", x12),
+            (b"N3*WRAPPED\nLINE*X~", x12),
+            (b"CTT~", x12),
+            (b"CTT*~", x12),
+            (b"CTT**~", x12),
+            (b"DTM+137:20240115:102'", edi),
+            (b"IMD+F++:::O?'BRIEN CLAMP'", edi),
+            (b"LIN+1++4006381333931:EN'", edi),
+            (b"FTX+AAI+++ONE*TWO:THREE'", v4),
+            (
+                b"NAD+BY+5412345000013::9++LONG NAME THAT RUNS PAST THIRTY-TWO BYTES+STREET'",
+                edi,
+            ),
+            (b"UNS+S'", edi),
+        ];
+        for (raw, d) in cases {
+            assert_same_elements(&segment_of(raw, d, 0));
+        }
+        // Binary data is taken by length, never split.
+        let bin = segment_of(b"BIN*5*A*B>C~", x12, 6);
+        assert!(bin.elements().last().is_some_and(|e| e.is_binary()));
+        assert_same_elements(&bin);
+    }
+
+    /// What `components_into` appends for every element and repetition of `seg`, checked
+    /// against `components`: the same spans and everything read from them the same. A
+    /// component may be marked plain where `components` leaves that to be found out, but only
+    /// where nothing in it needs splitting or unescaping.
+    fn assert_same_components(seg: &Segment<'_>) {
+        type View<'a> = (
+            &'a [u8],
+            u64,
+            bool,
+            Option<&'a [u8]>,
+            Vec<u8>,
+            Vec<Vec<u8>>,
+            bool,
+        );
+        fn view<'a>(e: &Element<'a>) -> View<'a> {
+            let parts = e.repetitions().chain(e.components());
+            (
+                e.raw,
+                e.offset,
+                e.binary,
+                e.plain(),
+                e.value().into_owned(),
+                parts.map(|p| p.value().into_owned()).collect(),
+                e.is_composite(),
+            )
+        }
+        for e in seg.elements() {
+            for part in std::iter::once(e).chain(e.repetitions()) {
+                let mut fast = vec![];
+                part.components_into(&mut fast);
+                for f in &fast {
+                    let found = Element { plain: false, ..*f }.plain();
+                    assert!(!f.plain || found.is_some(), "{f:?} marked plain");
+                }
+                let walked: Vec<Element<'_>> = part.components().collect();
+                assert_eq!(
+                    fast.iter().map(view).collect::<Vec<_>>(),
+                    walked.iter().map(view).collect::<Vec<_>>(),
+                    "{part:?} of {seg:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn components_into_agrees_with_the_component_walk() {
+        let x12 = Delimiters::X12_DEFAULT;
+        let edi = Delimiters::EDIFACT_DEFAULT;
+        let cases: [(&[u8], Delimiters); 8] = [
+            (b"REF*ZZ*A>B^C>D>*X~", x12),
+            (b"SV1*HC>99213>25**1~", x12),
+            (b"DTM+137:20240115:102'", edi),
+            (b"IMD+F++:::O?'BRIEN?: CLAMP'", edi),
+            (b"NAD+BY+5412345000013::9++NAME:::'", edi),
+            (b"QTY+21:5'", edi),
+            (
+                b"NAD+BY+1::9++A NAME LONGER THAN ONE WORD:AND A SECOND:C+X'",
+                edi,
+            ),
+            (b"FTX+AAI+++WRAPPED:\nLINE'", edi),
+        ];
+        for (raw, d) in cases {
+            assert_same_components(&segment_of(raw, d, 0));
+        }
+        assert_same_components(&segment_of(b"BIN*5*A>B^C~", x12, 6));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn elements_into_agrees_on_any_bytes(
+            body in proptest::collection::vec(
+                proptest::sample::select(b"AB1 *>^+:?\r\n".to_vec()), 0..70),
+            edifact in proptest::bool::ANY,
+        ) {
+            let d = if edifact { Delimiters::EDIFACT_V4_DEFAULT } else { Delimiters::X12_DEFAULT };
+            let mut raw = b"AB".to_vec();
+            raw.extend(body.iter().filter(|&&b| b != d.segment()));
+            raw.push(d.segment());
+            let seg = segment_of(&raw, d, 0);
+            assert_same_elements(&seg);
+            assert_same_components(&seg);
+        }
     }
 
     #[test]

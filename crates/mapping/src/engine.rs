@@ -1,8 +1,10 @@
 //! Translation: one message, its mapping, one event or the list of what went wrong.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
 
-use edi::{Charset, Interchange, Message, Segment};
+use edi::{Charset, Element, Interchange, Message, Tag};
 use events::documents::{
     AckKind, AckStatus, Carrier, ChangeKind, InventoryItem, InventoryQuantity, InventoryReport,
     Invoice, InvoiceKind, InvoiceLine, InvoiceTotals, InvoiceType, LineChange, Order, OrderLine,
@@ -15,7 +17,7 @@ use events::{
 };
 use serde::de::DeserializeOwned;
 
-use crate::path::{FieldRef, Path, Selector};
+use crate::path::{Condition, FieldRef, Path, Selector};
 use crate::spec::{
     DateFormat, Document, Field, LoopSpec, Mappings, MessageMapping, PartyMapping, Scope, Syntax,
 };
@@ -76,8 +78,9 @@ pub fn translate(
     partner: &str,
     mappings: &Mappings,
 ) -> Vec<Result<Event, MappingError>> {
+    let mut shared = Shared::new(ic);
     ic.messages()
-        .map(|m| translate_message(&m, partner, mappings))
+        .map(|m| translate_with(&m, partner, mappings, &mut shared))
         .collect()
 }
 
@@ -87,32 +90,99 @@ pub fn translate_message(
     partner: &str,
     mappings: &Mappings,
 ) -> Result<Event, MappingError> {
+    translate_with(msg, partner, mappings, &mut Shared::new(msg.interchange()))
+}
+
+/// What the messages of one interchange share, read once instead of once per message.
+struct Shared<'a> {
+    /// The index of the message being translated, kept so its memory is reused.
+    index: Index<'a>,
+    /// How values are decoded.
+    text: Text,
+    /// The interchange's sender id, receiver id and control number, for the events' source.
+    sender: String,
+    receiver: String,
+    control: String,
+}
+
+impl<'a> Shared<'a> {
+    fn new(ic: &Interchange<'a>) -> Shared<'a> {
+        Shared {
+            index: Index::default(),
+            text: Text::new(ic.charset()),
+            sender: ic.sender().id,
+            receiver: ic.receiver().id,
+            control: trimmed(ic.control_number()),
+        }
+    }
+}
+
+/// An EDIFACT message's version and release (`D96A`): the first two `:`-separated parts of
+/// [`Message::version`] (UNH S009 after the message type, joined with `:`).
+fn edifact_version(msg: &Message<'_, '_>) -> String {
+    let charset = msg.interchange().charset();
+    let mut parts = msg
+        .header()
+        .element(2)
+        .into_iter()
+        .flat_map(|e| e.components().skip(1))
+        .map(|c| c.text(charset));
+    let version = parts.next().unwrap_or_default();
+    let release = parts.next().unwrap_or_default();
+    // Read straight from the components, without joining them first, unless the version holds
+    // a (released) `:` of its own and the parts do not line up with the components.
+    if version.contains(':') {
+        let v = msg.version();
+        let mut parts = v.split(':');
+        return format!(
+            "{}{}",
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default()
+        );
+    }
+    let release = release.split(':').next().unwrap_or_default();
+    let mut out = String::with_capacity(version.len() + release.len());
+    out.push_str(&version);
+    out.push_str(release);
+    out
+}
+
+/// `s` without surrounding white space, reusing its memory when there is none.
+fn trimmed(s: String) -> String {
+    if s.trim().len() == s.len() {
+        s
+    } else {
+        s.trim().to_owned()
+    }
+}
+
+fn translate_with<'a>(
+    msg: &Message<'_, 'a>,
+    partner: &str,
+    mappings: &Mappings,
+    shared: &mut Shared<'a>,
+) -> Result<Event, MappingError> {
     let ic = msg.interchange();
     let syntax = match ic.standard() {
         edi::Standard::X12 => Syntax::X12,
         edi::Standard::Edifact => Syntax::Edifact,
     };
-    let message_type = msg.message_type().trim().to_owned();
+    let message_type = trimmed(msg.message_type());
     let version = match syntax {
-        Syntax::X12 => msg.version().trim().to_owned(),
-        Syntax::Edifact => {
-            let v = msg.version();
-            let mut parts = v.split(':');
-            format!(
-                "{}{}",
-                parts.next().unwrap_or_default(),
-                parts.next().unwrap_or_default()
-            )
-        }
+        Syntax::X12 => trimmed(msg.version()),
+        Syntax::Edifact => edifact_version(msg),
     };
-    let label = format!(
-        "message {} ({} {})",
-        msg.index() + 1,
-        message_type,
-        msg.control_number().trim()
-    );
+    // Only a failed message needs its label.
+    let label = || {
+        format!(
+            "message {} ({} {})",
+            msg.index() + 1,
+            message_type,
+            msg.control_number().trim()
+        )
+    };
     let fail = |problem: Problem| MappingError {
-        message: label.clone(),
+        message: label(),
         index: msg.index(),
         problems: vec![problem],
     };
@@ -124,18 +194,25 @@ pub fn translate_message(
             reason: format!("no mapping for {message_type} version {version:?}"),
         }));
     };
-    let segments: Vec<Seg<'_, '_>> = msg
-        .segments()
+    let body = msg.body();
+    shared.index.fill(body);
+    let index = &shared.index;
+    let segments: Vec<Seg<'_, 'a>> = body
         .iter()
         .enumerate()
-        .skip(1)
-        .take(msg.body().len())
-        .map(|(i, s)| (i + 1, s))
+        .map(|(i, s)| Seg {
+            // The header is segment 1.
+            pos: i + 2,
+            tag: s.tag(),
+            from: index.segments[i],
+            to: index.segments[i + 1],
+            index,
+        })
         .collect();
     let mut cx = Cx {
         mapping,
         syntax,
-        charset: ic.charset(),
+        text: shared.text,
         decimal: ic.delimiters().decimal(),
         problems: Vec::new(),
         body: &segments,
@@ -159,7 +236,7 @@ pub fn translate_message(
     };
     if !cx.problems.is_empty() {
         return Err(MappingError {
-            message: label,
+            message: label(),
             index: msg.index(),
             problems: cx.problems,
         });
@@ -180,69 +257,217 @@ pub fn translate_message(
         },
         version,
         message: message_type,
-        sender: ic.sender().id,
-        receiver: ic.receiver().id,
-        interchange_control: ic.control_number().trim().to_owned(),
-        group_control: msg.group().map(|g| g.control_number().trim().to_owned()),
-        message_control: msg.control_number().trim().to_owned(),
+        sender: shared.sender.clone(),
+        receiver: shared.receiver.clone(),
+        interchange_control: shared.control.clone(),
+        group_control: msg.group().map(|g| trimmed(g.control_number())),
+        message_control: trimmed(msg.control_number()),
     };
     Ok(Event::new(partner, source, msg.index() as u32, payload))
 }
 
-/// A segment and its position in the message (from 1, the header being 1).
-type Seg<'i, 'a> = (usize, &'i Segment<'a>);
-
-fn read(seg: &Segment<'_>, f: &FieldRef, charset: Charset) -> String {
-    seg.element(f.element)
-        .and_then(|e| e.repetitions().next())
-        .and_then(|r| r.component(f.component.unwrap_or(1)))
-        .map(|c| c.text(charset).trim().to_owned())
-        .unwrap_or_default()
+/// Every element of a message body and the components of every composite, split once: a
+/// segment is read many times (each path, each condition), and walking its elements and
+/// components from the start for each read was most of the work.
+#[derive(Default)]
+struct Index<'a> {
+    /// The elements of every segment, in order.
+    elements: Vec<Element<'a>>,
+    /// For each element, where its components are in `components` (of its first repetition,
+    /// the only one read); empty for a plain element, its own only component.
+    parts: Vec<Range<usize>>,
+    components: Vec<Element<'a>>,
+    /// Where each segment's elements start in `elements`, and where the last one's end.
+    segments: Vec<usize>,
 }
 
-/// Whether `seg` is chosen by `sel`: its tag, and every condition holds.
-fn selects(seg: &Segment<'_>, sel: &Selector, charset: Charset) -> bool {
-    seg.tag().as_str() == sel.tag
-        && sel
-            .conditions
-            .iter()
-            .all(|c| c.values.contains(&read(seg, &c.field, charset)))
+impl<'a> Index<'a> {
+    fn fill(&mut self, body: &[edi::Segment<'a>]) {
+        self.elements.clear();
+        self.parts.clear();
+        self.components.clear();
+        self.segments.clear();
+        self.segments.push(0);
+        for s in body {
+            let first = self.elements.len();
+            s.elements_into(&mut self.elements);
+            for e in &self.elements[first..] {
+                let from = self.components.len();
+                if e.plain().is_none()
+                    && let Some(first) = e.repetitions().next()
+                {
+                    first.components_into(&mut self.components);
+                }
+                self.parts.push(from..self.components.len());
+            }
+            self.segments.push(self.elements.len());
+        }
+    }
 }
 
-/// Splits `scope` into the instances of `lp` and the segments outside them.
+/// A body segment: its position in the message (from 1, the header being 1), its tag, and
+/// where its elements are in the message's index.
+#[derive(Clone, Copy)]
+struct Seg<'i, 'a> {
+    pos: usize,
+    /// The segment's tag, kept here: compared far more often than anything else is read.
+    tag: Tag,
+    /// Its elements are `index.elements[from..to]`.
+    from: usize,
+    to: usize,
+    index: &'i Index<'a>,
+}
+
+impl<'a> Seg<'_, 'a> {
+    fn tag(&self) -> Tag {
+        self.tag
+    }
+
+    /// The element or component `f` names, in the first repetition.
+    fn value(&self, f: &FieldRef) -> Option<Element<'a>> {
+        let n = f.element.checked_sub(1)?;
+        let k = f.component.unwrap_or(1).checked_sub(1)?;
+        let at = self.from + n;
+        if at >= self.to {
+            return None;
+        }
+        let parts = self.index.parts.get(at)?;
+        if parts.is_empty() {
+            return self.index.elements.get(at).copied().filter(|_| k == 0);
+        }
+        self.index.components.get(parts.clone())?.get(k).copied()
+    }
+
+    /// The value `f` names, trimmed, borrowed from the input unless it had to be unescaped or
+    /// decoded; empty when the segment has no such element or component.
+    fn read(&self, f: &FieldRef, text: Text) -> Cow<'a, str> {
+        let value = self.value(f);
+        // Most values have nothing to unescape and are text as they stand: valid UTF-8 where
+        // the set is UTF-8, ASCII where it reads ASCII as itself.
+        if let Some(raw) = value.as_ref().and_then(Element::plain) {
+            if text.utf8 {
+                if let Ok(s) = std::str::from_utf8(raw) {
+                    return Cow::Borrowed(s.trim());
+                }
+            } else if text.ascii
+                && raw.is_ascii()
+                && let Ok(s) = std::str::from_utf8(trim_ascii(raw))
+            {
+                return Cow::Borrowed(s);
+            }
+        }
+        match value.map(|v| v.text(text.charset)) {
+            Some(Cow::Borrowed(s)) => Cow::Borrowed(s.trim()),
+            Some(Cow::Owned(s)) => Cow::Owned(trimmed(s)),
+            None => Cow::Borrowed(""),
+        }
+    }
+
+    /// Whether the value of `c.field` is one of `c.values`.
+    fn holds(&self, c: &Condition, text: Text) -> bool {
+        // Qualifiers are short ASCII codes: compared as bytes, nothing decoded or allocated,
+        // when the bytes are ASCII and the character set reads ASCII as itself.
+        if text.ascii
+            && let Some(raw) = self.value(&c.field).and_then(|v| v.plain())
+            && raw.is_ascii()
+        {
+            let raw = trim_ascii(raw);
+            // By hand: a slice comparison calls memcmp for a two-letter code.
+            return c
+                .values
+                .iter()
+                .any(|w| w.len() == raw.len() && w.bytes().zip(raw).all(|(a, b)| a == *b));
+        }
+        let v = self.read(&c.field, text);
+        c.values.iter().any(|w| *w == *v)
+    }
+
+    /// Whether this segment is chosen by `sel`: its tag, and every condition holds.
+    fn selected(&self, sel: &Selector, text: Text) -> bool {
+        self.tag() == sel.tag.as_str() && sel.conditions.iter().all(|c| self.holds(c, text))
+    }
+}
+
+/// How an interchange's values are decoded.
+#[derive(Clone, Copy)]
+struct Text {
+    charset: Charset,
+    /// The character set decodes every ASCII byte string to itself (borrowed): true of
+    /// UTF-8 and of the single-byte sets EDIFACT declares.
+    ascii: bool,
+    /// The character set decodes valid UTF-8 as itself (borrowed): X12's and UNOW/UNOY.
+    utf8: bool,
+}
+
+impl Text {
+    fn new(charset: Charset) -> Text {
+        // Decoders borrow when the whole input is text they read as ASCII, so a set that borrows
+        // every ASCII byte unchanged does so for any string of them.
+        let all: [u8; 128] = std::array::from_fn(|b| b as u8);
+        let ascii = matches!(charset.decode(&all), Cow::Borrowed(s) if s.as_bytes() == all);
+        let utf8 = charset == Charset::Auto || charset == Charset::from_syntax_identifier(b"UNOY");
+        Text {
+            charset,
+            ascii,
+            utf8,
+        }
+    }
+}
+
+/// `raw` without the white space `str::trim` removes from ASCII text.
+fn trim_ascii(raw: &[u8]) -> &[u8] {
+    // `char::is_whitespace` in ASCII: tab, line feed, vertical tab, form feed, carriage return
+    // and space (`u8::is_ascii_whitespace` leaves out the vertical tab).
+    let ws = |b: &u8| matches!(b, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ');
+    let start = raw.iter().position(|b| !ws(b)).unwrap_or(raw.len());
+    let end = raw.iter().rposition(|b| !ws(b)).map_or(start, |p| p + 1);
+    &raw[start..end]
+}
+
+/// The instances of `lp` in `scope`, as ranges of `scope` (in order, never overlapping).
 ///
 /// An instance starts at a segment `lp.start` selects and ends before the next segment with the
 /// start's tag (selected or not: a sibling of another kind is not part of this one), a segment
 /// not in `lp.segments` (when given), or a segment in `lp.end`.
-fn instances<'i, 'a>(
-    scope: &[Seg<'i, 'a>],
-    lp: &LoopSpec,
-    charset: Charset,
-) -> (Vec<Vec<Seg<'i, 'a>>>, Vec<Seg<'i, 'a>>) {
-    let mut found = Vec::new();
-    let mut rest = Vec::new();
+fn instances(scope: &[Seg<'_, '_>], lp: &LoopSpec, text: Text) -> Vec<Range<usize>> {
+    // At most one instance per segment with the start's tag: counted first, so the list is
+    // allocated once.
+    let starts = scope
+        .iter()
+        .filter(|s| s.tag == lp.start.tag.as_str())
+        .count();
+    let mut found = Vec::with_capacity(starts);
     let mut i = 0;
     while i < scope.len() {
-        if !selects(scope[i].1, &lp.start, charset) {
-            rest.push(scope[i]);
+        if !scope[i].selected(&lp.start, text) {
             i += 1;
             continue;
         }
-        let mut inst = vec![scope[i]];
+        let start = i;
         i += 1;
         while i < scope.len() {
-            let t = scope[i].1.tag();
-            let t = t.as_str();
-            let member = lp.segments.is_empty() || lp.segments.iter().any(|s| s == t);
-            if t == lp.start.tag || !member || lp.end.iter().any(|s| s == t) {
+            let t = scope[i].tag();
+            let member = lp.segments.is_empty() || lp.segments.iter().any(|s| t == s.as_str());
+            if t == lp.start.tag.as_str() || !member || lp.end.iter().any(|s| t == s.as_str()) {
                 break;
             }
-            inst.push(scope[i]);
             i += 1;
         }
-        found.push(inst);
+        found.push(start..i);
     }
-    (found, rest)
+    found
+}
+
+/// The segments of `scope` outside the ranges `found` (as [`instances`] returns them).
+fn outside<'i, 'a>(scope: &[Seg<'i, 'a>], found: &[Range<usize>]) -> Vec<Seg<'i, 'a>> {
+    let mut rest = Vec::with_capacity(scope.len());
+    let mut at = 0;
+    for r in found {
+        rest.extend_from_slice(&scope[at..r.start]);
+        at = r.end;
+    }
+    rest.extend_from_slice(&scope[at..]);
+    rest
 }
 
 /// `digits` read with `places` implied decimal places (X12 `N2`: `12345` is `123.45`).
@@ -268,8 +493,56 @@ fn implied(text: &str, places: u8) -> Result<String, String> {
 
 /// A value found by a path.
 struct Found<'i, 'a> {
-    text: String,
+    text: Cow<'a, str>,
     seg: Option<Seg<'i, 'a>>,
+}
+
+/// A canonical field's name as problems give it (`order_number`, `lines[3].unit`,
+/// `items[1].quantities[2].kind`): the parts only, put together when a problem is reported,
+/// since almost every message has none.
+#[derive(Clone, Copy)]
+struct Name {
+    /// The list and the item's position in it (`lines`, 3), or an object (`location`).
+    outer: Option<(&'static str, Option<usize>)>,
+    /// A list inside the item, and the position in it (`quantities`, 2).
+    inner: Option<(&'static str, usize)>,
+    field: &'static str,
+}
+
+impl Name {
+    /// A header field.
+    fn top(field: &'static str) -> Name {
+        Name {
+            outer: None,
+            inner: None,
+            field,
+        }
+    }
+
+    /// A field of item `n` (from 1) of `list`.
+    fn of(list: &'static str, n: usize, field: &'static str) -> Name {
+        Name {
+            outer: Some((list, Some(n))),
+            inner: None,
+            field,
+        }
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some((list, n)) = self.outer {
+            f.write_str(list)?;
+            if let Some(n) = n {
+                write!(f, "[{n}]")?;
+            }
+            f.write_str(".")?;
+        }
+        if let Some((list, k)) = self.inner {
+            write!(f, "{list}[{k}].")?;
+        }
+        f.write_str(self.field)
+    }
 }
 
 /// A hierarchical level (X12 `HL`, EDIFACT `CPS`): body indexes `start..end`, and its parent.
@@ -285,23 +558,41 @@ struct Carved<'b, 'i, 'a> {
     /// The whole body.
     message: &'b [Seg<'i, 'a>],
     /// The whole header, loops included.
-    header: Vec<Seg<'i, 'a>>,
+    header: Cow<'b, [Seg<'i, 'a>]>,
     /// What is left of the header once the party and reference loops are carved out.
     rest: Vec<Seg<'i, 'a>>,
     parties: Vec<Party>,
     references: Vec<Reference>,
     /// Where lines (and packages) are read: everything after the header.
-    detail: Vec<Seg<'i, 'a>>,
-    /// The instances of the line loop.
-    lines: Vec<Vec<Seg<'i, 'a>>>,
-    /// What follows the last line.
-    summary: Vec<Seg<'i, 'a>>,
+    detail: Cow<'b, [Seg<'i, 'a>]>,
+    /// The instances of the line loop, as ranges of `detail`.
+    lines: Vec<Range<usize>>,
+    /// Where, in `detail`, what follows the last line starts.
+    summary: usize,
+}
+
+impl<'i, 'a> Carved<'_, 'i, 'a> {
+    /// The instances of the line loop, in order.
+    fn lines(&self) -> impl Iterator<Item = &[Seg<'i, 'a>]> + '_ {
+        self.lines.iter().map(|r| &self.detail[r.clone()])
+    }
+
+    /// What `f` makes of each line instance (given its position, from 1), sized up front.
+    fn each_line<T>(&self, mut f: impl FnMut(usize, &[Seg<'i, 'a>]) -> Option<T>) -> Vec<T> {
+        let mut out = Vec::with_capacity(self.lines.len());
+        out.extend(
+            self.lines()
+                .enumerate()
+                .filter_map(|(i, inst)| f(i + 1, inst)),
+        );
+        out
+    }
 }
 
 struct Cx<'m, 'b, 'i, 'a> {
     mapping: &'m MessageMapping,
     syntax: Syntax,
-    charset: Charset,
+    text: Text,
     decimal: u8,
     problems: Vec<Problem>,
     /// The message body (without its header and trailer segments).
@@ -324,24 +615,26 @@ fn kind_of<K: DeserializeOwned>(name: String) -> Option<K> {
 }
 
 impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
-    fn matches(&self, seg: &Segment<'_>, path: &Path) -> bool {
-        match &path.selector {
-            None => seg.tag().as_str() == path.field.tag,
-            Some(sel) => selects(seg, sel, self.charset),
-        }
+    fn matches(&self, seg: &Seg<'_, '_>, path: &Path) -> bool {
+        // The selector's tag is the field's (checked when the path is parsed).
+        Some(seg.tag) == path.segment_tag()
+            && path
+                .selector
+                .as_ref()
+                .is_none_or(|sel| sel.conditions.iter().all(|c| seg.holds(c, self.text)))
     }
 
     fn problem(
         &mut self,
-        field: &str,
+        name: Name,
         f: &Field,
         seg: Option<Seg<'_, '_>>,
         reason: impl Into<String>,
     ) {
         self.problems.push(Problem {
-            field: field.to_owned(),
+            field: name.to_string(),
             path: paths(f),
-            segment: seg.map(|(pos, s)| format!("{} at segment {pos}", s.tag())),
+            segment: seg.map(|s| format!("{} at segment {}", s.tag(), s.pos)),
             reason: reason.into(),
         });
     }
@@ -358,23 +651,23 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
         let starts: Vec<usize> = body
             .iter()
             .enumerate()
-            .filter(|(_, (_, s))| s.tag().as_str() == lm.start)
+            .filter(|(_, s)| s.tag() == lm.start.as_str())
             .map(|(i, _)| i)
             .collect();
         let mut levels: Vec<Level> = Vec::with_capacity(starts.len());
-        let mut ids: Vec<String> = Vec::with_capacity(starts.len());
+        let mut ids: Vec<Cow<'a, str>> = Vec::with_capacity(starts.len());
         for (k, &start) in starts.iter().enumerate() {
             let end = starts.get(k + 1).copied().unwrap_or(body.len());
             let seg = body[start];
             let id = lm
                 .id
                 .as_ref()
-                .map(|p| read(seg.1, &p.field, self.charset))
+                .map(|p| seg.read(&p.field, self.text))
                 .unwrap_or_default();
             let parent = match &lm.parent {
                 None => k.checked_sub(1),
                 Some(p) => {
-                    let wanted = read(seg.1, &p.field, self.charset);
+                    let wanted = seg.read(&p.field, self.text);
                     if wanted.is_empty() {
                         None
                     } else {
@@ -383,7 +676,7 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
                             self.problems.push(Problem {
                                 field: "levels.parent".into(),
                                 path: p.as_str().to_owned(),
-                                segment: Some(format!("{} at segment {}", seg.1.tag(), seg.0)),
+                                segment: Some(format!("{} at segment {}", seg.tag(), seg.pos)),
                                 reason: format!("no level with id {wanted:?} before this one"),
                             });
                         }
@@ -409,8 +702,8 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
 
     /// The body index of a segment of this message.
     fn index(&self, seg: &Seg<'_, '_>) -> Option<usize> {
-        let first = self.body.first()?.0;
-        seg.0.checked_sub(first)
+        let first = self.body.first()?.pos;
+        seg.pos.checked_sub(first)
     }
 
     /// The segments of the nearest level at or above `scope`'s first segment that `sel` selects.
@@ -421,7 +714,7 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
         };
         self.chain(idx)
             .map(|k| self.levels[k])
-            .find(|l| selects(body[l.start].1, sel, self.charset))
+            .find(|l| body[l.start].selected(sel, self.text))
             .map_or(&[], |l| &body[l.start..l.end])
     }
 
@@ -431,7 +724,7 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
     /// required value is reported.
     fn find(
         &mut self,
-        name: &str,
+        name: Name,
         f: &Field,
         scope: &[Seg<'i, 'a>],
         position: usize,
@@ -441,8 +734,8 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
             None => scope,
         };
         for p in &f.paths {
-            if let Some(seg) = scope.iter().find(|(_, s)| self.matches(s, p)) {
-                let text = read(seg.1, &p.field, self.charset);
+            if let Some(seg) = scope.iter().find(|s| self.matches(s, p)) {
+                let text = seg.read(&p.field, self.text);
                 if !text.is_empty() {
                     return Some(Found {
                         text,
@@ -453,7 +746,7 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
         }
         if let Some(d) = &f.default {
             return Some(Found {
-                text: d.replace("{position}", &position.to_string()),
+                text: Cow::Owned(d.replace("{position}", &position.to_string())),
                 seg: None,
             });
         }
@@ -464,19 +757,19 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
     }
 
     /// Every value the paths find, in the order of the segments, duplicates dropped.
-    fn find_all(&mut self, name: &str, f: &Field, scope: &[Seg<'i, 'a>]) -> Vec<String> {
+    fn find_all(&mut self, name: Name, f: &Field, scope: &[Seg<'i, 'a>]) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
-        for (_, seg) in scope {
+        for seg in scope {
             let value = f
                 .paths
                 .iter()
                 .filter(|p| self.matches(seg, p))
-                .map(|p| read(seg, &p.field, self.charset))
+                .map(|p| seg.read(&p.field, self.text))
                 .find(|v| !v.is_empty());
             if let Some(v) = value
-                && !out.contains(&v)
+                && !out.iter().any(|o| *o == *v)
             {
-                out.push(v);
+                out.push(v.into_owned());
             }
         }
         if out.is_empty() {
@@ -501,7 +794,7 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
     /// listed), the code kept.
     fn kind<K: DeserializeOwned>(
         &mut self,
-        name: &str,
+        name: Name,
         f: Option<&Field>,
         scope: &[Seg<'i, 'a>],
         other: K,
@@ -512,25 +805,28 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
             .coded(f, &found.text)
             .and_then(kind_of)
             .unwrap_or(other);
-        Some((kind, found.text))
+        Some((kind, found.text.into_owned()))
     }
 
     fn text(
         &mut self,
-        name: &str,
+        name: Name,
         f: Option<&Field>,
         scope: &[Seg<'i, 'a>],
         position: usize,
     ) -> Option<String> {
         let f = f?;
         let found = self.find(name, f, scope, position)?;
-        Some(self.coded(f, &found.text).unwrap_or(found.text))
+        Some(
+            self.coded(f, &found.text)
+                .unwrap_or_else(|| found.text.into_owned()),
+        )
     }
 
-    fn date(&mut self, name: &str, f: Option<&Field>, scope: &[Seg<'i, 'a>]) -> Option<Date> {
+    fn date(&mut self, name: Name, f: Option<&Field>, scope: &[Seg<'i, 'a>]) -> Option<Date> {
         let f = f?;
         let found = self.find(name, f, scope, 0)?;
-        let t = found.text.as_str();
+        let t = &*found.text;
         let r = match &f.date {
             Some(DateFormat::Ccyymmdd) => Date::from_ccyymmdd(t),
             Some(DateFormat::Yymmdd) => Date::from_yymmdd(t),
@@ -542,12 +838,12 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
                 }
             }
             Some(DateFormat::Edifact { code, default }) => {
-                let fmt = found
-                    .seg
-                    .map(|(_, s)| read(s, &code.field, self.charset))
-                    .filter(|c| !c.is_empty())
-                    .unwrap_or_else(|| default.clone());
-                Date::from_edifact(&fmt, t)
+                let sent = found.seg.map(|s| s.read(&code.field, self.text));
+                let fmt = match sent.as_deref() {
+                    Some(c) if !c.is_empty() => c,
+                    _ => default.as_str(),
+                };
+                Date::from_edifact(fmt, t)
             }
         };
         match r {
@@ -559,12 +855,12 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
         }
     }
 
-    fn decimal(&mut self, name: &str, f: Option<&Field>, scope: &[Seg<'i, 'a>]) -> Option<Decimal> {
+    fn decimal(&mut self, name: Name, f: Option<&Field>, scope: &[Seg<'i, 'a>]) -> Option<Decimal> {
         let f = f?;
         let found = self.find(name, f, scope, 0)?;
-        let text = if let Some(places) = f.decimals {
+        let text: Cow<'_, str> = if let Some(places) = f.decimals {
             match implied(&found.text, places) {
-                Ok(t) => t,
+                Ok(t) => Cow::Owned(t),
                 Err(e) => {
                     self.problem(name, f, found.seg, e);
                     return None;
@@ -573,7 +869,14 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
         } else {
             match self.syntax {
                 // ISO 9735: the UNA decimal mark, and `.` which every reader must accept.
-                Syntax::Edifact => found.text.replace(char::from(self.decimal), "."),
+                Syntax::Edifact => {
+                    let mark = char::from(self.decimal);
+                    if mark != '.' && found.text.contains(mark) {
+                        Cow::Owned(found.text.replace(mark, "."))
+                    } else {
+                        Cow::Borrowed(&*found.text)
+                    }
+                }
                 Syntax::X12 => {
                     if found.text.contains(',') {
                         self.problem(
@@ -584,7 +887,7 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
                         );
                         return None;
                     }
-                    found.text.clone()
+                    Cow::Borrowed(&*found.text)
                 }
             }
         };
@@ -602,12 +905,12 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
     }
 
     /// A unit: the field's table when it has one, else the built-in table of the syntax.
-    fn unit(&mut self, name: &str, f: &Field, scope: &[Seg<'i, 'a>], n: usize) -> Option<Unit> {
+    fn unit(&mut self, name: Name, f: &Field, scope: &[Seg<'i, 'a>], n: usize) -> Option<Unit> {
         let u = self.find(name, f, scope, n)?;
         Some(if f.codes.is_some() {
             Unit {
                 code: self.coded(f, &u.text),
-                original: u.text,
+                original: u.text.into_owned(),
             }
         } else {
             match self.syntax {
@@ -619,11 +922,20 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
 
     // ---- scopes ----
 
-    /// The party of one loop instance.
-    fn party(&mut self, pm: &PartyMapping, idx: &str, inst: &[Seg<'i, 'a>]) -> Option<Party> {
-        let name = |f: &str| format!("{idx}.{f}");
+    /// The party of one loop instance; `outer` names it in problems (`parties`, 2).
+    fn party(
+        &mut self,
+        pm: &PartyMapping,
+        outer: (&'static str, Option<usize>),
+        inst: &[Seg<'i, 'a>],
+    ) -> Option<Party> {
+        let name = |field| Name {
+            outer: Some(outer),
+            inner: None,
+            field,
+        };
         let role_field = &pm.role;
-        let role = self.find(&name("role"), role_field, inst, 0).map(|r| {
+        let role = self.find(name("role"), role_field, inst, 0).map(|r| {
             match self.coded(role_field, &r.text) {
                 Some(n) => PartyRole::from_name(&n),
                 None => PartyRole::from_name(&r.text),
@@ -633,19 +945,19 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
             lines: pm
                 .address_lines
                 .iter()
-                .filter_map(|f| self.text(&name("address_lines"), Some(f), inst, 0))
+                .filter_map(|f| self.text(name("address_lines"), Some(f), inst, 0))
                 .collect(),
-            city: self.text(&name("city"), pm.city.as_ref(), inst, 0),
-            region: self.text(&name("region"), pm.region.as_ref(), inst, 0),
-            postal_code: self.text(&name("postal_code"), pm.postal_code.as_ref(), inst, 0),
-            country: self.text(&name("country"), pm.country.as_ref(), inst, 0),
+            city: self.text(name("city"), pm.city.as_ref(), inst, 0),
+            region: self.text(name("region"), pm.region.as_ref(), inst, 0),
+            postal_code: self.text(name("postal_code"), pm.postal_code.as_ref(), inst, 0),
+            country: self.text(name("country"), pm.country.as_ref(), inst, 0),
         };
         let empty = address == Address::default();
         Some(Party {
             role,
-            id: self.text(&name("id"), pm.id.as_ref(), inst, 0),
-            id_qualifier: self.text(&name("id_qualifier"), pm.id_qualifier.as_ref(), inst, 0),
-            name: self.text(&name("name"), pm.name.as_ref(), inst, 0),
+            id: self.text(name("id"), pm.id.as_ref(), inst, 0),
+            id_qualifier: self.text(name("id_qualifier"), pm.id_qualifier.as_ref(), inst, 0),
+            name: self.text(name("name"), pm.name.as_ref(), inst, 0),
             address: (!empty).then_some(address),
         })
     }
@@ -655,8 +967,8 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
     fn carve(&mut self) -> Carved<'b, 'i, 'a> {
         let m = self.mapping;
         let body = self.body;
-        let charset = self.charset;
-        let (header, detail): (Vec<Seg<'i, 'a>>, Vec<Seg<'i, 'a>>) = match &m.levels {
+        let text = self.text;
+        let (header, detail): (Cow<'b, [Seg<'i, 'a>]>, Cow<'b, [Seg<'i, 'a>]>) = match &m.levels {
             // With levels: the header is what precedes them and the header levels; the other
             // levels are the detail.
             Some(lm) => {
@@ -668,14 +980,14 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
                     let in_header = lm
                         .header
                         .as_ref()
-                        .is_some_and(|h| selects(body[l.start].1, h, charset));
+                        .is_some_and(|h| body[l.start].selected(h, text));
                     if in_header {
                         header.extend_from_slice(segs);
                     } else {
                         detail.extend_from_slice(segs);
                     }
                 }
-                (header, detail)
+                (Cow::Owned(header), Cow::Owned(detail))
             }
             // Without: the detail starts at the first line or, when there is none, where the
             // summary starts (a segment that ends the line loop).
@@ -683,60 +995,59 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
                 let lp = &m.lines.r#loop;
                 let split = body
                     .iter()
-                    .position(|(_, s)| selects(s, &lp.start, charset))
+                    .position(|s| s.selected(&lp.start, text))
                     .or_else(|| {
                         body.iter()
-                            .position(|(_, s)| lp.end.iter().any(|e| e == s.tag().as_str()))
+                            .position(|s| lp.end.iter().any(|e| s.tag() == e.as_str()))
                     })
                     .unwrap_or(body.len());
-                (body[..split].to_vec(), body[split..].to_vec())
+                (Cow::Borrowed(&body[..split]), Cow::Borrowed(&body[split..]))
             }
         };
 
-        let mut rest: Vec<Seg<'i, 'a>> = header.clone();
+        let mut rest: Vec<Seg<'i, 'a>> = header.to_vec();
         let mut parties = Vec::new();
         for pm in &m.parties {
-            let (found, left) = instances(&rest, &pm.r#loop, charset);
-            rest = left;
-            for inst in &found {
-                let idx = format!("parties[{}]", parties.len() + 1);
-                let party = self.party(pm, &idx, inst).unwrap_or_else(|| Party {
-                    role: PartyRole::from_name("unknown"),
-                    id: None,
-                    id_qualifier: None,
-                    name: None,
-                    address: None,
-                });
+            let found = instances(&rest, &pm.r#loop, text);
+            for r in &found {
+                let k = parties.len() + 1;
+                let party = self
+                    .party(pm, ("parties", Some(k)), &rest[r.clone()])
+                    .unwrap_or_else(|| Party {
+                        role: PartyRole::from_name("unknown"),
+                        id: None,
+                        id_qualifier: None,
+                        name: None,
+                        address: None,
+                    });
                 parties.push(party);
             }
+            rest = outside(&rest, &found);
         }
         let mut references = Vec::new();
         for rm in &m.references {
-            let (found, left) = instances(&rest, &rm.r#loop, charset);
-            rest = left;
-            for inst in &found {
+            let found = instances(&rest, &rm.r#loop, text);
+            for r in &found {
+                let inst = &rest[r.clone()];
                 let n = references.len() + 1;
                 let q = self.text(
-                    &format!("references[{n}].qualifier"),
+                    Name::of("references", n, "qualifier"),
                     Some(&rm.qualifier),
                     inst,
                     0,
                 );
-                let v = self.text(&format!("references[{n}].value"), Some(&rm.value), inst, 0);
+                let v = self.text(Name::of("references", n, "value"), Some(&rm.value), inst, 0);
                 if let (Some(qualifier), Some(value)) = (q, v)
                     && !rm.skip.contains(&qualifier)
                 {
                     references.push(Reference { qualifier, value });
                 }
             }
+            rest = outside(&rest, &found);
         }
-        let (lines, _) = instances(&detail, &m.lines.r#loop, charset);
-        let last = lines.last().and_then(|l| l.last()).map(|s| s.0);
-        let summary = detail
-            .iter()
-            .filter(|s| last.is_none_or(|p| s.0 > p))
-            .copied()
-            .collect();
+        let lines = instances(&detail, &m.lines.r#loop, text);
+        // The detail is in message order, so what follows the last line is a suffix of it.
+        let summary = lines.last().map_or(0, |r| r.end);
         Carved {
             message: body,
             header,
@@ -754,48 +1065,53 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
         match f.map(|f| f.scope) {
             Some(Scope::Header) => &c.header,
             Some(Scope::Message) => c.message,
-            Some(Scope::Summary) => &c.summary,
+            Some(Scope::Summary) => &c.detail[c.summary..],
             Some(Scope::Rest) | None => &c.rest,
         }
     }
 
     fn header_text(
         &mut self,
-        name: &str,
+        name: &'static str,
         f: Option<&Field>,
         c: &Carved<'b, 'i, 'a>,
     ) -> Option<String> {
-        self.text(name, f, Self::scope(c, f), 0)
+        self.text(Name::top(name), f, Self::scope(c, f), 0)
     }
 
     fn header_date(
         &mut self,
-        name: &str,
+        name: &'static str,
         f: Option<&Field>,
         c: &Carved<'b, 'i, 'a>,
     ) -> Option<Date> {
-        self.date(name, f, Self::scope(c, f))
+        self.date(Name::top(name), f, Self::scope(c, f))
     }
 
     fn header_decimal(
         &mut self,
-        name: &str,
+        name: &'static str,
         f: Option<&Field>,
         c: &Carved<'b, 'i, 'a>,
     ) -> Option<Decimal> {
-        self.decimal(name, f, Self::scope(c, f))
+        self.decimal(Name::top(name), f, Self::scope(c, f))
     }
 
     fn purpose(&mut self, c: &Carved<'b, 'i, 'a>) -> Purpose {
         let f = self.mapping.header.purpose.as_ref();
-        self.kind("purpose", f, Self::scope(c, f), PurposeKind::Other)
-            .map_or(
-                Purpose {
-                    kind: PurposeKind::Other,
-                    code: String::new(),
-                },
-                |(kind, code)| Purpose { kind, code },
-            )
+        self.kind(
+            Name::top("purpose"),
+            f,
+            Self::scope(c, f),
+            PurposeKind::Other,
+        )
+        .map_or(
+            Purpose {
+                kind: PurposeKind::Other,
+                code: String::new(),
+            },
+            |(kind, code)| Purpose { kind, code },
+        )
     }
 
     // ---- documents ----
@@ -813,12 +1129,7 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
             h.requested_delivery_date.as_ref(),
             &c,
         );
-        let lines = c
-            .lines
-            .iter()
-            .enumerate()
-            .filter_map(|(i, inst)| self.line(i + 1, inst))
-            .collect();
+        let lines = c.each_line(|n, inst| self.line(n, inst));
         Some(Order {
             order_number: order_number?,
             order_date,
@@ -840,7 +1151,7 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
         let status_field = h.status.as_ref();
         let status = self
             .kind(
-                "status",
+                Name::top("status"),
                 status_field,
                 Self::scope(&c, status_field),
                 AckKind::Other,
@@ -855,12 +1166,7 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
         let order_date = self.header_date("order_date", h.order_date.as_ref(), &c);
         let response_date = self.header_date("response_date", h.response_date.as_ref(), &c);
         let currency = self.header_text("currency", h.currency.as_ref(), &c);
-        let lines = c
-            .lines
-            .iter()
-            .enumerate()
-            .filter_map(|(i, inst)| self.response_line(i + 1, inst, &status))
-            .collect();
+        let lines = c.each_line(|n, inst| self.response_line(n, inst, &status));
         Some(OrderResponse {
             order_number: order_number?,
             order_date,
@@ -882,25 +1188,20 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
         // the party and reference loops left.
         let mut location = None;
         if let Some(pm) = &m.location {
-            let (found, _) = instances(&c.rest, &pm.r#loop, self.charset);
-            for inst in &found {
+            for r in instances(&c.rest, &pm.r#loop, self.text) {
+                let inst = &c.rest[r];
                 let role_found = pm
                     .role
                     .paths
                     .iter()
-                    .any(|p| inst.iter().any(|(_, s)| self.matches(s, p)));
+                    .any(|p| inst.iter().any(|s| self.matches(s, p)));
                 if role_found {
-                    location = self.party(pm, "location", inst);
+                    location = self.party(pm, ("location", None), inst);
                     break;
                 }
             }
         }
-        let items = c
-            .lines
-            .iter()
-            .enumerate()
-            .map(|(i, inst)| self.item(i + 1, inst))
-            .collect();
+        let items = c.each_line(|n, inst| Some(self.item(n, inst)));
         Some(InventoryReport {
             report_date: report_date?,
             location,
@@ -928,17 +1229,18 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
             (carrier.code.is_some() || carrier.name.is_some() || carrier.tracking_number.is_some())
                 .then_some(carrier);
         let order_numbers = match &h.order_numbers {
-            Some(f) => self.find_all("order_numbers", f, Self::scope(&c, Some(f))),
+            Some(f) => self.find_all(Name::top("order_numbers"), f, Self::scope(&c, Some(f))),
             None => Vec::new(),
         };
 
         // Each package instance: where it starts (body index) and the package.
         let mut packages: Vec<(usize, Package)> = Vec::new();
         if let Some(pm) = &m.packages {
-            let (found, _) = instances(&c.detail, &pm.r#loop, self.charset);
-            for (k, inst) in found.iter().enumerate() {
+            let found = instances(&c.detail, &pm.r#loop, self.text);
+            for (k, r) in found.into_iter().enumerate() {
+                let inst = &c.detail[r];
                 let id = self.text(
-                    &format!("packages[{}].id", k + 1),
+                    Name::of("packages", k + 1, "id"),
                     pm.id.as_ref(),
                     inst,
                     k + 1,
@@ -955,7 +1257,7 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
         }
         // Lines not in any package: one package with no id, placed where its first line is.
         let mut loose: Option<(usize, Package)> = None;
-        for (i, inst) in c.lines.iter().enumerate() {
+        for (i, inst) in c.lines().enumerate() {
             let Some(line) = self.shipment_line(i + 1, inst) else {
                 continue;
             };
@@ -1022,7 +1324,7 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
         let type_field = h.invoice_type.as_ref();
         let invoice_type = self
             .kind(
-                "invoice_type",
+                Name::top("invoice_type"),
                 type_field,
                 Self::scope(&c, type_field),
                 InvoiceKind::Other,
@@ -1033,12 +1335,7 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
         let total = self.header_decimal("total", h.total.as_ref(), &c);
         let subtotal = self.header_decimal("subtotal", h.subtotal.as_ref(), &c);
         let tax = self.header_decimal("tax", h.tax.as_ref(), &c);
-        let lines = c
-            .lines
-            .iter()
-            .enumerate()
-            .filter_map(|(i, inst)| self.invoice_line(i + 1, inst))
-            .collect();
+        let lines = c.each_line(|n, inst| self.invoice_line(n, inst));
         Some(Invoice {
             invoice_number: invoice_number?,
             invoice_date: invoice_date?,
@@ -1058,24 +1355,24 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
 
     // ---- lines ----
 
-    fn product(&mut self, n: usize, inst: &[Seg<'i, 'a>], what: &str) -> Product {
+    fn product(&mut self, n: usize, inst: &[Seg<'i, 'a>], what: &'static str) -> Product {
         let lm = &self.mapping.lines;
-        let name = |f: &str| format!("{what}[{n}].{f}");
+        let name = |f| Name::of(what, n, f);
         let gtin = lm.gtin.as_ref().and_then(|f| {
-            let found = self.find(&name("gtin"), f, inst, n)?;
+            let found = self.find(name("gtin"), f, inst, n)?;
             match Gtin::parse(&found.text) {
                 Ok(g) => Some(g),
                 Err(e) => {
-                    self.problem(&name("gtin"), f, found.seg, e.to_string());
+                    self.problem(name("gtin"), f, found.seg, e.to_string());
                     None
                 }
             }
         });
         Product {
             gtin,
-            vendor_sku: self.text(&name("vendor_sku"), lm.vendor_sku.as_ref(), inst, n),
-            buyer_sku: self.text(&name("buyer_sku"), lm.buyer_sku.as_ref(), inst, n),
-            description: self.text(&name("description"), lm.description.as_ref(), inst, n),
+            vendor_sku: self.text(name("vendor_sku"), lm.vendor_sku.as_ref(), inst, n),
+            buyer_sku: self.text(name("buyer_sku"), lm.buyer_sku.as_ref(), inst, n),
+            description: self.text(name("description"), lm.description.as_ref(), inst, n),
         }
     }
 
@@ -1086,14 +1383,14 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
         inst: &[Seg<'i, 'a>],
     ) -> (Option<String>, Option<Quantity>, Option<Decimal>) {
         let lm = &self.mapping.lines;
-        let name = |f: &str| format!("lines[{n}].{f}");
-        let line_number = self.text(&name("line_number"), lm.line_number.as_ref(), inst, n);
-        let value = self.decimal(&name("quantity"), lm.quantity.as_ref(), inst);
+        let name = |f| Name::of("lines", n, f);
+        let line_number = self.text(name("line_number"), lm.line_number.as_ref(), inst, n);
+        let value = self.decimal(name("quantity"), lm.quantity.as_ref(), inst);
         let unit = lm
             .unit
             .as_ref()
-            .and_then(|f| self.unit(&name("unit"), f, inst, n));
-        let unit_price = self.decimal(&name("unit_price"), lm.unit_price.as_ref(), inst);
+            .and_then(|f| self.unit(name("unit"), f, inst, n));
+        let unit_price = self.decimal(name("unit_price"), lm.unit_price.as_ref(), inst);
         let quantity = match (value, unit) {
             (Some(value), Some(unit)) => Some(Quantity { value, unit }),
             _ => None,
@@ -1103,16 +1400,16 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
 
     fn line(&mut self, n: usize, inst: &[Seg<'i, 'a>]) -> Option<OrderLine> {
         let lm = &self.mapping.lines;
-        let name = |f: &str| format!("lines[{n}].{f}");
+        let name = |f| Name::of("lines", n, f);
         let (line_number, quantity, unit_price) = self.line_basics(n, inst);
         let product = self.product(n, inst, "lines");
         let requested_delivery_date = self.date(
-            &name("requested_delivery_date"),
+            name("requested_delivery_date"),
             lm.requested_delivery_date.as_ref(),
             inst,
         );
         let change = self
-            .kind(&name("change"), lm.change.as_ref(), inst, ChangeKind::Other)
+            .kind(name("change"), lm.change.as_ref(), inst, ChangeKind::Other)
             .map(|(kind, code)| LineChange { kind, code });
         Some(OrderLine {
             line_number: line_number?,
@@ -1131,18 +1428,18 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
         header_status: &AckStatus,
     ) -> Option<ResponseLine> {
         let lm = &self.mapping.lines;
-        let name = |f: &str| format!("lines[{n}].{f}");
+        let name = |f| Name::of("lines", n, f);
         let (line_number, quantity, unit_price) = self.line_basics(n, inst);
         // A line without its own status has the response's.
         let status = self
-            .kind(&name("status"), lm.status.as_ref(), inst, AckKind::Other)
+            .kind(name("status"), lm.status.as_ref(), inst, AckKind::Other)
             .map_or_else(
                 || header_status.clone(),
                 |(kind, code)| AckStatus { kind, code },
             );
         let product = self.product(n, inst, "lines");
         let scheduled_delivery_date = self.date(
-            &name("scheduled_delivery_date"),
+            name("scheduled_delivery_date"),
             lm.scheduled_delivery_date.as_ref(),
             inst,
         );
@@ -1158,11 +1455,11 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
 
     fn shipment_line(&mut self, n: usize, inst: &[Seg<'i, 'a>]) -> Option<ShipmentLine> {
         let lm = &self.mapping.lines;
-        let name = |f: &str| format!("lines[{n}].{f}");
+        let name = |f| Name::of("lines", n, f);
         let (line_number, quantity, _) = self.line_basics(n, inst);
-        let order_number = self.text(&name("order_number"), lm.order_number.as_ref(), inst, n);
+        let order_number = self.text(name("order_number"), lm.order_number.as_ref(), inst, n);
         let order_line_number = self.text(
-            &name("order_line_number"),
+            name("order_line_number"),
             lm.order_line_number.as_ref(),
             inst,
             n,
@@ -1179,9 +1476,9 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
 
     fn invoice_line(&mut self, n: usize, inst: &[Seg<'i, 'a>]) -> Option<InvoiceLine> {
         let lm = &self.mapping.lines;
-        let name = |f: &str| format!("lines[{n}].{f}");
+        let name = |f| Name::of("lines", n, f);
         let (line_number, quantity, unit_price) = self.line_basics(n, inst);
-        let amount = self.decimal(&name("amount"), lm.amount.as_ref(), inst);
+        let amount = self.decimal(name("amount"), lm.amount.as_ref(), inst);
         let product = self.product(n, inst, "lines");
         Some(InvoiceLine {
             line_number: line_number?,
@@ -1196,16 +1493,20 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
         let m = self.mapping;
         let product = self.product(n, inst, "items");
         let mut quantities = Vec::new();
-        let mut rest = inst.to_vec();
+        let mut rest: Cow<'_, [Seg<'i, 'a>]> = Cow::Borrowed(inst);
         for qm in &m.lines.quantities {
-            let (found, left) = instances(&rest, &qm.r#loop, self.charset);
-            rest = left;
-            for q in &found {
+            let found = instances(&rest, &qm.r#loop, self.text);
+            for r in &found {
+                let q = &rest[r.clone()];
                 let k = quantities.len() + 1;
-                let name = |f: &str| format!("items[{n}].quantities[{k}].{f}");
-                let kind = self.kind(&name("kind"), Some(&qm.kind), q, QuantityKind::Other);
-                let value = self.decimal(&name("value"), Some(&qm.value), q);
-                let unit = self.unit(&name("unit"), &qm.unit, q, k);
+                let name = |field| Name {
+                    outer: Some(("items", Some(n))),
+                    inner: Some(("quantities", k)),
+                    field,
+                };
+                let kind = self.kind(name("kind"), Some(&qm.kind), q, QuantityKind::Other);
+                let value = self.decimal(name("value"), Some(&qm.value), q);
+                let unit = self.unit(name("unit"), &qm.unit, q, k);
                 if let (Some((kind, code)), Some(value), Some(unit)) = (kind, value, unit) {
                     quantities.push(InventoryQuantity {
                         kind,
@@ -1215,6 +1516,7 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
                     });
                 }
             }
+            rest = Cow::Owned(outside(&rest, &found));
         }
         InventoryItem {
             product,

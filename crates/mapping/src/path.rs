@@ -21,6 +21,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use edi::Tag;
+
 /// A parsed path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Path {
@@ -30,6 +32,8 @@ pub struct Path {
     /// The value read from the chosen segment.
     pub field: FieldRef,
     text: String,
+    /// The field's tag as segments carry theirs, for comparing without touching the string.
+    tag: Option<Tag>,
 }
 
 /// A segment chosen by tag and qualifier values.
@@ -136,6 +140,11 @@ impl Path {
     pub fn tag(&self) -> &str {
         &self.field.tag
     }
+
+    /// The same tag as a segment's [`Tag`] (always there: a path's tag is checked when parsed).
+    pub(crate) fn segment_tag(&self) -> Option<Tag> {
+        self.tag
+    }
 }
 
 impl FromStr for Path {
@@ -221,6 +230,7 @@ impl Cursor<'_> {
         }
         Ok(Path {
             selector,
+            tag: Tag::new(field.tag.as_bytes()),
             field,
             text: self.text.to_owned(),
         })
