@@ -113,13 +113,22 @@ pub enum InboundConfig {
         /// When set, only this partner may send through the channel.
         partner: Option<String>,
     },
+    /// A directory on a partner's SFTP server, polled.
+    Sftp {
+        /// The channel's name in the trace.
+        name: String,
+        /// When set, only this partner may send through the channel.
+        partner: Option<String>,
+        /// The server, the account, the pinned host key and the directories.
+        server: Box<sftp::SftpConfig>,
+    },
 }
 
 impl InboundConfig {
     /// The channel's name.
     pub fn name(&self) -> &str {
         match self {
-            InboundConfig::Directory { name, .. } => name,
+            InboundConfig::Directory { name, .. } | InboundConfig::Sftp { name, .. } => name,
         }
     }
 }

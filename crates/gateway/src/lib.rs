@@ -26,6 +26,7 @@ pub mod config;
 pub mod deliver;
 pub mod inbox;
 pub mod pipeline;
+pub mod remote;
 pub mod retention;
 pub mod sinks;
 pub mod spool;
@@ -102,6 +103,7 @@ pub struct Gateway {
     config: Config,
     pipeline: Pipeline,
     inboxes: Vec<DirectoryInbox>,
+    sftp_inboxes: Vec<remote::SftpInbox>,
     destinations: Destinations,
     retry: RetryPolicy,
     admin_token: admin::Token,
@@ -131,6 +133,7 @@ impl Gateway {
 
         let mut inboxes = Vec::new();
         let mut channel_partner = BTreeMap::new();
+        let mut sftp_inboxes = Vec::new();
         for channel in config.inbound(&partners) {
             match channel {
                 config::InboundConfig::Directory {
@@ -150,6 +153,27 @@ impl Gateway {
                         DirectoryInbox::open(name, path.clone(), partner)
                             .map_err(|e| Error::io(format!("creating {}", path.display()), e))?,
                     );
+                }
+                config::InboundConfig::Sftp {
+                    name,
+                    partner,
+                    server,
+                } => {
+                    if let Some(p) = &partner
+                        && partners.get(p).is_none()
+                    {
+                        return Err(Error::Internal(format!(
+                            "channel {name} is reserved to partner {p}, which has no partner file"
+                        )));
+                    }
+                    server.check().map_err(|e| {
+                        Error::Internal(format!("channel {name}: invalid SFTP settings: {e}"))
+                    })?;
+                    channel_partner.insert(name.clone(), partner);
+                    sftp_inboxes.push(remote::SftpInbox {
+                        name,
+                        config: *server,
+                    });
                 }
             }
         }
@@ -207,6 +231,7 @@ impl Gateway {
             config,
             pipeline,
             inboxes,
+            sftp_inboxes,
             destinations: Destinations {
                 sinks,
                 partners: partner_dirs,
@@ -266,8 +291,20 @@ impl Gateway {
             let (gw, done) = (Arc::clone(&gw), Arc::clone(&ingest_done));
             tokio::task::spawn_blocking(move || gw.deliver_loop(&done))
         };
+        // One loop per SFTP channel: a slow server holds up no other channel.
+        let remotes: Vec<_> = (0..gw.sftp_inboxes.len())
+            .map(|i| {
+                let (gw, stop) = (Arc::clone(&gw), Arc::clone(&stop));
+                let rt = tokio::runtime::Handle::current();
+                tokio::task::spawn_blocking(move || {
+                    if let Some(inbox) = gw.sftp_inboxes.get(i) {
+                        gw.sftp_loop(inbox, &stop, &rt);
+                    }
+                })
+            })
+            .collect();
         tracing::info!(
-            channels = gw.inboxes.len(),
+            channels = gw.inboxes.len() + gw.sftp_inboxes.len(),
             partners = gw.pipeline.partners.all().len(),
             data_dir = %gw.config.data_dir.display(),
             "edigate is running"
@@ -287,6 +324,11 @@ impl Gateway {
         let ingested = ingest
             .await
             .map_err(|e| Error::Internal(format!("ingest task: {e}")));
+        for r in remotes {
+            if let Err(e) = r.await {
+                tracing::error!(error = %e, "SFTP channel task failed");
+            }
+        }
         ingest_done.store(true, Ordering::SeqCst);
         let delivered = deliver
             .await
@@ -407,7 +449,9 @@ impl Gateway {
                 // Every file recorded before the last stop and still in an inbox has now been
                 // found again; markers left for files already gone can go.
                 first_pass = false;
-                self.pipeline.outbox.clear_unreleased()?;
+                for inbox in &self.inboxes {
+                    self.pipeline.outbox.clear_unreleased_in(&inbox.name)?;
+                }
             }
             if took == 0 {
                 std::thread::sleep(pause);

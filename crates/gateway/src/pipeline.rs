@@ -61,6 +61,8 @@ type Steps = Vec<(u64, Step, String)>;
 pub struct Received {
     /// Its message.
     pub id: MessageId,
+    /// Its name in the channel.
+    pub name: String,
     /// The file still in the inbox (none when it was moved to quarantine unread).
     file: Option<PathBuf>,
     /// Whether it had been recorded before a restart.
@@ -108,12 +110,13 @@ impl Pipeline {
                     let spooled = segment
                         .add(&bytes)
                         .map_err(|e| Error::io("writing the spool".into(), e))?;
-                    taken.push((file, file_name, spooled));
+                    taken.push((Some(file.clone()), file_name, spooled));
                 }
                 Ok(Err(size)) => {
                     let id = self.set_aside(inbox, file, &file_name, size, clock::now_ms())?;
                     received.push(Received {
                         id,
+                        name: file_name,
                         file: None,
                         again: false,
                     });
@@ -124,29 +127,63 @@ impl Pipeline {
                 }
             }
         }
+        received.extend(self.record(&inbox.name, segment, taken)?);
+        Ok(received)
+    }
+
+    /// Takes files already downloaded from a remote channel (SFTP): like [`Pipeline::receive`],
+    /// their bytes go into one spool segment and each is recorded; the caller flushes, then
+    /// removes them from the server and calls [`Outbox::mark_released`].
+    pub fn receive_downloaded(
+        &self,
+        channel: &str,
+        files: Vec<(String, Vec<u8>)>,
+    ) -> Result<Vec<Received>, Error> {
+        let mut segment = self
+            .spool
+            .segment()
+            .map_err(|e| Error::io("starting a spool segment".into(), e))?;
+        let mut taken = Vec::with_capacity(files.len());
+        for (name, bytes) in files {
+            let spooled = segment
+                .add(&bytes)
+                .map_err(|e| Error::io("writing the spool".into(), e))?;
+            taken.push((None, name, spooled));
+        }
+        self.record(channel, segment, taken)
+    }
+
+    /// Makes a batch's spool segment durable, then records each of its files (or finds the
+    /// message a file already made before a restart).
+    fn record(
+        &self,
+        channel: &str,
+        segment: crate::spool::Segment,
+        taken: Vec<(Option<PathBuf>, String, crate::spool::Spooled)>,
+    ) -> Result<Vec<Received>, Error> {
         if segment.is_empty() {
             segment.abandon();
-            return Ok(received);
+            return Ok(Vec::new());
         }
         segment
             .commit()
             .map_err(|e| Error::io("making the spool segment durable".into(), e))?;
-
         let now = clock::now_ms();
+        let mut received = Vec::with_capacity(taken.len());
         for (file, file_name, spooled) in taken {
-            // Recorded before, and the gateway stopped before the file left the inbox: it is
+            // Recorded before, and the gateway stopped before the file left its channel: it is
             // that message, not a new one (and not a duplicate interchange).
             let known = self
                 .outbox
-                .find_unreleased(&inbox.name, &file_name, &spooled.sha256)?;
+                .find_unreleased(channel, &file_name, &spooled.sha256)?;
             let id = match known {
                 Some(id) => {
-                    tracing::info!(message = %id, channel = %inbox.name, file = %file_name, "found again after a restart");
+                    tracing::info!(message = %id, channel = %channel, file = %file_name, "found again after a restart");
                     id
                 }
                 None => {
                     let id = self.outbox.record_received(NewMessage {
-                        channel: inbox.name.clone(),
+                        channel: channel.to_string(),
                         file_name: file_name.clone(),
                         spool_path: spooled.path,
                         spool_offset: spooled.offset,
@@ -154,13 +191,14 @@ impl Pipeline {
                         sha256: spooled.sha256,
                         received_at: now,
                     })?;
-                    telemetry::received(&inbox.name, id, &file_name, spooled.size);
+                    telemetry::received(channel, id, &file_name, spooled.size);
                     id
                 }
             };
             received.push(Received {
                 id,
-                file: Some(file.clone()),
+                name: file_name,
+                file,
                 again: known.is_some(),
             });
         }

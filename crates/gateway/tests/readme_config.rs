@@ -18,7 +18,7 @@ fn the_readme_configuration_parses() {
         .expect("a toml block in it");
     let config = gateway::Config::from_toml(Path::new("README.md"), block)
         .unwrap_or_else(|e| panic!("the README's configuration is refused: {e}"));
-    assert_eq!(config.inbound.len(), 1);
+    assert_eq!(config.inbound.len(), 2);
     assert_eq!(config.sinks().len(), 1);
     assert_eq!(config.delivery.concurrency_per_destination, 4);
     assert_eq!(config.limits.max_file_bytes, 67_108_864);

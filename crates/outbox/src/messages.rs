@@ -332,9 +332,21 @@ impl Outbox {
     /// Removes every receipt marker: called once every channel has been read after a start, when
     /// any file still marked has been found (or is gone for good).
     pub fn clear_unreleased(&self) -> Result<usize> {
+        self.clear_markers(vec![IX_UNRELEASED])
+    }
+
+    /// Removes the receipt markers of one channel, once that channel has been read after a
+    /// start (channels are read by different loops, each at its own pace).
+    pub fn clear_unreleased_in(&self, channel: &str) -> Result<usize> {
+        let mut prefix = vec![IX_UNRELEASED];
+        prefix.extend(composite_key(&[channel]));
+        self.clear_markers(prefix)
+    }
+
+    fn clear_markers(&self, prefix: Vec<u8>) -> Result<usize> {
         let tree = self.tree(T::MessageIndex);
         let mut removed = 0;
-        for key in tree.scan_prefix([IX_UNRELEASED]).keys() {
+        for key in tree.scan_prefix(prefix).keys() {
             tree.remove(key.map_err(Error::from)?)
                 .map_err(Error::from)?;
             removed += 1;

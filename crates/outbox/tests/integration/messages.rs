@@ -354,7 +354,10 @@ fn a_recorded_file_is_found_again_until_released() {
     );
     assert_ne!(a, b);
 
-    assert_eq!(outbox.clear_unreleased().unwrap(), 1);
+    // Another channel's markers are not this one's.
+    assert_eq!(outbox.clear_unreleased_in("dir:other").unwrap(), 0);
+    assert_eq!(outbox.clear_unreleased_in("dir:inbound").unwrap(), 1);
+    assert_eq!(outbox.clear_unreleased().unwrap(), 0);
     assert_eq!(
         outbox
             .find_unreleased("dir:inbound", "a.edi", &sha)

@@ -1,0 +1,73 @@
+//! `edigate serve` taking files from a partner's SFTP server — a real OpenSSH sshd on loopback —
+//! and removing them there only once they are spooled and recorded.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+#[path = "../../sftp/tests/sshd/mod.rs"]
+mod sshd;
+
+use std::fs;
+
+use outbox::MessageState;
+use support::{Daemon, example, wait_until};
+
+fn sftp_channel(sshd: &sshd::Sshd) -> String {
+    format!(
+        "[[inbound]]\ntype = \"sftp\"\nname = \"acme-sftp\"\npartner = \"acme-retail\"\n\
+         [inbound.server]\nhost = \"127.0.0.1\"\nport = {port}\nuser = {user:?}\n\
+         host_key = {host:?}\ninbox_dir = \"inbox\"\noutbox_dir = \"outbox\"\n\
+         stable_interval_ms = 100\n\
+         [inbound.server.auth]\ntype = \"key\"\nprivate_key = {key:?}\n",
+        port = sshd.port,
+        user = sshd.user,
+        host = sshd.host_pub,
+        key = sshd.user_key.display().to_string(),
+    )
+}
+
+#[test]
+fn files_on_a_partners_sftp_server_become_events_and_leave_the_server() {
+    let sshd = sshd::Sshd::start();
+    let daemon = Daemon::start("sftp", &sftp_channel(&sshd));
+    let inbox = sshd.home.join("inbox");
+    // A partner writes under a temporary name and renames, as SFTP clients do.
+    fs::write(inbox.join("po-731.x12.part"), example("order-850.x12")).unwrap();
+    fs::rename(inbox.join("po-731.x12.part"), inbox.join("po-731.x12")).unwrap();
+    fs::write(inbox.join("still-writing.x12.tmp"), b"ISA*").unwrap();
+
+    wait_until("the order's event", || daemon.events().len() == 1);
+    wait_until("the file removed from the server", || {
+        !inbox.join("po-731.x12").exists()
+    });
+    let data = daemon.stop();
+
+    let events = data.events();
+    assert_eq!(events[0]["partner"], "acme-retail");
+    assert_eq!(events[0]["data"]["order_number"], "PO-2026-0042");
+    assert!(inbox.join("still-writing.x12.tmp").exists(), "unfinished files are left alone");
+    let outbox = data.outbox();
+    let all = outbox
+        .list_messages(&outbox::MessageFilter::default(), 10)
+        .unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].channel, "acme-sftp");
+    assert_eq!(all[0].file_name, "po-731.x12");
+    assert_eq!(all[0].state, MessageState::Processed);
+}
+
+#[test]
+fn a_server_with_another_host_key_is_refused_and_its_files_stay() {
+    let sshd = sshd::Sshd::start();
+    let other = sshd::Sshd::start();
+    // The channel pins `other`'s key but connects to `sshd`.
+    let config = sftp_channel(&sshd).replace(&sshd.host_pub, &other.host_pub);
+    let daemon = Daemon::start("sftp-pin", &config);
+    fs::write(sshd.home.join("inbox/po-731.x12"), example("order-850.x12")).unwrap();
+    wait_until("the refusal in the log", || {
+        daemon.log().contains("cannot connect") && daemon.log().contains("host key")
+    });
+    let data = daemon.stop();
+    assert!(sshd.home.join("inbox/po-731.x12").exists());
+    assert!(data.events().is_empty());
+}
