@@ -3,9 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
 #[path = "../../sftp/tests/sshd/mod.rs"]
 mod sshd;
+mod support;
 
 use std::fs;
 
@@ -45,7 +45,10 @@ fn files_on_a_partners_sftp_server_become_events_and_leave_the_server() {
     let events = data.events();
     assert_eq!(events[0]["partner"], "acme-retail");
     assert_eq!(events[0]["data"]["order_number"], "PO-2026-0042");
-    assert!(inbox.join("still-writing.x12.tmp").exists(), "unfinished files are left alone");
+    assert!(
+        inbox.join("still-writing.x12.tmp").exists(),
+        "unfinished files are left alone"
+    );
     let outbox = data.outbox();
     let all = outbox
         .list_messages(&outbox::MessageFilter::default(), 10)
@@ -70,4 +73,64 @@ fn a_server_with_another_host_key_is_refused_and_its_files_stay() {
     let data = daemon.stop();
     assert!(sshd.home.join("inbox/po-731.x12").exists());
     assert!(data.events().is_empty());
+}
+
+#[test]
+fn acknowledgements_for_an_sftp_partner_are_uploaded_to_its_server() {
+    let sshd = sshd::Sshd::start();
+    // ACME's own partner file, with its outbound directory on its SFTP server.
+    let partners = sshd.dir.path().join("partners");
+    fs::create_dir_all(&partners).unwrap();
+    let acme =
+        fs::read_to_string(support::root().join("deploy/examples/partners/acme-retail.toml"))
+            .unwrap();
+    fs::write(
+        partners.join("acme-retail.toml"),
+        format!(
+            "{acme}\n[outbound.sftp]\nhost = \"127.0.0.1\"\nport = {port}\nuser = {user:?}\n\
+             host_key = {host:?}\ninbox_dir = \"inbox\"\noutbox_dir = \"outbox\"\n\
+             [outbound.sftp.auth]\ntype = \"key\"\nprivate_key = {key:?}\n",
+            port = sshd.port,
+            user = sshd.user,
+            host = sshd.host_pub,
+            key = sshd.user_key.display().to_string(),
+        ),
+    )
+    .unwrap();
+    let daemon = Daemon::start(
+        "sftp-out",
+        &format!("partners_dir = {:?}\n", partners.display().to_string()),
+    );
+    daemon.drop_file("acme-retail", "po-731.x12", &example("order-850.x12"));
+
+    let outbox_dir = sshd.home.join("outbox");
+    let uploaded = || -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(&outbox_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    wait_until("the TA1 and the 999 on the partner's server", || {
+        uploaded().len() == 2
+    });
+    let data = daemon.stop();
+
+    let names = uploaded();
+    assert!(
+        names.iter().all(|n| !n.starts_with('.')),
+        "no temporary names left: {names:?}"
+    );
+    let bodies: Vec<String> = names
+        .iter()
+        .map(|n| fs::read_to_string(outbox_dir.join(n)).unwrap())
+        .collect();
+    assert!(
+        bodies.iter().any(|b| b.contains("TA1*000000731*")),
+        "{bodies:?}"
+    );
+    assert!(bodies.iter().any(|b| b.contains("ST*999*")), "{bodies:?}");
+    // Nothing was written to a local outbound directory instead.
+    assert!(data.outbound_files().is_empty());
 }

@@ -16,8 +16,16 @@ const LEASE_MS: u64 = 60_000;
 pub struct Destinations {
     /// Event sinks by destination (`sink:NAME`).
     pub sinks: BTreeMap<String, Sink>,
-    /// Partners' outbound directories by destination (`partner:ID`).
-    pub partners: BTreeMap<String, OutboundDirectory>,
+    /// Where each partner's documents go, by destination (`partner:ID`).
+    pub partners: BTreeMap<String, PartnerOutbound>,
+}
+
+/// Where one partner's documents go.
+pub enum PartnerOutbound {
+    /// A local directory.
+    Directory(OutboundDirectory),
+    /// The outbox directory on the partner's SFTP server.
+    Sftp(Box<crate::remote::SftpOutbox>),
 }
 
 impl Destinations {
@@ -25,8 +33,12 @@ impl Destinations {
         if let Some(sink) = self.sinks.get(&d.destination) {
             return sink.deliver_with_id(d.id, payload);
         }
-        if let Some(dir) = self.partners.get(&d.destination) {
-            return dir.deliver(&file_name(d), payload);
+        match self.partners.get(&d.destination) {
+            Some(PartnerOutbound::Directory(dir)) => return dir.deliver(&file_name(d), payload),
+            Some(PartnerOutbound::Sftp(server)) => {
+                return server.deliver(&file_name(d), payload);
+            }
+            None => {}
         }
         Err(DeliveryError::UnknownDestination(d.destination.clone()))
     }
@@ -75,12 +87,16 @@ pub fn run_due(
             .or_default()
             .push(c);
     }
+    // Workers run on plain threads; remote destinations (SFTP) need the gateway's runtime.
+    let runtime = tokio::runtime::Handle::try_current().ok();
+    let runtime = &runtime;
     let results: Vec<Result<Vec<&Claimed>, outbox::Error>> = std::thread::scope(|scope| {
         let mut workers = Vec::new();
         for group in by_destination.values() {
             let per_worker = group.len().div_ceil(concurrency.max(1));
             for chunk in group.chunks(per_worker.max(1)) {
                 workers.push(scope.spawn(move || {
+                    let _runtime = runtime.as_ref().map(tokio::runtime::Handle::enter);
                     let mut delivered = Vec::with_capacity(chunk.len());
                     for c in chunk {
                         if deliver_one(outbox, destinations, policy, c)? {

@@ -43,7 +43,7 @@ use std::time::{Duration, Instant};
 use outbox::{Outbox, RetryPolicy};
 
 pub use config::Config;
-use deliver::Destinations;
+use deliver::{Destinations, PartnerOutbound};
 use inbox::DirectoryInbox;
 use pipeline::{Pipeline, partner_destination};
 use sinks::{OutboundDirectory, Sink};
@@ -185,17 +185,21 @@ impl Gateway {
             sinks.insert(sink.destination(), sink);
         }
         let outbound_root = config.outbound_dir();
-        let partner_dirs: BTreeMap<String, OutboundDirectory> = partners
+        let partner_dirs: BTreeMap<String, PartnerOutbound> = partners
             .all()
             .iter()
             .map(|p| {
-                let partner::Outbound::Directory(dir) = &p.outbound;
-                (
-                    partner_destination(&p.id),
-                    OutboundDirectory {
-                        dir: outbound_root.join(dir),
-                    },
-                )
+                let out = match &p.outbound {
+                    partner::Outbound::Directory(dir) => {
+                        PartnerOutbound::Directory(OutboundDirectory {
+                            dir: outbound_root.join(dir),
+                        })
+                    }
+                    partner::Outbound::Sftp(server) => {
+                        PartnerOutbound::Sftp(Box::new(remote::SftpOutbox::new((**server).clone())))
+                    }
+                };
+                (partner_destination(&p.id), out)
             })
             .collect();
 

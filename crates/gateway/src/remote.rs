@@ -1,4 +1,5 @@
-//! Remote inbound channels: a directory on a partner's SFTP server, polled.
+//! Remote channels on partners' SFTP servers: inbound directories polled, and outbound
+//! directories documents are uploaded to.
 //!
 //! Each channel runs in its own loop so a slow or unreachable server holds up no one else. A
 //! round lists the files that stopped changing, downloads them, spools and records them as one
@@ -6,6 +7,7 @@
 //! downloaded and recorded but not yet removed when the gateway stopped is downloaded again on
 //! the next round and recognised by name and hash: it is the message already made, not a new one.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -13,6 +15,7 @@ use sftp::{SftpConfig, SftpSession};
 use tokio::runtime::Handle;
 
 use crate::Gateway;
+use crate::sinks::DeliveryError;
 
 /// One SFTP inbound channel.
 #[derive(Debug, Clone)]
@@ -128,5 +131,69 @@ fn sleep_unless(stop: &AtomicBool, d: Duration) {
         let now = left.min(step);
         std::thread::sleep(now);
         left -= now;
+    }
+}
+
+/// A partner's outbox directory on its SFTP server, with the session kept between deliveries.
+pub struct SftpOutbox {
+    config: SftpConfig,
+    session: Mutex<Option<SftpSession>>,
+}
+
+impl std::fmt::Debug for SftpOutbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SftpOutbox")
+            .field("host", &self.config.host)
+            .field("outbox_dir", &self.config.outbox_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SftpOutbox {
+    /// An outbox that connects when it first delivers.
+    pub fn new(config: SftpConfig) -> Self {
+        SftpOutbox {
+            config,
+            session: Mutex::new(None),
+        }
+    }
+
+    /// Uploads one document under a temporary name and renames it into place. Runs on the
+    /// delivery worker's blocking thread, inside the gateway's runtime. Errors that retrying
+    /// cannot cure (a changed host key, refused credentials, no permission) are permanent.
+    pub fn deliver(&self, file_name: &str, bytes: &[u8]) -> Result<(), DeliveryError> {
+        let rt = Handle::try_current().map_err(|e| DeliveryError::Unavailable {
+            what: format!("uploading {file_name} to {}", self.config.host),
+            message: format!("no runtime: {e}"),
+        })?;
+        // One upload at a time per partner server: the session is not shared across uploads.
+        let mut session = self
+            .session
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let result = rt.block_on(async {
+            if session.as_ref().is_none_or(SftpSession::is_closed) {
+                *session = Some(SftpSession::connect(&self.config).await?);
+            }
+            match session.as_ref() {
+                Some(s) => s.upload(file_name, bytes).await,
+                None => Err(sftp::Error::Config("no session".into())),
+            }
+        });
+        result.map_err(|e| {
+            *session = None;
+            let what = format!(
+                "uploading {file_name} to {}:{}",
+                self.config.host, self.config.outbox_dir
+            );
+            if e.is_retryable() {
+                DeliveryError::Unavailable {
+                    what,
+                    message: e.to_string(),
+                }
+            } else {
+                DeliveryError::Unsendable(format!("{what}: {e}"))
+            }
+        })
     }
 }

@@ -184,10 +184,12 @@ pub enum DuplicateAction {
 }
 
 /// Where documents for a partner are delivered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Outbound {
     /// A local directory, relative to the gateway's outbound directory unless absolute.
     Directory(PathBuf),
+    /// A directory on the partner's SFTP server (its `outbox_dir`).
+    Sftp(Box<sftp::SftpConfig>),
 }
 
 // ---- the file as written ------------------------------------------------------------------
@@ -256,6 +258,7 @@ struct RawDuplicates {
 #[serde(deny_unknown_fields)]
 struct RawOutbound {
     directory: Option<String>,
+    sftp: Option<Spanned<sftp::SftpConfig>>,
 }
 
 /// Reads and checks one partner file. Every problem found is returned, not just the first.
@@ -344,11 +347,34 @@ pub fn parse(path: &Path, text: &str) -> Result<Partner, Vec<Diagnostic>> {
         },
     };
 
-    let outbound = Outbound::Directory(PathBuf::from(
-        raw.outbound
-            .and_then(|o| o.directory)
-            .unwrap_or_else(|| id.clone()),
-    ));
+    let outbound = match raw.outbound {
+        Some(RawOutbound {
+            directory: Some(_),
+            sftp: Some(server),
+        }) => {
+            at(
+                server.span(),
+                "[outbound] names both a directory and an SFTP server".into(),
+                Some("keep one: documents for a partner go to one place".into()),
+            );
+            Outbound::Directory(PathBuf::from(&id))
+        }
+        Some(RawOutbound {
+            sftp: Some(server), ..
+        }) => {
+            let span = server.span();
+            let server = server.into_inner();
+            if let Err(e) = server.check() {
+                at(span, format!("[outbound.sftp]: {e}"), None);
+            }
+            Outbound::Sftp(Box::new(server))
+        }
+        Some(RawOutbound {
+            directory: Some(dir),
+            ..
+        }) => Outbound::Directory(PathBuf::from(dir)),
+        _ => Outbound::Directory(PathBuf::from(&id)),
+    };
 
     let mut mappings = builtin;
     for (name, table) in &raw.mappings {

@@ -288,3 +288,27 @@ fn two_files_with_one_identity_are_refused() {
     assert!(err.0[0].path.ends_with("b.toml"), "{err}");
     assert!(err.0[0].message.contains("already a's"), "{err}");
 }
+
+#[test]
+fn outbound_is_a_directory_or_an_sftp_server_not_both() {
+    let sftp = "[outbound.sftp]\nhost = \"sftp.example\"\nuser = \"u\"\nhost_key = \"SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU\"\n\
+                inbox_dir = \"in\"\noutbox_dir = \"out\"\n[outbound.sftp.auth]\ntype = \"key\"\n\
+                private_key = \"/k\"\n";
+    let p = Partner::from_toml(Path::new("p.toml"), &format!("{GOOD_X12}{sftp}")).unwrap();
+    match &p.outbound {
+        partner::Outbound::Sftp(server) => assert_eq!(server.outbox_dir, "out"),
+        other => panic!("{other:?}"),
+    }
+    let both = format!(
+        "{GOOD_X12}{}",
+        sftp.replace(
+            "[outbound.sftp]\n",
+            "[outbound]\ndirectory = \"x\"\n[outbound.sftp]\n"
+        )
+    );
+    let d = &problems("p.toml", &both)[0];
+    assert!(
+        d.message.contains("both a directory and an SFTP server"),
+        "{d}"
+    );
+}

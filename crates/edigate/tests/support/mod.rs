@@ -49,11 +49,20 @@ impl Data {
         let config = dir.join("edigate.toml");
         let root = root();
         let mut text = format!(
-            "data_dir = {:?}\npartners_dir = {:?}\nspecs_dir = {:?}\n",
+            "data_dir = {:?}\nspecs_dir = {:?}\n",
             dir.join("data"),
-            root.join("deploy/examples/partners"),
             root.join("specs"),
         );
+        // A test may bring its own partner files.
+        if !extra.contains("partners_dir") {
+            text.push_str(&format!(
+                "partners_dir = {:?}\n",
+                root.join("deploy/examples/partners")
+            ));
+        }
+        // The test's own settings first: top-level keys in them must come before any table.
+        text.push_str(extra);
+        text.push('\n');
         if !extra.contains("[limits]") {
             text.push_str("[limits]\npoll_interval_ms = 20\n");
         }
@@ -61,7 +70,6 @@ impl Data {
         if !extra.contains("[admin]") {
             text.push_str("[admin]\nlisten = \"127.0.0.1:0\"\n");
         }
-        text.push_str(extra);
         fs::write(&config, text).unwrap();
         Data {
             dir: dir.join("data"),
