@@ -449,3 +449,44 @@ fn xml_output_escapes_what_xml_reserves() {
     let beg = segs.iter().find(|(t, _)| t == "BEG").expect("BEG");
     assert_eq!(beg.1[2], (3, "PO<1&\"2\"".to_string()));
 }
+
+#[test]
+fn translate_explain_names_the_rule_and_segment_of_each_field() {
+    let file = "deploy/examples/inbound/order-850-4010.x12";
+    let out = edigate(
+        &[
+            "translate",
+            "--explain",
+            "--partners",
+            "deploy/examples/partners",
+            file,
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "# deploy/examples/inbound/order-850-4010.x12: interchange 000005120, message 850 0001"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("order_number = \"NW-88213\" <- BEG03 (BEG at segment 2)"),
+        "{stderr}"
+    );
+    // Northwind's override is the rule that found the vendor's item number.
+    assert!(
+        stderr.contains(
+            "lines[1].vendor_sku = \"NW-WID-100-12\" <- PO1[PO106=SK|VN]/PO107 (PO1 at segment 8)"
+        ),
+        "{stderr}"
+    );
+    // The event itself is unchanged on stdout.
+    let event: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    assert_eq!(event["data"]["order_number"], "NW-88213");
+}

@@ -72,6 +72,47 @@ impl fmt::Display for MappingError {
 
 impl std::error::Error for MappingError {}
 
+/// Where one field's value came from, for `edigate translate --explain`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explanation {
+    /// The event field (`order_number`, `lines[2].quantity`, …).
+    pub field: String,
+    /// The path that found the value, or `default` when none did.
+    pub rule: String,
+    /// The segment read (`PO1 at segment 8`); none for a default.
+    pub segment: Option<String>,
+    /// The value as read, before conversion.
+    pub value: String,
+}
+
+impl fmt::Display for Explanation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} = {:?} <- {}", self.field, self.value, self.rule)?;
+        if let Some(seg) = &self.segment {
+            write!(f, " ({seg})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Translates one message and says, field by field, which rule produced each value (the
+/// explanations are given whether or not the message translates).
+pub fn translate_explained(
+    msg: &Message<'_, '_>,
+    partner: &str,
+    mappings: &Mappings,
+) -> (Result<Event, MappingError>, Vec<Explanation>) {
+    let mut explained = Vec::new();
+    let result = translate_with(
+        msg,
+        partner,
+        mappings,
+        &mut Shared::new(msg.interchange()),
+        Some(&mut explained),
+    );
+    (result, explained)
+}
+
 /// Translates every message of `ic`: one result per message, in order.
 pub fn translate(
     ic: &Interchange<'_>,
@@ -80,7 +121,7 @@ pub fn translate(
 ) -> Vec<Result<Event, MappingError>> {
     let mut shared = Shared::new(ic);
     ic.messages()
-        .map(|m| translate_with(&m, partner, mappings, &mut shared))
+        .map(|m| translate_with(&m, partner, mappings, &mut shared, None))
         .collect()
 }
 
@@ -90,7 +131,13 @@ pub fn translate_message(
     partner: &str,
     mappings: &Mappings,
 ) -> Result<Event, MappingError> {
-    translate_with(msg, partner, mappings, &mut Shared::new(msg.interchange()))
+    translate_with(
+        msg,
+        partner,
+        mappings,
+        &mut Shared::new(msg.interchange()),
+        None,
+    )
 }
 
 /// What the messages of one interchange share, read once instead of once per message.
@@ -161,6 +208,7 @@ fn translate_with<'a>(
     partner: &str,
     mappings: &Mappings,
     shared: &mut Shared<'a>,
+    explain: Option<&mut Vec<Explanation>>,
 ) -> Result<Event, MappingError> {
     let ic = msg.interchange();
     let syntax = match ic.standard() {
@@ -217,6 +265,7 @@ fn translate_with<'a>(
         problems: Vec::new(),
         body: &segments,
         levels: Vec::new(),
+        explained: explain.is_some().then(Vec::new),
     };
     cx.levels = cx.levels();
     let payload = match mapping.document {
@@ -234,6 +283,9 @@ fn translate_with<'a>(
         Document::ShipmentNotice => cx.shipment().map(Payload::ShipmentNotice),
         Document::Invoice => cx.invoice().map(Payload::Invoice),
     };
+    if let (Some(out), Some(found)) = (explain, cx.explained.take()) {
+        *out = found;
+    }
     if !cx.problems.is_empty() {
         return Err(MappingError {
             message: label(),
@@ -599,6 +651,8 @@ struct Cx<'m, 'b, 'i, 'a> {
     body: &'b [Seg<'i, 'a>],
     /// The hierarchical levels of the body, in order (empty without `[levels]`).
     levels: Vec<Level>,
+    /// Where each value came from, when asked (`--explain`); `None` costs nothing.
+    explained: Option<Vec<Explanation>>,
 }
 
 fn paths(field: &Field) -> String {
@@ -737,6 +791,14 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
             if let Some(seg) = scope.iter().find(|s| self.matches(s, p)) {
                 let text = seg.read(&p.field, self.text);
                 if !text.is_empty() {
+                    if let Some(explained) = &mut self.explained {
+                        explained.push(Explanation {
+                            field: name.to_string(),
+                            rule: p.as_str().to_string(),
+                            segment: Some(format!("{} at segment {}", seg.tag(), seg.pos)),
+                            value: text.to_string(),
+                        });
+                    }
                     return Some(Found {
                         text,
                         seg: Some(*seg),
@@ -745,8 +807,17 @@ impl<'b, 'i, 'a> Cx<'_, 'b, 'i, 'a> {
             }
         }
         if let Some(d) = &f.default {
+            let text = d.replace("{position}", &position.to_string());
+            if let Some(explained) = &mut self.explained {
+                explained.push(Explanation {
+                    field: name.to_string(),
+                    rule: "default".into(),
+                    segment: None,
+                    value: text.clone(),
+                });
+            }
             return Some(Found {
-                text: Cow::Owned(d.replace("{position}", &position.to_string())),
+                text: Cow::Owned(text),
                 seg: None,
             });
         }

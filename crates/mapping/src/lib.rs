@@ -29,6 +29,8 @@ mod engine;
 pub mod path;
 pub mod spec;
 
-pub use engine::{MappingError, Problem, translate, translate_message};
+pub use engine::{
+    Explanation, MappingError, Problem, translate, translate_explained, translate_message,
+};
 pub use path::{Path, PathError};
 pub use spec::{LoadError, Mappings, builtin_sources};

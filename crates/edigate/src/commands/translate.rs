@@ -25,6 +25,10 @@ pub struct TranslateArgs {
     /// partner its envelope names (default: $EDIGATE_PARTNERS when set).
     #[arg(long)]
     pub partners: Option<PathBuf>,
+    /// Also say on stderr, field by field, which rule produced each value and from which
+    /// segment.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 /// Which mappings translate an interchange: one set for all, or each partner's own.
@@ -87,7 +91,14 @@ pub fn run(args: &TranslateArgs) -> ExitCode {
     };
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    match write_events(&input, &name, args.partner.as_deref(), &rules, &mut out) {
+    match write_events(
+        &input,
+        &name,
+        args.partner.as_deref(),
+        &rules,
+        args.explain,
+        &mut out,
+    ) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
@@ -104,6 +115,7 @@ fn write_events<W: Write>(
     name: &str,
     partner: Option<&str>,
     rules: &Rules,
+    explain: bool,
     out: &mut W,
 ) -> io::Result<bool> {
     let interchanges = match edi::Parser::new().lenient(true).parse(input) {
@@ -146,7 +158,26 @@ fn write_events<W: Write>(
                 }
             },
         };
-        for result in mapping::translate(ic, partner, mappings) {
+        let results: Vec<_> = if explain {
+            ic.messages()
+                .map(|m| {
+                    let (result, explained) = mapping::translate_explained(&m, partner, mappings);
+                    eprintln!(
+                        "# {name}: interchange {}, message {} {}",
+                        ic.control_number().trim(),
+                        m.message_type().trim(),
+                        m.control_number().trim()
+                    );
+                    for e in &explained {
+                        eprintln!("  {e}");
+                    }
+                    result
+                })
+                .collect()
+        } else {
+            mapping::translate(ic, partner, mappings)
+        };
+        for result in results {
             match result {
                 Ok(event) => {
                     serde_json::to_writer(&mut *out, &event).map_err(io::Error::other)?;
