@@ -14,6 +14,6 @@ mod raw;
 pub use error::SpecError;
 pub use load::{KeyHasher, SpecSet};
 pub use model::{
-    CompositeDef, DataType, ElementDef, Item, MaxUse, MessageDef, Node, Position, Rule, SegmentDef,
-    Syntax, Usage, tag_key,
+    CompositeDef, DataType, ElementDef, Item, MaxUse, MessageDef, Node, NodeSummary, Position,
+    Rule, RuleMask, SegmentDef, Syntax, Usage, code_key, tag_key,
 };

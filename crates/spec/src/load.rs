@@ -40,6 +40,14 @@ impl std::hash::Hasher for KeyHasher {
     fn write_u32(&mut self, n: u32) {
         self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
+
+    fn write_u128(&mut self, n: u128) {
+        // Packed codes ([`crate::code_key`]): fold the halves, multiply, and fold the product's
+        // well-mixed high half into the low bits the table indexes by.
+        let x =
+            ((n as u64) ^ ((n >> 64) as u64).rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = x ^ (x >> 29);
+    }
 }
 
 /// A complete, resolved spec for one syntax and version.
@@ -52,8 +60,10 @@ pub struct SpecSet {
     element_ids: HashMap<String, usize>,
     composites: Vec<CompositeDef>,
     composite_ids: HashMap<String, usize>,
-    /// By [`tag_key`], hashed as a number: the validator looks up every segment.
-    segments: HashMap<u32, SegmentDef, std::hash::BuildHasherDefault<KeyHasher>>,
+    segments: Vec<SegmentDef>,
+    /// Index into `segments` by [`tag_key`], hashed as a number: the validator looks up every
+    /// segment it cannot place through the structure.
+    segment_index: HashMap<u32, usize, std::hash::BuildHasherDefault<KeyHasher>>,
     messages: HashMap<String, MessageDef>,
 }
 
@@ -96,13 +106,21 @@ impl SpecSet {
     }
 
     /// The element a resolved [`Position::index`] names.
+    #[inline]
     pub fn element_at(&self, index: usize) -> Option<&ElementDef> {
         self.elements.get(index)
     }
 
     /// The composite a resolved [`Position::index`] names.
+    #[inline]
     pub fn composite_at(&self, index: usize) -> Option<&CompositeDef> {
         self.composites.get(index)
+    }
+
+    /// The segment a resolved [`Node::Segment`] `segment` index names.
+    #[inline]
+    pub fn segment_at(&self, index: usize) -> Option<&SegmentDef> {
+        self.segments.get(index)
     }
 
     /// A composite by id.
@@ -113,13 +131,14 @@ impl SpecSet {
     /// A segment by [`tag_key`] (no string hashing: the validator's lookup per segment).
     #[inline]
     pub fn segment_by_key(&self, key: u32) -> Option<&SegmentDef> {
-        self.segments.get(&key)
+        self.segment_index
+            .get(&key)
+            .and_then(|i| self.segments.get(*i))
     }
 
     /// A segment by tag.
     pub fn segment(&self, tag: &str) -> Option<&SegmentDef> {
-        self.segments
-            .get(&tag_key(tag.as_bytes()))
+        self.segment_by_key(tag_key(tag.as_bytes()))
             .filter(|s| s.tag == tag)
     }
 
@@ -137,7 +156,12 @@ impl SpecSet {
 
     /// Every segment tag, sorted.
     pub fn segment_tags(&self) -> Vec<&str> {
-        let mut v: Vec<&str> = self.segments.values().map(|s| s.tag.as_str()).collect();
+        let mut v: Vec<&str> = self
+            .segment_index
+            .values()
+            .filter_map(|i| self.segments.get(*i))
+            .map(|s| s.tag.as_str())
+            .collect();
         v.sort_unstable();
         v
     }
@@ -326,6 +350,7 @@ fn resolve_nodes(
     file: &Path,
     what: &str,
     layers: &Layers,
+    segment_index: &HashMap<u32, usize, std::hash::BuildHasherDefault<KeyHasher>>,
 ) -> Result<Vec<Node>, SpecError> {
     nodes
         .iter()
@@ -339,13 +364,19 @@ fn resolve_nodes(
                         Some("write \"TAG USAGE MAX\", e.g. \"BEG M 1\" or \"REF O >1\""),
                     ));
                 };
-                if !layers.segments.contains_key(*tag) {
-                    return Err(SpecError::invalid(
-                        file,
-                        &format!("{what}: segment {tag} is not in segments.toml"),
-                        Some("define the segment, or correct the tag"),
-                    ));
-                }
+                let segment = layers
+                    .segments
+                    .contains_key(*tag)
+                    .then(|| segment_index.get(&tag_key(tag.as_bytes())))
+                    .flatten()
+                    .copied()
+                    .ok_or_else(|| {
+                        SpecError::invalid(
+                            file,
+                            &format!("{what}: segment {tag} is not in segments.toml"),
+                            Some("define the segment, or correct the tag"),
+                        )
+                    })?;
                 let usage = Usage::parse(usage).ok_or_else(|| {
                     SpecError::invalid(
                         file,
@@ -356,13 +387,14 @@ fn resolve_nodes(
                 Ok(Node::Segment {
                     tag: tag.to_string(),
                     key: tag_key(tag.as_bytes()),
+                    segment,
                     usage,
                     max: parse_max(&RawMax::Text(max.to_string()), file, what)?,
                 })
             }
             RawNode::Loop(l) => {
                 let inner = format!("{what}, loop {}", l.id);
-                let children = resolve_nodes(&l.structure, file, &inner, layers)?;
+                let children = resolve_nodes(&l.structure, file, &inner, layers, segment_index)?;
                 match children.first() {
                     Some(Node::Segment { .. }) => {}
                     _ => {
@@ -375,6 +407,7 @@ fn resolve_nodes(
                 }
                 let key = children.first().map_or(0, Node::key);
                 Ok(Node::Loop {
+                    summary: NodeSummary::new(&children),
                     id: l.id.clone(),
                     key,
                     usage: Usage::parse(&l.usage).ok_or_else(|| {
@@ -431,6 +464,12 @@ fn resolve(layers: Layers) -> Result<SpecSet, SpecError> {
             max: e.max,
             codes: e.codes.clone(),
             code_bytes: e.codes.keys().map(|c| c.as_bytes().to_vec()).collect(),
+            code_keys: e
+                .codes
+                .keys()
+                .filter_map(|c| code_key(c.as_bytes()))
+                .collect(),
+            long_codes: e.codes.keys().any(|c| code_key(c.as_bytes()).is_none()),
         });
     }
     let mut composites = Vec::with_capacity(layers.composites.len());
@@ -458,11 +497,17 @@ fn resolve(layers: Layers) -> Result<SpecSet, SpecError> {
         composites.push(CompositeDef {
             id: id.clone(),
             name: c.name.clone(),
+            mandatory_after_first: components
+                .iter()
+                .skip(1)
+                .any(|p| p.usage == Usage::Mandatory),
             components,
+            rule_masks: rule_masks(&rules),
             rules,
         });
     }
-    let mut segments = HashMap::default();
+    let mut segments = Vec::with_capacity(layers.segments.len());
+    let mut segment_index = HashMap::default();
     for (tag, (s, file)) in &layers.segments {
         let what = format!("segment {tag}");
         let elements = s
@@ -472,25 +517,35 @@ fn resolve(layers: Layers) -> Result<SpecSet, SpecError> {
             .map(|(i, t)| parse_position(t, file, &format!("{what} element {}", i + 1), &layers))
             .collect::<Result<Vec<_>, _>>()?;
         let rules = parse_rules(&s.rules, elements.len(), file, &what)?;
-        segments.insert(
-            tag_key(tag.as_bytes()),
-            SegmentDef {
-                tag: tag.clone(),
-                name: s.name.clone(),
-                elements,
-                rules,
-            },
-        );
+        segment_index.insert(tag_key(tag.as_bytes()), segments.len());
+        segments.push(SegmentDef {
+            tag: tag.clone(),
+            name: s.name.clone(),
+            mandatory_end: elements
+                .iter()
+                .rposition(|p| p.usage == Usage::Mandatory)
+                .map_or(0, |i| i + 1),
+            elements,
+            rule_masks: rule_masks(&rules),
+            rules,
+        });
     }
     let mut messages = HashMap::new();
     for (id, (m, file)) in &layers.messages {
-        let structure = resolve_nodes(&m.structure, file, &format!("message {id}"), &layers)?;
+        let structure = resolve_nodes(
+            &m.structure,
+            file,
+            &format!("message {id}"),
+            &layers,
+            &segment_index,
+        )?;
         messages.insert(
             id.clone(),
             MessageDef {
                 id: id.clone(),
                 name: m.name.clone(),
                 functional_group: m.functional_group.clone(),
+                summary: NodeSummary::new(&structure),
                 structure,
             },
         );
@@ -504,6 +559,7 @@ fn resolve(layers: Layers) -> Result<SpecSet, SpecError> {
         composites,
         composite_ids,
         segments,
+        segment_index,
         messages,
     })
 }

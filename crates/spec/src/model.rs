@@ -128,6 +128,42 @@ pub struct ElementDef {
     /// The same codes as bytes, for lookups without decoding the value.
     pub code_bytes:
         std::collections::HashSet<Vec<u8>, std::hash::BuildHasherDefault<crate::load::KeyHasher>>,
+    /// The codes of up to 15 bytes packed into numbers ([`code_key`]): a code lookup per element
+    /// is on the validator's hot path, and hashing one number beats hashing a byte string.
+    pub code_keys:
+        std::collections::HashSet<u128, std::hash::BuildHasherDefault<crate::load::KeyHasher>>,
+    /// Whether some code is longer than [`code_key`] packs, so [`Self::code_bytes`] must be asked
+    /// for long values.
+    pub long_codes: bool,
+}
+
+impl ElementDef {
+    /// Whether `value` is one of the codes (the same answer as [`Self::code_bytes`]).
+    #[inline]
+    pub fn has_code(&self, value: &[u8]) -> bool {
+        match code_key(value) {
+            Some(k) => self.code_keys.contains(&k),
+            None => self.long_codes && self.code_bytes.contains(value),
+        }
+    }
+}
+
+/// A value of up to 15 bytes as one number: the bytes, little-endian, and the length in the top
+/// byte, so different values never share a key. `None` for longer values.
+#[inline]
+pub fn code_key(value: &[u8]) -> Option<u128> {
+    if value.len() > 15 {
+        return None;
+    }
+    // Byte by byte rather than through a copy of variable length, which becomes a `memcpy`
+    // call; codes are one to three bytes.
+    let length = (value.len() as u128) << 120;
+    Some(
+        value
+            .iter()
+            .enumerate()
+            .fold(length, |k, (i, b)| k | (u128::from(*b) << (8 * i))),
+    )
 }
 
 /// One position in a segment or composite.
@@ -173,6 +209,12 @@ pub struct CompositeDef {
     pub components: Vec<Position>,
     /// Conditional rules between components.
     pub rules: Vec<Rule>,
+    /// [`Self::rules`] as bit masks over component positions; `None` when one cannot be
+    /// expressed so ([`RuleMask::new`]) and the rules must be read one by one.
+    pub rule_masks: Option<Vec<RuleMask>>,
+    /// Whether a component after the first is mandatory: a composite sent as one plain value
+    /// then lacks it.
+    pub mandatory_after_first: bool,
 }
 
 /// A segment definition.
@@ -186,6 +228,104 @@ pub struct SegmentDef {
     pub elements: Vec<Position>,
     /// Conditional rules between elements.
     pub rules: Vec<Rule>,
+    /// [`Self::rules`] as bit masks over element positions; `None` when one cannot be expressed
+    /// so ([`RuleMask::new`]) and the rules must be read one by one.
+    pub rule_masks: Option<Vec<RuleMask>>,
+    /// One past the index of the last mandatory element (0 when none is): a segment that ends
+    /// at or after it lacks no mandatory element at its end.
+    pub mandatory_end: usize,
+}
+
+/// Rules as bit masks, for a whole list of them: `None` when any one cannot be expressed.
+pub(crate) fn rule_masks(rules: &[Rule]) -> Option<Vec<RuleMask>> {
+    rules.iter().map(RuleMask::new).collect()
+}
+
+/// A [`Rule`] as bit masks over positions (bit `p - 1` for position `p`), so the validator
+/// decides whether it is met from the set of present positions in a few instructions instead of
+/// walking position lists. It answers exactly as the rule read position by position would.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RuleMask {
+    kind: RuleKind,
+    /// The first position, for `C` and `L`.
+    first: u64,
+    /// Every position (`P`, `R`, `E`) or the positions after the first (`C`, `L`).
+    rest: u64,
+    /// Positions an `E` rule names more than once: one of those present counts twice.
+    twice: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RuleKind {
+    Paired,
+    RequiredOne,
+    Exclusive,
+    Conditional,
+    ListConditional,
+}
+
+impl RuleMask {
+    /// The masks for `rule`; `None` when it names no position or one outside 1–64, which the
+    /// masks do not hold (rules name positions up to 99, nearly always below 64).
+    pub fn new(rule: &Rule) -> Option<RuleMask> {
+        let bit = |p: u8| (1..=64).contains(&p).then(|| 1u64 << (p - 1));
+        let mask = |ps: &[u8]| -> Option<u64> {
+            if ps.is_empty() {
+                return None;
+            }
+            ps.iter().try_fold(0u64, |m, p| Some(m | bit(*p)?))
+        };
+        let (kind, first, rest, list) = match rule {
+            Rule::Paired(ps) => (RuleKind::Paired, 0, mask(ps)?, ps.as_slice()),
+            Rule::RequiredOne(ps) => (RuleKind::RequiredOne, 0, mask(ps)?, ps.as_slice()),
+            Rule::Exclusive(ps) => (RuleKind::Exclusive, 0, mask(ps)?, ps.as_slice()),
+            Rule::Conditional(f, rest) => (
+                RuleKind::Conditional,
+                bit(*f)?,
+                mask(rest)?,
+                rest.as_slice(),
+            ),
+            Rule::ListConditional(f, rest) => (
+                RuleKind::ListConditional,
+                bit(*f)?,
+                mask(rest)?,
+                rest.as_slice(),
+            ),
+        };
+        let mut seen = 0u64;
+        let mut twice = 0u64;
+        for p in list {
+            let b = bit(*p)?;
+            twice |= seen & b;
+            seen |= b;
+        }
+        Some(RuleMask {
+            kind,
+            first,
+            rest,
+            twice: if kind == RuleKind::Exclusive {
+                twice
+            } else {
+                0
+            },
+        })
+    }
+
+    /// Whether the rule is met when exactly the positions in `present` (bit `p - 1` for
+    /// position `p`) hold data.
+    #[inline]
+    pub fn is_met(&self, present: u128) -> bool {
+        // Every position the masks name is below 64.
+        let present = present as u64;
+        let hit = present & self.rest;
+        match self.kind {
+            RuleKind::Paired => hit == 0 || hit == self.rest,
+            RuleKind::RequiredOne => hit != 0,
+            RuleKind::Exclusive => hit.count_ones() < 2 && hit & self.twice == 0,
+            RuleKind::Conditional => present & self.first == 0 || hit == self.rest,
+            RuleKind::ListConditional => present & self.first == 0 || hit != 0,
+        }
+    }
 }
 
 /// An X12 syntax note (also used for EDIFACT dependency notes): which positions depend on which.
@@ -263,6 +403,9 @@ pub enum Node {
         tag: String,
         /// [`tag_key`] of the tag.
         key: u32,
+        /// Where the segment's definition is: [`crate::SpecSet::segment_at`] (resolved once, at
+        /// load).
+        segment: usize,
         /// Mandatory or optional.
         usage: Usage,
         /// Maximum use.
@@ -280,7 +423,34 @@ pub enum Node {
         max: MaxUse,
         /// The loop's content; the first node is the loop's trigger segment.
         children: Vec<Node>,
+        /// What the structure walk needs about `children`, derived at load.
+        summary: NodeSummary,
     },
+}
+
+/// A list of structure nodes summed up for the structure walk: their [`tag_key`]s side by side,
+/// so a search for the position that takes a segment reads a few cache lines instead of every
+/// node, and where the last mandatory one stands, so the walk stops looking for missing ones
+/// early.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeSummary {
+    /// [`Node::key`] of each node, in order.
+    pub keys: Vec<u32>,
+    /// One past the index of the last mandatory node (0 when none is mandatory).
+    pub mandatory_end: usize,
+}
+
+impl NodeSummary {
+    /// The summary of `nodes`.
+    pub fn new(nodes: &[Node]) -> NodeSummary {
+        NodeSummary {
+            keys: nodes.iter().map(Node::key).collect(),
+            mandatory_end: nodes
+                .iter()
+                .rposition(|n| n.usage() == Usage::Mandatory)
+                .map_or(0, |i| i + 1),
+        }
+    }
 }
 
 impl Node {
@@ -289,6 +459,23 @@ impl Node {
     pub fn key(&self) -> u32 {
         match self {
             Node::Segment { key, .. } | Node::Loop { key, .. } => *key,
+        }
+    }
+
+    /// [`crate::SpecSet::segment_at`] index of the segment that starts this node.
+    #[inline]
+    pub fn segment(&self) -> Option<usize> {
+        match self {
+            Node::Segment { segment, .. } => Some(*segment),
+            Node::Loop { children, .. } => children.first().and_then(Node::segment),
+        }
+    }
+
+    /// Mandatory or optional.
+    #[inline]
+    pub fn usage(&self) -> Usage {
+        match self {
+            Node::Segment { usage, .. } | Node::Loop { usage, .. } => *usage,
         }
     }
 
@@ -312,4 +499,6 @@ pub struct MessageDef {
     pub functional_group: Option<String>,
     /// The structure, header (ST/UNH) through trailer (SE/UNT).
     pub structure: Vec<Node>,
+    /// What the structure walk needs about `structure`, derived at load.
+    pub summary: NodeSummary,
 }

@@ -410,14 +410,14 @@ pub fn contrl(
 fn contrl_message(w: &mut DocumentWriter, m: &MessageReport) -> Result<(), WriteError> {
     // S009 as the partner sent it, less an association code longer than 0057 allows (an..6),
     // which our own CONTRL could not carry validly.
-    let mut s009: Vec<String> = std::iter::once(m.message_type.clone())
-        .chain(m.version.split(':').map(str::to_string))
+    let mut s009: Vec<&str> = std::iter::once(m.message_type.as_str())
+        .chain(m.version.split(':'))
         .collect();
     if s009.get(4).is_some_and(|a| a.chars().count() > 6) {
         s009.truncate(4);
     }
     let mut ucm = SegmentBuf::new("UCM")?
-        .simple(m.control_number.clone())
+        .simple(m.control_number.as_str())
         .composite(s009)
         .simple(m.verdict.edifact());
     // Segment errors are detailed in UCS/UCD below; 0085 here names a message-level error only.

@@ -330,10 +330,14 @@ pub(crate) fn group(
     (errors, declared)
 }
 
-/// Message envelope findings (trailer, count, control numbers).
-pub(crate) fn message(m: &Message<'_, '_>, seen: &mut HashSet<String>) -> Vec<MessageError> {
+/// Message envelope findings (trailer, count, control numbers); `control` is the message's
+/// control number ([`Message::control_number`], which the caller has read already).
+pub(crate) fn message(
+    m: &Message<'_, '_>,
+    control: &str,
+    seen: &mut HashSet<String>,
+) -> Vec<MessageError> {
     let mut errors = Vec::new();
-    let control = m.control_number();
     let x12 = m.interchange().standard() == Standard::X12;
     let valid_control = if x12 {
         (4..=9).contains(&control.len())
@@ -343,7 +347,7 @@ pub(crate) fn message(m: &Message<'_, '_>, seen: &mut HashSet<String>) -> Vec<Me
     if !valid_control {
         errors.push(MessageError::InvalidControlNumber);
     }
-    if !control.is_empty() && !seen.insert(control.clone()) {
+    if !control.is_empty() && !seen.insert(control.to_string()) {
         errors.push(MessageError::DuplicateControlNumber);
     }
     if x12 && m.group().is_none() {
@@ -352,11 +356,12 @@ pub(crate) fn message(m: &Message<'_, '_>, seen: &mut HashSet<String>) -> Vec<Me
     match m.trailer() {
         None => errors.push(MessageError::TrailerMissing),
         Some(t) => {
+            // `Segment::text` without the owned copy: these are only compared.
             let cs = m.interchange().charset();
-            if t.text(1, 1, cs).parse::<usize>().ok() != Some(m.segments().len()) {
+            if cs.decode(&t.value(1, 1)).parse::<usize>().ok() != Some(m.segments().len()) {
                 errors.push(MessageError::SegmentCountMismatch);
             }
-            if t.text(2, 1, cs) != control {
+            if cs.decode(&t.value(2, 1)) != control {
                 errors.push(MessageError::ControlNumberMismatch);
             }
         }

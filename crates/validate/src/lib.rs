@@ -20,14 +20,15 @@ mod envelope;
 pub mod report;
 mod structure;
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::path::Path;
 
 use edi::{Interchange, Message, Standard};
-use spec::{SpecError, SpecSet, Syntax};
+use spec::{MessageDef, SpecError, SpecSet, Syntax};
 
 use crate::codes::{GroupError, MessageError, SegmentError};
-use crate::elements::{Context, Repertoire};
+use crate::elements::{Classes, Context};
 use crate::report::{GroupReport, InterchangeReport, MessageReport, SegmentFinding, Verdict};
 
 /// Why the specs could not be loaded.
@@ -115,6 +116,8 @@ impl Specs {
 /// Validates one interchange.
 pub fn validate(ic: &Interchange<'_>, specs: &Specs) -> InterchangeReport {
     let mut errors = envelope::interchange(ic);
+    let classes = Classes::for_interchange(ic);
+    let mut directories = None;
     // EDIFACT: UNB against the service segment spec (character set, lengths, code lists).
     if ic.standard() == Standard::Edifact
         && let Some(spec) = specs
@@ -123,16 +126,7 @@ pub fn validate(ic: &Interchange<'_>, specs: &Specs) -> InterchangeReport {
             .find(|s| s.syntax() == Syntax::Edifact && s.segment("UNB").is_some())
         && let Some(def) = spec.segment("UNB")
     {
-        let ctx = Context {
-            spec,
-            syntax: Syntax::Edifact,
-            charset: ic.charset(),
-            repertoire: Repertoire::for_identifier(&ic.syntax_identifier()),
-            multibyte: match ic.charset() {
-                edi::Charset::Auto => true,
-                edi::Charset::Known(enc) => !enc.is_single_byte(),
-            },
-        };
+        let ctx = Context::new(spec, &classes);
         for f in elements::check_segment(ic.header(), def, &ctx) {
             let place = match f.component {
                 Some(c) => format!("UNB{:02}-{c}", f.position),
@@ -165,7 +159,7 @@ pub fn validate(ic: &Interchange<'_>, specs: &Specs) -> InterchangeReport {
         if let Some(spec) = spec
             && let Some(def) = spec.segment(g.header().tag().as_str())
         {
-            let ctx = context(spec, ic);
+            let ctx = Context::new(spec, &classes);
             for f in elements::check_segment(g.header(), def, &ctx) {
                 errors.push(report::InterchangeFinding {
                     code: codes::InterchangeError::HeaderElement(f.code),
@@ -181,15 +175,26 @@ pub fn validate(ic: &Interchange<'_>, specs: &Specs) -> InterchangeReport {
                 });
             }
         }
+        let functional_id = g.functional_id();
         let mut seen = HashSet::new();
         let messages: Vec<MessageReport> = g
             .messages()
             .map(|m| {
-                let mut r = message(&m, spec, specs, &mut seen);
-                if let Some(s) = spec
-                    && let Some(def) = s.message(&r.message_type)
+                let (mut r, def) = message(
+                    &m,
+                    spec,
+                    Some(&version),
+                    specs,
+                    &classes,
+                    &mut seen,
+                    &mut directories,
+                );
+                // An X12 message's definition comes from the group's spec (EDIFACT groups
+                // have none here): the same one the group's spec names for its type.
+                if spec.is_some()
+                    && let Some(def) = def
                     && let Some(fg) = &def.functional_group
-                    && *fg != g.functional_id()
+                    && *fg != functional_id
                 {
                     r.errors.push(MessageError::InvalidIdentifier);
                     r.verdict = Verdict::Rejected;
@@ -213,7 +218,7 @@ pub fn validate(ic: &Interchange<'_>, specs: &Specs) -> InterchangeReport {
             Verdict::PartiallyAccepted
         };
         groups.push(GroupReport {
-            functional_id: g.functional_id(),
+            functional_id,
             control_number: g.control_number(),
             version,
             offset: g.header().offset(),
@@ -227,7 +232,7 @@ pub fn validate(ic: &Interchange<'_>, specs: &Specs) -> InterchangeReport {
     let messages = ic
         .messages()
         .filter(|m| m.group().is_none())
-        .map(|m| message(&m, None, specs, &mut seen))
+        .map(|m| message(&m, None, None, specs, &classes, &mut seen, &mut directories).0)
         .collect();
     InterchangeReport {
         standard: ic.standard(),
@@ -240,62 +245,131 @@ pub fn validate(ic: &Interchange<'_>, specs: &Specs) -> InterchangeReport {
     }
 }
 
-/// What element checks need to know about an interchange, for one spec.
-fn context<'s>(spec: &'s SpecSet, ic: &Interchange<'_>) -> Context<'s> {
-    Context {
-        spec,
-        syntax: spec.syntax(),
-        charset: ic.charset(),
-        repertoire: Repertoire::for_identifier(&ic.syntax_identifier()),
-        multibyte: match ic.charset() {
-            edi::Charset::Auto => true,
-            edi::Charset::Known(enc) => !enc.is_single_byte(),
-        },
+/// What a message's header says, each value read once.
+struct Header<'a> {
+    /// [`Message::message_type`].
+    message_type: String,
+    /// [`Message::control_number`].
+    control_number: String,
+    /// [`Message::version`].
+    version: String,
+    /// EDIFACT: UNH S009 version and release, which choose the directory.
+    directory: Option<(Cow<'a, str>, Cow<'a, str>)>,
+}
+
+impl<'a> Header<'a> {
+    /// Reads `m`'s header; `group_version` is the version of the group that holds it, which an
+    /// X12 message without ST03 takes.
+    fn read(m: &Message<'_, 'a>, group_version: Option<&str>) -> Header<'a> {
+        let ic = m.interchange();
+        match ic.standard() {
+            Standard::X12 => {
+                // ST01–ST03 in one walk, each as `Segment::text` reads it.
+                let cs = ic.charset();
+                let mut elements = m.header().elements();
+                let mut text = || {
+                    elements
+                        .next()
+                        .and_then(|e| e.component(1))
+                        .map(|v| cs.decode(&v.value()).into_owned())
+                        .unwrap_or_default()
+                };
+                let message_type = text();
+                let control_number = text();
+                let st03 = text();
+                Header {
+                    message_type,
+                    control_number,
+                    version: if st03.is_empty() {
+                        group_version.unwrap_or_default().to_string()
+                    } else {
+                        st03
+                    },
+                    directory: None,
+                }
+            }
+            Standard::Edifact => {
+                // S009 holds the type, the version and the directory: its components read in
+                // one walk, each as `Segment::text` and `Message::version` read them.
+                let cs = ic.charset();
+                let h = m.header();
+                let mut message_type = String::new();
+                let mut version = String::new();
+                let mut directory = (Cow::Borrowed(""), Cow::Borrowed(""));
+                for (i, c) in h.element(2).iter().flat_map(|e| e.components()).enumerate() {
+                    let text = c.text(cs);
+                    // The version is the components after the type, joined by colons.
+                    if i > 1 {
+                        version.push(':');
+                    }
+                    if i > 0 {
+                        version.push_str(&text);
+                    }
+                    match i {
+                        0 => message_type = text.into_owned(),
+                        1 => directory.0 = text,
+                        2 => directory.1 = text,
+                        _ => {}
+                    }
+                }
+                Header {
+                    message_type,
+                    control_number: h.text(1, 1, cs),
+                    version,
+                    directory: Some(directory),
+                }
+            }
+        }
     }
 }
 
-/// Validates one message: envelope, structure, elements.
-fn message(
+/// The EDIFACT directory last chosen in an interchange, by UNH S009 version and release: the
+/// messages of one interchange nearly always share it.
+type DirectoryCache<'s> = Option<(String, String, Option<&'s SpecSet>)>;
+
+/// Validates one message: envelope, structure, elements. `group_spec` and `group_version` are
+/// those of the X12 group that holds it. Returns the message's definition too, when found.
+fn message<'s>(
     m: &Message<'_, '_>,
-    group_spec: Option<&SpecSet>,
-    specs: &Specs,
+    group_spec: Option<&'s SpecSet>,
+    group_version: Option<&str>,
+    specs: &'s Specs,
+    classes: &Classes,
     seen: &mut HashSet<String>,
-) -> MessageReport {
-    let ic = m.interchange();
-    let mut errors = envelope::message(m, seen);
-    let message_type = m.message_type();
-    let spec = match ic.standard() {
-        Standard::X12 => group_spec,
-        Standard::Edifact => {
-            let h = m.header();
-            specs
-                .edifact(&h.text(2, 2, ic.charset()), &h.text(2, 3, ic.charset()))
-                .or_else(|| {
-                    (message_type == "CONTRL")
-                        .then(|| specs.edifact_service("CONTRL"))
-                        .flatten()
-                })
+    directories: &mut DirectoryCache<'s>,
+) -> (MessageReport, Option<&'s MessageDef>) {
+    let header = Header::read(m, group_version);
+    let mut errors = envelope::message(m, &header.control_number, seen);
+    let message_type = header.message_type;
+    let spec = match header.directory {
+        None => group_spec,
+        Some((version, release)) => {
+            let found = match directories {
+                Some((v, r, found)) if *v == version && *r == release => *found,
+                _ => {
+                    let found = specs.edifact(&version, &release);
+                    *directories = Some((version.into_owned(), release.into_owned(), found));
+                    found
+                }
+            };
+            found.or_else(|| {
+                (message_type == "CONTRL")
+                    .then(|| specs.edifact_service("CONTRL"))
+                    .flatten()
+            })
         }
     };
     let def = spec.and_then(|s| s.message(&message_type));
     let mut segments = Vec::new();
     match (spec, def) {
         (Some(spec), Some(def)) => {
-            let syntax = spec.syntax();
-            let ctx = Context {
-                spec,
-                syntax,
-                charset: ic.charset(),
-                repertoire: Repertoire::for_identifier(&ic.syntax_identifier()),
-                multibyte: match ic.charset() {
-                    edi::Charset::Auto => true,
-                    edi::Charset::Known(enc) => !enc.is_single_byte(),
-                },
-            };
+            let ctx = Context::new(spec, classes);
             let segs = m.segments();
-            let tag_values: Vec<edi::Tag> = segs.iter().map(|s| s.tag()).collect();
-            let tags: Vec<&str> = tag_values.iter().map(edi::Tag::as_str).collect();
-            let (placements, placed) = structure::walk(def, spec, &tags);
+            let keys: Vec<u32> = segs
+                .iter()
+                .map(|s| spec::tag_key(s.tag().as_bytes()))
+                .collect();
+            let (placements, placed) = structure::walk(def, spec, segs, &keys);
             // A missing trailer is the message-level error "trailer missing"; the structure
             // walk's "mandatory segment missing" for it would say the same thing twice.
             let trailer_tag = def
@@ -321,8 +395,10 @@ fn message(
                 });
             }
             for (i, (seg, place)) in segs.iter().zip(&placed).enumerate() {
-                let Some(loop_id) = place else { continue };
-                let Some(sdef) = spec.segment_by_key(spec::tag_key(seg.tag().as_bytes())) else {
+                let Some(place) = place else { continue };
+                let loop_id = place.loop_id;
+                // The node that took the segment names its definition: no lookup by tag.
+                let Some(sdef) = place.segment.and_then(|s| spec.segment_at(s)) else {
                     continue;
                 };
                 let elements = elements::check_segment(seg, sdef, &ctx);
@@ -350,13 +426,14 @@ fn message(
     } else {
         Verdict::Rejected
     };
-    MessageReport {
+    let report = MessageReport {
         message_type,
-        control_number: m.control_number(),
-        version: m.version(),
+        control_number: header.control_number,
+        version: header.version,
         offset: m.header().offset(),
         segments,
         errors,
         verdict,
-    }
+    };
+    (report, def)
 }

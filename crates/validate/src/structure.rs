@@ -5,7 +5,8 @@
 //! missing. A segment that fits nowhere is classified (unknown, not in this message, out of
 //! sequence, unexpected) and left out of the walk, so one stray segment costs one error.
 
-use spec::{MaxUse, MessageDef, Node, SpecSet, Usage};
+use edi::Segment;
+use spec::{MaxUse, MessageDef, Node, NodeSummary, SpecSet, Usage};
 
 use crate::codes::SegmentError;
 
@@ -25,8 +26,18 @@ pub(crate) struct Placement {
     pub detail: String,
 }
 
+/// Where a segment was placed: the loop it belongs to and its definition
+/// ([`SpecSet::segment_at`]), as the structure node that took it names them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Placed<'d> {
+    pub loop_id: Option<&'d str>,
+    pub segment: Option<usize>,
+}
+
 struct Frame<'d> {
     nodes: &'d [Node],
+    /// The nodes' keys and where the last mandatory one stands.
+    summary: &'d NodeSummary,
     /// The loop this frame is an iteration of (None at the top).
     loop_id: Option<&'d str>,
     /// Current position; `None` before the first segment.
@@ -35,23 +46,28 @@ struct Frame<'d> {
     count: u32,
 }
 
-/// Walks `tags` through `def`; returns the findings and, for each segment, the loop it was
-/// placed in (`None` for segments that fit nowhere).
+/// Walks the segments `segs`, whose tags' [`spec::tag_key`]s are `keys`, through `def`; returns
+/// the findings and, for each segment, where it was placed (`None` for segments that fit
+/// nowhere).
 pub(crate) fn walk<'d>(
     def: &'d MessageDef,
     spec: &SpecSet,
-    tags: &[&str],
-) -> (Vec<Placement>, Vec<Option<Option<&'d str>>>) {
+    segs: &[Segment<'_>],
+    keys: &[u32],
+) -> (Vec<Placement>, Vec<Option<Placed<'d>>>) {
     let mut stack = vec![Frame {
         nodes: &def.structure,
+        summary: &def.summary,
         loop_id: None,
         idx: None,
         count: 0,
     }];
     let mut findings = Vec::new();
-    let mut placed = Vec::with_capacity(tags.len());
-    for (index, tag) in tags.iter().enumerate() {
-        let key = spec::tag_key(tag.as_bytes());
+    let mut placed = Vec::with_capacity(keys.len());
+    for (index, (seg, &key)) in segs.iter().zip(keys).enumerate() {
+        // The tag as text is only wanted for a finding.
+        let tag = seg.tag();
+        let tag = || tag.as_str();
         match find(&stack, key) {
             Some((depth, j, repeat)) => {
                 // Leave the loops above `depth`, noting their unfilled mandatory positions.
@@ -71,14 +87,20 @@ pub(crate) fn walk<'d>(
                         Some(i) => i,
                         None => 0,
                     };
-                    for skipped in &f.nodes[from..j] {
+                    // Nothing after the last mandatory position can be missing.
+                    let to = j.min(f.summary.mandatory_end);
+                    for skipped in f.nodes.get(from..to).unwrap_or_default() {
                         if usage_of(skipped) == Usage::Mandatory {
                             findings.push(Placement {
                                 index,
                                 code: SegmentError::MandatorySegmentMissing,
                                 tag: skipped.trigger().to_string(),
                                 loop_id: f.loop_id.map(str::to_string),
-                                detail: format!("{} is mandatory before {tag}", skipped.trigger()),
+                                detail: format!(
+                                    "{} is mandatory before {}",
+                                    skipped.trigger(),
+                                    tag()
+                                ),
                             });
                         }
                     }
@@ -94,22 +116,31 @@ pub(crate) fn walk<'d>(
                             findings.push(Placement {
                                 index,
                                 code: SegmentError::SegmentOverMaximumUse,
-                                tag: tag.to_string(),
+                                tag: tag().to_string(),
                                 loop_id: loop_id.map(str::to_string),
                                 detail: format!(
-                                    "{tag} may occur at most {} times here",
+                                    "{} may occur at most {} times here",
+                                    tag(),
                                     max_of(node)
                                 ),
                             });
                         }
-                        placed.push(Some(loop_id));
+                        placed.push(Some(Placed {
+                            loop_id,
+                            segment: node.segment(),
+                        }));
                     }
-                    Node::Loop { id, children, .. } => {
+                    Node::Loop {
+                        id,
+                        children,
+                        summary,
+                        ..
+                    } => {
                         if over {
                             findings.push(Placement {
                                 index,
                                 code: SegmentError::LoopOverMaximum,
-                                tag: tag.to_string(),
+                                tag: tag().to_string(),
                                 loop_id: Some(id.clone()),
                                 detail: format!(
                                     "loop {id} may occur at most {} times",
@@ -119,15 +150,20 @@ pub(crate) fn walk<'d>(
                         }
                         stack.push(Frame {
                             nodes: children,
+                            summary,
                             loop_id: Some(id),
                             idx: Some(0),
                             count: 1,
                         });
-                        placed.push(Some(Some(id.as_str())));
+                        placed.push(Some(Placed {
+                            loop_id: Some(id.as_str()),
+                            segment: node.segment(),
+                        }));
                     }
                 }
             }
             None => {
+                let tag = tag();
                 let code = classify(def, spec, &stack, tag);
                 let detail = match code {
                     SegmentError::UnrecognizedSegment => {
@@ -153,8 +189,9 @@ pub(crate) fn walk<'d>(
         }
     }
     // The end of the message: every open level's remaining mandatory positions.
-    let end = tags.len().saturating_sub(1);
-    let last = tags.last().copied().unwrap_or("");
+    let end = segs.len().saturating_sub(1);
+    let last = segs.last().map(Segment::tag);
+    let last = || last.as_ref().map_or("", edi::Tag::as_str);
     while let Some(frame) = stack.pop() {
         missing_after(&frame, end, last, &mut findings);
     }
@@ -173,20 +210,27 @@ fn max_of(n: &Node) -> MaxUse {
     }
 }
 
-fn missing_after(frame: &Frame<'_>, index: usize, at: &str, findings: &mut Vec<Placement>) {
+fn missing_after<'t>(
+    frame: &Frame<'_>,
+    index: usize,
+    at: impl Fn() -> &'t str,
+    findings: &mut Vec<Placement>,
+) {
     let from = match frame.idx {
         Some(i) if frame.count > 0 => i + 1,
         Some(i) => i,
         None => 0,
     };
-    for n in &frame.nodes[from.min(frame.nodes.len())..] {
+    // Nothing after the last mandatory position can be missing: most frames end here.
+    let to = frame.summary.mandatory_end.min(frame.nodes.len());
+    for n in frame.nodes.get(from..to).unwrap_or_default() {
         if usage_of(n) == Usage::Mandatory {
             findings.push(Placement {
                 index,
                 code: SegmentError::MandatorySegmentMissing,
                 tag: n.trigger().to_string(),
                 loop_id: frame.loop_id.map(str::to_string),
-                detail: format!("{} is mandatory before {at}", n.trigger()),
+                detail: format!("{} is mandatory before {}", n.trigger(), at()),
             });
         }
     }
@@ -218,22 +262,29 @@ fn find(stack: &[Frame<'_>], key: u32) -> Option<(usize, usize, bool)> {
             }
         }
         let from = f.idx.map_or(0, |i| i + 1);
-        if let Some(j) = f.nodes[from..].iter().position(|n| n.key() == key) {
-            return Some((depth, from + j, false));
+        if let Some(j) = later(f, from, key) {
+            return Some((depth, j, false));
         }
     }
     None
 }
 
+/// The first node at or after `from` in `f` that `key` starts.
+#[inline]
+fn later(f: &Frame<'_>, from: usize, key: u32) -> Option<usize> {
+    let keys = f.summary.keys.get(from..)?;
+    keys.iter().position(|&k| k == key).map(|j| from + j)
+}
+
 /// Would a later position (in this frame or an enclosing one) take the segment `key`?
 fn later_takes(stack: &[Frame<'_>], depth: usize, i: usize, key: u32) -> bool {
-    if stack[depth].nodes[i + 1..].iter().any(|n| n.key() == key) {
+    if later(&stack[depth], i + 1, key).is_some() {
         return true;
     }
     (0..depth).rev().any(|d| {
         let f = &stack[d];
         let from = f.idx.map_or(0, |x| x + 1);
-        f.nodes[from..].iter().any(|n| n.key() == key)
+        later(f, from, key).is_some()
             || f.idx.is_some_and(|x| {
                 matches!(&f.nodes[x], Node::Loop { .. }) && f.nodes[x].key() == key
             })
