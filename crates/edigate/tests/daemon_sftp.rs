@@ -8,6 +8,7 @@ mod sshd;
 mod support;
 
 use std::fs;
+use std::path::{Path, PathBuf};
 
 use outbox::MessageState;
 use support::{Daemon, example, wait_until};
@@ -24,6 +25,51 @@ fn sftp_channel(sshd: &sshd::Sshd) -> String {
         host = sshd.host_pub,
         key = sshd.user_key.display().to_string(),
     )
+}
+
+/// A partner directory holding ACME's own partner file, its documents going to `sshd`'s outbox
+/// directory; `outbound` is added to its `[outbound]` table.
+fn sftp_partner(sshd: &sshd::Sshd, outbound: &str) -> PathBuf {
+    let partners = sshd.dir.path().join("partners");
+    fs::create_dir_all(&partners).unwrap();
+    let acme =
+        fs::read_to_string(support::root().join("deploy/examples/partners/acme-retail.toml"))
+            .unwrap();
+    fs::write(
+        partners.join("acme-retail.toml"),
+        format!(
+            "{acme}\n[outbound]\n{outbound}\n\
+             [outbound.sftp]\nhost = \"127.0.0.1\"\nport = {port}\nuser = {user:?}\n\
+             host_key = {host:?}\ninbox_dir = \"inbox\"\noutbox_dir = \"outbox\"\n\
+             [outbound.sftp.auth]\ntype = \"key\"\nprivate_key = {key:?}\n\
+             [outbound.sftp.timeouts]\nconnect_ms = 2000\n",
+            port = sshd.port,
+            user = sshd.user,
+            host = sshd.host_pub,
+            key = sshd.user_key.display().to_string(),
+        ),
+    )
+    .unwrap();
+    partners
+}
+
+/// The file names in `dir`, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The UTC time now as `YYYYMMDDHHMMSS`.
+fn utc_now() -> String {
+    let out = std::process::Command::new("date")
+        .args(["-u", "+%Y%m%d%H%M%S"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 #[test]
@@ -79,24 +125,7 @@ fn a_server_with_another_host_key_is_refused_and_its_files_stay() {
 fn acknowledgements_for_an_sftp_partner_are_uploaded_to_its_server() {
     let sshd = sshd::Sshd::start();
     // ACME's own partner file, with its outbound directory on its SFTP server.
-    let partners = sshd.dir.path().join("partners");
-    fs::create_dir_all(&partners).unwrap();
-    let acme =
-        fs::read_to_string(support::root().join("deploy/examples/partners/acme-retail.toml"))
-            .unwrap();
-    fs::write(
-        partners.join("acme-retail.toml"),
-        format!(
-            "{acme}\n[outbound.sftp]\nhost = \"127.0.0.1\"\nport = {port}\nuser = {user:?}\n\
-             host_key = {host:?}\ninbox_dir = \"inbox\"\noutbox_dir = \"outbox\"\n\
-             [outbound.sftp.auth]\ntype = \"key\"\nprivate_key = {key:?}\n",
-            port = sshd.port,
-            user = sshd.user,
-            host = sshd.host_pub,
-            key = sshd.user_key.display().to_string(),
-        ),
-    )
-    .unwrap();
+    let partners = sftp_partner(&sshd, "");
     let daemon = Daemon::start(
         "sftp-out",
         &format!("partners_dir = {:?}\n", partners.display().to_string()),
@@ -122,6 +151,13 @@ fn acknowledgements_for_an_sftp_partner_are_uploaded_to_its_server() {
         names.iter().all(|n| !n.starts_with('.')),
         "no temporary names left: {names:?}"
     );
+    // Without a template, the names documents always had.
+    assert!(
+        names
+            .iter()
+            .all(|n| n.starts_with("ta1-0") || n.starts_with("functional-0")),
+        "{names:?}"
+    );
     let bodies: Vec<String> = names
         .iter()
         .map(|n| fs::read_to_string(outbox_dir.join(n)).unwrap())
@@ -132,5 +168,56 @@ fn acknowledgements_for_an_sftp_partner_are_uploaded_to_its_server() {
     );
     assert!(bodies.iter().any(|b| b.contains("ST*999*")), "{bodies:?}");
     // Nothing was written to a local outbound directory instead.
+    assert!(data.outbound_files().is_empty());
+}
+
+#[test]
+fn an_sftp_partners_documents_are_named_by_its_template() {
+    let sshd = sshd::Sshd::start();
+    let partners = sftp_partner(
+        &sshd,
+        "file_name = \"{partner}-{type}-{control}-{timestamp}.{ext}\"",
+    );
+    let before = utc_now();
+    let daemon = Daemon::start(
+        "sftp-names",
+        &format!("partners_dir = {:?}\n", partners.display().to_string()),
+    );
+    daemon.drop_file("acme-retail", "po-731.x12", &example("order-850.x12"));
+    let outbox_dir = sshd.home.join("outbox");
+    wait_until("the TA1 and the 999 on the partner's server", || {
+        names_in(&outbox_dir).len() == 2
+    });
+    let after = utc_now();
+    let data = daemon.stop();
+
+    let mut types = Vec::new();
+    for name in names_in(&outbox_dir) {
+        // acme-retail-TYPE-CONTROL-TIMESTAMP.x12
+        let rest = name.strip_prefix("acme-retail-").expect(&name);
+        let stem = rest.strip_suffix(".x12").expect(&name);
+        let parts: Vec<&str> = stem.split('-').collect();
+        let [kind, control, timestamp] = parts[..] else {
+            panic!("{name}")
+        };
+        assert_eq!(control.len(), 9, "{name}");
+        assert!(control.bytes().all(|b| b.is_ascii_digit()), "{name}");
+        assert_eq!(timestamp.len(), 14, "{name}");
+        assert!(
+            before.as_str() <= timestamp && timestamp <= after.as_str(),
+            "{name}: made between {before} and {after}"
+        );
+        let body = fs::read_to_string(outbox_dir.join(&name)).unwrap();
+        // The control number in the name is the interchange's own (ISA13).
+        assert_eq!(&body[90..99], control, "{name}: {body}");
+        match kind {
+            "ta1" => assert!(body.contains("TA1*000000731*"), "{body}"),
+            "999" => assert!(body.contains("ST*999*"), "{body}"),
+            other => panic!("unexpected type {other} in {name}"),
+        }
+        types.push(kind.to_string());
+    }
+    types.sort();
+    assert_eq!(types, ["999", "ta1"]);
     assert!(data.outbound_files().is_empty());
 }

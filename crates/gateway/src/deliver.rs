@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use outbox::{Claimed, Delivery, DeliveryId, Outbox, RetryPolicy};
 
+use crate::acks::AckKind;
 use crate::clock;
 use crate::sinks::{DeliveryError, OutboundDirectory, Sink};
 use crate::telemetry;
@@ -18,6 +19,9 @@ pub struct Destinations {
     pub sinks: BTreeMap<String, Sink>,
     /// Where each partner's documents go, by destination (`partner:ID`).
     pub partners: BTreeMap<String, PartnerOutbound>,
+    /// Each partner's outbound file name template (`[outbound] file_name`), by destination; a
+    /// destination not listed gets [`partner::DEFAULT_FILE_NAME`].
+    pub file_names: BTreeMap<String, String>,
 }
 
 /// Where one partner's documents go.
@@ -33,28 +37,80 @@ impl Destinations {
         if let Some(sink) = self.sinks.get(&d.destination) {
             return sink.deliver_with_id(d.id, payload);
         }
-        match self.partners.get(&d.destination) {
-            Some(PartnerOutbound::Directory(dir)) => return dir.deliver(&file_name(d), payload),
-            Some(PartnerOutbound::Sftp(server)) => {
-                return server.deliver(&file_name(d), payload);
-            }
-            None => {}
+        let Some(target) = self.partners.get(&d.destination) else {
+            return Err(DeliveryError::UnknownDestination(d.destination.clone()));
+        };
+        let template = self
+            .file_names
+            .get(&d.destination)
+            .map_or(partner::DEFAULT_FILE_NAME, String::as_str);
+        let name = file_name(d, payload, template)?;
+        match target {
+            PartnerOutbound::Directory(dir) => dir.deliver(&name, payload),
+            PartnerOutbound::Sftp(server) => server.deliver(&name, payload),
         }
-        Err(DeliveryError::UnknownDestination(d.destination.clone()))
     }
 }
 
-/// The file name of an outbound document: what it is and its interchange control number, which
-/// is unique per partner, so a re-delivery rewrites the same file.
-fn file_name(d: &Delivery) -> String {
+/// The file name of an outbound document, from the partner's template (see
+/// [`partner::FILE_NAME_VARIABLES`]). Every value comes from the delivery as stored, so a
+/// re-delivery writes the same name: the interchange control number is unique per partner and
+/// the timestamp is when the document was made, not when it is sent.
+///
+/// The name passes [`sftp::file_name`]'s checks (no value may carry a path in, the result is a
+/// plain file name); one that does not is refused as unsendable, since it would be refused again.
+pub fn file_name(d: &Delivery, payload: &[u8], template: &str) -> Result<String, DeliveryError> {
     let kind = d.key.rsplit(':').next().unwrap_or("document");
-    let control = d.numbers.first().map_or(d.id.get(), |n| n.value);
-    let ext = match d.content_kind.as_str() {
-        "application/edi-x12" => "x12",
-        "application/edifact" => "edi",
-        _ => "dat",
+    let (ext, standard) = match d.content_kind.as_str() {
+        "application/edi-x12" => ("x12", Some(edi::Standard::X12)),
+        "application/edifact" => ("edi", Some(edi::Standard::Edifact)),
+        _ => ("dat", None),
     };
-    format!("{kind}-{control:09}.{ext}")
+    // The key says only "functional"; which document that is (997, 999, CONTRL) is read from the
+    // bytes, the way the metrics tell them apart.
+    let document = match (kind, standard) {
+        ("ta1", Some(s)) => AckKind::Ta1.document(s, payload),
+        ("functional", Some(s)) => AckKind::Functional.document(s, payload),
+        _ => kind,
+    };
+    let control = format!("{:09}", d.numbers.first().map_or(d.id.get(), |n| n.value));
+    let partner = d
+        .destination
+        .strip_prefix("partner:")
+        .or(d.partner.as_deref())
+        .unwrap_or_default();
+    let timestamp = utc_compact(d.created_at);
+    let vars = [
+        ("partner", partner),
+        ("type", document),
+        ("kind", kind),
+        ("control", control.as_str()),
+        ("timestamp", timestamp.as_str()),
+        ("ext", ext),
+    ];
+    sftp::file_name(template, &vars).map_err(|e| {
+        DeliveryError::Unsendable(format!(
+            "naming delivery {} for {}: {e}",
+            d.id, d.destination
+        ))
+    })
+}
+
+/// `ms` since the Unix epoch as UTC `YYYYMMDDHHMMSS`.
+fn utc_compact(ms: u64) -> String {
+    let t = i64::try_from(ms / 1000)
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 /// Delivers what is due now, up to `limit` deliveries with at most `concurrency` at once per
@@ -157,4 +213,70 @@ fn deliver_one(
     };
     telemetry::delivery_failed(&c.delivery, &e, &outcome, now);
     Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivery(key: &str, content_kind: &str, control: u64) -> Delivery {
+        Delivery {
+            id: DeliveryId::new(7),
+            message_id: None,
+            partner: Some("acme-retail".into()),
+            destination: "partner:acme-retail".into(),
+            key: key.into(),
+            content_kind: content_kind.into(),
+            size: 0,
+            numbers: vec![outbox::AssignedNumber {
+                counter: outbox::CounterKey::new("outbound", outbox::CounterKind::Isa13),
+                value: control,
+            }],
+            attempts: 0,
+            state: outbox::DeliveryState::Pending { due_at: 0 },
+            last_error: None,
+            // 2026-03-04 05:06:07.890 UTC
+            created_at: 1_772_600_767_890,
+            cycle_started_at: 0,
+        }
+    }
+
+    const X12_999: &[u8] = b"ISA*00*          *00*          *ZZ*WIDGETCO       *ZZ*ACMERETAIL     *260304*0506*^*00501*000000042*0*P*:~GS*FA*W*A*20260304*0506*42*X*005010X231A1~ST*999*0001~";
+
+    #[test]
+    fn names_fill_the_template_from_the_delivery() {
+        let ta1 = delivery("ack:1:0:ta1", "application/edi-x12", 42);
+        let f = delivery("ack:1:0:functional", "application/edi-x12", 42);
+        assert_eq!(
+            file_name(&ta1, b"", partner::DEFAULT_FILE_NAME).expect("name"),
+            "ta1-000000042.x12"
+        );
+        assert_eq!(
+            file_name(&f, X12_999, partner::DEFAULT_FILE_NAME).expect("name"),
+            "functional-000000042.x12"
+        );
+        let template = "{partner}-{type}-{control}-{timestamp}.{ext}";
+        assert_eq!(
+            file_name(&f, X12_999, template).expect("name"),
+            "acme-retail-999-000000042-20260304050607.x12"
+        );
+        assert_eq!(
+            file_name(&ta1, b"", template).expect("name"),
+            "acme-retail-ta1-000000042-20260304050607.x12"
+        );
+        let contrl = delivery("ack:1:0:functional", "application/edifact", 3);
+        assert_eq!(
+            file_name(&contrl, b"UNB+", template).expect("name"),
+            "acme-retail-contrl-000000003-20260304050607.edi"
+        );
+    }
+
+    #[test]
+    fn a_template_that_cannot_make_a_plain_name_is_unsendable() {
+        let d = delivery("ack:1:0:ta1", "application/edi-x12", 1);
+        let e = file_name(&d, b"", "{nope}.x12").expect_err("unknown");
+        assert!(e.is_permanent(), "{e}");
+        let e = file_name(&d, b"", "../{control}").expect_err("path");
+        assert!(e.is_permanent(), "{e}");
+    }
 }

@@ -202,6 +202,11 @@ impl Gateway {
                 (partner_destination(&p.id), out)
             })
             .collect();
+        let file_names: BTreeMap<String, String> = partners
+            .all()
+            .iter()
+            .map(|p| (partner_destination(&p.id), p.outbound_file_name.clone()))
+            .collect();
 
         // Here rather than in `run`: a token variable that is not set is a configuration error.
         let admin_token = admin::resolve_token(&config.admin, data)?;
@@ -239,6 +244,7 @@ impl Gateway {
             destinations: Destinations {
                 sinks,
                 partners: partner_dirs,
+                file_names,
             },
             retry,
             admin_token,

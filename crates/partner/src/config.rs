@@ -24,6 +24,9 @@ pub struct Partner {
     pub duplicates: DuplicatePolicy,
     /// Where documents for this partner go.
     pub outbound: Outbound,
+    /// The name each outbound document gets, as a template ([`FILE_NAME_VARIABLES`] in braces),
+    /// for a directory and an SFTP server alike; checked when the file is read.
+    pub outbound_file_name: String,
     /// The default mappings with this partner's overrides applied.
     pub mappings: mapping::Mappings,
     /// The file this partner was read from.
@@ -192,6 +195,29 @@ pub enum Outbound {
     Sftp(Box<sftp::SftpConfig>),
 }
 
+/// The outbound file name when a partner file does not set `[outbound] file_name`: the names
+/// documents had before templates existed (`ta1-000000001.x12`), so an upgrade renames nothing.
+pub const DEFAULT_FILE_NAME: &str = "{kind}-{control}.{ext}";
+
+/// The variables an outbound file name template may use, with what each stands for.
+pub const FILE_NAME_VARIABLES: &[(&str, &str)] = &[
+    ("partner", "the partner id (acme-retail)"),
+    (
+        "type",
+        "the document: ta1, 997, 999 or contrl (an acknowledgement's own transaction set)",
+    ),
+    ("kind", "the delivery's kind: ta1 or functional"),
+    (
+        "control",
+        "the interchange control number, zero-padded to 9 digits",
+    ),
+    (
+        "timestamp",
+        "when the document was made, UTC YYYYMMDDHHMMSS (the same on every re-delivery)",
+    ),
+    ("ext", "x12 or edi"),
+];
+
 // ---- the file as written ------------------------------------------------------------------
 
 #[derive(Debug, Deserialize)]
@@ -258,6 +284,7 @@ struct RawDuplicates {
 #[serde(deny_unknown_fields)]
 struct RawOutbound {
     directory: Option<String>,
+    file_name: Option<Spanned<String>>,
     sftp: Option<Spanned<sftp::SftpConfig>>,
 }
 
@@ -347,10 +374,31 @@ pub fn parse(path: &Path, text: &str) -> Result<Partner, Vec<Diagnostic>> {
         },
     };
 
+    let outbound_file_name = match raw.outbound.as_ref().and_then(|o| o.file_name.as_ref()) {
+        Some(template) => {
+            if let Some((offset, message, hint)) = check_file_name_template(template.get_ref(), &id)
+            {
+                // Point into the string when it is written as-is (no escapes), so the column is
+                // the offending placeholder's; otherwise at the string.
+                let span = template.span();
+                let literal = format!("\"{}\"", template.get_ref());
+                let start = if text.get(span.clone()) == Some(literal.as_str()) {
+                    span.start + 1 + offset
+                } else {
+                    span.start
+                };
+                at(start..start, message, Some(hint));
+            }
+            template.get_ref().clone()
+        }
+        None => DEFAULT_FILE_NAME.to_string(),
+    };
+
     let outbound = match raw.outbound {
         Some(RawOutbound {
             directory: Some(_),
             sftp: Some(server),
+            ..
         }) => {
             at(
                 server.span(),
@@ -392,6 +440,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Partner, Vec<Diagnostic>> {
         exchange,
         duplicates,
         outbound,
+        outbound_file_name,
         mappings,
         origin: path.to_path_buf(),
     })
@@ -590,6 +639,85 @@ fn check_messages(
         out.push(name);
     }
     out
+}
+
+/// The first problem of an outbound file name template: its byte offset in the template, what
+/// is wrong and what to write instead. Unknown variables and path separators are found here so
+/// they can be pointed at; whatever else the sftp crate's own check refuses (a leading dot, a
+/// control character) is reported at the start.
+fn check_file_name_template(template: &str, partner: &str) -> Option<(usize, String, String)> {
+    let names: Vec<&str> = FILE_NAME_VARIABLES.iter().map(|(n, _)| *n).collect();
+    let known = names
+        .iter()
+        .map(|n| format!("{{{n}}}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut i = 0;
+    while let Some(c) = template.get(i..).and_then(|rest| rest.chars().next()) {
+        let rest = template.get(i..).unwrap_or_default();
+        if rest.starts_with("{{") || rest.starts_with("}}") {
+            i += 2;
+            continue;
+        }
+        match c {
+            '/' | '\\' => {
+                return Some((
+                    i,
+                    format!("the outbound file name {template:?} holds a path separator {c:?}"),
+                    "write a plain file name: documents go into the outbound directory itself"
+                        .into(),
+                ));
+            }
+            '{' => {
+                let Some(end) = rest.find('}') else {
+                    return Some((
+                        i,
+                        format!("the outbound file name {template:?} has a \"{{\" never closed"),
+                        format!("close it, or write \"{{{{\" for a brace; variables: {known}"),
+                    ));
+                };
+                let name = &rest[1..end];
+                if !names.contains(&name) {
+                    let hint = match closest(name, names.iter().copied()) {
+                        Some(c) => format!("did you mean {{{c}}}? variables: {known}"),
+                        None => format!("variables: {known}"),
+                    };
+                    return Some((
+                        i,
+                        format!("unknown variable {{{name}}} in the outbound file name"),
+                        hint,
+                    ));
+                }
+                i += end + 1;
+                continue;
+            }
+            _ => {}
+        }
+        i += c.len_utf8();
+    }
+    // Sample values of the right shape: what is left to refuse is the template itself.
+    let sample: Vec<(&str, &str)> = names
+        .iter()
+        .map(|&n| {
+            let value = match n {
+                "partner" => partner,
+                "type" => "997",
+                "kind" => "functional",
+                "control" => "000000001",
+                "timestamp" => "20260101000000",
+                _ => "x12",
+            };
+            (n, value)
+        })
+        .collect();
+    match sftp::file_name(template, &sample) {
+        Ok(_) => None,
+        Err(e) => Some((
+            0,
+            format!("the outbound file name cannot be used: {e}"),
+            "write a plain file name such as \"{partner}-{type}-{control}.{ext}\"".into(),
+        )),
+    }
 }
 
 fn is_partner_id(id: &str) -> bool {

@@ -28,8 +28,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 pub use config::{
-    ContrlPolicy, DuplicateAction, DuplicatePolicy, EdifactExchange, EdifactId, Exchange,
-    FunctionalAck, Outbound, Partner, Ta1Policy, X12Exchange, X12Id,
+    ContrlPolicy, DEFAULT_FILE_NAME, DuplicateAction, DuplicatePolicy, EdifactExchange, EdifactId,
+    Exchange, FILE_NAME_VARIABLES, FunctionalAck, Outbound, Partner, Ta1Policy, X12Exchange, X12Id,
 };
 pub use error::{Diagnostic, LoadError};
 

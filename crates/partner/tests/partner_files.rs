@@ -312,3 +312,85 @@ fn outbound_is_a_directory_or_an_sftp_server_not_both() {
         "{d}"
     );
 }
+
+#[test]
+fn the_outbound_file_name_defaults_to_the_names_documents_always_had() {
+    let p = Partner::from_toml(Path::new("p.toml"), GOOD_X12).unwrap();
+    assert_eq!(p.outbound_file_name, partner::DEFAULT_FILE_NAME);
+    assert_eq!(p.outbound_file_name, "{kind}-{control}.{ext}");
+    for p in examples().all() {
+        assert_eq!(p.outbound_file_name, partner::DEFAULT_FILE_NAME, "{}", p.id);
+    }
+}
+
+#[test]
+fn an_outbound_file_name_template_is_kept_for_directories_and_sftp_alike() {
+    let template = "{partner}-{type}-{control}-{timestamp}.{ext}";
+    let dir = format!("{GOOD_X12}[outbound]\nfile_name = \"{template}\"\ndirectory = \"x\"\n");
+    let p = Partner::from_toml(Path::new("p.toml"), &dir).unwrap();
+    assert_eq!(p.outbound_file_name, template);
+    assert!(matches!(p.outbound, partner::Outbound::Directory(_)));
+
+    let sftp = format!(
+        "{GOOD_X12}[outbound]\nfile_name = \"{{{{x}}}}{template}\"\n[outbound.sftp]\n\
+         host = \"sftp.example\"\nuser = \"u\"\n\
+         host_key = \"SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU\"\n\
+         inbox_dir = \"in\"\noutbox_dir = \"out\"\n[outbound.sftp.auth]\ntype = \"key\"\n\
+         private_key = \"/k\"\n"
+    );
+    let p = Partner::from_toml(Path::new("p.toml"), &sftp).unwrap();
+    assert_eq!(p.outbound_file_name, format!("{{{{x}}}}{template}"));
+    assert!(matches!(p.outbound, partner::Outbound::Sftp(_)));
+    let names: Vec<&str> = partner::FILE_NAME_VARIABLES
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
+    assert_eq!(
+        names,
+        ["partner", "type", "kind", "control", "timestamp", "ext"]
+    );
+}
+
+#[test]
+fn an_unknown_variable_in_the_file_name_is_pointed_at_with_a_suggestion() {
+    // Line 7, and the column of `{contrl}` inside the string.
+    let text = format!("{GOOD_X12}[outbound]\nfile_name = \"{{partner}}-{{contrl}}.x12\"\n");
+    let all = problems("p.toml", &text);
+    assert_eq!(all.len(), 1, "{all:?}");
+    let d = &all[0];
+    assert_eq!((d.line, d.column), (7, 24), "{d}");
+    assert!(d.message.contains("unknown variable {contrl}"), "{d}");
+    let hint = d.hint.as_deref().unwrap_or("");
+    assert!(hint.contains("did you mean {control}?"), "{d}");
+    assert!(hint.contains("{timestamp}"), "{d}");
+    assert!(d.to_string().starts_with("p.toml:7:24: "), "{d}");
+}
+
+#[test]
+fn a_path_in_the_file_name_is_refused_where_it_is() {
+    for (template, column) in [
+        ("acks/{type}-{control}.{ext}", 18),
+        ("{partner}/../{control}.x12", 23),
+        ("a\\\\b-{control}.x12", 14),
+    ] {
+        let text = format!("{GOOD_X12}[outbound]\nfile_name = \"{template}\"\n");
+        let all = problems("p.toml", &text);
+        assert_eq!(all.len(), 1, "{template}: {all:?}");
+        let d = &all[0];
+        assert_eq!(d.line, 7, "{d}");
+        assert!(d.message.contains("path separator"), "{d}");
+        if !template.contains('\\') {
+            assert_eq!(d.column, column, "{d}");
+        }
+    }
+}
+
+#[test]
+fn other_unusable_file_names_are_refused_too() {
+    for template in [".{control}.x12", "{control", "{control}}x", "", "a\\tb"] {
+        let text = format!("{GOOD_X12}[outbound]\nfile_name = \"{template}\"\n");
+        let all = problems("p.toml", &text);
+        assert_eq!(all.len(), 1, "{template:?}: {all:?}");
+        assert_eq!(all[0].line, 7, "{}", all[0]);
+    }
+}
