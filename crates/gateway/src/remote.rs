@@ -11,7 +11,11 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use sftp::{SftpConfig, SftpSession};
+use sftp::SftpSession;
+
+/// A partner's server settings, re-exported so the command line can hold one without depending
+/// on the sftp crate itself.
+pub use sftp::SftpConfig;
 use tokio::runtime::Handle;
 
 use crate::Gateway;
@@ -196,4 +200,279 @@ impl SftpOutbox {
             }
         })
     }
+}
+
+/// How one step of [`probe`] went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeOutcome {
+    /// It worked.
+    Ok,
+    /// It failed; the detail says why.
+    Failed,
+    /// It was not tried, because a step it needs failed.
+    Skipped,
+}
+
+/// One step of [`probe`]: what was tried, how it went, and what was seen or why it failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeStep {
+    /// `settings`, `credentials`, `connect`, `host key`, `login`, `inbox`, `outbox`, `archive`
+    /// or `write`.
+    pub step: &'static str,
+    /// How it went.
+    pub outcome: ProbeOutcome,
+    /// What was seen (a fingerprint, a listing) or why it failed.
+    pub detail: String,
+}
+
+/// The name of the file [`probe`] writes and removes in the outbox directory. The sftp crate
+/// uploads only plain names (no leading dot), so the name ends in `.tmp`, which SFTP pickup jobs
+/// leave alone by convention (ours does by default); the pid keeps two probes apart.
+fn probe_file_name() -> String {
+    format!("edigate-probe-{}.tmp", std::process::id())
+}
+
+/// How many names a listing shows.
+const LISTED: usize = 5;
+
+/// Checks a partner's server step by step, the way `edigate sftp test` reports it: the settings,
+/// the secrets, the connection, the host key against the pins, the login, a listing of the inbox
+/// and outbox directories (and the archive directory when one is set), and whether we may write
+/// to the outbox (a probe file uploaded under a temporary name, renamed, then removed). Every
+/// step is reported, those after a failed one that they need as skipped. Nothing is taken from
+/// the inbox.
+pub async fn probe(config: &SftpConfig) -> Vec<ProbeStep> {
+    const STEPS: [&str; 8] = [
+        "settings",
+        "credentials",
+        "connect",
+        "host key",
+        "login",
+        "inbox",
+        "outbox",
+        "write",
+    ];
+    fn push(steps: &mut Vec<ProbeStep>, step: &'static str, outcome: ProbeOutcome, detail: String) {
+        steps.push(ProbeStep {
+            step,
+            outcome,
+            detail,
+        });
+    }
+    let mut steps = Vec::new();
+    let skip_rest = |steps: &mut Vec<ProbeStep>| {
+        for step in STEPS.iter().skip(steps.len()) {
+            steps.push(ProbeStep {
+                step,
+                outcome: ProbeOutcome::Skipped,
+                detail: "not tried: an earlier step failed".into(),
+            });
+        }
+    };
+    let addr = format!("{}:{}", config.host, config.port);
+
+    if let Err(e) = config.check() {
+        push(&mut steps, "settings", ProbeOutcome::Failed, e.to_string());
+        skip_rest(&mut steps);
+        return steps;
+    }
+    let pins = config.host_key.len();
+    push(
+        &mut steps,
+        "settings",
+        ProbeOutcome::Ok,
+        format!(
+            "{addr}, user {:?}, {pins} pinned host key{}",
+            config.user,
+            if pins == 1 { "" } else { "s" }
+        ),
+    );
+    let session = match SftpSession::connect(config).await {
+        Ok(s) => s,
+        Err(e) => {
+            // Which step failed follows from the error: connect reads the secrets first, then
+            // dials, checks the host key and logs in, in that order.
+            match &e {
+                sftp::Error::Config(_) => {
+                    push(
+                        &mut steps,
+                        "credentials",
+                        ProbeOutcome::Failed,
+                        e.to_string(),
+                    );
+                }
+                sftp::Error::HostKeyMismatch {
+                    expected,
+                    offered,
+                    algorithm,
+                    ..
+                } => {
+                    push(
+                        &mut steps,
+                        "credentials",
+                        ProbeOutcome::Ok,
+                        auth_summary(config),
+                    );
+                    push(&mut steps, "connect", ProbeOutcome::Ok, addr.clone());
+                    push(
+                        &mut steps,
+                        "host key",
+                        ProbeOutcome::Failed,
+                        format!(
+                            "the server offered {offered} ({algorithm}), which does not match \
+                             the pin {}; if the partner changed its key, check the new one with \
+                             them before pinning it",
+                            expected.join(" or ")
+                        ),
+                    );
+                }
+                sftp::Error::AuthRejected { .. } => {
+                    push(
+                        &mut steps,
+                        "credentials",
+                        ProbeOutcome::Ok,
+                        auth_summary(config),
+                    );
+                    push(&mut steps, "connect", ProbeOutcome::Ok, addr.clone());
+                    push(
+                        &mut steps,
+                        "host key",
+                        ProbeOutcome::Ok,
+                        "matches the pin".into(),
+                    );
+                    push(&mut steps, "login", ProbeOutcome::Failed, e.to_string());
+                }
+                _ => {
+                    push(
+                        &mut steps,
+                        "credentials",
+                        ProbeOutcome::Ok,
+                        auth_summary(config),
+                    );
+                    push(&mut steps, "connect", ProbeOutcome::Failed, e.to_string());
+                }
+            }
+            skip_rest(&mut steps);
+            return steps;
+        }
+    };
+    push(
+        &mut steps,
+        "credentials",
+        ProbeOutcome::Ok,
+        auth_summary(config),
+    );
+    push(&mut steps, "connect", ProbeOutcome::Ok, addr.clone());
+    push(
+        &mut steps,
+        "host key",
+        ProbeOutcome::Ok,
+        format!("{} matches the pin", session.host_key_fingerprint()),
+    );
+    push(
+        &mut steps,
+        "login",
+        ProbeOutcome::Ok,
+        format!("as {:?}, SFTP open", config.user),
+    );
+
+    let listing = |dir: &str, files: Result<Vec<sftp::RemoteFileId>, sftp::Error>| match files {
+        Ok(files) => (ProbeOutcome::Ok, describe_listing(dir, &files)),
+        Err(e) => (ProbeOutcome::Failed, e.to_string()),
+    };
+    let (outcome, detail) = listing(&config.inbox_dir, session.list_inbox().await);
+    push(&mut steps, "inbox", outcome, detail);
+    let (outcome, detail) = listing(&config.outbox_dir, session.list_outbox().await);
+    push(&mut steps, "outbox", outcome, detail);
+    if let Some(archive) = &config.archive_dir {
+        // Listed through a session whose inbox is the archive directory: the sftp crate lists
+        // only its configured directories.
+        let as_inbox = SftpConfig {
+            inbox_dir: archive.clone(),
+            ..config.clone()
+        };
+        let (outcome, detail) = match SftpSession::connect(&as_inbox).await {
+            Ok(s) => {
+                let r = listing(archive, s.list_inbox().await);
+                let _ = s.close().await;
+                r
+            }
+            Err(e) => (ProbeOutcome::Failed, e.to_string()),
+        };
+        push(&mut steps, "archive", outcome, detail);
+    }
+
+    let name = probe_file_name();
+    let written = session
+        .upload(&name, b"edigate write check; safe to delete\n")
+        .await;
+    let (outcome, detail) = match written {
+        Err(e) => (
+            ProbeOutcome::Failed,
+            format!(
+                "cannot write to {}: {e}; documents for the partner cannot be delivered",
+                config.outbox_dir
+            ),
+        ),
+        // Removed through a session whose inbox is the outbox directory, deleting rather than
+        // archiving: the sftp crate removes files only in the inbox.
+        Ok(()) => {
+            let as_inbox = SftpConfig {
+                inbox_dir: config.outbox_dir.clone(),
+                archive_dir: None,
+                ..config.clone()
+            };
+            let removed = match SftpSession::connect(&as_inbox).await {
+                Ok(s) => {
+                    let r = s.finish(&name).await;
+                    let _ = s.close().await;
+                    r
+                }
+                Err(e) => Err(e),
+            };
+            match removed {
+                Ok(()) => (
+                    ProbeOutcome::Ok,
+                    format!(
+                        "{name} uploaded to {}, renamed and removed",
+                        config.outbox_dir
+                    ),
+                ),
+                Err(e) => (
+                    ProbeOutcome::Failed,
+                    format!(
+                        "{name} was uploaded to {} but cannot be removed: {e}; remove it by hand",
+                        config.outbox_dir
+                    ),
+                ),
+            }
+        }
+    };
+    push(&mut steps, "write", outcome, detail);
+    let _ = session.close().await;
+    steps
+}
+
+/// How we log in, without any secret.
+fn auth_summary(config: &SftpConfig) -> String {
+    match &config.auth {
+        sftp::AuthConfig::Key { private_key, .. } => {
+            format!("private key {} readable", private_key.display())
+        }
+        sftp::AuthConfig::Password { .. } => "password found".into(),
+    }
+}
+
+/// `DIR: N files: a, b, c …`.
+fn describe_listing(dir: &str, files: &[sftp::RemoteFileId]) -> String {
+    let count = match files.len() {
+        0 => return format!("{dir}: empty"),
+        1 => "1 file".to_string(),
+        n => format!("{n} files"),
+    };
+    let mut names: Vec<&str> = files.iter().take(LISTED).map(|f| f.name.as_str()).collect();
+    if files.len() > LISTED {
+        names.push("…");
+    }
+    format!("{dir}: {count}: {}", names.join(", "))
 }

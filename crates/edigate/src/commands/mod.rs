@@ -6,6 +6,7 @@ pub mod outbox_cmd;
 pub mod parse;
 pub mod partner;
 pub mod serve;
+pub mod sftp;
 pub mod status;
 pub mod trace;
 pub mod translate;
