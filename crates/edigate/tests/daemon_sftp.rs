@@ -221,3 +221,179 @@ fn an_sftp_partners_documents_are_named_by_its_template() {
     assert_eq!(types, ["999", "ta1"]);
     assert!(data.outbound_files().is_empty());
 }
+
+/// The partner's pickup job: takes every finished file out of `dir` into `collected`, so a file
+/// delivered a second time would show up again after it was taken.
+fn collect(dir: &Path, collected: &mut Vec<(String, String)>) {
+    for name in names_in(dir) {
+        if name.starts_with('.') {
+            continue; // an upload in progress
+        }
+        let path = dir.join(&name);
+        let body = fs::read_to_string(&path).unwrap();
+        fs::remove_file(&path).unwrap();
+        collected.push((name, body));
+    }
+}
+
+/// The delivery counts of ACME's destination; only once the daemon stopped.
+fn acme_counts(data: &support::Data) -> outbox::DestinationCounts {
+    data.outbox()
+        .counts()
+        .unwrap()
+        .into_iter()
+        .find(|c| c.destination == "partner:acme-retail")
+        .expect("deliveries for partner:acme-retail")
+}
+
+#[test]
+fn an_inbound_channel_keeps_trying_a_server_that_is_down_at_start() {
+    // Keys and directories exist, so the channel can pin the host key, but nothing listens yet.
+    let mut sshd = sshd::Sshd::prepare_on(sshd::free_port());
+    let inbox = sshd.home.join("inbox");
+    fs::write(inbox.join("po-731.x12"), example("order-850.x12")).unwrap();
+    let daemon = Daemon::start("sftp-down", &sftp_channel(&sshd));
+    wait_until("a failed connection in the log", || {
+        daemon.log().contains("cannot connect")
+    });
+    // Told apart from a refusal: trying again can help.
+    let log = support::strip_ansi(&daemon.log());
+    assert!(log.contains("retryable=true"), "{log}");
+    assert!(daemon.events().is_empty());
+
+    sshd.restart();
+    wait_until("the order's event once the server is up", || {
+        daemon.events().len() == 1
+    });
+    wait_until("the file removed from the server", || {
+        !inbox.join("po-731.x12").exists()
+    });
+    let data = daemon.stop();
+    assert_eq!(data.events().len(), 1);
+    assert_eq!(data.events()[0]["data"]["order_number"], "PO-2026-0042");
+}
+
+#[test]
+fn deliveries_to_a_read_only_server_are_dead_lettered_at_once() {
+    let sshd = sshd::Sshd::start_read_only();
+    let partners = sftp_partner(&sshd, "");
+    let daemon = Daemon::start(
+        "sftp-read-only",
+        &format!(
+            "partners_dir = {:?}\n[delivery]\nbase_delay_ms = 100\nmax_delay_ms = 200\n",
+            partners.display().to_string()
+        ),
+    );
+    daemon.drop_file("acme-retail", "po-731.x12", &example("order-850.x12"));
+    wait_until("the TA1 and the 999 dead-lettered", || {
+        daemon.log().matches("dead-lettered").count() >= 2
+    });
+    // Time for retries, were there any: the backoff is 100 ms.
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let log = daemon.log();
+    let data = daemon.stop();
+
+    assert!(!log.contains("will retry"), "{log}");
+    let counts = acme_counts(&data);
+    assert_eq!(
+        (
+            counts.dead,
+            counts.delivered,
+            counts.pending,
+            counts.in_flight
+        ),
+        (2, 0, 0, 0),
+        "{counts:?}"
+    );
+    let dead = data
+        .outbox()
+        .list_deliveries(
+            &outbox::DeliveryFilter {
+                destination: Some("partner:acme-retail".into()),
+                ..Default::default()
+            },
+            10,
+        )
+        .unwrap();
+    assert_eq!(dead.len(), 2);
+    for d in &dead {
+        assert_eq!(d.attempts, 1, "tried once: {d:?}");
+        let error = d.last_error.as_deref().unwrap_or_default();
+        assert!(error.contains("ermission denied"), "{error}");
+    }
+    assert!(names_in(&sshd.home.join("outbox")).is_empty());
+}
+
+#[test]
+fn deliveries_made_while_the_partners_server_is_down_arrive_once_when_it_is_back() {
+    let mut sshd = sshd::Sshd::start();
+    let port = sshd.port;
+    let partners = sftp_partner(&sshd, "");
+    let daemon = Daemon::start(
+        "sftp-restart",
+        &format!(
+            "partners_dir = {:?}\n[delivery]\nbase_delay_ms = 200\nmax_delay_ms = 1000\n\
+             max_attempts = 1000\n",
+            partners.display().to_string()
+        ),
+    );
+    let outbox_dir = sshd.home.join("outbox");
+    let mut collected = Vec::new();
+    daemon.drop_file("acme-retail", "po-731.x12", &example("order-850.x12"));
+    wait_until("the first order's acknowledgements", || {
+        collect(&outbox_dir, &mut collected);
+        collected.len() == 2
+    });
+
+    // The server dies with the daemon's session open; the next order's acknowledgements are
+    // made while it is down.
+    sshd.kill();
+    let second = String::from_utf8(example("order-850.x12"))
+        .unwrap()
+        .replace("000000731", "000000732");
+    daemon.drop_file("acme-retail", "po-732.x12", second.as_bytes());
+    wait_until("failed attempts while the server is down", || {
+        daemon.log().matches("will retry").count() >= 2
+    });
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    assert!(names_in(&outbox_dir).is_empty());
+
+    sshd.restart();
+    assert_eq!(sshd.port, port);
+    wait_until("the second order's acknowledgements", || {
+        collect(&outbox_dir, &mut collected);
+        collected.len() >= 4
+    });
+    // A second copy of anything would arrive within a few retry rounds.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    collect(&outbox_dir, &mut collected);
+    let data = daemon.stop();
+    collect(&outbox_dir, &mut collected);
+
+    let names: Vec<&str> = collected.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(collected.len(), 4, "each arrived once: {names:?}");
+    let bodies: Vec<&str> = collected.iter().map(|(_, b)| b.as_str()).collect();
+    for want in ["TA1*000000731*", "TA1*000000732*"] {
+        assert_eq!(
+            bodies.iter().filter(|b| b.contains(want)).count(),
+            1,
+            "{want}: {bodies:?}"
+        );
+    }
+    assert_eq!(
+        bodies.iter().filter(|b| b.contains("ST*999*")).count(),
+        2,
+        "{bodies:?}"
+    );
+    let counts = acme_counts(&data);
+    assert_eq!(
+        (
+            counts.delivered,
+            counts.dead,
+            counts.pending,
+            counts.in_flight
+        ),
+        (4, 0, 0, 0),
+        "{counts:?}"
+    );
+}

@@ -186,6 +186,111 @@ impl Sshd {
     }
 }
 
+/// Servers that stop and come back: prepared on a chosen port without running, started there,
+/// and restarted with the same keys after [`Sshd::kill`], as a partner's server does after a
+/// crash or a reboot.
+impl Sshd {
+    /// Starts a read-write sshd on `port` (which must be free).
+    pub fn start_on(port: u16) -> Sshd {
+        let mut sshd = Sshd::prepare_on(port);
+        sshd.restart();
+        sshd
+    }
+
+    /// Everything a server on `port` needs (keys, config, directories), without running it: a
+    /// client can be configured for it while nothing listens there yet. [`Sshd::restart`]
+    /// starts it.
+    pub fn prepare_on(port: u16) -> Sshd {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let d = dir.path();
+        let home = d.join("home");
+        for sub in ["inbox", "outbox", "archive"] {
+            fs::create_dir_all(home.join(sub)).expect("mkdir home");
+        }
+        keygen(&d.join("host"), "edigate-test-host", "");
+        let user_key = d.join("user");
+        keygen(&user_key, "edigate-test-user", "");
+        fs::copy(d.join("user.pub"), d.join("authorized_keys")).expect("authorized_keys");
+        let host_pub = fs::read_to_string(d.join("host.pub"))
+            .expect("host.pub")
+            .trim()
+            .to_string();
+        if fs::metadata("/proc/self").expect("/proc/self").uid() == 0 {
+            fs::create_dir_all("/run/sshd").expect("mkdir /run/sshd");
+        }
+        let user = output(Command::new("id").arg("-un"));
+        fs::write(
+            d.join("sshd_config"),
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host\nPidFile {d}/sshd.pid\n\
+                 AuthorizedKeysFile {d}/authorized_keys\nPubkeyAuthentication yes\n\
+                 PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n\
+                 StrictModes no\nAllowTcpForwarding no\nX11Forwarding no\nPermitTTY no\n\
+                 Subsystem sftp internal-sftp\nForceCommand internal-sftp -d {home}\n",
+                d = d.display(),
+                home = home.display(),
+            ),
+        )
+        .expect("sshd_config");
+        Sshd {
+            dir,
+            home,
+            port,
+            user,
+            host_pub,
+            user_key,
+            child: None,
+        }
+    }
+
+    /// Starts sshd again on the same port with the same keys and configuration (after
+    /// [`Sshd::kill`], or the first time after [`Sshd::prepare_on`]). Retries for a while: the
+    /// port may be held briefly after the last server on it died.
+    pub fn restart(&mut self) {
+        self.kill();
+        let d = self.dir.path();
+        let log = d.join("sshd.log");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let mut child = Command::new(SSHD)
+                .arg("-D")
+                .arg("-f")
+                .arg(d.join("sshd_config"))
+                .arg("-E")
+                .arg(&log)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot run {SSHD}: {e}"));
+            let started = Instant::now();
+            loop {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                // Listening, and the listener is this child's (it is still alive).
+                if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                    self.child = Some(child);
+                    return;
+                }
+                if started.elapsed() > Duration::from_secs(5) {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            assert!(
+                Instant::now() < deadline,
+                "sshd did not start again on port {}; its log:\n{}",
+                self.port,
+                fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
 impl Drop for Sshd {
     fn drop(&mut self) {
         self.kill();
