@@ -7,7 +7,7 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 
 use prometheus_parse::{LineInfo, Scrape, Value};
 use support::{Daemon, example, wait_until};
@@ -363,49 +363,10 @@ fn metrics_move_as_files_flow() {
     daemon.stop();
 }
 
-/// A webhook receiver on loopback that refuses every event with 503; bounded to the handful of
-/// requests the test makes.
-fn refusing_receiver() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/events", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(50) {
-            let Ok(mut stream) = stream else { continue };
-            let mut request = Vec::new();
-            let mut buf = [0u8; 4096];
-            // Headers, then as much body as Content-Length says.
-            while let Ok(n) = stream.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                request.extend_from_slice(&buf[..n]);
-                let text = String::from_utf8_lossy(&request);
-                if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                    let length = head
-                        .lines()
-                        .find_map(|l| {
-                            let (k, v) = l.split_once(':')?;
-                            k.eq_ignore_ascii_case("content-length")
-                                .then(|| v.trim().parse::<usize>().ok())?
-                        })
-                        .unwrap_or(0);
-                    if body.len() >= length {
-                        break;
-                    }
-                }
-            }
-            let _ = write!(
-                stream,
-                "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            );
-        }
-    });
-    url
-}
-
 #[test]
 fn failures_duplicates_and_dead_letters_are_counted() {
-    let hook = refusing_receiver();
+    // Never switched to accepting: every event is refused with 503.
+    let (hook, _accept) = support::webhook_receiver();
     let daemon = Daemon::start(
         "metrics-failures",
         &format!(

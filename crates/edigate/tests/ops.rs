@@ -11,8 +11,8 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+
+use std::sync::atomic::Ordering;
 
 use serde_json::Value;
 use support::{Daemon, example, wait_until};
@@ -84,53 +84,6 @@ fn raw(admin: &str, method: &str, path: &str, token: Option<&str>) -> (u16, Valu
     (status, serde_json::from_str(body).expect("a JSON body"))
 }
 
-/// A webhook receiver on loopback that answers 503 until `accept` is set, then 200.
-fn webhook_receiver() -> (String, Arc<AtomicBool>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/events", listener.local_addr().unwrap());
-    let accept = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&accept);
-    std::thread::spawn(move || {
-        // Bounded: the test sends a handful of events.
-        for stream in listener.incoming().take(200) {
-            let Ok(mut stream) = stream else { continue };
-            let mut request = Vec::new();
-            let mut buf = [0u8; 4096];
-            // Headers, then as much body as Content-Length says.
-            while let Ok(n) = stream.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                request.extend_from_slice(&buf[..n]);
-                let text = String::from_utf8_lossy(&request);
-                if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                    let length = head
-                        .lines()
-                        .find_map(|l| {
-                            let (k, v) = l.split_once(':')?;
-                            k.eq_ignore_ascii_case("content-length")
-                                .then(|| v.trim().parse::<usize>().ok())?
-                        })
-                        .unwrap_or(0);
-                    if body.len() >= length {
-                        break;
-                    }
-                }
-            }
-            let status = if flag.load(Ordering::SeqCst) {
-                "200 OK"
-            } else {
-                "503 Service Unavailable"
-            };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            );
-        }
-    });
-    (url, accept)
-}
-
 fn ids_in(list: &Value, key: &str) -> Vec<String> {
     list[key]
         .as_array()
@@ -153,7 +106,7 @@ fn delivery_state(admin: &str, id: &str) -> String {
 
 #[test]
 fn operator_commands_against_a_running_daemon() {
-    let (hook, accept) = webhook_receiver();
+    let (hook, accept) = support::webhook_receiver();
     let daemon = Daemon::start(
         "ops",
         &format!(
