@@ -414,17 +414,7 @@ impl Outbox {
         check_new(&new)?;
         let enqueued = self.transact(|tx| {
             if let Some(existing) = by_key(tx, &new.key)? {
-                if stored_payload(tx, existing.id)? == payload {
-                    return Ok(Enqueued {
-                        delivery: existing,
-                        created: false,
-                    });
-                }
-                return Err(Error::KeyConflict {
-                    key: new.key.clone(),
-                    existing: existing.id,
-                }
-                .into());
+                return same_or_conflict(tx, existing, &new.key, Some(payload));
             }
             Ok(Enqueued {
                 delivery: insert(tx, &new, None, Vec::new(), payload)?,
@@ -470,21 +460,13 @@ impl Outbox {
                         .iter()
                         .zip(counters)
                         .all(|(n, c)| &n.counter == c);
-                if same_counters {
+                let payload = if same_counters {
                     let numbers: Vec<u64> = existing.numbers.iter().map(|n| n.value).collect();
-                    let payload = build(&numbers).map_err(|e| Error::Build(e.into()))?;
-                    if stored_payload(tx, existing.id)? == payload {
-                        return Ok(Enqueued {
-                            delivery: existing,
-                            created: false,
-                        });
-                    }
-                }
-                return Err(Error::KeyConflict {
-                    key: new.key.clone(),
-                    existing: existing.id,
-                }
-                .into());
+                    Some(build(&numbers).map_err(|e| Error::Build(e.into()))?)
+                } else {
+                    None
+                };
+                return same_or_conflict(tx, existing, &new.key, payload.as_deref());
             }
             let numbers = allocate(tx, self, partner, counters)?;
             let payload = build(&numbers).map_err(|e| Error::Build(e.into()))?;
@@ -903,4 +885,27 @@ fn complete_in(tx: &Tx<'_>, id: DeliveryId, now: Millis) -> TxResult<Delivery> {
     d.state = DeliveryState::Delivered { at: now };
     write(tx, Some(&old), Some(&d))?;
     Ok(d)
+}
+
+/// An idempotency key already in use: the same document again is the existing delivery; anything
+/// else (other bytes, or `None` for other counters) is [`Error::KeyConflict`].
+fn same_or_conflict(
+    tx: &Tx<'_>,
+    existing: Delivery,
+    key: &str,
+    payload: Option<&[u8]>,
+) -> TxResult<Enqueued> {
+    if let Some(payload) = payload
+        && stored_payload(tx, existing.id)? == payload
+    {
+        return Ok(Enqueued {
+            delivery: existing,
+            created: false,
+        });
+    }
+    Err(Error::KeyConflict {
+        key: key.to_owned(),
+        existing: existing.id,
+    }
+    .into())
 }
