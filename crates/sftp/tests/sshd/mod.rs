@@ -48,30 +48,14 @@ impl Sshd {
     }
 
     fn start_with(sftp_flags: &str) -> Sshd {
-        assert!(
-            Path::new(SSHD).exists(),
-            "{SSHD} is missing: these tests need a real OpenSSH server. Install Debian's \
-             openssh-server (`sh tests/peers/setup.sh` does, and ./scripts/test runs it)."
-        );
-        let dir = tempfile::tempdir().expect("temporary directory");
+        let Material {
+            dir,
+            home,
+            user_key,
+            host_pub,
+            user,
+        } = Material::new();
         let d = dir.path();
-        let home = d.join("home");
-        for sub in ["inbox", "outbox", "archive"] {
-            fs::create_dir_all(home.join(sub)).expect("mkdir home");
-        }
-        keygen(&d.join("host"), "edigate-test-host", "");
-        let user_key = d.join("user");
-        keygen(&user_key, "edigate-test-user", "");
-        fs::copy(d.join("user.pub"), d.join("authorized_keys")).expect("authorized_keys");
-        let host_pub = fs::read_to_string(d.join("host.pub"))
-            .expect("host.pub")
-            .trim()
-            .to_string();
-        if fs::metadata("/proc/self").expect("/proc/self").uid() == 0 {
-            // Root's sshd needs its privilege-separation directory.
-            fs::create_dir_all("/run/sshd").expect("mkdir /run/sshd");
-        }
-        let user = output(Command::new("id").arg("-un"));
 
         // A port found free can be taken before sshd binds it: try a few.
         let mut last_log = String::new();
@@ -201,24 +185,14 @@ impl Sshd {
     /// client can be configured for it while nothing listens there yet. [`Sshd::restart`]
     /// starts it.
     pub fn prepare_on(port: u16) -> Sshd {
-        let dir = tempfile::tempdir().expect("temporary directory");
+        let Material {
+            dir,
+            home,
+            user_key,
+            host_pub,
+            user,
+        } = Material::new();
         let d = dir.path();
-        let home = d.join("home");
-        for sub in ["inbox", "outbox", "archive"] {
-            fs::create_dir_all(home.join(sub)).expect("mkdir home");
-        }
-        keygen(&d.join("host"), "edigate-test-host", "");
-        let user_key = d.join("user");
-        keygen(&user_key, "edigate-test-user", "");
-        fs::copy(d.join("user.pub"), d.join("authorized_keys")).expect("authorized_keys");
-        let host_pub = fs::read_to_string(d.join("host.pub"))
-            .expect("host.pub")
-            .trim()
-            .to_string();
-        if fs::metadata("/proc/self").expect("/proc/self").uid() == 0 {
-            fs::create_dir_all("/run/sshd").expect("mkdir /run/sshd");
-        }
-        let user = output(Command::new("id").arg("-un"));
         fs::write(
             d.join("sshd_config"),
             format!(
@@ -367,4 +341,50 @@ fn descendants(root: u32) -> Vec<u32> {
         }
     }
     found
+}
+
+/// What a test server is made of: a temporary directory with fresh host and user keys, the
+/// authorised key, the SFTP root's directories, and the login name.
+struct Material {
+    dir: tempfile::TempDir,
+    home: PathBuf,
+    user_key: PathBuf,
+    host_pub: String,
+    user: String,
+}
+
+impl Material {
+    fn new() -> Material {
+        assert!(
+            Path::new(SSHD).exists(),
+            "{SSHD} is missing: these tests need a real OpenSSH server. Install Debian's \
+             openssh-server (`sh tests/peers/setup.sh` does, and ./scripts/test runs it)."
+        );
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let d = dir.path();
+        let home = d.join("home");
+        for sub in ["inbox", "outbox", "archive"] {
+            fs::create_dir_all(home.join(sub)).expect("mkdir home");
+        }
+        keygen(&d.join("host"), "edigate-test-host", "");
+        let user_key = d.join("user");
+        keygen(&user_key, "edigate-test-user", "");
+        fs::copy(d.join("user.pub"), d.join("authorized_keys")).expect("authorized_keys");
+        let host_pub = fs::read_to_string(d.join("host.pub"))
+            .expect("host.pub")
+            .trim()
+            .to_string();
+        if fs::metadata("/proc/self").expect("/proc/self").uid() == 0 {
+            // Root's sshd needs its privilege-separation directory.
+            fs::create_dir_all("/run/sshd").expect("mkdir /run/sshd");
+        }
+        let user = output(Command::new("id").arg("-un"));
+        Material {
+            dir,
+            home,
+            user_key,
+            host_pub,
+            user,
+        }
+    }
 }
