@@ -495,3 +495,44 @@ fn the_999_carries_the_005010_element_codes() {
         "{text}"
     );
 }
+
+#[test]
+fn the_999_names_the_situational_trigger_of_a_syntax_rule_in_ctx() {
+    // N1 rule P0304: N103 without N104. The 999 reports N104 missing (IK4 code 2) and, in CTX,
+    // the present N103 that made it required; the 997 has no CTX.
+    let specs = Specs::load(&workspace_root().join("specs")).expect("specs");
+    let input = order(&BODY.replace("N1*ST*ACME DC*92*0012~", "N1*ST*ACME DC*92~"))
+        .replace("*004010~", "*005010~")
+        .replace("*00401*", "*00501*");
+    let ics = edi::parse(input.as_bytes()).expect("parses");
+    let r = validate(&ics[0], &specs);
+    let when = Timestamp {
+        date: "20260102".into(),
+        time: "0304".into(),
+    };
+    let functional = |choice| {
+        let a = ack::acknowledge(
+            &ics[0],
+            &r,
+            &mut Sequential::default(),
+            &when,
+            &ack::AckPolicy::x12(choice),
+        )
+        .expect("acks");
+        String::from_utf8(a.functional.expect("an acknowledgement")).expect("ASCII")
+    };
+    let text = functional(X12Ack::Always999);
+    assert!(
+        text.contains("\nIK3*N1*4**8~\nIK4*4*67*2~\nCTX*SITUATIONAL TRIGGER*N1*4**3~\n"),
+        "{text}"
+    );
+    let text = functional(X12Ack::Always997);
+    assert!(text.contains("\nAK3*N1*4**8~\nAK4*4*67*2~\n"), "{text}");
+    assert!(!text.contains("CTX"), "{text}");
+
+    // The 999 itself reads back clean under our own 999 spec.
+    let ack_999 = functional(X12Ack::Always999);
+    let back = edi::parse(ack_999.as_bytes()).expect("the 999 parses");
+    let report = validate(&back[0], &specs);
+    assert!(report.is_clean(), "{report:#?}");
+}

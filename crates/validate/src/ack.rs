@@ -267,6 +267,19 @@ fn segment_lines(
                 .simple(e.code.x12(version_5010))
                 .simple(value),
         );
+        // The 999 names the present element that made this one required or forbidden (the
+        // element context, CTX after IK4); the 997 has no place for it.
+        if let (true, Some(trigger)) = (is_999, e.trigger) {
+            out.push(
+                SegmentBuf::new("CTX")?
+                    .simple("SITUATIONAL TRIGGER")
+                    .simple(seg.tag.clone())
+                    .simple(seg.position.to_string())
+                    // The loop id is left out, as in IK303.
+                    .simple("")
+                    .simple(trigger.to_string()),
+            );
+        }
     }
     Ok(out)
 }

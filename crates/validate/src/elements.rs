@@ -133,6 +133,7 @@ fn explain_segment(seg: &Segment<'_>, def: &SegmentDef, ctx: &Context<'_>) -> Ve
                     value: String::new(),
                     offset: seg.offset(),
                     detail: format!("{}{position:02} ({}) is mandatory", def.tag, pos.item.id()),
+                    trigger: None,
                 });
             }
             continue;
@@ -626,6 +627,7 @@ fn check_plain(
                             j + 1,
                             cpos.item.id()
                         ),
+                        trigger: None,
                     });
                 }
             }
@@ -713,6 +715,7 @@ fn check_position(
                                     j + 1,
                                     cpos.item.id()
                                 ),
+                                trigger: None,
                             });
                         }
                         continue;
@@ -787,7 +790,8 @@ fn composite_rules(
     out: &mut Vec<ElementFinding>,
 ) {
     for rule in &def.rules {
-        if let Some((code, at)) = rule_violation(rule, present) {
+        // A trigger between components is not named: CTX points at elements.
+        if let Some((code, at, _)) = rule_violation(rule, present) {
             out.push(ElementFinding {
                 code,
                 position,
@@ -800,6 +804,7 @@ fn composite_rules(
                 value: String::new(),
                 offset,
                 detail: format!("{}: rule {} is not met", def.id, rule_text(rule)),
+                trigger: None,
             });
         }
     }
@@ -825,6 +830,7 @@ fn finding(
         value: e.text(ctx.charset).chars().take(99).collect(),
         offset: e.offset(),
         detail,
+        trigger: None,
     }
 }
 
@@ -838,7 +844,7 @@ fn check_rules(
     out: &mut Vec<ElementFinding>,
 ) {
     for rule in rules {
-        if let Some((code, at)) = rule_violation(rule, present) {
+        if let Some((code, at, trigger)) = rule_violation(rule, present) {
             let id = positions
                 .get(usize::from(at) - 1)
                 .map_or(String::new(), |p| p.item.id().to_string());
@@ -851,6 +857,7 @@ fn check_rules(
                 value: String::new(),
                 offset: seg.offset(),
                 detail: format!("{tag}: syntax rule {} is not met", rule_text(rule)),
+                trigger: trigger.map(usize::from),
             });
         }
     }
@@ -871,39 +878,39 @@ fn rule_text(rule: &Rule) -> String {
     s
 }
 
-/// The first violation of `rule` given the present positions: the code and the position to
-/// report.
-fn rule_violation(rule: &Rule, present: &Present) -> Option<(ElementError, u8)> {
+/// The first violation of `rule` given the present positions: the code, the position to report,
+/// and the present position that triggered the requirement or exclusion (none for "at least one
+/// of", which nothing triggers).
+fn rule_violation(rule: &Rule, present: &Present) -> Option<(ElementError, u8, Option<u8>)> {
     let has = |p: &u8| present.contains(*p);
     match rule {
         Rule::Paired(ps) => {
-            if ps.iter().any(has) {
-                ps.iter()
-                    .find(|p| !has(p))
-                    .map(|p| (ElementError::ConditionalMissing, *p))
-            } else {
-                None
-            }
+            let trigger = ps.iter().find(|p| has(p))?;
+            ps.iter()
+                .find(|p| !has(p))
+                .map(|p| (ElementError::ConditionalMissing, *p, Some(*trigger)))
         }
         Rule::RequiredOne(ps) => {
-            (!ps.iter().any(has)).then(|| (ElementError::ConditionalMissing, ps[0]))
+            (!ps.iter().any(has)).then(|| (ElementError::ConditionalMissing, ps[0], None))
         }
-        Rule::Exclusive(ps) => ps
-            .iter()
-            .filter(|p| has(p))
-            .nth(1)
-            .map(|p| (ElementError::ExclusionViolated, *p)),
+        Rule::Exclusive(ps) => {
+            let mut present_ones = ps.iter().filter(|p| has(p));
+            let first = present_ones.next()?;
+            present_ones
+                .next()
+                .map(|p| (ElementError::ExclusionViolated, *p, Some(*first)))
+        }
         Rule::Conditional(first, rest) => {
             if has(first) {
                 rest.iter()
                     .find(|p| !has(p))
-                    .map(|p| (ElementError::ConditionalMissing, *p))
+                    .map(|p| (ElementError::ConditionalMissing, *p, Some(*first)))
             } else {
                 None
             }
         }
         Rule::ListConditional(first, rest) => (has(first) && !rest.iter().any(has))
-            .then(|| (ElementError::ConditionalMissing, rest[0])),
+            .then(|| (ElementError::ConditionalMissing, rest[0], Some(*first))),
     }
 }
 
@@ -1250,26 +1257,26 @@ mod tests {
         present.insert(3);
         assert_eq!(
             rule_violation(&Rule::Paired(vec![3, 4]), &present),
-            Some((ElementError::ConditionalMissing, 4))
+            Some((ElementError::ConditionalMissing, 4, Some(3)))
         );
         assert_eq!(
             rule_violation(&Rule::RequiredOne(vec![1, 2]), &present),
-            Some((ElementError::ConditionalMissing, 1))
+            Some((ElementError::ConditionalMissing, 1, None))
         );
         assert_eq!(rule_violation(&Rule::Exclusive(vec![3, 4]), &present), None);
         let mut both = present;
         both.insert(4);
         assert_eq!(
             rule_violation(&Rule::Exclusive(vec![3, 4]), &both),
-            Some((ElementError::ExclusionViolated, 4))
+            Some((ElementError::ExclusionViolated, 4, Some(3)))
         );
         assert_eq!(
             rule_violation(&Rule::Conditional(3, vec![5]), &present),
-            Some((ElementError::ConditionalMissing, 5))
+            Some((ElementError::ConditionalMissing, 5, Some(3)))
         );
         assert_eq!(
             rule_violation(&Rule::ListConditional(3, vec![5, 6]), &present),
-            Some((ElementError::ConditionalMissing, 5))
+            Some((ElementError::ConditionalMissing, 5, Some(3)))
         );
     }
 }

@@ -55,6 +55,10 @@ pub struct ElementFinding {
     pub offset: u64,
     /// What was expected.
     pub detail: String,
+    /// For a syntax rule between elements (X12 P, C, E, L): the 1-based position of the present
+    /// element that made this one required or forbidden — the situational trigger a 999 names in
+    /// its CTX.
+    pub trigger: Option<usize>,
 }
 
 /// A segment error (with its element errors).
