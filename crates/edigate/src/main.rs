@@ -39,6 +39,8 @@ enum Command {
     Trace(commands::trace::TraceArgs),
     /// List, retry and drop the running gateway's outbound deliveries.
     Outbox(commands::outbox_cmd::OutboxArgs),
+    /// Send again everything a message made (acknowledgements, events), with the same ids.
+    Replay(commands::replay::ReplayArgs),
     /// Check partners' SFTP servers: host key, login, directories, write access.
     Sftp(commands::sftp::SftpArgs),
 }
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Command::Messages(args) => commands::messages::run(&args),
         Command::Trace(args) => commands::trace::run(&args),
         Command::Outbox(args) => commands::outbox_cmd::run(&args),
+        Command::Replay(args) => commands::replay::run(&args),
         Command::Sftp(args) => commands::sftp::run(&args),
     }
 }

@@ -13,6 +13,7 @@
 //! | `GET` | `/v1/messages?partner=&state=&since=&limit=` | [`MessageList`], newest first |
 //! | `GET` | `/v1/messages/{id}` | [`MessageDetail`]: the record, its trace, its deliveries |
 //! | `GET` | `/v1/deliveries?state=&destination=&limit=` | [`DeliveryList`] |
+//! | `POST` | `/v1/messages/{id}/replay` | [`MessageDetail`]: every delivery the message made (acknowledgements, events) sent again, same ids |
 //! | `POST` | `/v1/deliveries/{id}/retry` | [`DeliveryAction`]: a dead or pending one, due now |
 //! | `POST` | `/v1/deliveries/{id}/drop` | [`DeliveryAction`]: a dead or pending one, never sent |
 //!
@@ -382,6 +383,7 @@ fn router(state: Arc<AdminState>) -> Router {
         .route("/v1/messages", get(list_messages))
         .route("/v1/messages/{id}", get(message))
         .route("/v1/deliveries", get(list_deliveries))
+        .route("/v1/messages/{id}/replay", post(replay))
         .route("/v1/deliveries/{id}/retry", post(retry))
         .route("/v1/deliveries/{id}/drop", post(drop_delivery))
         .route("/metrics", get(metrics))
@@ -754,6 +756,38 @@ async fn message(
         let message = outbox
             .message(id)?
             .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no message {id}")))?;
+        Ok(MessageDetail {
+            message,
+            trace: outbox.trace(id)?,
+            deliveries: outbox.deliveries_for(id)?,
+        })
+    })
+    .await
+}
+
+/// `POST /v1/messages/{id}/replay`: everything the message made is sent again — each of its
+/// deliveries not being sent right now becomes due, with the same payload and key.
+async fn replay(
+    State(state): State<Arc<AdminState>>,
+    UrlPath(id): UrlPath<String>,
+) -> ApiResult<MessageDetail> {
+    let id: MessageId = parse_id(&id, "m").ok_or_else(|| {
+        ApiError::bad_request(format!("{id:?} is not a message id (m-000000000042)"))
+    })?;
+    blocking(move || {
+        let outbox = &state.outbox;
+        let message = outbox
+            .message(id)?
+            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no message {id}")))?;
+        let now = clock::now_ms();
+        let mut replayed = 0;
+        for d in outbox.deliveries_for(id)? {
+            if d.state.kind() != outbox::DeliveryStateKind::InFlight {
+                outbox.redeliver(d.id, now)?;
+                replayed += 1;
+            }
+        }
+        tracing::info!(message = %id, deliveries = replayed, "message replayed by an operator");
         Ok(MessageDetail {
             message,
             trace: outbox.trace(id)?,

@@ -660,6 +660,25 @@ impl Outbox {
         self.flush()
     }
 
+    /// An operator's replay: the delivery is sent again, whatever became of it — delivered,
+    /// dead, dropped or still pending — due now with a fresh round of attempts and the same
+    /// payload and idempotency key (the receiver deduplicates on it). Flushed. An in-flight one
+    /// is [`Error::InvalidState`]: it is being sent.
+    pub fn redeliver(&self, id: DeliveryId, now: Millis) -> Result<()> {
+        self.transact(|tx| {
+            let old = load(tx, id)?;
+            if old.state.kind() == DeliveryStateKind::InFlight {
+                return Err(invalid(&old, "send it again").into());
+            }
+            let mut d = old.clone();
+            d.state = DeliveryState::Pending { due_at: now };
+            d.attempts = 0;
+            d.cycle_started_at = now;
+            write(tx, Some(&old), Some(&d))
+        })?;
+        self.flush()
+    }
+
     /// An operator's drop: a pending or dead delivery will not be sent. Flushed. Dropping a
     /// dropped one again is a no-op; an in-flight or delivered one is [`Error::InvalidState`]
     /// (let the attempt finish, then drop).

@@ -5,6 +5,7 @@ pub mod ops;
 pub mod outbox_cmd;
 pub mod parse;
 pub mod partner;
+pub mod replay;
 pub mod serve;
 pub mod sftp;
 pub mod status;

@@ -500,3 +500,49 @@ fn a_round_claims_and_completes_many_at_once() {
         DeliveryStateKind::Pending
     );
 }
+
+#[test]
+fn a_replay_sends_a_delivered_dead_or_dropped_delivery_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(dir.path());
+    let sent = outbox
+        .enqueue(new_delivery("sink:a", "sent", T0), b"S")
+        .unwrap()
+        .delivery
+        .id;
+    let dropped = outbox
+        .enqueue(new_delivery("sink:a", "dropped", T0), b"D")
+        .unwrap()
+        .delivery
+        .id;
+    let busy = outbox
+        .enqueue(new_delivery("sink:a", "busy", T0), b"B")
+        .unwrap()
+        .delivery
+        .id;
+    outbox.claim(sent, T0, LEASE).unwrap().unwrap();
+    outbox.complete(sent, T0 + 1).unwrap();
+    outbox.drop(dropped, T0 + 1).unwrap();
+    outbox.claim(busy, T0, LEASE).unwrap().unwrap();
+
+    for id in [sent, dropped] {
+        outbox.redeliver(id, T0 + 10).unwrap();
+        let d = outbox.delivery(id).unwrap().unwrap();
+        assert_eq!(d.state, DeliveryState::Pending { due_at: T0 + 10 });
+        assert_eq!(d.attempts, 0);
+    }
+    // Due again, with the same payload.
+    let due: Vec<_> = outbox
+        .due(T0 + 10, 10)
+        .unwrap()
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(due, [sent, dropped]);
+    assert_eq!(outbox.payload(sent).unwrap().unwrap(), b"S");
+    // One being sent is left alone.
+    assert!(matches!(
+        outbox.redeliver(busy, T0 + 10),
+        Err(Error::InvalidState { .. })
+    ));
+}
