@@ -748,21 +748,8 @@ async fn message(
     State(state): State<Arc<AdminState>>,
     UrlPath(id): UrlPath<String>,
 ) -> ApiResult<MessageDetail> {
-    let id: MessageId = parse_id(&id, "m").ok_or_else(|| {
-        ApiError::bad_request(format!("{id:?} is not a message id (m-000000000042)"))
-    })?;
-    blocking(move || {
-        let outbox = &state.outbox;
-        let message = outbox
-            .message(id)?
-            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no message {id}")))?;
-        Ok(MessageDetail {
-            message,
-            trace: outbox.trace(id)?,
-            deliveries: outbox.deliveries_for(id)?,
-        })
-    })
-    .await
+    let id = message_id(&id)?;
+    blocking(move || message_detail(&state.outbox, id)).await
 }
 
 /// `POST /v1/messages/{id}/replay`: everything the message made is sent again — each of its
@@ -771,14 +758,11 @@ async fn replay(
     State(state): State<Arc<AdminState>>,
     UrlPath(id): UrlPath<String>,
 ) -> ApiResult<MessageDetail> {
-    let id: MessageId = parse_id(&id, "m").ok_or_else(|| {
-        ApiError::bad_request(format!("{id:?} is not a message id (m-000000000042)"))
-    })?;
+    let id = message_id(&id)?;
     blocking(move || {
         let outbox = &state.outbox;
-        let message = outbox
-            .message(id)?
-            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no message {id}")))?;
+        // Unknown ids are a 404 before anything is touched.
+        message_detail(outbox, id)?;
         let now = clock::now_ms();
         let mut replayed = 0;
         for d in outbox.deliveries_for(id)? {
@@ -788,13 +772,27 @@ async fn replay(
             }
         }
         tracing::info!(message = %id, deliveries = replayed, "message replayed by an operator");
-        Ok(MessageDetail {
-            message,
-            trace: outbox.trace(id)?,
-            deliveries: outbox.deliveries_for(id)?,
-        })
+        message_detail(outbox, id)
     })
     .await
+}
+
+fn message_id(text: &str) -> Result<MessageId, ApiError> {
+    parse_id(text, "m").ok_or_else(|| {
+        ApiError::bad_request(format!("{text:?} is not a message id (m-000000000042)"))
+    })
+}
+
+/// A message's record, trace and deliveries; 404 when there is no such message.
+fn message_detail(outbox: &Outbox, id: MessageId) -> Result<MessageDetail, ApiError> {
+    let message = outbox
+        .message(id)?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no message {id}")))?;
+    Ok(MessageDetail {
+        message,
+        trace: outbox.trace(id)?,
+        deliveries: outbox.deliveries_for(id)?,
+    })
 }
 
 /// The query of `GET /v1/deliveries`, as given.

@@ -643,21 +643,9 @@ impl Outbox {
     /// attempts (attempts back to 0, [`RetryPolicy::max_age`] counting from now). Flushed.
     /// Any other state is [`Error::InvalidState`].
     pub fn retry(&self, id: DeliveryId, now: Millis) -> Result<()> {
-        self.transact(|tx| {
-            let old = load(tx, id)?;
-            if !matches!(
-                old.state.kind(),
-                DeliveryStateKind::Dead | DeliveryStateKind::Pending
-            ) {
-                return Err(invalid(&old, "retry it").into());
-            }
-            let mut d = old.clone();
-            d.state = DeliveryState::Pending { due_at: now };
-            d.attempts = 0;
-            d.cycle_started_at = now;
-            write(tx, Some(&old), Some(&d))
-        })?;
-        self.flush()
+        self.requeue(id, now, "retry it", |k| {
+            matches!(k, DeliveryStateKind::Dead | DeliveryStateKind::Pending)
+        })
     }
 
     /// An operator's replay: the delivery is sent again, whatever became of it — delivered,
@@ -665,10 +653,24 @@ impl Outbox {
     /// payload and idempotency key (the receiver deduplicates on it). Flushed. An in-flight one
     /// is [`Error::InvalidState`]: it is being sent.
     pub fn redeliver(&self, id: DeliveryId, now: Millis) -> Result<()> {
+        self.requeue(id, now, "send it again", |k| {
+            k != DeliveryStateKind::InFlight
+        })
+    }
+
+    /// An operator's action that makes a delivery due now with a fresh round of attempts, from
+    /// the states `allowed` accepts. Flushed.
+    fn requeue(
+        &self,
+        id: DeliveryId,
+        now: Millis,
+        verb: &'static str,
+        allowed: impl Fn(DeliveryStateKind) -> bool,
+    ) -> Result<()> {
         self.transact(|tx| {
             let old = load(tx, id)?;
-            if old.state.kind() == DeliveryStateKind::InFlight {
-                return Err(invalid(&old, "send it again").into());
+            if !allowed(old.state.kind()) {
+                return Err(invalid(&old, verb).into());
             }
             let mut d = old.clone();
             d.state = DeliveryState::Pending { due_at: now };

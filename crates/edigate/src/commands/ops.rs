@@ -332,6 +332,15 @@ impl Table {
     }
 }
 
+/// A message id as the operator typed it (`m-000000000042`, `m-42` or `42`).
+pub fn message_id(text: &str) -> Result<outbox::MessageId, Failure> {
+    gateway::admin::parse_id(text, "m").ok_or_else(|| {
+        Failure::Usage(format!(
+            "{text:?} is not a message id (m-000000000042, m-42 or 42)"
+        ))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

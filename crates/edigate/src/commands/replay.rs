@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use clap::Args;
 use gateway::admin::MessageDetail;
-use outbox::MessageId;
 
 use super::ops::{self, AdminArgs, Client, Failure};
 
@@ -25,12 +24,7 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
 }
 
 fn replay(args: &ReplayArgs) -> Result<(), Failure> {
-    let id: MessageId = gateway::admin::parse_id(&args.id, "m").ok_or_else(|| {
-        Failure::Usage(format!(
-            "{:?} is not a message id (m-000000000042, m-42 or 42)",
-            args.id
-        ))
-    })?;
+    let id = ops::message_id(&args.id)?;
     let client = Client::new(&args.admin)?;
     let body = client.post(&format!("/v1/messages/{id}/replay"))?;
     if args.admin.json {

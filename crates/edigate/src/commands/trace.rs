@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use gateway::admin::MessageDetail;
-use outbox::{MessageId, TraceEntry};
+use outbox::TraceEntry;
 
 use super::messages::state_text;
 use super::ops::{self, AdminArgs, Client, Failure, Table};
@@ -27,12 +27,7 @@ pub fn run(args: &TraceArgs) -> ExitCode {
 }
 
 fn trace(args: &TraceArgs) -> Result<(), Failure> {
-    let id: MessageId = gateway::admin::parse_id(&args.id, "m").ok_or_else(|| {
-        Failure::Usage(format!(
-            "{:?} is not a message id (m-000000000042, m-42 or 42)",
-            args.id
-        ))
-    })?;
+    let id = ops::message_id(&args.id)?;
     let client = Client::new(&args.admin)?;
     let body = client.get(&format!("/v1/messages/{id}"), &[])?;
     if args.admin.json {
