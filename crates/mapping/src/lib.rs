@@ -26,11 +26,13 @@
 //! ```
 
 mod engine;
+pub mod outbound;
 pub mod path;
 pub mod spec;
 
 pub use engine::{
     Explanation, MappingError, Problem, translate, translate_explained, translate_message,
 };
+pub use outbound::{ComposeError, Envelope, compose};
 pub use path::{Path, PathError};
 pub use spec::{LoadError, Mappings, builtin_sources};
