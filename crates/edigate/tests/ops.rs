@@ -241,6 +241,68 @@ fn operator_commands_against_a_running_daemon() {
     let junk = text.lines().find(|l| l.contains("junk.x12")).unwrap();
     assert!(junk.contains("not readable as X12 or EDIFACT"), "{text}");
 
+    // messages --type: an X12 transaction set, an EDIFACT message (any case), an event type.
+    let files_of = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["messages"];
+        all.extend(args);
+        let list = json(&admin, &all);
+        let mut names: Vec<String> = list["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["file_name"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(files_of(&["--type", "850"]), ["nw-5120.x12", "po-731.x12"]);
+    assert_eq!(files_of(&["--type", "ORDERS"]), ["orders-0042.edi"]);
+    assert_eq!(files_of(&["--type", "orders"]), ["orders-0042.edi"]);
+    assert_eq!(
+        files_of(&["--type", "order.created"]),
+        ["nw-5120.x12", "orders-0042.edi", "po-731.x12"]
+    );
+    assert_eq!(
+        files_of(&[
+            "--type",
+            "850",
+            "--partner",
+            "northwind",
+            "--state",
+            "processed"
+        ]),
+        ["nw-5120.x12"]
+    );
+    assert!(files_of(&["--type", "856"]).is_empty());
+    assert!(files_of(&["--type", "850", "--state", "quarantined"]).is_empty());
+    let po = &json(&admin, &["messages", "--partner", "acme-retail"])["messages"][0];
+    assert_eq!(po["message_types"], serde_json::json!(["850"]), "{po}");
+    assert_eq!(
+        po["event_types"],
+        serde_json::json!(["order.created"]),
+        "{po}"
+    );
+    let (status, body) = raw(&admin, "GET", "/v1/messages?type=ORDERS", Some(TOKEN));
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["messages"][0]["file_name"], "orders-0042.edi",
+        "{body}"
+    );
+    let text = ok(&admin, &["messages", "--type", "orders"]);
+    assert!(text.lines().next().unwrap().contains("TYPES"), "{text}");
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(text.contains("ORDERS -> order.created"), "{text}");
+    assert_eq!(
+        ok(&admin, &["messages", "--type", "856"]).trim(),
+        "no messages"
+    );
+    let text = ok(&admin, &["messages"]);
+    let junk = text.lines().find(|l| l.contains("junk.x12")).unwrap();
+    assert!(
+        junk.contains(" - "),
+        "a file with no types shows '-': {text}"
+    );
+
     // trace
     let detail = json(&admin, &["trace", &acme_id]);
     assert_eq!(detail["message"]["id"], acme_id.as_str());

@@ -10,7 +10,7 @@
 //! | `GET` | `/health` | [`Health`]: `{"status":"ok"}` |
 //! | `GET` | `/metrics` | Prometheus text format (0.0.4): see [`crate::telemetry`] |
 //! | `GET` | `/v1/status` | [`StatusReport`]: partners, destinations, dead letters, pending messages |
-//! | `GET` | `/v1/messages?partner=&state=&since=&limit=` | [`MessageList`], newest first |
+//! | `GET` | `/v1/messages?partner=&state=&since=&type=&limit=` | [`MessageList`], newest first |
 //! | `GET` | `/v1/messages/{id}` | [`MessageDetail`]: the record, its trace, its deliveries |
 //! | `GET` | `/v1/deliveries?state=&destination=&limit=` | [`DeliveryList`] |
 //! | `POST` | `/v1/messages/{id}/replay` | [`MessageDetail`]: every delivery the message made (acknowledgements, events) sent again, same ids |
@@ -21,7 +21,8 @@
 //! or a duration back from now (`90s`, `15m`, `1h`, `2d`, `1w`). States are the outbox's names
 //! (`received`, `processed`, `quarantined`, `failed`, `duplicate` for messages; `pending`,
 //! `in_flight`, `delivered`, `dead`, `dropped` for deliveries). Ids may be given in full
-//! (`m-000000000042`), short (`m-42`) or as the bare number.
+//! (`m-000000000042`), short (`m-42`) or as the bare number. `type` is a message type the file
+//! held (`850`, `ORDERS`) or an event type it made (`order.created`), in any case.
 //!
 //! Errors are JSON too, `{"error": "…"}`: 401 without the token or with a wrong one, 400 for a
 //! bad parameter or id, 404 for an id that does not exist, 409 for a retry or drop the
@@ -714,6 +715,8 @@ struct MessagesQuery {
     state: Option<String>,
     since: Option<String>,
     limit: Option<String>,
+    #[serde(rename = "type")]
+    message_type: Option<String>,
 }
 
 async fn list_messages(
@@ -734,6 +737,10 @@ async fn list_messages(
             .map(|s| parse_since(s, clock::now_ms()))
             .transpose()
             .map_err(ApiError::bad_request)?,
+        message_type: q
+            .message_type
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty()),
     };
     let limit = parse_limit(q.limit.as_deref())?;
     blocking(move || {
