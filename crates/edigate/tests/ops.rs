@@ -63,8 +63,8 @@ fn fails(args: &[&str]) -> (i32, String) {
     )
 }
 
-/// One HTTP/1.1 request by hand: (status, body).
-fn raw(admin: &str, method: &str, path: &str, token: Option<&str>) -> (u16, Value) {
+/// One HTTP/1.1 request by hand: (status, body as text).
+fn raw_text(admin: &str, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
     let addr = admin.strip_prefix("http://").unwrap();
     let mut stream = TcpStream::connect(addr).unwrap();
     let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
@@ -81,7 +81,13 @@ fn raw(admin: &str, method: &str, path: &str, token: Option<&str>) -> (u16, Valu
         .and_then(|s| s.parse().ok())
         .unwrap();
     let (_, body) = response.split_once("\r\n\r\n").unwrap();
-    (status, serde_json::from_str(body).expect("a JSON body"))
+    (status, body.to_owned())
+}
+
+/// One HTTP/1.1 request by hand: (status, body as JSON).
+fn raw(admin: &str, method: &str, path: &str, token: Option<&str>) -> (u16, Value) {
+    let (status, body) = raw_text(admin, method, path, token);
+    (status, serde_json::from_str(&body).expect("a JSON body"))
 }
 
 fn ids_in(list: &Value, key: &str) -> Vec<String> {
@@ -524,4 +530,198 @@ fn without_a_daemon_the_commands_say_so() {
             "{err}"
         );
     }
+}
+
+/// The example partners, each with `expect_within` set as given (none for `None`).
+fn partners_expecting(dir: &Path, windows: &[(&str, Option<&str>)]) {
+    std::fs::create_dir_all(dir).unwrap();
+    for (id, window) in windows {
+        let example = support::root()
+            .join("deploy/examples/partners")
+            .join(format!("{id}.toml"));
+        let text = std::fs::read_to_string(example).unwrap();
+        let line = window.map_or(String::new(), |w| format!("expect_within = \"{w}\"\n"));
+        std::fs::write(dir.join(format!("{id}.toml")), format!("{line}{text}")).unwrap();
+    }
+}
+
+/// `edigate_partner_silent{partner="ID"}` in a scrape, if there.
+fn silent_gauge(metrics: &str, partner: &str) -> Option<String> {
+    let name = format!("edigate_partner_silent{{partner=\"{partner}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&name))
+        .map(str::to_owned)
+}
+
+fn silent_ids(report: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = report["silent_partners"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no silent_partners in {report}"))
+        .iter()
+        .map(|q| q["partner"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn a_partner_silent_past_its_expect_within_is_warned_about() {
+    let partners = std::env::temp_dir().join(format!("edigate-silence-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&partners);
+    // ACME sends once and then goes quiet; Northwind never sends; EuroFoods never sends either,
+    // but has an hour; and a partner without expect_within is never silent.
+    partners_expecting(
+        &partners,
+        &[
+            ("acme-retail", Some("6s")),
+            ("northwind", Some("1s")),
+            ("eurofoods", Some("1h")),
+        ],
+    );
+    let daemon = Daemon::start(
+        "ops-silence",
+        &format!(
+            "partners_dir = {:?}\n[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{TOKEN}\"\n",
+            partners
+        ),
+    );
+    let admin = daemon.admin_url();
+    daemon.drop_file("acme-retail", "po-731.x12", &example("order-850.x12"));
+    wait_until("ACME's order processed", || {
+        json(
+            &admin,
+            &[
+                "messages",
+                "--partner",
+                "acme-retail",
+                "--state",
+                "processed",
+            ],
+        )["messages"]
+            .as_array()
+            .is_some_and(|m| m.len() == 1)
+    });
+    let report = json(&admin, &["status"]);
+    assert!(
+        !silent_ids(&report).contains(&"acme-retail".to_owned()),
+        "ACME just sent: {report}"
+    );
+
+    wait_until("Northwind silent", || {
+        silent_ids(&json(&admin, &["status"])) == ["northwind"]
+    });
+    let report = json(&admin, &["status"]);
+    let northwind = &report["silent_partners"][0];
+    assert_eq!(northwind["last_received"], Value::Null, "{report}");
+    assert_eq!(northwind["expect_within_ms"], 1000, "{report}");
+    assert!(
+        northwind["quiet_for_ms"].as_u64().unwrap() > 1000,
+        "{report}"
+    );
+    let text = ok(&admin, &["status"]);
+    let warning = text
+        .lines()
+        .find(|l| l.starts_with("warning: partner northwind"))
+        .unwrap_or_else(|| panic!("no warning about northwind:\n{text}"));
+    assert!(
+        warning.starts_with(
+            "warning: partner northwind (Northwind Distribution) has sent nothing for"
+        ),
+        "{warning}"
+    );
+    assert!(warning.contains("expected within 1s"), "{warning}");
+    assert!(
+        warning.contains("no file from it since this gateway's data was created, 20"),
+        "{warning}"
+    );
+    let (status, metrics) = raw_text(&admin, "GET", "/metrics", Some(TOKEN));
+    assert_eq!(status, 200);
+    assert_eq!(
+        silent_gauge(&metrics, "northwind").as_deref(),
+        Some("1"),
+        "{metrics}"
+    );
+    assert_eq!(
+        silent_gauge(&metrics, "eurofoods").as_deref(),
+        Some("0"),
+        "{metrics}"
+    );
+    assert_eq!(
+        silent_gauge(&metrics, "acme-retail").as_deref(),
+        Some("0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.lines().any(|l| l.starts_with(
+            "edigate_partner_last_received_timestamp_seconds{partner=\"acme-retail\"} "
+        )),
+        "{metrics}"
+    );
+
+    // ACME's six seconds pass after its one file.
+    wait_until("ACME silent too", || {
+        silent_ids(&json(&admin, &["status"])) == ["acme-retail", "northwind"]
+    });
+    let report = json(&admin, &["status"]);
+    let acme = report["silent_partners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["partner"] == "acme-retail")
+        .unwrap()
+        .clone();
+    let received =
+        json(&admin, &["messages", "--partner", "acme-retail"])["messages"][0]["received_at"]
+            .clone();
+    assert_eq!(acme["last_received"], received, "{report}");
+    let text = ok(&admin, &["status"]);
+    let warning = text
+        .lines()
+        .find(|l| l.starts_with("warning: partner acme-retail (ACME Retail) has sent nothing for"))
+        .unwrap_or_else(|| panic!("no warning about ACME:\n{text}"));
+    assert!(
+        warning.contains("expected within 6s): its last file arrived 20"),
+        "{warning}"
+    );
+    let (_, metrics) = raw_text(&admin, "GET", "/metrics", Some(TOKEN));
+    assert_eq!(
+        silent_gauge(&metrics, "acme-retail").as_deref(),
+        Some("1"),
+        "{metrics}"
+    );
+
+    // A file wakes it up again.
+    daemon.drop_file("acme-retail", "po-732.x12", &example("order-850.x12"));
+    wait_until("ACME no longer silent", || {
+        silent_ids(&json(&admin, &["status"])) == ["northwind"]
+    });
+    daemon.stop();
+    let _ = std::fs::remove_dir_all(&partners);
+}
+
+#[test]
+fn a_bad_expect_within_stops_the_daemon_and_partner_check_at_its_line() {
+    let partners = std::env::temp_dir().join(format!("edigate-silence-bad-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&partners);
+    partners_expecting(&partners, &[("acme-retail", Some("a day"))]);
+    let out = edigate(&["partner", "check", partners.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        all.contains("acme-retail.toml:1:17: \"a day\" is not a duration"),
+        "{all}"
+    );
+    assert!(all.contains("expect_within = \"24h\""), "{all}");
+
+    let data = support::Data::new("ops-silence-bad", &format!("partners_dir = {partners:?}\n"));
+    let out = edigate(&["serve", "--config", data.config.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("acme-retail.toml:1:17"), "{err}");
+    let _ = std::fs::remove_dir_all(&partners);
 }

@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | `GET` | `/health` | [`Health`]: `{"status":"ok"}` |
 //! | `GET` | `/metrics` | Prometheus text format (0.0.4): see [`crate::telemetry`] |
-//! | `GET` | `/v1/status` | [`StatusReport`]: partners, destinations, dead letters, pending messages |
+//! | `GET` | `/v1/status` | [`StatusReport`]: partners, destinations, dead letters, pending messages, silent partners |
 //! | `GET` | `/v1/messages?partner=&state=&since=&type=&limit=` | [`MessageList`], newest first |
 //! | `GET` | `/v1/messages/{id}` | [`MessageDetail`]: the record, its trace, its deliveries |
 //! | `GET` | `/v1/deliveries?state=&destination=&limit=` | [`DeliveryList`] |
@@ -66,6 +66,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock;
 use crate::config::AdminConfig;
+use crate::silence::{self, Quiet, Watch};
 use crate::telemetry::Exporter;
 
 /// The file a generated token is written to, in the data directory.
@@ -222,6 +223,10 @@ pub struct PartnerInfo {
     pub id: String,
     /// Its display name.
     pub name: String,
+    /// How long it may go without sending before `edigate status` warns, in milliseconds
+    /// (its `expect_within`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_within_ms: Option<Millis>,
 }
 
 /// What the handlers share.
@@ -251,6 +256,9 @@ pub async fn start(
         .map(|p| PartnerInfo {
             id: p.id.clone(),
             name: p.name.clone(),
+            expect_within_ms: p
+                .expect_within
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         })
         .collect();
     match AdminServer::bind(
@@ -471,6 +479,9 @@ pub struct StatusReport {
     pub queued_deliveries: u64,
     /// Messages received but not yet finished.
     pub pending_messages: u64,
+    /// Partners with `expect_within` that have sent nothing for longer than that.
+    #[serde(default)]
+    pub silent_partners: Vec<Quiet>,
 }
 
 /// `GET /v1/messages`.
@@ -704,7 +715,26 @@ fn status_report(state: &AdminState, now: Millis) -> Result<StatusReport, ApiErr
         dead_letters,
         queued_deliveries,
         pending_messages,
+        silent_partners: silent_partners(state, now)?,
     })
+}
+
+/// The configured partners whose `expect_within` has passed without a file from them.
+fn silent_partners(state: &AdminState, now: Millis) -> Result<Vec<Quiet>, ApiError> {
+    let watches: Vec<Watch> = state
+        .partners
+        .iter()
+        .filter_map(|p| {
+            Some(Watch {
+                partner: p.id.clone(),
+                name: p.name.clone(),
+                expect_within_ms: p.expect_within_ms?,
+            })
+        })
+        .collect();
+    let mut quiet = silence::quiet(&state.outbox, &watches, now)?;
+    quiet.retain(|q| q.silent);
+    Ok(quiet)
 }
 
 /// The query of `GET /v1/messages`, as given.
