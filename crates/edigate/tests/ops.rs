@@ -725,3 +725,116 @@ fn a_bad_expect_within_stops_the_daemon_and_partner_check_at_its_line() {
     assert!(err.contains("acme-retail.toml:1:17"), "{err}");
     let _ = std::fs::remove_dir_all(&partners);
 }
+
+/// This machine's IPv4 addresses other than loopback, from the kernel's local routes.
+#[cfg(target_os = "linux")]
+fn non_loopback_addresses() -> Vec<std::net::Ipv4Addr> {
+    let trie = std::fs::read_to_string("/proc/net/fib_trie").unwrap_or_default();
+    let lines: Vec<&str> = trie.lines().collect();
+    let mut found = Vec::new();
+    for pair in lines.windows(2) {
+        let addr = pair[0].trim().trim_start_matches("|-- ");
+        if pair[1].trim() == "/32 host LOCAL"
+            && let Ok(ip) = addr.parse::<std::net::Ipv4Addr>()
+            && !ip.is_loopback()
+            && !found.contains(&ip)
+        {
+            found.push(ip);
+        }
+    }
+    found
+}
+
+/// The local addresses of the listening TCP sockets on `port`, from /proc/net/tcp and tcp6:
+/// what the kernel says is bound, whatever the daemon logs.
+#[cfg(target_os = "linux")]
+fn listening_on(port: u16) -> Vec<String> {
+    let mut found = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // sl, local_address (HEXADDR:HEXPORT), rem_address, st (0A = LISTEN)
+            let (Some(local), Some(state)) = (fields.get(1), fields.get(3)) else {
+                continue;
+            };
+            let Some((addr, p)) = local.split_once(':') else {
+                continue;
+            };
+            if *state == "0A" && u16::from_str_radix(p, 16) == Ok(port) {
+                found.push(addr.to_owned());
+            }
+        }
+    }
+    found
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_admin_api_listens_on_loopback_only_by_default() {
+    // No `listen`: the default address, 127.0.0.1:7410.
+    let daemon = Daemon::start("ops-loopback", &format!("[admin]\ntoken = \"{TOKEN}\"\n"));
+    let admin = daemon.admin_url();
+    assert_eq!(
+        admin,
+        "http://127.0.0.1:7410",
+        "the default admin address (or port 7410 is taken by another program):\n{}",
+        daemon.log()
+    );
+    assert_eq!(raw(&admin, "GET", "/health", None).0, 200);
+    // 0100007F is 127.0.0.1 as /proc/net/tcp writes it: one listening socket, on loopback.
+    assert_eq!(listening_on(7410), ["0100007F"], "{}", daemon.log());
+    let others = non_loopback_addresses();
+    for ip in &others {
+        let e = TcpStream::connect((*ip, 7410)).expect_err("reachable from another address");
+        assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{ip}: {e}");
+    }
+    daemon.stop();
+
+    // The same check, on an address that is reachable, does see the daemon: the refusal
+    // above is the default address's doing.
+    let daemon = Daemon::start(
+        "ops-exposed",
+        &format!("[admin]\nlisten = \"0.0.0.0:0\"\ntoken = \"{TOKEN}\"\n"),
+    );
+    let port: u16 = daemon
+        .admin_url()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap();
+    assert_eq!(listening_on(port), ["00000000"]);
+    for ip in &others {
+        let (status, _) = raw(&format!("http://{ip}:{port}"), "GET", "/health", None);
+        assert_eq!(status, 200, "{ip}");
+        assert_eq!(
+            raw(&format!("http://{ip}:{port}"), "GET", "/v1/status", None).0,
+            401,
+            "the token is asked from every address"
+        );
+    }
+    daemon.stop();
+}
+
+#[test]
+fn an_admin_api_reachable_from_elsewhere_without_a_token_is_refused_at_start() {
+    for listen in ["0.0.0.0:0", "[::]:0"] {
+        let data = support::Data::new(
+            "ops-exposed-no-token",
+            &format!("[admin]\nlisten = \"{listen}\"\n"),
+        );
+        let out = edigate(&["serve", "--config", data.config.to_str().unwrap()], None);
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "edigate serve: cannot start: admin API: admin.listen = \"{listen}\" is reachable from other machines, but neither admin.token_env nor admin.token is set"
+            )),
+            "{err}"
+        );
+        assert!(
+            !data.dir.join("admin.token").exists(),
+            "nothing generated for an API that will not run"
+        );
+    }
+}

@@ -1,7 +1,9 @@
 //! The admin API: what the operator's commands (`edigate status`, `messages`, `trace`,
 //! `outbox …`) ask the running daemon, since sled lets only one process open the outbox.
 //!
-//! HTTP/1.1 with JSON bodies, on `admin.listen` (`127.0.0.1:7410` unless configured). Every
+//! HTTP/1.1 with JSON bodies, on `admin.listen` (`127.0.0.1:7410` unless configured). An address
+//! other machines can reach (`0.0.0.0`, a network interface's) is refused at start unless
+//! `admin.token_env` or `admin.token` is set. Every
 //! path under `/v1/`, and `/metrics`, needs `Authorization: Bearer TOKEN`; `/health` needs
 //! nothing.
 //!
@@ -102,6 +104,15 @@ pub enum AdminError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// `admin.listen` is reachable from other machines, but no token is configured: a
+    /// generated one lives in a file on this machine and changes at every start, so the only
+    /// way to use the API from elsewhere would be to copy it around.
+    #[error(
+        "admin.listen = \"{0}\" is reachable from other machines, but neither admin.token_env nor \
+         admin.token is set: set one (clients elsewhere need a token that stays the same), or \
+         listen on 127.0.0.1"
+    )]
+    ExposedWithoutToken(SocketAddr),
     /// The address could not be listened on.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -149,8 +160,20 @@ impl Token {
 /// Finds the token in force (see the module docs), writing a generated one to
 /// `data_dir/admin.token`.
 pub fn resolve_token(config: &AdminConfig, data_dir: &Path) -> Result<Token, AdminError> {
+    check_exposure(config)?;
     let (secret, source) = token_and_source(config, data_dir)?;
     Ok(Token { secret, source })
+}
+
+/// Refuses an address other machines can reach unless a token is configured (see
+/// [`AdminError::ExposedWithoutToken`]).
+fn check_exposure(config: &AdminConfig) -> Result<(), AdminError> {
+    let configured = config.token.is_some() || config.token_env.is_some();
+    if config.listen.ip().is_loopback() || configured {
+        Ok(())
+    } else {
+        Err(AdminError::ExposedWithoutToken(config.listen))
+    }
 }
 
 fn token_and_source(
@@ -1012,6 +1035,29 @@ mod tests {
         let m: MessageStateKind = parse_state("quarantined", "message").unwrap();
         assert_eq!(m, MessageStateKind::Quarantined);
         assert!(parse_state::<DeliveryStateKind>("sent", "delivery").is_err());
+    }
+
+    #[test]
+    fn a_reachable_address_needs_a_configured_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = |listen: &str, token: Option<&str>| AdminConfig {
+            listen: listen.parse().unwrap(),
+            token: token.map(str::to_owned),
+            ..AdminConfig::default()
+        };
+        for listen in ["0.0.0.0:7410", "[::]:7410", "192.0.2.2:0"] {
+            let e = resolve_token(&open(listen, None), dir.path()).unwrap_err();
+            assert!(matches!(e, AdminError::ExposedWithoutToken(_)), "{e}");
+            assert!(e.to_string().contains(listen), "{e}");
+            assert!(e.to_string().contains("admin.token_env"), "{e}");
+            assert!(resolve_token(&open(listen, Some("t")), dir.path()).is_ok());
+        }
+        for listen in ["127.0.0.1:7410", "127.0.0.2:0", "[::1]:7410"] {
+            assert!(
+                resolve_token(&open(listen, None), dir.path()).is_ok(),
+                "{listen}"
+            );
+        }
     }
 
     #[test]
