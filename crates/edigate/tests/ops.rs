@@ -440,18 +440,82 @@ fn operator_commands_against_a_running_daemon() {
     assert_eq!(code, 1);
     assert_eq!(err.trim(), "edigate: no message m-000000424242");
 
-    // A wrong token.
+    // A wrong token: every command says so, prints nothing and changes nothing.
     for args in [
         &["status"][..],
+        &["status", "--json"],
         &["messages"],
+        &["messages", "--type", "850", "--json"],
         &["trace", &acme_id],
         &["outbox", "list"],
+        &["outbox", "retry", &dead[2]],
+        &["outbox", "drop", &dead[2], "--json"],
+        &["replay", &acme_id],
     ] {
         let mut all = args.to_vec();
         all.extend(["--admin", &admin, "--token", "wrong"]);
+        let out = edigate(&all, None);
+        assert_eq!(out.status.code(), Some(2), "{all:?}");
+        assert!(out.stdout.is_empty(), "{all:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(
+            err.trim(),
+            "edigate: the admin API refused the token (given by --token or EDIGATE_TOKEN)",
+            "{all:?}"
+        );
+    }
+    assert_eq!(delivery_state(&admin, &dead[2]), "dead");
+
+    // retry for people: the delivery and when it falls due.
+    let text = ok(&admin, &["outbox", "retry", &dead[2]]);
+    assert!(
+        text.starts_with(&format!("{} to sink:hook: pending, due 20", dead[2])),
+        "{text}"
+    );
+    wait_until("the second retried delivery delivered", || {
+        delivery_state(&admin, &dead[2]) == "delivered"
+    });
+    assert_eq!(json(&admin, &["status"])["dead_letters"], 0);
+
+    // replay and drop for scripts: the receiver refuses again, the replayed event dies, and
+    // is dropped.
+    accept.store(false, Ordering::SeqCst);
+    let replayed = json(&admin, &["replay", &acme_id]);
+    assert_eq!(replayed["message"]["id"], acme_id.as_str(), "{replayed}");
+    assert_eq!(ids_in(&replayed, "deliveries"), before_ids);
+    let hook_delivery = replayed["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["destination"] == "sink:hook")
+        .map(|d| d["id"].as_str().unwrap().to_owned())
+        .unwrap();
+    wait_until("the replayed event dead again", || {
+        delivery_state(&admin, &hook_delivery) == "dead"
+    });
+    let dropped = json(&admin, &["outbox", "drop", &hook_delivery]);
+    assert_eq!(
+        dropped["delivery"]["id"],
+        hook_delivery.as_str(),
+        "{dropped}"
+    );
+    assert_eq!(
+        dropped["delivery"]["state"]["state"], "dropped",
+        "{dropped}"
+    );
+
+    // Ids that are not ids are usage errors, before any request.
+    for (args, says) in [
+        (&["trace", "x-1"][..], "\"x-1\" is not a message id"),
+        (&["replay", "d-1"], "\"d-1\" is not a message id"),
+        (&["outbox", "retry", "m-1"], "\"m-1\" is not a delivery id"),
+        (&["outbox", "drop", "-"], "\"-\" is not a delivery id"),
+    ] {
+        let mut all = args.to_vec();
+        all.extend(["--admin", &admin, "--token", TOKEN]);
         let (code, err) = fails(&all);
         assert_eq!(code, 2, "{all:?}");
-        assert!(err.contains("the admin API refused the token"), "{err}");
+        assert!(err.starts_with(&format!("edigate: {says}")), "{err}");
     }
 
     daemon.stop();
@@ -518,9 +582,14 @@ fn without_a_daemon_the_commands_say_so() {
         &["trace", "m-1"],
         &["outbox", "list"],
         &["outbox", "retry", "d-1"],
+        &["outbox", "drop", "d-1", "--json"],
+        &["replay", "m-1"],
+        &["status", "--json"],
     ] {
         let mut all = args.to_vec();
         all.extend(["--admin", &admin, "--token", TOKEN]);
+        let out = edigate(&all, None);
+        assert!(out.stdout.is_empty(), "{all:?}");
         let (code, err) = fails(&all);
         assert_eq!(code, 2, "{all:?}");
         assert!(
