@@ -345,6 +345,10 @@ fn operator_commands_against_a_running_daemon() {
         )),
         "{text}"
     );
+    assert!(
+        text.lines().nth(2) == Some("types 850 -> order.created"),
+        "{text}"
+    );
     for needle in [
         "identified  partner=acme-retail",
         "validated   accepted=1 rejected=0",

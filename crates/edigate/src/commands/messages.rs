@@ -115,7 +115,7 @@ fn row(m: &Message) -> Vec<String> {
 }
 
 /// The message types a file held, then the event types it made: `850 -> order.created`.
-fn types_text(m: &Message) -> String {
+pub fn types_text(m: &Message) -> String {
     let held = m.message_types.join(",");
     let made = m.event_types.join(",");
     match (held.is_empty(), made.is_empty()) {
