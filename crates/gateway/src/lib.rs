@@ -28,6 +28,7 @@ pub mod inbox;
 pub mod pipeline;
 pub mod remote;
 pub mod retention;
+pub mod silence;
 pub mod sinks;
 pub mod spool;
 pub mod telemetry;
@@ -128,6 +129,8 @@ impl Gateway {
             data.join("db"),
             outbox::Options::default().group_commit(true),
         )?;
+        // On the first start, the time partners that never send are measured from.
+        outbox.created_at(clock::now_ms())?;
         let spool = Spool::open(&data.join("spool"))
             .map_err(|e| Error::io(format!("opening the spool in {}", data.display()), e))?;
 
@@ -212,7 +215,9 @@ impl Gateway {
         let admin_token = admin::resolve_token(&config.admin, data)?;
 
         // Before anything can happen that counts.
-        let exporter = telemetry::install().map(|h| telemetry::Exporter::new(h, spool.root()));
+        let exporter = telemetry::install().map(|h| {
+            telemetry::Exporter::new(h, spool.root()).watching(silence::Watch::all(&partners))
+        });
         telemetry::register_known(
             inboxes.iter().map(|i| i.name.as_str()),
             partners.all().iter().map(|p| p.id.as_str()),

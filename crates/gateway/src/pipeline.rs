@@ -53,8 +53,19 @@ pub struct Pipeline {
     pub max_file_bytes: u64,
 }
 
-/// Trace entries gathered while a message is processed, written with its final state.
-type Steps = Vec<(u64, Step, String)>;
+/// What processing a message gathers, written with its final state in one transaction: its
+/// trace entries, and the types of the events it made (for `edigate messages --type`).
+#[derive(Default)]
+struct Steps {
+    entries: Vec<(u64, Step, String)>,
+    event_types: Vec<String>,
+}
+
+impl Steps {
+    fn push(&mut self, entry: (u64, Step, String)) {
+        self.entries.push(entry);
+    }
+}
 
 /// A file taken from an inbox and recorded.
 #[derive(Debug)]
@@ -308,7 +319,16 @@ impl Pipeline {
             }
         };
         let reserved = self.channel_partner.get(&msg.channel).cloned().flatten();
-        let mut steps = Steps::new();
+        let mut steps = Steps::default();
+        // Every interchange's messages, whoever sent them: an operator looking for an 850 that
+        // went wrong wants the quarantined ones too.
+        let mut message_types: Vec<String> = Vec::new();
+        for msg in interchanges.iter().flat_map(|ic| ic.messages()) {
+            let t = msg.message_type().trim().to_owned();
+            if !t.is_empty() && !message_types.contains(&t) {
+                message_types.push(t);
+            }
+        }
         let mut ended = Vec::with_capacity(interchanges.len());
         // The message's partner for the metrics: the first one an envelope named.
         let mut partner = msg.partner.clone();
@@ -337,8 +357,13 @@ impl Pipeline {
             MessageState::Processed
         };
         // What processing found, and the final state, in one transaction.
-        self.outbox
-            .record_steps(id, &steps, Some((state.clone(), now)))?;
+        self.outbox.record_outcome(
+            id,
+            &steps.entries,
+            &message_types,
+            &steps.event_types,
+            Some((state.clone(), now)),
+        )?;
         telemetry::message_finished(
             id,
             &msg.file_name,
@@ -645,6 +670,9 @@ impl Pipeline {
                         );
                     }
                     events += 1;
+                    steps
+                        .event_types
+                        .push(event.event_type().as_str().to_owned());
                 }
                 Err(e) => {
                     let message_type = msg.message_type();

@@ -30,6 +30,8 @@
 //! | [`PENDING_MESSAGES`] | gauge | — | files received but not finished |
 //! | [`SPOOL_BYTES`] | gauge | — | size of `DATA/spool` (only changed day directories summed again) |
 //! | [`DB_BYTES`] | gauge | — | size of the outbox database on disk |
+//! | [`PARTNER_LAST_RECEIVED`] | gauge | `partner` | when the partner's latest file arrived, in seconds since the epoch |
+//! | [`PARTNER_SILENT`] | gauge | `partner` | 1 when a partner with `expect_within` has sent nothing for longer than that, else 0 (see [`crate::silence`]) |
 //! | [`BUILD_INFO`] | gauge | `version` | always 1 |
 //!
 //! Counters start at zero with each process, as Prometheus expects (`rate()` and `increase()`
@@ -53,6 +55,8 @@ use std::time::{Duration, SystemTime};
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use outbox::{Delivery, DeliveryStateKind, FailOutcome, MessageId, MessageState, Millis, Outbox};
+
+use crate::silence::{self, Watch};
 
 /// Files taken from a channel and spooled, by `channel`.
 pub const MESSAGES_RECEIVED: &str = "edigate_messages_received_total";
@@ -84,6 +88,10 @@ pub const PENDING_MESSAGES: &str = "edigate_pending_messages";
 pub const SPOOL_BYTES: &str = "edigate_spool_bytes";
 /// Size of the outbox database on disk in bytes.
 pub const DB_BYTES: &str = "edigate_db_bytes";
+/// When each partner's latest file arrived, seconds since the epoch, by `partner`.
+pub const PARTNER_LAST_RECEIVED: &str = "edigate_partner_last_received_timestamp_seconds";
+/// 1 when a partner has sent nothing for longer than its `expect_within`, by `partner`.
+pub const PARTNER_SILENT: &str = "edigate_partner_silent";
 /// The running version, as a label.
 pub const BUILD_INFO: &str = "edigate_build_info";
 
@@ -188,6 +196,14 @@ fn describe() {
     describe_gauge!(PENDING_MESSAGES, "Files received but not yet finished.");
     describe_gauge!(SPOOL_BYTES, "Size of the spool directory in bytes.");
     describe_gauge!(DB_BYTES, "Size of the outbox database on disk in bytes.");
+    describe_gauge!(
+        PARTNER_LAST_RECEIVED,
+        "When the partner's latest file arrived, in seconds since the Unix epoch."
+    );
+    describe_gauge!(
+        PARTNER_SILENT,
+        "1 when the partner has sent nothing for longer than its expect_within, else 0."
+    );
     describe_gauge!(
         BUILD_INFO,
         "The running edigate version, as a label; always 1."
@@ -407,6 +423,7 @@ fn bounded(message_type: &str) -> String {
 pub struct Exporter {
     handle: PrometheusHandle,
     spool: Arc<SpoolSize>,
+    watches: Arc<[Watch]>,
 }
 
 impl std::fmt::Debug for Exporter {
@@ -423,7 +440,14 @@ impl Exporter {
         Exporter {
             handle,
             spool: Arc::new(SpoolSize::new(spool_root)),
+            watches: Arc::new([]),
         }
+    }
+
+    /// The same, also reporting [`PARTNER_SILENT`] for these partners.
+    pub fn watching(mut self, watches: Vec<Watch>) -> Exporter {
+        self.watches = watches.into();
+        self
     }
 
     /// Reads the gauges and renders everything in the Prometheus text format (version 0.0.4).
@@ -445,6 +469,7 @@ impl Exporter {
         gauge!(DEAD_LETTERS).set(as_f64(dead));
         gauge!(PENDING_MESSAGES).set(as_f64(outbox.pending_messages()?.len() as u64));
         gauge!(DB_BYTES).set(as_f64(outbox.size_on_disk()?));
+        self.partner_gauges(outbox)?;
         match self.spool.bytes() {
             Ok(bytes) => gauge!(SPOOL_BYTES).set(as_f64(bytes)),
             // The gauge keeps its last value; the scrape still gives everything else.
@@ -459,6 +484,22 @@ impl Exporter {
     /// a scrape or this, so the daemon calls it every few seconds in case nobody scrapes.
     pub fn upkeep(&self) {
         self.handle.run_upkeep();
+    }
+}
+
+impl Exporter {
+    fn partner_gauges(&self, outbox: &Outbox) -> Result<(), outbox::Error> {
+        for (partner, at) in outbox.last_received()? {
+            gauge!(PARTNER_LAST_RECEIVED, "partner" => partner).set(seconds(at));
+        }
+        let now = crate::clock::now_ms();
+        for q in silence::quiet(outbox, &self.watches, now)? {
+            if q.silent {
+                tracing::debug!(partner = %q.partner, quiet_for_ms = q.quiet_for_ms, "partner silent");
+            }
+            gauge!(PARTNER_SILENT, "partner" => q.partner).set(if q.silent { 1.0 } else { 0.0 });
+        }
+        Ok(())
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -27,6 +28,10 @@ pub struct Partner {
     /// The name each outbound document gets, as a template ([`FILE_NAME_VARIABLES`] in braces),
     /// for a directory and an SFTP server alike; checked when the file is read.
     pub outbound_file_name: String,
+    /// How long this partner may go without sending anything before the gateway warns
+    /// (`expect_within`): `edigate status` and the `edigate_partner_silent` metric. `None`: the
+    /// partner sends when it pleases.
+    pub expect_within: Option<Duration>,
     /// The default mappings with this partner's overrides applied.
     pub mappings: mapping::Mappings,
     /// The file this partner was read from.
@@ -225,6 +230,7 @@ pub const FILE_NAME_VARIABLES: &[(&str, &str)] = &[
 struct RawPartner {
     id: Option<Spanned<String>>,
     name: Option<String>,
+    expect_within: Option<Spanned<toml::Value>>,
     x12: Option<Spanned<RawX12>>,
     edifact: Option<Spanned<RawEdifact>>,
     #[serde(default)]
@@ -424,6 +430,30 @@ pub fn parse(path: &Path, text: &str) -> Result<Partner, Vec<Diagnostic>> {
         _ => Outbound::Directory(PathBuf::from(&id)),
     };
 
+    let expect_within = raw.expect_within.as_ref().and_then(|value| {
+        let checked = match value.get_ref() {
+            toml::Value::String(text) => parse_duration(text),
+            other => Err(format!(
+                "expect_within must be a duration in quotes, not {} {other}",
+                other.type_str()
+            )),
+        };
+        match checked {
+            Ok(d) => Some(d),
+            Err(message) => {
+                at(
+                    value.span(),
+                    message,
+                    Some(
+                        "write a number and a unit, s, m, h, d or w: expect_within = \"24h\""
+                            .into(),
+                    ),
+                );
+                None
+            }
+        }
+    });
+
     let mut mappings = builtin;
     for (name, table) in &raw.mappings {
         if let Err(d) = overrides::apply(path, text, syntax, name, table, &mut mappings) {
@@ -441,9 +471,41 @@ pub fn parse(path: &Path, text: &str) -> Result<Partner, Vec<Diagnostic>> {
         duplicates,
         outbound,
         outbound_file_name,
+        expect_within,
         mappings,
         origin: path.to_path_buf(),
     })
+}
+
+/// A duration as partner files write it: a whole number and one unit, `90s`, `30m`, `24h`,
+/// `2d`, `1w`; never zero.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    let (digits, unit) = trimmed.split_at(split);
+    let seconds_per: u64 = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        "" if !digits.is_empty() => {
+            return Err(format!("{text:?} has no unit"));
+        }
+        _ => return Err(format!("{text:?} is not a duration")),
+    };
+    match digits
+        .parse::<u64>()
+        .ok()
+        .map(|n| n.checked_mul(seconds_per))
+    {
+        Some(Some(0)) => Err(format!("{text:?} is no time at all")),
+        Some(Some(seconds)) => Ok(Duration::from_secs(seconds)),
+        Some(None) => Err(format!("{text:?} is too long")),
+        None => Err(format!("{text:?} is not a duration")),
+    }
 }
 
 type At<'a> = dyn FnMut(std::ops::Range<usize>, String, Option<String>) + 'a;
