@@ -255,6 +255,8 @@ pub struct PartnerInfo {
 /// What the handlers share.
 struct AdminState {
     outbox: Outbox,
+    /// Turns the ERP's events into partners' EDI (`POST /v1/outbound`).
+    outbound: Option<crate::outbound::OutboundDocuments>,
     partners: Vec<PartnerInfo>,
     data_dir: PathBuf,
     token: String,
@@ -272,6 +274,7 @@ pub async fn start(
     outbox: Outbox,
     partners: &partner::Partners,
     metrics: Option<Exporter>,
+    outbound: Option<crate::outbound::OutboundDocuments>,
 ) -> Admin {
     let partners = partners
         .all()
@@ -291,6 +294,7 @@ pub async fn start(
         outbox,
         partners,
         metrics,
+        outbound,
     )
     .await
     {
@@ -333,6 +337,7 @@ impl AdminServer {
         outbox: Outbox,
         partners: Vec<PartnerInfo>,
         metrics: Option<Exporter>,
+        outbound: Option<crate::outbound::OutboundDocuments>,
     ) -> Result<AdminServer, AdminError> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -355,6 +360,7 @@ impl AdminServer {
         }
         let state = Arc::new(AdminState {
             outbox,
+            outbound,
             partners,
             data_dir: data_dir.to_path_buf(),
             token: token.secret,
@@ -416,6 +422,7 @@ fn router(state: Arc<AdminState>) -> Router {
         .route("/v1/messages/{id}", get(message))
         .route("/v1/deliveries", get(list_deliveries))
         .route("/v1/messages/{id}/replay", post(replay))
+        .route("/v1/outbound", post(queue_outbound))
         .route("/v1/deliveries/{id}/retry", post(retry))
         .route("/v1/deliveries/{id}/drop", post(drop_delivery))
         .route("/metrics", get(metrics))
@@ -810,6 +817,45 @@ async fn message(
 ) -> ApiResult<MessageDetail> {
     let id = message_id(&id)?;
     blocking(move || message_detail(&state.outbox, id)).await
+}
+
+/// `POST /v1/outbound`: an event (`partner`, `type`, `data`, optional `key`) written as the
+/// partner's EDI, validated and queued for delivery to the partner. 202 when queued, 200 when
+/// the same document (same key) was queued before; 404 for an unknown partner; 422 when the
+/// event cannot be written or what is written does not validate (nothing is queued then).
+async fn queue_outbound(
+    State(state): State<Arc<AdminState>>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<crate::outbound::Queued>), ApiError> {
+    use crate::outbound::OutboundError;
+    let queued = blocking(move || {
+        let Some(outbound) = &state.outbound else {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "this daemon does not queue outbound documents",
+            ));
+        };
+        outbound.queue_json(&body).map_err(|e| {
+            let status = match &e {
+                OutboundError::UnknownPartner(_) => StatusCode::NOT_FOUND,
+                OutboundError::Outbox(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            if e.is_request_error() {
+                tracing::warn!(error = %e, "outbound document refused");
+            } else {
+                tracing::error!(error = %e, "outbound document not queued");
+            }
+            ApiError::new(status, e.to_string())
+        })
+    })
+    .await?;
+    let status = if queued.0.created {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, queued))
 }
 
 /// `POST /v1/messages/{id}/replay`: everything the message made is sent again — each of its

@@ -25,6 +25,7 @@ pub mod clock;
 pub mod config;
 pub mod deliver;
 pub mod inbox;
+pub mod outbound;
 pub mod pipeline;
 pub mod remote;
 pub mod retention;
@@ -282,6 +283,11 @@ impl Gateway {
             gw.outbox().clone(),
             &gw.pipeline.partners,
             gw.exporter.clone(),
+            Some(outbound::OutboundDocuments::new(
+                gw.pipeline.partners.clone(),
+                gw.pipeline.specs.clone(),
+                gw.outbox().clone(),
+            )),
         )
         .await;
 

@@ -209,9 +209,12 @@ pub const FILE_NAME_VARIABLES: &[(&str, &str)] = &[
     ("partner", "the partner id (acme-retail)"),
     (
         "type",
-        "the document: ta1, 997, 999 or contrl (an acknowledgement's own transaction set)",
+        "the document: ta1, 997, 999 or contrl (an acknowledgement's own transaction set), or an outbound document's message (855, DESADV)",
     ),
-    ("kind", "the delivery's kind: ta1 or functional"),
+    (
+        "kind",
+        "the delivery's kind: ta1 or functional, or an outbound document's message (855, DESADV)",
+    ),
     (
         "control",
         "the interchange control number, zero-padded to 9 digits",
