@@ -210,3 +210,38 @@ fn events_sent_to_the_daemon_reach_partners_as_their_edi() {
     );
     daemon.stop();
 }
+
+#[test]
+fn compose_shows_what_an_event_becomes_for_a_partner_without_a_daemon() {
+    let work = std::env::temp_dir().join(format!("edigate-compose-{}", std::process::id()));
+    std::fs::create_dir_all(&work).unwrap();
+    let (file, event) = event_file("x12_855_004010.x12", &work);
+    let partners = root().join("deploy/examples/partners");
+    let compose = |partner: &str| {
+        edigate(&[
+            "compose",
+            file.to_str().unwrap(),
+            "--partner",
+            partner,
+            "--partners",
+            partners.to_str().unwrap(),
+        ])
+    };
+    let out = compose("acme-retail");
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.starts_with("ISA*00*"), "{stdout}");
+    let doc = work.join("855.x12");
+    std::fs::write(&doc, &stdout).unwrap();
+    assert_eq!(translated(&doc), vec![event["data"].clone()]);
+    // EDIFACT 1229 has no backorder: said, with the template and the field.
+    let out = compose("eurofoods");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(
+        stderr.contains("ORDRSP.toml") && stderr.contains("\"backordered\""),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&work);
+}

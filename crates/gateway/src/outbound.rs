@@ -207,7 +207,7 @@ impl OutboundDocuments {
         // A dry run with placeholder numbers: a document that cannot be written, or does not
         // validate, takes no control number.
         let trial = compose(&partner.mappings, &request.payload, &template).map_err(compose_err)?;
-        self.check(partner, &trial)?;
+        check(&self.specs, partner, &trial)?;
         let counters: Vec<CounterKey> = match template.syntax {
             Syntax::X12 => vec![CounterKind::Isa13, CounterKind::Gs06, CounterKind::St02],
             Syntax::Edifact => vec![CounterKind::Unb0020, CounterKind::Unh0062],
@@ -265,45 +265,71 @@ impl OutboundDocuments {
             created,
         })
     }
+}
 
-    /// Validates a written document; returns its message type.
-    fn check(&self, partner: &Partner, bytes: &[u8]) -> Result<String, OutboundError> {
-        let invalid = |message: &str, findings: String| OutboundError::Invalid {
+/// What an event becomes for a partner, without queueing it: the interchange written with
+/// control numbers 1, validated (`edigate compose`, for onboarding a partner's mapping).
+pub fn preview(
+    partners: &Partners,
+    specs: &validate::Specs,
+    request: &OutboundRequest,
+) -> Result<Vec<u8>, OutboundError> {
+    let partner = partners
+        .get(&request.partner)
+        .ok_or_else(|| OutboundError::UnknownPartner(request.partner.clone()))?;
+    let stamp = clock::ack_timestamp();
+    let env = envelope(partner, &stamp.date, &stamp.time)?;
+    let bytes = compose(&partner.mappings, &request.payload, &env).map_err(|source| {
+        OutboundError::Compose {
             partner: partner.id.clone(),
-            message: message.to_owned(),
-            findings,
-        };
-        let ics = edi::parse(bytes).map_err(|e| invalid("document", e.to_string()))?;
-        let Some(ic) = ics.first() else {
-            return Err(invalid("document", "nothing was written".into()));
-        };
-        let report = validate::validate(ic, &self.specs);
-        let message = report
-            .all_messages()
-            .next()
-            .map(|m| m.message_type.clone())
-            .unwrap_or_default();
-        if report.is_clean() {
-            return Ok(message);
+            source,
         }
-        let mut findings: Vec<String> = report
-            .errors
-            .iter()
-            .map(|e| format!("interchange: {}", e.detail))
-            .collect();
-        for m in report.all_messages() {
-            for s in &m.segments {
-                findings.push(format!("{} at segment {}: {}", s.tag, s.position, s.detail));
-                for e in &s.elements {
-                    findings.push(format!("{}{:02}: {}", s.tag, e.position, e.detail));
-                }
-            }
-            for e in &m.errors {
-                findings.push(format!("{e:?}"));
-            }
-        }
-        Err(invalid(&message, findings.join("; ")))
+    })?;
+    check(specs, partner, &bytes)?;
+    Ok(bytes)
+}
+
+/// Validates a written document; returns its message type.
+fn check(
+    specs: &validate::Specs,
+    partner: &Partner,
+    bytes: &[u8],
+) -> Result<String, OutboundError> {
+    let invalid = |message: &str, findings: String| OutboundError::Invalid {
+        partner: partner.id.clone(),
+        message: message.to_owned(),
+        findings,
+    };
+    let ics = edi::parse(bytes).map_err(|e| invalid("document", e.to_string()))?;
+    let Some(ic) = ics.first() else {
+        return Err(invalid("document", "nothing was written".into()));
+    };
+    let report = validate::validate(ic, specs);
+    let message = report
+        .all_messages()
+        .next()
+        .map(|m| m.message_type.clone())
+        .unwrap_or_default();
+    if report.is_clean() {
+        return Ok(message);
     }
+    let mut findings: Vec<String> = report
+        .errors
+        .iter()
+        .map(|e| format!("interchange: {}", e.detail))
+        .collect();
+    for m in report.all_messages() {
+        for s in &m.segments {
+            findings.push(format!("{} at segment {}: {}", s.tag, s.position, s.detail));
+            for e in &s.elements {
+                findings.push(format!("{}{:02}: {}", s.tag, e.position, e.detail));
+            }
+        }
+        for e in &m.errors {
+            findings.push(format!("{e:?}"));
+        }
+    }
+    Err(invalid(&message, findings.join("; ")))
 }
 
 /// The envelope toward `partner`, with placeholder control numbers.

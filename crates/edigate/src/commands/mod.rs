@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod compose;
 pub mod messages;
 pub mod ops;
 pub mod outbox_cmd;
