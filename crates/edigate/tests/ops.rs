@@ -418,32 +418,6 @@ fn operator_commands_against_a_running_daemon() {
     assert_eq!(err.trim(), "edigate: no delivery d-000000424242");
     assert_eq!(json(&admin, &["status"])["dead_letters"], 1);
 
-    // A replay sends everything ACME's order made again: each delivery due once more, then
-    // delivered, under the same ids.
-    let before = json(&admin, &["trace", &acme_id]);
-    let before_ids = ids_in(&before, "deliveries");
-    let text = ok(&admin, &["replay", &acme_id]);
-    assert!(
-        text.starts_with(&format!(
-            "{acme_id} (po-731.x12): {} deliveries sent again",
-            before_ids.len()
-        )),
-        "{text}"
-    );
-    wait_until("the replayed deliveries delivered", || {
-        before_ids
-            .iter()
-            .all(|d| delivery_state(&admin, d) == "delivered")
-    });
-    let after = json(&admin, &["trace", &acme_id]);
-    assert_eq!(ids_in(&after, "deliveries"), before_ids);
-    for d in after["deliveries"].as_array().unwrap() {
-        assert_eq!(d["attempts"], 1, "a fresh round of attempts: {d}");
-    }
-    let (code, err) = fails(&["replay", "m-424242", "--admin", &admin, "--token", TOKEN]);
-    assert_eq!(code, 1);
-    assert_eq!(err.trim(), "edigate: no message m-000000424242");
-
     // A wrong token: every command says so, prints nothing and changes nothing.
     for args in [
         &["status"][..],
@@ -480,6 +454,32 @@ fn operator_commands_against_a_running_daemon() {
         delivery_state(&admin, &dead[2]) == "delivered"
     });
     assert_eq!(json(&admin, &["status"])["dead_letters"], 0);
+
+    // A replay sends everything ACME's order made again: each delivery due once more, then
+    // delivered, under the same ids.
+    let before = json(&admin, &["trace", &acme_id]);
+    let before_ids = ids_in(&before, "deliveries");
+    let text = ok(&admin, &["replay", &acme_id]);
+    assert!(
+        text.starts_with(&format!(
+            "{acme_id} (po-731.x12): {} deliveries sent again",
+            before_ids.len()
+        )),
+        "{text}"
+    );
+    wait_until("the replayed deliveries delivered", || {
+        before_ids
+            .iter()
+            .all(|d| delivery_state(&admin, d) == "delivered")
+    });
+    let after = json(&admin, &["trace", &acme_id]);
+    assert_eq!(ids_in(&after, "deliveries"), before_ids);
+    for d in after["deliveries"].as_array().unwrap() {
+        assert_eq!(d["attempts"], 1, "a fresh round of attempts: {d}");
+    }
+    let (code, err) = fails(&["replay", "m-424242", "--admin", &admin, "--token", TOKEN]);
+    assert_eq!(code, 1);
+    assert_eq!(err.trim(), "edigate: no message m-000000424242");
 
     // replay and drop for scripts: the receiver refuses again, the replayed event dies, and
     // is dropped.

@@ -245,3 +245,227 @@ fn compose_shows_what_an_event_becomes_for_a_partner_without_a_daemon() {
     );
     let _ = std::fs::remove_dir_all(&work);
 }
+
+/// `GET path` on the admin API with the test's token: (status, body).
+fn admin_get(admin: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let addr = admin.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or("");
+    (status, body.to_owned())
+}
+
+fn deliveries(admin: &str) -> Vec<Value> {
+    let (status, body) = admin_get(admin, "/v1/deliveries?limit=1000");
+    assert_eq!(status, 200, "{body}");
+    // Chunked transfer encoding: the JSON is the part between the first '{' and the last '}'.
+    let json = &body[body.find('{').unwrap()..=body.rfind('}').unwrap()];
+    serde_json::from_str::<Value>(json).unwrap()["deliveries"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn by_key<'a>(deliveries: &'a [Value], key: &str) -> &'a Value {
+    deliveries
+        .iter()
+        .find(|d| d["key"].as_str().is_some_and(|k| k.contains(key)))
+        .unwrap_or_else(|| panic!("no delivery {key}: {deliveries:#?}"))
+}
+
+#[test]
+fn partners_acknowledgements_settle_what_we_sent_and_a_missing_one_turns_overdue() {
+    // The example partners, given two seconds to acknowledge.
+    let partners =
+        std::env::temp_dir().join(format!("edigate-ack-partners-{}", std::process::id()));
+    std::fs::create_dir_all(&partners).unwrap();
+    for name in ["acme-retail", "eurofoods"] {
+        let text =
+            std::fs::read_to_string(root().join(format!("deploy/examples/partners/{name}.toml")))
+                .unwrap();
+        std::fs::write(
+            partners.join(format!("{name}.toml")),
+            format!("ack_within = \"2s\"\n{text}"),
+        )
+        .unwrap();
+    }
+    let daemon = Daemon::start(
+        "reconcile",
+        &format!(
+            "partners_dir = {:?}\n[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{TOKEN}\"",
+            partners
+        ),
+    );
+    let admin = daemon.admin_url();
+    let work = daemon.dir.parent().unwrap().join("erp");
+    std::fs::create_dir_all(&work).unwrap();
+
+    // Four order responses to ACME, each its own document.
+    let (_, event) = event_file("x12_855_004010.x12", &work);
+    let file = work.join("responses.jsonl");
+    let lines: Vec<String> = ["r1", "r2", "r3", "r4"]
+        .iter()
+        .map(|k| {
+            serde_json::json!({"type": event["type"], "data": event["data"], "key": k}).to_string()
+        })
+        .collect();
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let out = send(&admin, &file, "acme-retail", true);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let queued: Vec<Value> = serde_json::from_str::<Value>(&stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone();
+    // The group control number (GS06) each went out with.
+    let gs06: Vec<String> = queued
+        .iter()
+        .map(|q| q["control_numbers"][1].as_str().unwrap().to_owned())
+        .collect();
+    wait_until("four 855s delivered", || {
+        deliveries(&admin)
+            .iter()
+            .filter(|d| {
+                d["key"].as_str().unwrap().ends_with(":855") && d["state"]["state"] == "delivered"
+            })
+            .count()
+            == 4
+    });
+
+    // ACME's 999: the first accepted, the second rejected (BAK02 bad code), the third partly.
+    let set = |n: usize, g: &str, body: &str| {
+        let segs = format!("AK1*PR*{g}*005010~{body}");
+        let count = segs.matches('~').count() + 2;
+        format!("ST*999*{n:04}*005010X231A1~{segs}SE*{count}*{n:04}~")
+    };
+    let sets = [
+        set(1, &gs06[0], "AK2*855*0001*005010~IK5*A~AK9*A*1*1*1~"),
+        set(
+            2,
+            &gs06[1],
+            "AK2*855*0001*005010~IK3*BAK*2**8~IK4*2*587*7*ZZ~IK5*R*5~AK9*R*1*1*0~",
+        ),
+        set(3, &gs06[2], "AK2*855*0001*005010~IK5*E~AK9*P*1*1*1~"),
+    ];
+    let isa = format!(
+        "ISA*00*{:10}*00*{:10}*ZZ*{:15}*ZZ*{:15}*261123*1200*^*00501*000000501*0*P*>~",
+        "", "", "ACMERETAIL", "WIDGETCO"
+    );
+    let ack = format!(
+        "{isa}GS*FA*ACMERETAIL*WIDGETCO*20261123*1200*501*X*005010X231A1~{}GE*3*501~IEA*1*000000501~",
+        sets.concat()
+    );
+    let before = daemon.outbound_files().len();
+    daemon.drop_file("acme-retail", "acme-999.x12", ack.as_bytes());
+    wait_until("the 999 reconciled", || {
+        let d = deliveries(&admin);
+        !by_key(&d, ":r3:")["acknowledgements"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    });
+    let d = deliveries(&admin);
+    let outcome = |key: &str| by_key(&d, key)["acknowledgements"][0]["outcome"].clone();
+    assert_eq!(outcome(":r1:"), "accepted");
+    assert_eq!(outcome(":r2:"), "rejected");
+    assert_eq!(outcome(":r3:"), "partly_accepted");
+    assert!(
+        by_key(&d, ":r4:")["acknowledgements"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let codes = by_key(&d, ":r2:")["acknowledgements"][0]["codes"].to_string();
+    assert!(
+        codes.contains("IK3 BAK 2 8") && codes.contains("IK5 R 5"),
+        "{codes}"
+    );
+    assert_eq!(by_key(&d, ":r2:")["acknowledgements"][0]["document"], "999");
+
+    // The inbound 999's trace names each document it settled; it is not acknowledged back.
+    let out = edigate(&["messages", "--json", "--admin", &admin, "--token", TOKEN]);
+    let messages: Value = serde_json::from_str(&text(&out).0).unwrap();
+    let id = messages["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["file_name"] == "acme-999.x12")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let out = edigate(&["trace", &id, "--admin", &admin, "--token", TOKEN]);
+    let (trace, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(trace.matches("acknowledged").count(), 3, "{trace}");
+    assert!(trace.contains("outcome=rejected"), "{trace}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(
+        daemon.outbound_files().len(),
+        before,
+        "a 999 is never acknowledged"
+    );
+
+    // EuroFoods' CONTRL accepts its ORDRSP.
+    let (file, _) = event_file("edifact_ordrsp_d96a.edi", &work);
+    let out = send(&admin, &file, "eurofoods", true);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let unb = serde_json::from_str::<Value>(&stdout).unwrap()[0]["control_numbers"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let contrl = format!(
+        "UNB+UNOC:3+5412345000013:14+4012345000009:14+261123:1200+C77'UNH+1+CONTRL:D:3:UN'\
+UCI+{unb}+4012345000009:14+5412345000013:14+7'UNT+3+1'UNZ+1+C77'"
+    );
+    daemon.drop_file("eurofoods", "contrl.edi", contrl.as_bytes());
+    wait_until("the CONTRL reconciled", || {
+        let d = deliveries(&admin);
+        by_key(&d, ":ORDRSP")["acknowledgements"][0]["outcome"] == "accepted"
+    });
+
+    // The fourth 855 never got one: past two seconds it is overdue, in status and metrics.
+    wait_until("the unacknowledged 855 overdue", || {
+        let out = edigate(&["status", "--json", "--admin", &admin, "--token", TOKEN]);
+        let report: Value = serde_json::from_str(&text(&out).0).unwrap();
+        report["overdue_acknowledgements"]
+            .as_array()
+            .is_some_and(|o| o.len() == 1 && o[0]["key"].as_str().unwrap().contains(":r4:"))
+    });
+    let out = edigate(&["status", "--admin", &admin, "--token", TOKEN]);
+    let (human, _) = text(&out);
+    assert!(
+        human.contains("warning: no acknowledgement from partner acme-retail for interchange"),
+        "{human}"
+    );
+    let (_, metrics) = admin_get(&admin, "/metrics");
+    assert!(
+        metrics.contains("edigate_acknowledgements_overdue{partner=\"acme-retail\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("edigate_acknowledgements_overdue{partner=\"eurofoods\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "edigate_acknowledgements_received_total{partner=\"acme-retail\",outcome=\"rejected\"} 1"
+        ),
+        "{metrics}"
+    );
+    daemon.stop();
+    let _ = std::fs::remove_dir_all(&partners);
+}

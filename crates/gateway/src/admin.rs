@@ -512,6 +512,9 @@ pub struct StatusReport {
     /// Partners with `expect_within` that have sent nothing for longer than that.
     #[serde(default)]
     pub silent_partners: Vec<Quiet>,
+    /// Documents we sent whose acknowledgement has not come within the partner's `ack_within`.
+    #[serde(default)]
+    pub overdue_acknowledgements: Vec<crate::reconcile::Overdue>,
 }
 
 /// `GET /v1/messages`.
@@ -746,6 +749,10 @@ fn status_report(state: &AdminState, now: Millis) -> Result<StatusReport, ApiErr
         queued_deliveries,
         pending_messages,
         silent_partners: silent_partners(state, now)?,
+        overdue_acknowledgements: match &state.outbound {
+            Some(o) => crate::reconcile::overdue(outbox, o.partners(), now)?,
+            None => Vec::new(),
+        },
     })
 }
 

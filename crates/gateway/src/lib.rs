@@ -27,6 +27,7 @@ pub mod deliver;
 pub mod inbox;
 pub mod outbound;
 pub mod pipeline;
+pub mod reconcile;
 pub mod remote;
 pub mod retention;
 pub mod silence;
@@ -217,7 +218,9 @@ impl Gateway {
 
         // Before anything can happen that counts.
         let exporter = telemetry::install().map(|h| {
-            telemetry::Exporter::new(h, spool.root()).watching(silence::Watch::all(&partners))
+            telemetry::Exporter::new(h, spool.root())
+                .watching(silence::Watch::all(&partners))
+                .reconciling(partners.clone())
         });
         telemetry::register_known(
             inboxes.iter().map(|i| i.name.as_str()),

@@ -133,6 +133,11 @@ impl OutboundDocuments {
         }
     }
 
+    /// The partners documents go to.
+    pub fn partners(&self) -> &Partners {
+        &self.partners
+    }
+
     /// Parses a request body (JSON) and queues its document.
     pub fn queue_json(&self, body: &[u8]) -> Result<Queued, OutboundError> {
         let request: OutboundRequest =
@@ -224,7 +229,8 @@ impl OutboundDocuments {
             key.clone(),
             content_type,
             clock::now_ms(),
-        );
+        )
+        .expect_acknowledgement();
         let Enqueued { delivery, created } =
             self.outbox
                 .enqueue_outbound(&partner.id, &counters, delivery, |numbers| {

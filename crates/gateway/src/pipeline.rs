@@ -27,6 +27,7 @@ use crate::Error;
 use crate::acks::{AckKind, AckPlan};
 use crate::clock;
 use crate::inbox::DirectoryInbox;
+use crate::reconcile;
 use crate::spool::Spool;
 use crate::telemetry;
 
@@ -514,6 +515,7 @@ impl Pipeline {
         if report.is_rejected() {
             return Ok((Ended::Processed, named));
         }
+        self.reconcile(steps, id, &at, ic, partner)?;
         self.translate(steps, id, &at, ic, &report, partner)?;
         Ok((Ended::Processed, named))
     }
@@ -625,6 +627,62 @@ impl Pipeline {
         Ok(())
     }
 
+    /// Matches the partner's acknowledgements in `ic` (TA1, 997/999, CONTRL) to the documents we
+    /// sent them, and records what each said.
+    fn reconcile(
+        &self,
+        steps: &mut Steps,
+        id: MessageId,
+        at: &str,
+        ic: &Interchange<'_>,
+        partner: &Partner,
+    ) -> Result<(), Error> {
+        let readings = reconcile::read(ic);
+        if readings.is_empty() {
+            return Ok(());
+        }
+        let now = clock::now_ms();
+        for matched in reconcile::reconcile(&self.outbox, &partner.id, id, readings, now)? {
+            match matched {
+                reconcile::Matched::Document(d, ack) => {
+                    let control = d.numbers.first().map(|n| n.value).unwrap_or(0);
+                    tracing::info!(
+                        message = %id,
+                        partner = %partner.id,
+                        delivery = %d.id,
+                        document = %ack.document,
+                        outcome = ack.outcome.as_str(),
+                        control,
+                        "acknowledgement reconciled"
+                    );
+                    telemetry::acknowledgement_received(&partner.id, ack.outcome.as_str());
+                    steps.push((
+                        now,
+                        Step::Acknowledged {
+                            delivery: d.id,
+                            outcome: ack.outcome,
+                        },
+                        format!(
+                            "{} of {} (interchange {control}): {}",
+                            ack.document,
+                            d.key,
+                            ack.codes.join("; ")
+                        ),
+                    ));
+                }
+                reconcile::Matched::Unknown(r) => {
+                    let reason = format!(
+                        "{at}: {} answers {} {}, which is not a document we sent {} (or no longer keep)",
+                        r.document, r.counter, r.number, partner.id
+                    );
+                    tracing::warn!(message = %id, partner = %partner.id, %reason, "acknowledgement matches nothing sent");
+                    steps.push((now, Step::Error { reason }, String::new()));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn translate(
         &self,
         steps: &mut Steps,
@@ -641,7 +699,10 @@ impl Pipeline {
             .collect();
         let mut events = 0u32;
         for msg in ic.messages() {
-            if rejected.contains(&msg.header().offset()) {
+            // Acknowledgements are reconciled, not translated.
+            if rejected.contains(&msg.header().offset())
+                || reconcile::is_acknowledgement(&msg.message_type())
+            {
                 continue;
             }
             let now = clock::now_ms();

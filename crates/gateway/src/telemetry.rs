@@ -94,6 +94,10 @@ pub const PARTNER_LAST_RECEIVED: &str = "edigate_partner_last_received_timestamp
 pub const PARTNER_SILENT: &str = "edigate_partner_silent";
 /// The running version, as a label.
 pub const BUILD_INFO: &str = "edigate_build_info";
+/// Counter: partners' acknowledgements matched to documents we sent, by partner and outcome.
+pub const ACKNOWLEDGEMENTS: &str = "edigate_acknowledgements_received_total";
+/// Gauge: documents we sent still unacknowledged past the partner's `ack_within`, by partner.
+pub const ACKS_OVERDUE: &str = "edigate_acknowledgements_overdue";
 
 /// How long before a sum a directory must have been last modified for that sum to be reused
 /// while its modification time stays the same: file systems with coarse times (whole seconds,
@@ -203,6 +207,14 @@ fn describe() {
     describe_gauge!(
         PARTNER_SILENT,
         "1 when the partner has sent nothing for longer than its expect_within, else 0."
+    );
+    describe_counter!(
+        ACKNOWLEDGEMENTS,
+        "Partners' acknowledgements (TA1, 997/999, CONTRL) matched to documents we sent."
+    );
+    describe_gauge!(
+        ACKS_OVERDUE,
+        "Documents we sent still without an acknowledgement past the partner's ack_within."
     );
     describe_gauge!(
         BUILD_INFO,
@@ -335,6 +347,11 @@ pub fn ack_queued(
     .increment(1);
 }
 
+/// A partner's acknowledgement matched a document we sent.
+pub fn acknowledgement_received(partner: &str, outcome: &'static str) {
+    counter!(ACKNOWLEDGEMENTS, "partner" => partner.to_owned(), "outcome" => outcome).increment(1);
+}
+
 /// An event was queued to every sink.
 pub fn event_queued(message: MessageId, partner: &str, event_type: &'static str, event: &str) {
     tracing::debug!(message = %message, partner, event_type, event, "event queued");
@@ -424,6 +441,8 @@ pub struct Exporter {
     handle: PrometheusHandle,
     spool: Arc<SpoolSize>,
     watches: Arc<[Watch]>,
+    /// The partners whose documents' acknowledgements are watched for lateness.
+    partners: Option<Arc<partner::Partners>>,
 }
 
 impl std::fmt::Debug for Exporter {
@@ -441,7 +460,14 @@ impl Exporter {
             handle,
             spool: Arc::new(SpoolSize::new(spool_root)),
             watches: Arc::new([]),
+            partners: None,
         }
+    }
+
+    /// The same, also reporting [`ACKS_OVERDUE`] for these partners.
+    pub fn reconciling(mut self, partners: partner::Partners) -> Exporter {
+        self.partners = Some(Arc::new(partners));
+        self
     }
 
     /// The same, also reporting [`PARTNER_SILENT`] for these partners.
@@ -498,6 +524,13 @@ impl Exporter {
                 tracing::debug!(partner = %q.partner, quiet_for_ms = q.quiet_for_ms, "partner silent");
             }
             gauge!(PARTNER_SILENT, "partner" => q.partner).set(if q.silent { 1.0 } else { 0.0 });
+        }
+        if let Some(partners) = &self.partners {
+            let overdue = crate::reconcile::overdue(outbox, partners, now)?;
+            for p in partners.all() {
+                let n = overdue.iter().filter(|o| o.partner == p.id).count();
+                gauge!(ACKS_OVERDUE, "partner" => p.id.clone()).set(as_f64(n as u64));
+            }
         }
         Ok(())
     }

@@ -93,6 +93,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod acknowledgements;
 mod counters;
 mod dedup;
 mod deliveries;
@@ -112,6 +113,7 @@ use serde::de::DeserializeOwned;
 use sled::Transactional;
 use sled::transaction::{TransactionError, TransactionalTree};
 
+pub use acknowledgements::{AckOutcome, Acknowledgement};
 pub use counters::{AssignedNumber, CounterKey, CounterKind};
 pub use dedup::PriorSighting;
 pub use deliveries::{

@@ -194,6 +194,14 @@ pub enum Step {
         /// Its interchange control number.
         control_number: String,
     },
+    /// The partner's acknowledgement (TA1, 997/999, CONTRL) in this file matched a document we
+    /// sent them; the detail names the acknowledgement and its codes.
+    Acknowledged {
+        /// The delivery that carried our document.
+        delivery: DeliveryId,
+        /// What the acknowledgement said of it.
+        outcome: crate::AckOutcome,
+    },
     /// Translated into canonical events.
     Translated {
         /// How many.

@@ -32,6 +32,9 @@ pub struct Partner {
     /// (`expect_within`): `edigate status` and the `edigate_partner_silent` metric. `None`: the
     /// partner sends when it pleases.
     pub expect_within: Option<Duration>,
+    /// How long this partner has to acknowledge a document we send (`ack_within`); past it the
+    /// document is overdue in `edigate status` and `/metrics`. `None`: the gateway's default.
+    pub ack_within: Option<Duration>,
     /// The default mappings with this partner's overrides applied.
     pub mappings: mapping::Mappings,
     /// The file this partner was read from.
@@ -234,6 +237,7 @@ struct RawPartner {
     id: Option<Spanned<String>>,
     name: Option<String>,
     expect_within: Option<Spanned<toml::Value>>,
+    ack_within: Option<Spanned<toml::Value>>,
     x12: Option<Spanned<RawX12>>,
     edifact: Option<Spanned<RawEdifact>>,
     #[serde(default)]
@@ -433,29 +437,32 @@ pub fn parse(path: &Path, text: &str) -> Result<Partner, Vec<Diagnostic>> {
         _ => Outbound::Directory(PathBuf::from(&id)),
     };
 
-    let expect_within = raw.expect_within.as_ref().and_then(|value| {
-        let checked = match value.get_ref() {
-            toml::Value::String(text) => parse_duration(text),
-            other => Err(format!(
-                "expect_within must be a duration in quotes, not {} {other}",
-                other.type_str()
-            )),
-        };
-        match checked {
-            Ok(d) => Some(d),
-            Err(message) => {
-                at(
-                    value.span(),
-                    message,
-                    Some(
-                        "write a number and a unit, s, m, h, d or w: expect_within = \"24h\""
-                            .into(),
-                    ),
-                );
-                None
+    let mut duration = |key: &str, value: &Option<Spanned<toml::Value>>| {
+        value.as_ref().and_then(|value| {
+            let checked = match value.get_ref() {
+                toml::Value::String(text) => parse_duration(text),
+                other => Err(format!(
+                    "{key} must be a duration in quotes, not {} {other}",
+                    other.type_str()
+                )),
+            };
+            match checked {
+                Ok(d) => Some(d),
+                Err(message) => {
+                    at(
+                        value.span(),
+                        message,
+                        Some(format!(
+                            "write a number and a unit, s, m, h, d or w: {key} = \"24h\""
+                        )),
+                    );
+                    None
+                }
             }
-        }
-    });
+        })
+    };
+    let expect_within = duration("expect_within", &raw.expect_within);
+    let ack_within = duration("ack_within", &raw.ack_within);
 
     let mut mappings = builtin;
     for (name, table) in &raw.mappings {
@@ -475,6 +482,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Partner, Vec<Diagnostic>> {
         outbound,
         outbound_file_name,
         expect_within,
+        ack_within,
         mappings,
         origin: path.to_path_buf(),
     })

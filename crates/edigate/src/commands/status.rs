@@ -123,10 +123,29 @@ fn render(r: &StatusReport, admin: &str) -> String {
         ));
     }
     warnings.extend(silence_warnings(r));
+    warnings.extend(overdue_warnings(r));
     for w in warnings {
         out.push_str(&format!("warning: {w}\n"));
     }
     out
+}
+
+/// One warning per document whose acknowledgement is overdue.
+fn overdue_warnings(r: &StatusReport) -> Vec<String> {
+    r.overdue_acknowledgements
+        .iter()
+        .map(|o| {
+            format!(
+                "no acknowledgement from partner {} for interchange {} (delivery d-{:012}, {}), delivered {}: expected within {}",
+                o.partner,
+                o.control_number,
+                o.delivery,
+                o.key.rsplit(':').next().unwrap_or("document"),
+                ops::utc(o.delivered_at),
+                span(o.window_ms)
+            )
+        })
+        .collect()
 }
 
 /// One warning per partner that has sent nothing for longer than its `expect_within`.
