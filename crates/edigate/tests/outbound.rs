@@ -461,6 +461,11 @@ UCI+{unb}+4012345000009:14+5412345000013:14+7'UNT+3+1'UNZ+1+C77'"
         "{metrics}"
     );
     assert!(
+        metrics
+            .contains("edigate_outbound_documents_total{partner=\"acme-retail\",type=\"855\"} 4"),
+        "{metrics}"
+    );
+    assert!(
         metrics.contains(
             "edigate_acknowledgements_received_total{partner=\"acme-retail\",outcome=\"rejected\"} 1"
         ),

@@ -253,6 +253,9 @@ impl OutboundDocuments {
             .iter()
             .map(|n| n.value.to_string())
             .collect();
+        if created {
+            crate::telemetry::outbound_document(&partner.id, &message);
+        }
         tracing::info!(
             partner = %partner.id,
             event_type = %event_type,

@@ -94,6 +94,9 @@ pub const PARTNER_LAST_RECEIVED: &str = "edigate_partner_last_received_timestamp
 pub const PARTNER_SILENT: &str = "edigate_partner_silent";
 /// The running version, as a label.
 pub const BUILD_INFO: &str = "edigate_build_info";
+/// Counter: documents written for partners from the ERP's events and queued, by partner and
+/// message type.
+pub const OUTBOUND_DOCUMENTS: &str = "edigate_outbound_documents_total";
 /// Counter: partners' acknowledgements matched to documents we sent, by partner and outcome.
 pub const ACKNOWLEDGEMENTS: &str = "edigate_acknowledgements_received_total";
 /// Gauge: documents we sent still unacknowledged past the partner's `ack_within`, by partner.
@@ -207,6 +210,10 @@ fn describe() {
     describe_gauge!(
         PARTNER_SILENT,
         "1 when the partner has sent nothing for longer than its expect_within, else 0."
+    );
+    describe_counter!(
+        OUTBOUND_DOCUMENTS,
+        "Documents written for partners from the ERP's events and queued, by message type."
     );
     describe_counter!(
         ACKNOWLEDGEMENTS,
@@ -345,6 +352,12 @@ pub fn ack_queued(
         "status" => status
     )
     .increment(1);
+}
+
+/// A document for a partner was queued.
+pub fn outbound_document(partner: &str, message_type: &str) {
+    counter!(OUTBOUND_DOCUMENTS, "partner" => partner.to_owned(), "type" => message_type.to_owned())
+        .increment(1);
 }
 
 /// A partner's acknowledgement matched a document we sent.
