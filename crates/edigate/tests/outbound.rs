@@ -474,3 +474,64 @@ UCI+{unb}+4012345000009:14+5412345000013:14+7'UNT+3+1'UNZ+1+C77'"
     daemon.stop();
     let _ = std::fs::remove_dir_all(&partners);
 }
+
+#[test]
+fn events_dropped_into_the_outgoing_directory_are_sent_or_set_aside_with_the_reason() {
+    let daemon = Daemon::start(
+        "outgoing",
+        &format!("[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{TOKEN}\""),
+    );
+    let outgoing = daemon.dir.join("outgoing");
+    let work = daemon.dir.parent().unwrap().join("erp-files");
+    std::fs::create_dir_all(&work).unwrap();
+    let (_, response) = event_file("x12_855_004010.x12", &work);
+    let (_, invoice) = event_file("x12_810_004010.x12", &work);
+
+    // In the partner's subdirectory, written under a temporary name and renamed.
+    let dir = outgoing.join("acme-retail");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("resp-1.json.part"), response.to_string()).unwrap();
+    std::fs::rename(dir.join("resp-1.json.part"), dir.join("resp-1.json")).unwrap();
+    wait_until("the 855 delivered to ACME", || {
+        daemon
+            .outbound_files()
+            .iter()
+            .any(|(_, name, _)| name.contains("855"))
+    });
+    wait_until("the outgoing file removed", || {
+        !dir.join("resp-1.json").exists()
+    });
+
+    // At the top, naming the partner: a response that goes, and an invoice ACME does not take.
+    let lines = [
+        serde_json::json!({"partner": "eurofoods", "type": response["type"], "data": response["data"], "key": "to-eurofoods"}),
+        serde_json::json!({"partner": "acme-retail", "type": invoice["type"], "data": invoice["data"]}),
+    ];
+    let text: Vec<String> = lines.iter().map(Value::to_string).collect();
+    std::fs::write(outgoing.join("batch.jsonl"), text.join("\n")).unwrap();
+    let failed = outgoing.join("failed");
+    wait_until("the batch set aside", || {
+        failed.join("batch.jsonl").exists()
+    });
+    let why = std::fs::read_to_string(failed.join("batch.jsonl.error")).unwrap();
+    // The backordered line cannot go to an EDIFACT partner; ACME takes no 810.
+    assert!(
+        why.contains("event 1:") && why.contains("backordered"),
+        "{why}"
+    );
+    assert!(
+        why.contains("event 2:") && why.contains("does not exchange 810"),
+        "{why}"
+    );
+    assert!(!outgoing.join("batch.jsonl").exists());
+    assert_eq!(
+        daemon
+            .outbound_files()
+            .iter()
+            .filter(|(_, n, _)| n.contains("855") || n.contains("ORDRSP") || n.contains("810"))
+            .count(),
+        1,
+        "only the first 855 went out"
+    );
+    daemon.stop();
+}

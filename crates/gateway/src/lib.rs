@@ -26,6 +26,7 @@ pub mod config;
 pub mod deliver;
 pub mod inbox;
 pub mod outbound;
+pub mod outgoing;
 pub mod pipeline;
 pub mod reconcile;
 pub mod remote;
@@ -112,6 +113,10 @@ pub struct Gateway {
     admin_token: admin::Token,
     /// `/metrics`; none when another metrics recorder was installed in the process first.
     exporter: Option<telemetry::Exporter>,
+    /// Writes the ERP's events as partners' EDI (the admin API and the outgoing directory).
+    documents: outbound::OutboundDocuments,
+    /// Where the ERP drops events to send.
+    outgoing: outgoing::OutgoingDir,
 }
 
 impl Gateway {
@@ -235,6 +240,11 @@ impl Gateway {
             max_age: config.delivery.max_age_hours * 3_600_000,
             ..RetryPolicy::default()
         };
+        let documents =
+            outbound::OutboundDocuments::new(partners.clone(), specs.clone(), outbox.clone());
+        let outgoing_dir = config.outgoing_dir();
+        let outgoing = outgoing::OutgoingDir::open(outgoing_dir.clone(), documents.clone())
+            .map_err(|e| Error::io(format!("creating {}", outgoing_dir.display()), e))?;
         let pipeline = Pipeline {
             partners,
             specs,
@@ -258,6 +268,8 @@ impl Gateway {
             retry,
             admin_token,
             exporter,
+            documents,
+            outgoing,
         })
     }
 
@@ -286,11 +298,7 @@ impl Gateway {
             gw.outbox().clone(),
             &gw.pipeline.partners,
             gw.exporter.clone(),
-            Some(outbound::OutboundDocuments::new(
-                gw.pipeline.partners.clone(),
-                gw.pipeline.specs.clone(),
-                gw.outbox().clone(),
-            )),
+            Some(gw.documents.clone()),
         )
         .await;
 
@@ -467,6 +475,12 @@ impl Gateway {
                         return Ok(());
                     }
                     took += self.ingest_batch(inbox, batch)?;
+                }
+            }
+            match self.outgoing.poll() {
+                Ok(n) => took += n,
+                Err(e) => {
+                    tracing::error!(dir = %self.outgoing.path().display(), error = %e, "cannot queue outgoing events");
                 }
             }
             if first_pass {

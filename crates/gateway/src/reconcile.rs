@@ -312,11 +312,9 @@ mod tests {
 
     #[test]
     fn a_997_is_read_like_a_999_with_its_ak3_ak4_and_ak5() {
-        let bytes = isa(
-            "GS*FA*ACMERETAIL*WIDGETCO*20261123*1200*45*X*004010~\
+        let bytes = isa("GS*FA*ACMERETAIL*WIDGETCO*20261123*1200*45*X*004010~\
              ST*997*0001~AK1*IN*12~AK2*810*0001~AK3*TDS*9**8~AK4*1*610*6*92.82~AK5*R*5~\
-             AK9*R*1*1*0~SE*8*0001~GE*1*45~",
-        );
+             AK9*R*1*1*0~SE*8*0001~GE*1*45~");
         let r = read(&edi::parse(&bytes).expect("parses")[0]);
         assert_eq!(r.len(), 1, "{r:?}");
         assert_eq!(r[0].document, "997");
