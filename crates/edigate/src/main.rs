@@ -41,6 +41,8 @@ enum Command {
     Outbox(commands::outbox_cmd::OutboxArgs),
     /// Send again everything a message made (acknowledgements, events), with the same ids.
     Replay(commands::replay::ReplayArgs),
+    /// Process a message again from its raw file (after a mapping or partner fix).
+    Reprocess(commands::reprocess::ReprocessArgs),
     /// Show the EDI an event becomes for a partner, validated, without a daemon.
     Compose(commands::compose::ComposeArgs),
     /// Hand business events (order responses, shipment notices, invoices) to the running
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
         Command::Outbox(args) => commands::outbox_cmd::run(&args),
         Command::Replay(args) => commands::replay::run(&args),
         Command::Compose(args) => commands::compose::run(&args),
+        Command::Reprocess(args) => commands::reprocess::run(&args),
         Command::Send(args) => commands::send::run(&args),
         Command::Sftp(args) => commands::sftp::run(&args),
     }

@@ -257,11 +257,16 @@ struct AdminState {
     outbox: Outbox,
     /// Turns the ERP's events into partners' EDI (`POST /v1/outbound`).
     outbound: Option<crate::outbound::OutboundDocuments>,
+    /// Processes a reopened message again (`POST /v1/messages/{id}/reprocess`).
+    reprocess: Option<Reprocess>,
     partners: Vec<PartnerInfo>,
     data_dir: PathBuf,
     token: String,
     metrics: Option<Exporter>,
 }
+
+/// Processes one message to its final state: the daemon's pipeline, for reprocessing.
+pub type Reprocess = Arc<dyn Fn(MessageId) -> Result<(), String> + Send + Sync>;
 
 /// Starts the daemon's admin API on `config.admin.listen` with `token`, serving `outbox` (and
 /// `metrics` at `/metrics`, when given).
@@ -275,6 +280,7 @@ pub async fn start(
     partners: &partner::Partners,
     metrics: Option<Exporter>,
     outbound: Option<crate::outbound::OutboundDocuments>,
+    reprocess: Option<Reprocess>,
 ) -> Admin {
     let partners = partners
         .all()
@@ -295,6 +301,7 @@ pub async fn start(
         partners,
         metrics,
         outbound,
+        reprocess,
     )
     .await
     {
@@ -338,6 +345,7 @@ impl AdminServer {
         partners: Vec<PartnerInfo>,
         metrics: Option<Exporter>,
         outbound: Option<crate::outbound::OutboundDocuments>,
+        reprocess: Option<Reprocess>,
     ) -> Result<AdminServer, AdminError> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -361,6 +369,7 @@ impl AdminServer {
         let state = Arc::new(AdminState {
             outbox,
             outbound,
+            reprocess,
             partners,
             data_dir: data_dir.to_path_buf(),
             token: token.secret,
@@ -423,6 +432,7 @@ fn router(state: Arc<AdminState>) -> Router {
         .route("/v1/deliveries", get(list_deliveries))
         .route("/v1/messages/{id}/replay", post(replay))
         .route("/v1/outbound", post(queue_outbound))
+        .route("/v1/messages/{id}/reprocess", post(reprocess))
         .route("/v1/deliveries/{id}/retry", post(retry))
         .route("/v1/deliveries/{id}/drop", post(drop_delivery))
         .route("/metrics", get(metrics))
@@ -824,6 +834,42 @@ async fn message(
 ) -> ApiResult<MessageDetail> {
     let id = message_id(&id)?;
     blocking(move || message_detail(&state.outbox, id)).await
+}
+
+/// `POST /v1/messages/{id}/reprocess`: the message processed again from its raw file, as a new
+/// revision (after a mapping or partner fix): identified, validated and translated again, its
+/// events queued anew under revision keys; acknowledgements already sent are not sent again.
+/// 409 while it is still being processed.
+async fn reprocess(
+    State(state): State<Arc<AdminState>>,
+    UrlPath(id): UrlPath<String>,
+) -> ApiResult<MessageDetail> {
+    let id = message_id(&id)?;
+    blocking(move || {
+        let Some(run) = &state.reprocess else {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "this daemon does not reprocess messages",
+            ));
+        };
+        message_detail(&state.outbox, id)?;
+        state
+            .outbox
+            .reopen(id, clock::now_ms())
+            .map_err(|e| match e {
+                outbox::Error::NotFinished(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+                e => ApiError::from(e),
+            })?;
+        tracing::info!(message = %id, "reprocessing at an operator's request");
+        run(id).map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("reprocessing {id}: {e}"),
+            )
+        })?;
+        message_detail(&state.outbox, id)
+    })
+    .await
 }
 
 /// `POST /v1/outbound`: an event (`partner`, `type`, `data`, optional `key`) written as the

@@ -299,6 +299,11 @@ impl Gateway {
             &gw.pipeline.partners,
             gw.exporter.clone(),
             Some(gw.documents.clone()),
+            Some({
+                let gw = Arc::clone(&gw);
+                Arc::new(move |id| gw.pipeline.process(id).map_err(|e| e.to_string()))
+                    as admin::Reprocess
+            }),
         )
         .await;
 

@@ -60,6 +60,9 @@ pub struct Pipeline {
 struct Steps {
     entries: Vec<(u64, Step, String)>,
     event_types: Vec<String>,
+    /// The message's revision: events made again by an operator's reprocessing are queued
+    /// under keys of their own, since their content may differ from the first time's.
+    revision: u32,
 }
 
 impl Steps {
@@ -320,7 +323,10 @@ impl Pipeline {
             }
         };
         let reserved = self.channel_partner.get(&msg.channel).cloned().flatten();
-        let mut steps = Steps::default();
+        let mut steps = Steps {
+            revision: msg.revision,
+            ..Steps::default()
+        };
         // Every interchange's messages, whoever sent them: an operator looking for an 850 that
         // went wrong wants the quarantined ones too.
         let mut message_types: Vec<String> = Vec::new();
@@ -713,13 +719,13 @@ impl Pipeline {
                     // Counted once, and not again when processing resumes after a crash.
                     let mut new = false;
                     for destination in &self.sink_destinations {
-                        let delivery = NewDelivery::new(
-                            destination.clone(),
-                            format!("{}@{destination}", event.id()),
-                            "application/json",
-                            now,
-                        )
-                        .message(id);
+                        let key = match steps.revision {
+                            0 => format!("{}@{destination}", event.id()),
+                            r => format!("{}@{destination}@r{r}", event.id()),
+                        };
+                        let delivery =
+                            NewDelivery::new(destination.clone(), key, "application/json", now)
+                                .message(id);
                         new |= self.outbox.enqueue(delivery, &json)?.created;
                     }
                     if new {

@@ -65,6 +65,9 @@ pub enum Error {
         /// The operation refused.
         operation: &'static str,
     },
+    /// The message is still being processed; it cannot be processed again yet.
+    #[error("message {0} is still being processed")]
+    NotFinished(MessageId),
     /// The caller's document builder failed; no control number was consumed.
     #[error("building the outbound document failed: {0}")]
     Build(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),

@@ -77,6 +77,10 @@ pub struct Message {
     /// The canonical events made from it, by type (`order.created`).
     #[serde(default)]
     pub event_types: Vec<String>,
+    /// How many times an operator had it processed again ([`Outbox::reopen`]); 0 the first
+    /// time.
+    #[serde(default)]
+    pub revision: u32,
 }
 
 impl Message {
@@ -186,6 +190,11 @@ pub enum Step {
         accepted: u32,
         /// Transaction sets / messages rejected.
         rejected: u32,
+    },
+    /// An operator had it processed again, as this revision.
+    Reprocessing {
+        /// 1 for the first time again, and so on.
+        revision: u32,
     },
     /// An acknowledgement was queued.
     AckQueued {
@@ -341,6 +350,7 @@ impl Outbox {
                 trace_len: 0,
                 message_types: Vec::new(),
                 event_types: Vec::new(),
+                revision: 0,
             };
             let detail = format!(
                 "{} ({} bytes) from channel {}",
@@ -463,6 +473,28 @@ impl Outbox {
             )?;
             tx.put_json(T::Messages, &id.key(), &m)
         })
+    }
+
+    /// Puts a finished message back to be processed again from its raw file (after a mapping or
+    /// partner fix), as revision [`Message::revision`] + 1; its earlier trace stays. Refused
+    /// (`Error::NotFinished`) while it is still being processed.
+    pub fn reopen(&self, id: MessageId, now: Millis) -> Result<Message> {
+        let m = self.transact(|tx| {
+            let mut m = load(tx, id)?;
+            if !m.state.is_finished() {
+                return Err(Error::NotFinished(id).into());
+            }
+            m.revision += 1;
+            let revision = m.revision;
+            push_trace(tx, &mut m, now, Step::Reprocessing { revision }, "")?;
+            m.state = MessageState::Received;
+            m.updated_at = now;
+            tx.put(T::MessageIndex, &pending_key(id), &[])?;
+            tx.put_json(T::Messages, &id.key(), &m)?;
+            Ok(m)
+        })?;
+        self.commit_point()?;
+        Ok(m)
     }
 
     /// Appends a step to the message's trace.

@@ -7,6 +7,7 @@ pub mod outbox_cmd;
 pub mod parse;
 pub mod partner;
 pub mod replay;
+pub mod reprocess;
 pub mod send;
 pub mod serve;
 pub mod sftp;
