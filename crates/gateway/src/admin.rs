@@ -268,6 +268,18 @@ struct AdminState {
 /// Processes one message to its final state: the daemon's pipeline, for reprocessing.
 pub type Reprocess = Arc<dyn Fn(MessageId) -> Result<(), String> + Send + Sync>;
 
+/// What the admin API serves besides the outbox; each is optional, and its endpoints answer 503
+/// without it.
+#[derive(Clone, Default)]
+pub struct Services {
+    /// `/metrics`.
+    pub metrics: Option<Exporter>,
+    /// `POST /v1/outbound`.
+    pub outbound: Option<crate::outbound::OutboundDocuments>,
+    /// `POST /v1/messages/{id}/reprocess`.
+    pub reprocess: Option<Reprocess>,
+}
+
 /// Starts the daemon's admin API on `config.admin.listen` with `token`, serving `outbox` (and
 /// `metrics` at `/metrics`, when given).
 ///
@@ -278,9 +290,7 @@ pub async fn start(
     token: Token,
     outbox: Outbox,
     partners: &partner::Partners,
-    metrics: Option<Exporter>,
-    outbound: Option<crate::outbound::OutboundDocuments>,
-    reprocess: Option<Reprocess>,
+    services: Services,
 ) -> Admin {
     let partners = partners
         .all()
@@ -299,9 +309,7 @@ pub async fn start(
         &config.data_dir,
         outbox,
         partners,
-        metrics,
-        outbound,
-        reprocess,
+        services,
     )
     .await
     {
@@ -343,10 +351,13 @@ impl AdminServer {
         data_dir: &Path,
         outbox: Outbox,
         partners: Vec<PartnerInfo>,
-        metrics: Option<Exporter>,
-        outbound: Option<crate::outbound::OutboundDocuments>,
-        reprocess: Option<Reprocess>,
+        services: Services,
     ) -> Result<AdminServer, AdminError> {
+        let Services {
+            metrics,
+            outbound,
+            reprocess,
+        } = services;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|source| AdminError::Bind {

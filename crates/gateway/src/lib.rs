@@ -297,13 +297,15 @@ impl Gateway {
             gw.admin_token.clone(),
             gw.outbox().clone(),
             &gw.pipeline.partners,
-            gw.exporter.clone(),
-            Some(gw.documents.clone()),
-            Some({
-                let gw = Arc::clone(&gw);
-                Arc::new(move |id| gw.pipeline.process(id).map_err(|e| e.to_string()))
-                    as admin::Reprocess
-            }),
+            admin::Services {
+                metrics: gw.exporter.clone(),
+                outbound: Some(gw.documents.clone()),
+                reprocess: Some({
+                    let gw = Arc::clone(&gw);
+                    Arc::new(move |id| gw.pipeline.process(id).map_err(|e| e.to_string()))
+                        as admin::Reprocess
+                }),
+            },
         )
         .await;
 
