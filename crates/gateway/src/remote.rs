@@ -326,7 +326,7 @@ pub async fn probe(config: &SftpConfig) -> Vec<ProbeStep> {
                         ),
                     );
                 }
-                sftp::Error::AuthRejected { .. } => {
+                sftp::Error::AuthRejected { .. } | sftp::Error::AuthUnsupported { .. } => {
                     push(
                         &mut steps,
                         "credentials",

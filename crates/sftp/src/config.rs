@@ -95,7 +95,16 @@ pub enum AuthConfig {
         #[serde(default)]
         passphrase_file: Option<PathBuf>,
     },
-    /// A password.
+    /// A password, sent by the `password` method when the server offers it, else by
+    /// `keyboard-interactive` as the answer to the server's hidden prompt (servers that check
+    /// passwords through PAM ask that way). Never by both: a wrong password counts once against
+    /// the server's lockout limits.
+    ///
+    /// ```toml
+    /// [auth]
+    /// type = "password"
+    /// password_file = "/etc/edigate/secrets/acme-sftp"   # first line; or password_env = "VAR"
+    /// ```
     Password {
         /// The environment variable holding the password.
         #[serde(default)]

@@ -33,21 +33,39 @@ pub struct Sshd {
     pub host_pub: String,
     /// The client's private key, authorised to log in.
     pub user_key: PathBuf,
+    /// With [`Sshd::start_password`]: the account's password, in the file `DIR/password`.
+    pub password: Option<String>,
     child: Option<Child>,
+}
+
+/// How a test server takes passwords.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordMethod {
+    /// The `password` method, sshd checking the shadow entry itself (`UsePAM no`).
+    Password,
+    /// `keyboard-interactive` through PAM's password prompt (`UsePAM yes`, `password` off), as
+    /// servers that check passwords through PAM offer it.
+    KeyboardInteractive,
 }
 
 impl Sshd {
     /// Starts an sshd serving read-write SFTP.
     pub fn start() -> Sshd {
-        Sshd::start_with("")
+        Sshd::start_with("", None)
     }
 
     /// Starts an sshd whose SFTP server refuses every change (`internal-sftp -R`).
     pub fn start_read_only() -> Sshd {
-        Sshd::start_with("-R")
+        Sshd::start_with("-R", None)
     }
 
-    fn start_with(sftp_flags: &str) -> Sshd {
+    /// Starts an sshd that takes the account's password (by `method`) and no key; see the
+    /// module docs for how, without touching the machine's accounts.
+    pub fn start_password(method: PasswordMethod) -> Sshd {
+        Sshd::start_with("", Some(method))
+    }
+
+    fn start_with(sftp_flags: &str, password: Option<PasswordMethod>) -> Sshd {
         let Material {
             dir,
             home,
@@ -56,6 +74,21 @@ impl Sshd {
             user,
         } = Material::new();
         let d = dir.path();
+        let secret = password.map(|_| make_shadow(d, &user));
+        let login = match password {
+            None => "PubkeyAuthentication yes\nPasswordAuthentication no\n\
+                     KbdInteractiveAuthentication no\nUsePAM no\n"
+                .to_string(),
+            Some(PasswordMethod::Password) => {
+                "PubkeyAuthentication no\nPasswordAuthentication yes\n\
+                 KbdInteractiveAuthentication no\nUsePAM no\nPermitRootLogin yes\n"
+                    .to_string()
+            }
+            Some(PasswordMethod::KeyboardInteractive) => "PubkeyAuthentication no\n\
+                 PasswordAuthentication no\nKbdInteractiveAuthentication yes\nUsePAM yes\n\
+                 PermitRootLogin yes\n"
+                .to_string(),
+        };
 
         // A port found free can be taken before sshd binds it: try a few.
         let mut last_log = String::new();
@@ -66,8 +99,7 @@ impl Sshd {
                 &config,
                 format!(
                     "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host\nPidFile {d}/sshd.pid\n\
-                     AuthorizedKeysFile {d}/authorized_keys\nPubkeyAuthentication yes\n\
-                     PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n\
+                     AuthorizedKeysFile {d}/authorized_keys\n{login}\
                      StrictModes no\nAllowTcpForwarding no\nX11Forwarding no\nPermitTTY no\n\
                      Subsystem sftp internal-sftp\nForceCommand internal-sftp {sftp_flags} -d {home}\n",
                     d = d.display(),
@@ -76,7 +108,11 @@ impl Sshd {
             )
             .expect("sshd_config");
             let log = d.join("sshd.log");
-            let mut child = Command::new(SSHD)
+            let mut command = match password {
+                None => Command::new(SSHD),
+                Some(_) => with_private_shadow(&d.join("shadow")),
+            };
+            let mut child = command
                 .arg("-D")
                 .arg("-f")
                 .arg(&config)
@@ -97,6 +133,7 @@ impl Sshd {
                         user,
                         host_pub,
                         user_key,
+                        password: secret,
                         child: Some(child),
                     };
                 }
@@ -130,6 +167,17 @@ impl Sshd {
             key = self.user_key.display().to_string(),
         );
         toml::from_str(&text).unwrap_or_else(|e| panic!("test config: {e}\n{text}"))
+    }
+
+    /// A client configuration for a [`Sshd::start_password`] server: [`Sshd::config_with`] with
+    /// the password read from `DIR/password`.
+    pub fn password_config(&self) -> SftpConfig {
+        let mut config = self.config();
+        config.auth = sftp::AuthConfig::Password {
+            password_env: None,
+            password_file: Some(self.dir.path().join("password")),
+        };
+        config
     }
 
     /// [`Sshd::config_with`] with nothing extra.
@@ -213,6 +261,7 @@ impl Sshd {
             user,
             host_pub,
             user_key,
+            password: None,
             child: None,
         }
     }
@@ -269,6 +318,80 @@ impl Drop for Sshd {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Writes a random password to `dir/password` and a shadow file `dir/shadow` whose only entry is
+/// `user`'s, with that password hashed by `openssl passwd -6` (SHA-512 crypt, which glibc's
+/// `crypt` checks); returns the password.
+fn make_shadow(dir: &Path, user: &str) -> String {
+    let mut bytes = [0u8; 12];
+    fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+        .expect("/dev/urandom");
+    // Spaces and punctuation, as real passwords have: nothing may trim or split them.
+    let password: String = format!(
+        "pw {}-!",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    fs::write(dir.join("password"), format!("{password}\n")).expect("password file");
+    let out = Command::new("openssl")
+        .args(["passwd", "-6", "-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            if let Some(mut stdin) = child.stdin.take() {
+                std::io::Write::write_all(&mut stdin, password.as_bytes())?;
+            }
+            child.wait_with_output()
+        })
+        .expect("openssl (the command) must be installed to hash a test password");
+    assert!(out.status.success(), "openssl passwd failed");
+    let hash = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let shadow = dir.join("shadow");
+    fs::write(&shadow, format!("{user}:{hash}:20000:0:99999:7:::\n")).expect("shadow");
+    fs::set_permissions(&shadow, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("chmod shadow");
+    password
+}
+
+/// A command that runs what its arguments name (sshd) in a private mount namespace with `shadow`
+/// over `/etc/shadow`; see the module docs. The process keeps the pid it started with: `unshare`
+/// and the shell each replace themselves (`exec`), so killing the child kills sshd.
+fn with_private_shadow(shadow: &Path) -> Command {
+    let mount = "mount --bind \"$0\" /etc/shadow || exit 97; exec \"$@\"";
+    let mut command = Command::new("unshare");
+    if fs::metadata("/proc/self").expect("/proc/self").uid() == 0 {
+        command.args([
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "sh",
+            "-c",
+            mount,
+        ]);
+    } else {
+        let uid = output(Command::new("id").arg("-u"));
+        let gid = output(Command::new("id").arg("-g"));
+        let inner = format!(
+            "mount --bind \"$0\" /etc/shadow || exit 97; \
+             exec unshare --user --map-user={uid} --map-group={gid} -- \"$@\""
+        );
+        command.args([
+            "--user",
+            "--map-root-user",
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "sh",
+            "-c",
+            &inner,
+        ]);
+    }
+    command.arg(shadow).arg(SSHD);
+    command
 }
 
 /// Makes an ed25519 key pair at `path` and `path.pub`.
