@@ -11,7 +11,7 @@
 //! |---|---|---|
 //! | `GET` | `/health` | [`Health`]: `{"status":"ok"}` |
 //! | `GET` | `/metrics` | Prometheus text format (0.0.4): see [`crate::telemetry`] |
-//! | `GET` | `/v1/status` | [`StatusReport`]: partners, destinations, dead letters, pending messages, silent partners |
+//! | `GET` | `/v1/status` | [`StatusReport`]: partners, destinations, dead letters, pending messages, silent partners, SFTP links |
 //! | `GET` | `/v1/messages?partner=&state=&since=&type=&limit=` | [`MessageList`], newest first |
 //! | `GET` | `/v1/messages/{id}` | [`MessageDetail`]: the record, its trace, its deliveries |
 //! | `GET` | `/v1/deliveries?state=&destination=&limit=` | [`DeliveryList`] |
@@ -69,6 +69,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock;
 use crate::config::AdminConfig;
 use crate::silence::{self, Quiet, Watch};
+use crate::sftp_status::{SftpLinkStatus, SftpStatusBoard};
 use crate::telemetry::Exporter;
 
 /// The file a generated token is written to, in the data directory.
@@ -261,6 +262,7 @@ struct AdminState {
     data_dir: PathBuf,
     token: String,
     metrics: Option<Exporter>,
+    sftp: SftpStatusBoard,
 }
 
 /// Starts the daemon's admin API on `config.admin.listen` with `token`, serving `outbox` (and
@@ -275,6 +277,7 @@ pub async fn start(
     partners: &partner::Partners,
     metrics: Option<Exporter>,
     outbound: Option<crate::outbound::OutboundDocuments>,
+    sftp: SftpStatusBoard,
 ) -> Admin {
     let partners = partners
         .all()
@@ -295,6 +298,7 @@ pub async fn start(
         partners,
         metrics,
         outbound,
+        sftp,
     )
     .await
     {
@@ -329,7 +333,10 @@ pub struct AdminServer {
 impl AdminServer {
     /// Binds `listen` (port 0 takes a free port: see [`AdminServer::local_addr`]); requests
     /// under `/v1/` and to `/metrics` must bear `token`. `data_dir` is only reported, in
-    /// [`StatusReport`]. Without `metrics`, `/metrics` answers 503.
+    /// [`StatusReport`]. Without `metrics`, `/metrics` answers 503. `sftp` is the SFTP links'
+    /// board the status report copies.
+    // Each argument is a separate thing the API serves; a struct of them would only move the list.
+    #[allow(clippy::too_many_arguments)]
     pub async fn bind(
         listen: SocketAddr,
         token: Token,
@@ -338,6 +345,7 @@ impl AdminServer {
         partners: Vec<PartnerInfo>,
         metrics: Option<Exporter>,
         outbound: Option<crate::outbound::OutboundDocuments>,
+        sftp: SftpStatusBoard,
     ) -> Result<AdminServer, AdminError> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -365,6 +373,7 @@ impl AdminServer {
             data_dir: data_dir.to_path_buf(),
             token: token.secret,
             metrics,
+            sftp,
         });
         Ok(AdminServer {
             listener,
@@ -515,6 +524,10 @@ pub struct StatusReport {
     /// Documents we sent whose acknowledgement has not come within the partner's `ack_within`.
     #[serde(default)]
     pub overdue_acknowledgements: Vec<crate::reconcile::Overdue>,
+    /// The SFTP links (inbound channels and partners' servers), as this process has seen them;
+    /// absent from a daemon without SFTP support.
+    #[serde(default)]
+    pub sftp: Vec<SftpLinkStatus>,
 }
 
 /// `GET /v1/messages`.
@@ -753,6 +766,7 @@ fn status_report(state: &AdminState, now: Millis) -> Result<StatusReport, ApiErr
             Some(o) => crate::reconcile::overdue(outbox, o.partners(), now)?,
             None => Vec::new(),
         },
+        sftp: state.sftp.snapshot(),
     })
 }
 
