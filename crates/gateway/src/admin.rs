@@ -68,8 +68,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock;
 use crate::config::AdminConfig;
-use crate::silence::{self, Quiet, Watch};
 use crate::sftp_status::{SftpLinkStatus, SftpStatusBoard};
+use crate::silence::{self, Quiet, Watch};
 use crate::telemetry::Exporter;
 
 /// The file a generated token is written to, in the data directory.

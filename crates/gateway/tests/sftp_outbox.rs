@@ -163,7 +163,10 @@ fn an_upload_cut_short_by_a_dying_server_is_retried_and_arrives_whole_once() {
     assert_eq!(link.consecutive_failures, 1);
     assert!(!link.connected);
     let error = link.last_error.as_ref().expect("last error");
-    assert!(error.retryable && error.message.contains("big.x12"), "{error:?}");
+    assert!(
+        error.retryable && error.message.contains("big.x12"),
+        "{error:?}"
+    );
 
     server.restart();
     let _rt = rt.enter();
