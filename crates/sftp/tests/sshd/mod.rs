@@ -199,6 +199,34 @@ impl Sshd {
         fs::write(path, keys).expect("authorized_keys");
     }
 
+    /// How far sshd's processes have read into `path` (the position of the first descriptor
+    /// one of them has open on it, from /proc), or None when none has it open: lets a test act
+    /// in the middle of a download.
+    pub fn read_position(&self, path: &Path) -> Option<u64> {
+        let root = self.child.as_ref()?.id();
+        let target = fs::canonicalize(path).ok()?;
+        for pid in descendants(root) {
+            let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+                continue;
+            };
+            for fd in fds.flatten() {
+                if fs::read_link(fd.path()).ok().as_deref() != Some(target.as_path()) {
+                    continue;
+                }
+                let info = fs::read_to_string(format!(
+                    "/proc/{pid}/fdinfo/{}",
+                    fd.file_name().to_string_lossy()
+                ))
+                .ok()?;
+                return info
+                    .lines()
+                    .find_map(|l| l.strip_prefix("pos:"))
+                    .and_then(|v| v.trim().parse().ok());
+            }
+        }
+        None
+    }
+
     /// Kills sshd and every process it forked (the per-connection ones), each by its pid, so
     /// connections drop the way they do when a server dies.
     pub fn kill(&mut self) {
