@@ -193,6 +193,51 @@ impl client::Handler for Client {
     }
 }
 
+/// The ciphers we offer, best first. With AES instructions in the CPU, AES-256-GCM (ring's,
+/// hardware-accelerated) first: on loopback it downloads about one and a half times as fast as
+/// ChaCha20-Poly1305, which is first otherwise, as in OpenSSH, because it is fast and
+/// constant-time in software. Both are AEAD ciphers of the same strength class; which one a
+/// server gets changes no security property we rely on.
+fn cipher_order() -> &'static [russh::cipher::Name] {
+    use russh::cipher::{AES_128_CTR, AES_192_CTR, AES_256_CTR, AES_256_GCM, CHACHA20_POLY1305};
+    const AES_FIRST: &[russh::cipher::Name] = &[
+        AES_256_GCM,
+        CHACHA20_POLY1305,
+        AES_256_CTR,
+        AES_192_CTR,
+        AES_128_CTR,
+    ];
+    const CHACHA_FIRST: &[russh::cipher::Name] = &[
+        CHACHA20_POLY1305,
+        AES_256_GCM,
+        AES_256_CTR,
+        AES_192_CTR,
+        AES_128_CTR,
+    ];
+    if hardware_aes() {
+        AES_FIRST
+    } else {
+        CHACHA_FIRST
+    }
+}
+
+fn hardware_aes() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("aes")
+            && std::arch::is_x86_feature_detected!("pclmulqdq")
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        std::arch::is_aarch64_feature_detected!("aes")
+            && std::arch::is_aarch64_feature_detected!("pmull")
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        false
+    }
+}
+
 fn ssh_error(addr: &str, e: russh::Error) -> Error {
     // A new connection fails the same way only when the two sides cannot agree on algorithms.
     let retryable = !matches!(
@@ -395,6 +440,10 @@ impl SftpSession {
             inactivity_timeout: None,
             // SFTP is request and answer: Nagle's delay would sit on every small request.
             nodelay: true,
+            preferred: russh::Preferred {
+                cipher: std::borrow::Cow::Borrowed(cipher_order()),
+                ..russh::Preferred::DEFAULT
+            },
             ..client::Config::default()
         };
         let accepted = Arc::new(OnceLock::new());
