@@ -49,7 +49,8 @@ pub struct SftpLinkStatus {
     pub partner: Option<String>,
     /// The server, `host:port`.
     pub server: String,
-    /// Whether a session is open now.
+    /// Whether the link's session was open when last used (a server may since have closed an
+    /// idle one; the next use reconnects).
     pub connected: bool,
     /// The last successful connection (login and SFTP open).
     pub last_connect: Option<Millis>,

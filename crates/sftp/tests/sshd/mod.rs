@@ -35,6 +35,8 @@ pub struct Sshd {
     pub user_key: PathBuf,
     /// With [`Sshd::start_password`]: the account's password, in the file `DIR/password`.
     pub password: Option<String>,
+    /// How passwords are taken, for a restart.
+    password_method: Option<PasswordMethod>,
     child: Option<Child>,
 }
 
@@ -134,6 +136,7 @@ impl Sshd {
                         host_pub,
                         user_key,
                         password: secret,
+                        password_method: password,
                         child: Some(child),
                     };
                 }
@@ -290,6 +293,7 @@ impl Sshd {
             host_pub,
             user_key,
             password: None,
+            password_method: None,
             child: None,
         }
     }
@@ -303,7 +307,11 @@ impl Sshd {
         let log = d.join("sshd.log");
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            let mut child = Command::new(SSHD)
+            let mut command = match self.password_method {
+                None => Command::new(SSHD),
+                Some(_) => with_private_shadow(&d.join("shadow")),
+            };
+            let mut child = command
                 .arg("-D")
                 .arg("-f")
                 .arg(d.join("sshd_config"))
