@@ -7,7 +7,9 @@
 # 4. measures edigate, edifact-rs, the edi crate, pydifact and node-x12 on them, one core;
 # 5. writes bench/results/latest.md and latest.json (the tables for bench/README.md);
 # 6. runs `edigate serve` and measures interchanges per second end to end and arrival-to-event
-#    latency: bench/results/daemon-latest.md and daemon-latest.json.
+#    latency: bench/results/daemon-latest.md and daemon-latest.json;
+# 7. moves a 200 MB file each way through a real OpenSSH sshd on loopback with edigate's SFTP
+#    client and with OpenSSH's `sftp`: bench/results/sftp-latest.md and sftp-latest.json.
 #
 # Knobs (environment): SIZES (MB, default "10,200"), PEER_SIZES (sizes the slow Python/Node peers
 # run on, default "10"), REPS (timed runs per Rust workload, default 7), PEER_REPS (default 3),
@@ -16,8 +18,9 @@
 # SKIP_PARSER=1 (steps 3-5 not run), SKIP_DAEMON=1 (step 6 not run), DAEMON_FILES (interchanges
 # per throughput run, default 5000), DAEMON_RUNS (throughput runs, default 3), DAEMON_RATE
 # (files per second in the latency run, default 1000), DAEMON_SECONDS (default 5),
-# DAEMON_SCRATCH (where the daemon's data directories go, default the system's temp dir).
-# CARGO_TARGET_DIR is honoured.
+# DAEMON_SCRATCH (where the daemon's data directories go, default the system's temp dir),
+# SKIP_SFTP=1 (step 7 not run), SFTP_MB (file size, default 200), SFTP_RUNS (timed transfers
+# per client and direction, default 5). CARGO_TARGET_DIR is honoured.
 set -euo pipefail
 
 bench=$(cd "$(dirname "$0")" && pwd)
@@ -35,6 +38,9 @@ DAEMON_FILES=${DAEMON_FILES:-5000}
 DAEMON_RUNS=${DAEMON_RUNS:-3}
 DAEMON_RATE=${DAEMON_RATE:-1000}
 DAEMON_SECONDS=${DAEMON_SECONDS:-5}
+SKIP_SFTP=${SKIP_SFTP:-0}
+SFTP_MB=${SFTP_MB:-200}
+SFTP_RUNS=${SFTP_RUNS:-5}
 
 peer_args=()
 if [ "$SKIP_PEERS" != 1 ] && [ "$SKIP_PARSER" != 1 ]; then
@@ -116,4 +122,10 @@ if [ "$SKIP_DAEMON" != 1 ]; then
     --files "$DAEMON_FILES" --runs "$DAEMON_RUNS" --rate "$DAEMON_RATE" \
     --seconds "$DAEMON_SECONDS" --source "$(rev_of crates)" \
     --out "$bench/results/daemon-latest" "${scratch[@]}"
+fi
+
+if [ "$SKIP_SFTP" != 1 ]; then
+  # Needs sshd (openssh-server) and sftp (openssh-client); it says so when they are missing.
+  "$exe" sftp --size-mb "$SFTP_MB" --runs "$SFTP_RUNS" --source "$(rev_of crates/sftp)" \
+    --out "$bench/results/sftp-latest"
 fi

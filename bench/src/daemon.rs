@@ -1056,7 +1056,7 @@ fn load_average() -> String {
         .to_string()
 }
 
-fn machine(scratch: &Path, load_at_start: String) -> Machine {
+pub(crate) fn machine(scratch: &Path, load_at_start: String) -> Machine {
     let cpuinfo = read_proc("/proc/cpuinfo");
     let cpu = cpuinfo
         .lines()

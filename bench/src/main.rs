@@ -6,11 +6,14 @@
 //!     --python bench/.venv/bin/python --node node --bench-dir bench --out bench/results/latest
 //! edigate-bench memory stream FILE      # child process: prints peak RSS of the streaming path
 //! edigate-bench daemon --edigate target/release/edigate --out bench/results/daemon-latest
+//! edigate-bench sftp --size-mb 200 --out bench/results/sftp-latest
 //! ```
 //!
 //! The parser comparison runs on one thread; `bench/run.sh` also pins the process (and the peers
 //! it starts) to one core with `taskset`. The daemon benchmark ([`daemon`]) runs `edigate serve`
-//! as a child process, unpinned: it measures the whole daemon on the whole machine.
+//! as a child process, unpinned: it measures the whole daemon on the whole machine. The SFTP
+//! benchmark ([`transfer`]) moves one large file each way through a real sshd on loopback with
+//! edigate's client and with OpenSSH's `sftp`.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -26,6 +29,7 @@ use edigate_bench::{mem, work};
 use serde::{Deserialize, Serialize};
 
 mod daemon;
+mod transfer;
 
 /// 10⁶ bytes: every MB and MB/s here is decimal.
 const MB: f64 = 1e6;
@@ -129,6 +133,30 @@ enum Cmd {
         source: String,
         /// Write <out>.md and <out>.json.
         #[arg(long, default_value = "bench/results/daemon-latest")]
+        out: PathBuf,
+    },
+    /// Uploads and downloads one large file through a real OpenSSH sshd on loopback, with
+    /// edigate's SFTP client and with OpenSSH's `sftp` in the same run; writes <out>.md and
+    /// <out>.json.
+    Sftp {
+        /// File size in MB (10⁶ bytes).
+        #[arg(long, default_value_t = 200)]
+        size_mb: u64,
+        /// Timed transfers per client and direction (best and median shown).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// OpenSSH's `sftp` client, the peer.
+        #[arg(long, default_value = "sftp")]
+        sftp_client: PathBuf,
+        /// Where the server's directory and the local copies go, in a fresh subdirectory
+        /// [default: the system's temp directory].
+        #[arg(long)]
+        scratch: Option<PathBuf>,
+        /// Which edigate source was measured (run.sh passes the git revision).
+        #[arg(long, default_value = "unknown")]
+        source: String,
+        /// Write <out>.md and <out>.json.
+        #[arg(long, default_value = "bench/results/sftp-latest")]
         out: PathBuf,
     },
 }
@@ -248,6 +276,21 @@ fn main() -> Result<()> {
                 out,
             })
         }
+        Cmd::Sftp {
+            size_mb,
+            runs,
+            sftp_client,
+            scratch,
+            source,
+            out,
+        } => transfer::run(&transfer::Options {
+            size_mb,
+            runs,
+            sftp_client,
+            scratch,
+            source,
+            out,
+        }),
     }
 }
 

@@ -3,6 +3,7 @@
 #   - pydifact, pinned in requirements.txt, in a venv at tests/peers/.venv
 #   - node-x12 and edifact, pinned by node/package-lock.json, in tests/peers/node/node_modules
 #   - OpenSSH's sshd and ssh-keygen, which crates/sftp's tests run on loopback as the SFTP server
+#     (and openssl, which hashes the password of the password-login tests)
 # For a fresh Debian 12 machine, as root or not (apt-get, through sudo when not root, only for
 # what is missing: python3-venv, nodejs, npm, openssh-server). Idempotent, and quick when the
 # pinned versions are already installed: then it neither runs pip nor npm.
@@ -115,5 +116,11 @@ if [ ! -x /usr/sbin/sshd ] || ! command -v ssh-keygen >/dev/null 2>&1; then
   [ -x /usr/sbin/sshd ] || die "openssh-server did not install /usr/sbin/sshd"
 fi
 say "openssh present: $(/usr/sbin/sshd -V 2>&1 | head -n 1)"
+# The password-login tests hash a test password with `openssl passwd` and give sshd a private
+# /etc/shadow with `unshare` and `mount` (util-linux, mount: on every Debian system).
+command -v openssl >/dev/null 2>&1 || apt_install openssl
+for tool in unshare mount; do
+  command -v "$tool" >/dev/null 2>&1 || die "$tool (util-linux) is missing"
+done
 
 say "ready"

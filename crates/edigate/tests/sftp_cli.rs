@@ -209,3 +209,56 @@ fn partner_check_points_at_a_bad_file_name_template() {
     assert!(err.contains("unknown variable {typ}"), "{err}");
     assert!(err.contains("did you mean {type}?"), "{err}");
 }
+
+#[test]
+fn a_password_from_the_environment_logs_in_and_a_wrong_one_fails_the_login_unshown() {
+    let sshd = sshd::Sshd::start_password(sshd::PasswordMethod::Password);
+    let password = sshd.password.clone().unwrap();
+    let dir = partners(&sshd, &sshd.host_pub);
+    let file = dir.join("acme-retail.toml");
+    let text = fs::read_to_string(&file).unwrap();
+    let key_auth = format!(
+        "type = \"key\"\nprivate_key = {:?}\n",
+        sshd.user_key.display().to_string()
+    );
+    assert!(text.contains(&key_auth), "{text}");
+    fs::write(
+        &file,
+        text.replace(
+            &key_auth,
+            "type = \"password\"\npassword_env = \"ACME_SFTP_PASSWORD\"\n",
+        ),
+    )
+    .unwrap();
+    let run = |password: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_edigate"))
+            .args(["sftp", "test", "acme-retail", "--partners"])
+            .arg(&dir)
+            .env("ACME_SFTP_PASSWORD", password)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code().unwrap_or(-1), text)
+    };
+    let (code, text) = run(&password);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        step(&text, "credentials").contains("password found"),
+        "{text}"
+    );
+    assert!(!text.contains(&password), "the password shown: {text}");
+
+    let wrong = "wrong horse battery";
+    let (code, text) = run(wrong);
+    assert_eq!(code, 1, "{text}");
+    let login = step(&text, "login");
+    assert!(
+        login.starts_with("FAILED") && login.contains("refused password authentication"),
+        "{text}"
+    );
+    assert!(!text.contains(wrong), "the password shown: {text}");
+}

@@ -11,7 +11,7 @@
 //! |---|---|---|
 //! | `GET` | `/health` | [`Health`]: `{"status":"ok"}` |
 //! | `GET` | `/metrics` | Prometheus text format (0.0.4): see [`crate::telemetry`] |
-//! | `GET` | `/v1/status` | [`StatusReport`]: partners, destinations, dead letters, pending messages, silent partners |
+//! | `GET` | `/v1/status` | [`StatusReport`]: partners, destinations, dead letters, pending messages, silent partners, SFTP links |
 //! | `GET` | `/v1/messages?partner=&state=&since=&type=&limit=` | [`MessageList`], newest first |
 //! | `GET` | `/v1/messages/{id}` | [`MessageDetail`]: the record, its trace, its deliveries |
 //! | `GET` | `/v1/deliveries?state=&destination=&limit=` | [`DeliveryList`] |
@@ -68,6 +68,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock;
 use crate::config::AdminConfig;
+use crate::sftp_status::{SftpLinkStatus, SftpStatusBoard};
 use crate::silence::{self, Quiet, Watch};
 use crate::telemetry::Exporter;
 
@@ -263,6 +264,7 @@ struct AdminState {
     data_dir: PathBuf,
     token: String,
     metrics: Option<Exporter>,
+    sftp: SftpStatusBoard,
 }
 
 /// Processes one message to its final state: the daemon's pipeline, for reprocessing.
@@ -278,6 +280,8 @@ pub struct Services {
     pub outbound: Option<crate::outbound::OutboundDocuments>,
     /// `POST /v1/messages/{id}/reprocess`.
     pub reprocess: Option<Reprocess>,
+    /// The SFTP links' state, for the status report (empty without SFTP).
+    pub sftp: SftpStatusBoard,
 }
 
 /// Starts the daemon's admin API on `config.admin.listen` with `token`, serving `outbox` (and
@@ -344,7 +348,8 @@ pub struct AdminServer {
 impl AdminServer {
     /// Binds `listen` (port 0 takes a free port: see [`AdminServer::local_addr`]); requests
     /// under `/v1/` and to `/metrics` must bear `token`. `data_dir` is only reported, in
-    /// [`StatusReport`]. Without `metrics`, `/metrics` answers 503.
+    /// [`StatusReport`]. Without `services.metrics`, `/metrics` answers 503; `services.sftp` is
+    /// the SFTP links' board the status report copies.
     pub async fn bind(
         listen: SocketAddr,
         token: Token,
@@ -357,6 +362,7 @@ impl AdminServer {
             metrics,
             outbound,
             reprocess,
+            sftp,
         } = services;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -385,6 +391,7 @@ impl AdminServer {
             data_dir: data_dir.to_path_buf(),
             token: token.secret,
             metrics,
+            sftp,
         });
         Ok(AdminServer {
             listener,
@@ -536,6 +543,10 @@ pub struct StatusReport {
     /// Documents we sent whose acknowledgement has not come within the partner's `ack_within`.
     #[serde(default)]
     pub overdue_acknowledgements: Vec<crate::reconcile::Overdue>,
+    /// The SFTP links (inbound channels and partners' servers), as this process has seen them;
+    /// absent from a daemon without SFTP support.
+    #[serde(default)]
+    pub sftp: Vec<SftpLinkStatus>,
 }
 
 /// `GET /v1/messages`.
@@ -774,6 +785,7 @@ fn status_report(state: &AdminState, now: Millis) -> Result<StatusReport, ApiErr
             Some(o) => crate::reconcile::overdue(outbox, o.partners(), now)?,
             None => Vec::new(),
         },
+        sftp: state.sftp.snapshot(),
     })
 }
 

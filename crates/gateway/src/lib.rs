@@ -31,6 +31,7 @@ pub mod pipeline;
 pub mod reconcile;
 pub mod remote;
 pub mod retention;
+pub mod sftp_status;
 pub mod silence;
 pub mod sinks;
 pub mod spool;
@@ -108,6 +109,8 @@ pub struct Gateway {
     pipeline: Pipeline,
     inboxes: Vec<DirectoryInbox>,
     sftp_inboxes: Vec<remote::SftpInbox>,
+    /// The SFTP links' state now, for the status report.
+    sftp_status: sftp_status::SftpStatusBoard,
     destinations: Destinations,
     retry: RetryPolicy,
     admin_token: admin::Token,
@@ -144,6 +147,7 @@ impl Gateway {
         let mut inboxes = Vec::new();
         let mut channel_partner = BTreeMap::new();
         let mut sftp_inboxes = Vec::new();
+        let sftp_status = sftp_status::SftpStatusBoard::default();
         for channel in config.inbound(&partners) {
             match channel {
                 config::InboundConfig::Directory {
@@ -179,6 +183,13 @@ impl Gateway {
                     server.check().map_err(|e| {
                         Error::Internal(format!("channel {name}: invalid SFTP settings: {e}"))
                     })?;
+                    sftp_status.register(
+                        &name,
+                        sftp_status::SftpDirection::Inbound,
+                        partner.as_deref(),
+                        format!("{}:{}", server.host, server.port),
+                        None,
+                    );
                     channel_partner.insert(name.clone(), partner);
                     sftp_inboxes.push(remote::SftpInbox {
                         name,
@@ -206,7 +217,11 @@ impl Gateway {
                         })
                     }
                     partner::Outbound::Sftp(server) => {
-                        PartnerOutbound::Sftp(Box::new(remote::SftpOutbox::new((**server).clone())))
+                        PartnerOutbound::Sftp(Box::new(remote::SftpOutbox::new(
+                            partner_destination(&p.id),
+                            (**server).clone(),
+                            sftp_status.clone(),
+                        )))
                     }
                 };
                 (partner_destination(&p.id), out)
@@ -260,6 +275,7 @@ impl Gateway {
             pipeline,
             inboxes,
             sftp_inboxes,
+            sftp_status,
             destinations: Destinations {
                 sinks,
                 partners: partner_dirs,
@@ -305,6 +321,7 @@ impl Gateway {
                     Arc::new(move |id| gw.pipeline.process(id).map_err(|e| e.to_string()))
                         as admin::Reprocess
                 }),
+                sftp: gw.sftp_status.clone(),
             },
         )
         .await;

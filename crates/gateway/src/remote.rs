@@ -7,7 +7,7 @@
 //! downloaded and recorded but not yet removed when the gateway stopped is downloaded again on
 //! the next round and recognised by name and hash: it is the message already made, not a new one.
 
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -19,6 +19,7 @@ pub use sftp::SftpConfig;
 use tokio::runtime::Handle;
 
 use crate::Gateway;
+use crate::sftp_status::{SftpDirection, SftpStatusBoard};
 use crate::sinks::DeliveryError;
 
 /// One SFTP inbound channel.
@@ -37,6 +38,7 @@ impl Gateway {
     /// Polls one SFTP channel until `stop` is set.
     pub(crate) fn sftp_loop(&self, inbox: &SftpInbox, stop: &AtomicBool, rt: &Handle) {
         let pause = self.config.limits.poll_interval();
+        let board = &self.sftp_status;
         let mut session: Option<SftpSession> = None;
         let mut first_round = true;
         while !stop.load(Ordering::SeqCst) {
@@ -44,10 +46,12 @@ impl Gateway {
                 match rt.block_on(SftpSession::connect(&inbox.config)) {
                     Ok(s) => {
                         tracing::info!(channel = %inbox.name, host = %inbox.config.host, fingerprint = %s.host_key_fingerprint(), "connected");
+                        board.connected(&inbox.name);
                         session = Some(s);
                     }
                     Err(e) => {
                         tracing::error!(channel = %inbox.name, host = %inbox.config.host, error = %e, retryable = e.is_retryable(), "cannot connect");
+                        board.failed(&inbox.name, e.to_string(), e.is_retryable(), true);
                         sleep_unless(stop, RECONNECT);
                         continue;
                     }
@@ -58,6 +62,7 @@ impl Gateway {
             };
             match self.sftp_round(inbox, s, rt) {
                 Ok(taken) => {
+                    board.polled(&inbox.name);
                     if first_round {
                         // Files recorded before the last stop and still on the server were
                         // found again this round; markers left for files gone can go.
@@ -71,18 +76,28 @@ impl Gateway {
                     }
                 }
                 Err(e) => {
-                    tracing::error!(channel = %inbox.name, error = %e, "SFTP round failed; reconnecting");
+                    tracing::error!(channel = %inbox.name, error = %e.message, retryable = e.retryable, "SFTP round failed; reconnecting");
+                    board.failed(&inbox.name, e.message, e.retryable, true);
                     session = None;
                     sleep_unless(stop, RECONNECT);
                 }
             }
         }
+        if let Some(s) = session {
+            let _ = rt.block_on(s.close());
+        }
+        board.disconnected(&inbox.name);
     }
 
     /// One round: list, download, record, flush, finish on the server, process. Returns how many
     /// files were taken.
-    fn sftp_round(&self, inbox: &SftpInbox, s: &SftpSession, rt: &Handle) -> Result<usize, String> {
-        let ready = rt.block_on(s.list_ready()).map_err(|e| e.to_string())?;
+    fn sftp_round(
+        &self,
+        inbox: &SftpInbox,
+        s: &SftpSession,
+        rt: &Handle,
+    ) -> Result<usize, RoundError> {
+        let ready = rt.block_on(s.list_ready())?;
         let mut batch = Vec::new();
         for f in ready.into_iter().take(crate::BATCH) {
             if f.size > self.pipeline.max_file_bytes {
@@ -93,9 +108,12 @@ impl Gateway {
             }
             match rt.block_on(s.download(&f.name)) {
                 Ok(bytes) => batch.push((f.name, bytes)),
-                Err(e) if e.is_retryable() => return Err(e.to_string()),
+                Err(e) if e.is_retryable() => return Err(e.into()),
                 Err(e) => {
                     tracing::error!(channel = %inbox.name, file = %f.name, error = %e, "cannot download; left on the server");
+                    // The session is fine, but an operator should see why the file stays.
+                    self.sftp_status
+                        .failed(&inbox.name, format!("{}: {e}", f.name), false, false);
                 }
             }
         }
@@ -105,9 +123,9 @@ impl Gateway {
         let received = self
             .pipeline
             .receive_downloaded(&inbox.name, batch)
-            .map_err(|e| e.to_string())?;
+            .map_err(RoundError::local)?;
         // Durable here before anything is removed from the server.
-        self.pipeline.outbox.flush().map_err(|e| e.to_string())?;
+        self.pipeline.outbox.flush().map_err(RoundError::local)?;
         for r in &received {
             match rt.block_on(s.finish(&r.name)) {
                 Ok(()) => {
@@ -127,6 +145,32 @@ impl Gateway {
     }
 }
 
+/// Why a round of an inbound channel failed.
+#[derive(Debug)]
+pub(crate) struct RoundError {
+    message: String,
+    retryable: bool,
+}
+
+impl RoundError {
+    /// Our own side failed (the spool, the outbox): the next round tries again.
+    fn local(e: impl std::fmt::Display) -> RoundError {
+        RoundError {
+            message: e.to_string(),
+            retryable: true,
+        }
+    }
+}
+
+impl From<sftp::Error> for RoundError {
+    fn from(e: sftp::Error) -> Self {
+        RoundError {
+            retryable: e.is_retryable(),
+            message: e.to_string(),
+        }
+    }
+}
+
 /// Sleeps for `d`, waking early when the gateway stops.
 fn sleep_unless(stop: &AtomicBool, d: Duration) {
     let step = Duration::from_millis(50);
@@ -139,14 +183,22 @@ fn sleep_unless(stop: &AtomicBool, d: Duration) {
 }
 
 /// A partner's outbox directory on its SFTP server, with the session kept between deliveries.
+///
+/// Up to `max_concurrent_uploads` documents are uploaded at once, over one shared connection
+/// (SFTP multiplexes requests): the partner sees one login however busy we are, and a server
+/// that fails takes one reconnection, not one per upload.
 pub struct SftpOutbox {
+    destination: String,
     config: SftpConfig,
-    session: Mutex<Option<SftpSession>>,
+    session: tokio::sync::Mutex<Option<Arc<SftpSession>>>,
+    slots: tokio::sync::Semaphore,
+    status: SftpStatusBoard,
 }
 
 impl std::fmt::Debug for SftpOutbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SftpOutbox")
+            .field("destination", &self.destination)
             .field("host", &self.config.host)
             .field("outbox_dir", &self.config.outbox_dir)
             .finish_non_exhaustive()
@@ -154,41 +206,61 @@ impl std::fmt::Debug for SftpOutbox {
 }
 
 impl SftpOutbox {
-    /// An outbox that connects when it first delivers.
-    pub fn new(config: SftpConfig) -> Self {
+    /// The outbox of `destination` (`partner:ID`), which connects when it first delivers and
+    /// reports to `status`.
+    pub fn new(destination: String, config: SftpConfig, status: SftpStatusBoard) -> Self {
+        let limit = config.max_concurrent_uploads.max(1);
+        status.register(
+            &destination,
+            SftpDirection::Outbound,
+            destination.strip_prefix("partner:"),
+            format!("{}:{}", config.host, config.port),
+            Some(limit as u64),
+        );
         SftpOutbox {
+            destination,
+            slots: tokio::sync::Semaphore::new(limit),
             config,
-            session: Mutex::new(None),
+            session: tokio::sync::Mutex::new(None),
+            status,
         }
     }
 
     /// Uploads one document under a temporary name and renames it into place. Runs on the
-    /// delivery worker's blocking thread, inside the gateway's runtime. Errors that retrying
-    /// cannot cure (a changed host key, refused credentials, no permission) are permanent.
+    /// delivery worker's blocking thread, inside the gateway's runtime; waits while the
+    /// partner's server already has `max_concurrent_uploads` uploads from us. Errors that
+    /// retrying cannot cure (a changed host key, refused credentials, no permission) are
+    /// permanent.
     pub fn deliver(&self, file_name: &str, bytes: &[u8]) -> Result<(), DeliveryError> {
         let rt = Handle::try_current().map_err(|e| DeliveryError::Unavailable {
             what: format!("uploading {file_name} to {}", self.config.host),
             message: format!("no runtime: {e}"),
         })?;
-        // One upload at a time per partner server: the session is not shared across uploads.
-        let mut session = self
-            .session
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let result = rt.block_on(async {
-            if session.as_ref().is_none_or(SftpSession::is_closed) {
-                *session = Some(SftpSession::connect(&self.config).await?);
+            // The semaphore is never closed, so acquiring fails only if it were.
+            let _slot = self.slots.acquire().await.map_err(|e| {
+                sftp::Error::Config(format!("upload slots of {}: {e}", self.destination))
+            })?;
+            let session = self.session().await?;
+            self.status.upload_started(&self.destination);
+            let uploaded = session.upload(file_name, bytes).await;
+            self.status
+                .upload_ended(&self.destination, uploaded.is_ok());
+            if uploaded.is_err() {
+                self.forget(&session).await;
             }
-            match session.as_ref() {
-                Some(s) => s.upload(file_name, bytes).await,
-                None => Err(sftp::Error::Config("no session".into())),
-            }
+            uploaded
         });
         result.map_err(|e| {
-            *session = None;
             let what = format!(
                 "uploading {file_name} to {}:{}",
                 self.config.host, self.config.outbox_dir
+            );
+            self.status.failed(
+                &self.destination,
+                format!("{what}: {e}"),
+                e.is_retryable(),
+                true,
             );
             if e.is_retryable() {
                 DeliveryError::Unavailable {
@@ -199,6 +271,29 @@ impl SftpOutbox {
                 DeliveryError::Unsendable(format!("{what}: {e}"))
             }
         })
+    }
+
+    /// The open session, or a new one. Connecting holds the lock, so uploads waiting for a
+    /// server that is down make one attempt between them, not one each at once.
+    async fn session(&self) -> Result<Arc<SftpSession>, sftp::Error> {
+        let mut slot = self.session.lock().await;
+        if let Some(s) = slot.as_ref().filter(|s| !s.is_closed()) {
+            return Ok(Arc::clone(s));
+        }
+        let s = Arc::new(SftpSession::connect(&self.config).await?);
+        tracing::info!(destination = %self.destination, host = %self.config.host, fingerprint = %s.host_key_fingerprint(), "connected");
+        self.status.connected(&self.destination);
+        *slot = Some(Arc::clone(&s));
+        Ok(s)
+    }
+
+    /// Drops `failed` as the shared session after an error, so the next upload connects anew;
+    /// a session another upload already replaced stays.
+    async fn forget(&self, failed: &Arc<SftpSession>) {
+        let mut slot = self.session.lock().await;
+        if slot.as_ref().is_some_and(|s| Arc::ptr_eq(s, failed)) {
+            *slot = None;
+        }
     }
 }
 
@@ -326,7 +421,7 @@ pub async fn probe(config: &SftpConfig) -> Vec<ProbeStep> {
                         ),
                     );
                 }
-                sftp::Error::AuthRejected { .. } => {
+                sftp::Error::AuthRejected { .. } | sftp::Error::AuthUnsupported { .. } => {
                     push(
                         &mut steps,
                         "credentials",

@@ -26,6 +26,7 @@ use crate::names::Pattern;
 /// archive_dir = "out/archive"      # optional: move downloaded files here instead of deleting them
 /// ignore = ["*.tmp", "*.part"]     # optional: names the partner is still writing
 /// stable_interval_ms = 2000        # optional: a file must keep its size this long to be taken
+/// max_concurrent_uploads = 2       # optional: uploads at once to this server (as a destination)
 ///
 /// [auth]
 /// type = "key"
@@ -74,6 +75,12 @@ pub struct SftpConfig {
     /// the interval between the two listings of [`crate::SftpSession::list_ready`].
     #[serde(default = "default_stable_interval_ms")]
     pub stable_interval_ms: u64,
+    /// The most documents uploaded to this server at once when it is a partner's destination
+    /// (`[outbound.sftp]`); they share one connection. Partners' servers are often small and
+    /// count open files per account, so the default is 2; the gateway's
+    /// `delivery.concurrency_per_destination` caps it too. Inbound channels do not upload.
+    #[serde(default = "default_max_concurrent_uploads")]
+    pub max_concurrent_uploads: usize,
     /// Time limits.
     #[serde(default)]
     pub timeouts: Timeouts,
@@ -95,7 +102,16 @@ pub enum AuthConfig {
         #[serde(default)]
         passphrase_file: Option<PathBuf>,
     },
-    /// A password.
+    /// A password, sent by the `password` method when the server offers it, else by
+    /// `keyboard-interactive` as the answer to the server's hidden prompt (servers that check
+    /// passwords through PAM ask that way). Never by both: a wrong password counts once against
+    /// the server's lockout limits.
+    ///
+    /// ```toml
+    /// [auth]
+    /// type = "password"
+    /// password_file = "/etc/edigate/secrets/acme-sftp"   # first line; or password_env = "VAR"
+    /// ```
     Password {
         /// The environment variable holding the password.
         #[serde(default)]
@@ -142,6 +158,9 @@ fn default_ignore() -> Vec<String> {
 }
 fn default_stable_interval_ms() -> u64 {
     2_000
+}
+fn default_max_concurrent_uploads() -> usize {
+    2
 }
 fn default_connect_ms() -> u64 {
     15_000
@@ -332,6 +351,11 @@ impl SftpConfig {
             }
             _ => {}
         }
+        if self.max_concurrent_uploads == 0 {
+            return Err(Error::Config(
+                "max_concurrent_uploads is 0: nothing could ever be uploaded".into(),
+            ));
+        }
         let t = &self.timeouts;
         if t.connect_ms == 0 || t.request_ms == 0 || t.keepalive_ms == 0 {
             return Err(Error::Config("timeouts must be more than 0 ms".into()));
@@ -463,6 +487,9 @@ mod tests {
         assert!(bad_pattern.check().is_err());
         let zero = config("[timeouts]\nrequest_ms = 0").expect("parse");
         assert!(zero.check().is_err());
+        let no_uploads = config("max_concurrent_uploads = 0").expect("parse");
+        assert!(no_uploads.check().is_err());
+        assert_eq!(config("").expect("parse").max_concurrent_uploads, 2);
     }
 
     #[test]

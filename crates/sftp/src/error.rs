@@ -55,8 +55,22 @@ pub enum Error {
         addr: String,
         /// The account.
         user: String,
-        /// `publickey` or `password`.
+        /// `publickey`, `password` or `keyboard-interactive`.
         method: &'static str,
+    },
+    /// The server takes none of the ways we can prove who we are with the configured
+    /// credentials (a password where the server only takes keys, say): not retryable.
+    #[error(
+        "{addr}: the server does not take a password for {user:?}; it offers: {}",
+        offered.join(", ")
+    )]
+    AuthUnsupported {
+        /// `host:port`.
+        addr: String,
+        /// The account.
+        user: String,
+        /// The methods the server offered.
+        offered: Vec<String>,
     },
     /// The SSH layer failed (connection closed, key exchange failed, protocol error);
     /// `retryable` is false only where a new connection would fail the same way (no common
@@ -143,6 +157,7 @@ impl Error {
             Error::Config(_)
             | Error::HostKeyMismatch { .. }
             | Error::AuthRejected { .. }
+            | Error::AuthUnsupported { .. }
             | Error::PermissionDenied { .. }
             | Error::NotFound { .. }
             | Error::InvalidName { .. }

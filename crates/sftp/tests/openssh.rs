@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use sftp::{Error, RemoteFileId, SftpSession, file_name};
-use sshd::{Sshd, fingerprint_of, free_port, keygen};
+use sshd::{PasswordMethod, Sshd, fingerprint_of, free_port, keygen};
 
 async fn connect(config: &sftp::SftpConfig) -> SftpSession {
     SftpSession::connect(config)
@@ -476,4 +476,76 @@ async fn a_server_killed_mid_session_gives_retryable_errors() {
         .await
         .expect_err("down");
     assert!(err.is_retryable(), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_password_logs_in_by_the_password_method() {
+    let server = Sshd::start_password(PasswordMethod::Password);
+    let session = connect(&server.password_config()).await;
+    assert_eq!(session.host_key_fingerprint(), server.host_fingerprint());
+    fs::write(server.home.join("inbox/a.x12"), b"ISA*pw~").expect("write");
+    assert_eq!(
+        session.download("a.x12").await.expect("download"),
+        b"ISA*pw~"
+    );
+    session.upload("ack.x12", b"ack").await.expect("upload");
+    assert_eq!(
+        fs::read(server.home.join("outbox/ack.x12")).expect("read"),
+        b"ack"
+    );
+    let log = fs::read_to_string(server.dir.path().join("sshd.log")).expect("sshd log");
+    assert!(log.contains("Accepted password for"), "{log}");
+}
+
+#[tokio::test]
+async fn a_password_logs_in_by_keyboard_interactive_when_the_server_asks_that_way() {
+    let server = Sshd::start_password(PasswordMethod::KeyboardInteractive);
+    let session = connect(&server.password_config()).await;
+    assert!(session.list_inbox().await.expect("list").is_empty());
+    session.upload("ack.x12", b"ack").await.expect("upload");
+    let log = fs::read_to_string(server.dir.path().join("sshd.log")).expect("sshd log");
+    assert!(log.contains("Accepted keyboard-interactive"), "{log}");
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_refused_by_either_method_without_showing_it() {
+    for method in [
+        PasswordMethod::Password,
+        PasswordMethod::KeyboardInteractive,
+    ] {
+        let server = Sshd::start_password(method);
+        let wrong = "not the password, with spaces";
+        fs::write(server.dir.path().join("password"), format!("{wrong}\n")).expect("write");
+        let err = SftpSession::connect(&server.password_config())
+            .await
+            .expect_err("a wrong password must be refused");
+        let expected = match method {
+            PasswordMethod::Password => "password",
+            PasswordMethod::KeyboardInteractive => "keyboard-interactive",
+        };
+        assert!(
+            matches!(err, Error::AuthRejected { method, .. } if method == expected),
+            "{method:?}: {err:?}"
+        );
+        assert!(!err.is_retryable());
+        assert!(!err.to_string().contains(wrong), "no secret in: {err}");
+        assert!(!format!("{err:?}").contains(wrong), "no secret in: {err:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_password_for_a_server_that_takes_only_keys_says_what_it_takes() {
+    let server = Sshd::start();
+    fs::write(server.dir.path().join("password"), "anything\n").expect("write");
+    let err = SftpSession::connect(&server.password_config())
+        .await
+        .expect_err("key-only server");
+    match &err {
+        Error::AuthUnsupported { offered, .. } => {
+            assert_eq!(offered, &["publickey".to_string()], "{err}");
+        }
+        other => panic!("expected AuthUnsupported, got {other:?}"),
+    }
+    assert!(!err.is_retryable());
+    assert!(err.to_string().contains("publickey"), "{err}");
 }

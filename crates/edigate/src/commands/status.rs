@@ -1,10 +1,11 @@
 //! `edigate status`: the running gateway at a glance — partners and their messages, the
-//! delivery queues per destination, dead letters.
+//! delivery queues per destination, dead letters, and the SFTP links.
 
 use std::process::ExitCode;
 
 use clap::Args;
 use gateway::admin::{MessageCounts, StatusReport};
+use gateway::sftp_status::{SftpDirection, SftpLinkStatus};
 
 use super::ops::{self, AdminArgs, Client, Failure, Table};
 
@@ -99,6 +100,8 @@ fn render(r: &StatusReport, admin: &str) -> String {
         out.push_str(&queues.render());
     }
 
+    out.push_str(&render_sftp(&r.sftp));
+
     out.push_str(&format!(
         "\nmessages being processed: {}   deliveries queued: {}   dead letters: {}\n",
         r.pending_messages, r.queued_deliveries, r.dead_letters
@@ -124,6 +127,7 @@ fn render(r: &StatusReport, admin: &str) -> String {
     }
     warnings.extend(silence_warnings(r));
     warnings.extend(overdue_warnings(r));
+    warnings.extend(sftp_warnings(&r.sftp));
     for w in warnings {
         out.push_str(&format!("warning: {w}\n"));
     }
@@ -199,6 +203,77 @@ fn span(ms: u64) -> String {
         }
     }
     parts.join(" ")
+}
+
+/// The SFTP links: one row each, then each link's last error on a line of its own (errors are
+/// long, and the one an operator acts on).
+fn render_sftp(links: &[SftpLinkStatus]) -> String {
+    if links.is_empty() {
+        return String::new();
+    }
+    let time = |t: Option<u64>| t.map_or_else(|| "-".into(), ops::utc);
+    let mut table = Table::new(&[
+        "SFTP LINK",
+        "DIRECTION",
+        "SERVER",
+        "STATE",
+        "LAST CONNECT",
+        "LAST POLL/UPLOAD",
+        ">FAILURES",
+    ]);
+    let mut errors = String::new();
+    for l in links {
+        let (direction, last_work) = match l.direction {
+            SftpDirection::Inbound => ("inbound", l.last_poll),
+            SftpDirection::Outbound => ("outbound", l.last_upload),
+        };
+        let state = match (l.connected, l.uploads_in_flight, l.max_concurrent_uploads) {
+            (true, 0, _) => "connected".to_string(),
+            (true, n, Some(max)) => format!("uploading {n}/{max}"),
+            (true, n, None) => format!("uploading {n}"),
+            (false, _, _) if l.consecutive_failures > 0 => "failing".to_string(),
+            (false, _, _) => "idle".to_string(),
+        };
+        table.row(vec![
+            l.name.clone(),
+            direction.into(),
+            l.server.clone(),
+            state,
+            time(l.last_connect),
+            time(last_work),
+            l.consecutive_failures.to_string(),
+        ]);
+        if let Some(e) = &l.last_error {
+            errors.push_str(&format!(
+                "  {}: last error {}{}: {}\n",
+                l.name,
+                ops::utc(e.at),
+                if e.retryable { "" } else { " (not retryable)" },
+                e.message
+            ));
+        }
+    }
+    format!("\n{}{errors}", table.render())
+}
+
+/// A warning for each SFTP link whose last attempts failed.
+fn sftp_warnings(links: &[SftpLinkStatus]) -> Vec<String> {
+    links
+        .iter()
+        .filter(|l| l.consecutive_failures > 0)
+        .map(|l| {
+            let action = match &l.last_error {
+                Some(e) if !e.retryable => {
+                    "retrying will not help: check the settings with `edigate sftp test`"
+                }
+                _ => "retrying",
+            };
+            format!(
+                "SFTP link {} to {}: {} attempt(s) in a row failed; {action}",
+                l.name, l.server, l.consecutive_failures
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]

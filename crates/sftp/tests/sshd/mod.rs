@@ -33,21 +33,41 @@ pub struct Sshd {
     pub host_pub: String,
     /// The client's private key, authorised to log in.
     pub user_key: PathBuf,
+    /// With [`Sshd::start_password`]: the account's password, in the file `DIR/password`.
+    pub password: Option<String>,
+    /// How passwords are taken, for a restart.
+    password_method: Option<PasswordMethod>,
     child: Option<Child>,
+}
+
+/// How a test server takes passwords.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordMethod {
+    /// The `password` method, sshd checking the shadow entry itself (`UsePAM no`).
+    Password,
+    /// `keyboard-interactive` through PAM's password prompt (`UsePAM yes`, `password` off), as
+    /// servers that check passwords through PAM offer it.
+    KeyboardInteractive,
 }
 
 impl Sshd {
     /// Starts an sshd serving read-write SFTP.
     pub fn start() -> Sshd {
-        Sshd::start_with("")
+        Sshd::start_with("", None)
     }
 
     /// Starts an sshd whose SFTP server refuses every change (`internal-sftp -R`).
     pub fn start_read_only() -> Sshd {
-        Sshd::start_with("-R")
+        Sshd::start_with("-R", None)
     }
 
-    fn start_with(sftp_flags: &str) -> Sshd {
+    /// Starts an sshd that takes the account's password (by `method`) and no key; see the
+    /// module docs for how, without touching the machine's accounts.
+    pub fn start_password(method: PasswordMethod) -> Sshd {
+        Sshd::start_with("", Some(method))
+    }
+
+    fn start_with(sftp_flags: &str, password: Option<PasswordMethod>) -> Sshd {
         let Material {
             dir,
             home,
@@ -56,6 +76,21 @@ impl Sshd {
             user,
         } = Material::new();
         let d = dir.path();
+        let secret = password.map(|_| make_shadow(d, &user));
+        let login = match password {
+            None => "PubkeyAuthentication yes\nPasswordAuthentication no\n\
+                     KbdInteractiveAuthentication no\nUsePAM no\n"
+                .to_string(),
+            Some(PasswordMethod::Password) => {
+                "PubkeyAuthentication no\nPasswordAuthentication yes\n\
+                 KbdInteractiveAuthentication no\nUsePAM no\nPermitRootLogin yes\n"
+                    .to_string()
+            }
+            Some(PasswordMethod::KeyboardInteractive) => "PubkeyAuthentication no\n\
+                 PasswordAuthentication no\nKbdInteractiveAuthentication yes\nUsePAM yes\n\
+                 PermitRootLogin yes\n"
+                .to_string(),
+        };
 
         // A port found free can be taken before sshd binds it: try a few.
         let mut last_log = String::new();
@@ -66,8 +101,7 @@ impl Sshd {
                 &config,
                 format!(
                     "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host\nPidFile {d}/sshd.pid\n\
-                     AuthorizedKeysFile {d}/authorized_keys\nPubkeyAuthentication yes\n\
-                     PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n\
+                     AuthorizedKeysFile {d}/authorized_keys\n{login}\
                      StrictModes no\nAllowTcpForwarding no\nX11Forwarding no\nPermitTTY no\n\
                      Subsystem sftp internal-sftp\nForceCommand internal-sftp {sftp_flags} -d {home}\n",
                     d = d.display(),
@@ -76,7 +110,11 @@ impl Sshd {
             )
             .expect("sshd_config");
             let log = d.join("sshd.log");
-            let mut child = Command::new(SSHD)
+            let mut command = match password {
+                None => Command::new(SSHD),
+                Some(_) => with_private_shadow(&d.join("shadow")),
+            };
+            let mut child = command
                 .arg("-D")
                 .arg("-f")
                 .arg(&config)
@@ -97,6 +135,8 @@ impl Sshd {
                         user,
                         host_pub,
                         user_key,
+                        password: secret,
+                        password_method: password,
                         child: Some(child),
                     };
                 }
@@ -132,6 +172,17 @@ impl Sshd {
         toml::from_str(&text).unwrap_or_else(|e| panic!("test config: {e}\n{text}"))
     }
 
+    /// A client configuration for a [`Sshd::start_password`] server: [`Sshd::config_with`] with
+    /// the password read from `DIR/password`.
+    pub fn password_config(&self) -> SftpConfig {
+        let mut config = self.config();
+        config.auth = sftp::AuthConfig::Password {
+            password_env: None,
+            password_file: Some(self.dir.path().join("password")),
+        };
+        config
+    }
+
     /// [`Sshd::config_with`] with nothing extra.
     pub fn config(&self) -> SftpConfig {
         self.config_with("")
@@ -149,6 +200,34 @@ impl Sshd {
         let mut keys = fs::read_to_string(&path).expect("authorized_keys");
         keys.push_str(&line);
         fs::write(path, keys).expect("authorized_keys");
+    }
+
+    /// How far sshd's processes have read into `path` (the position of the first descriptor
+    /// one of them has open on it, from /proc), or None when none has it open: lets a test act
+    /// in the middle of a download.
+    pub fn read_position(&self, path: &Path) -> Option<u64> {
+        let root = self.child.as_ref()?.id();
+        let target = fs::canonicalize(path).ok()?;
+        for pid in descendants(root) {
+            let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+                continue;
+            };
+            for fd in fds.flatten() {
+                if fs::read_link(fd.path()).ok().as_deref() != Some(target.as_path()) {
+                    continue;
+                }
+                let info = fs::read_to_string(format!(
+                    "/proc/{pid}/fdinfo/{}",
+                    fd.file_name().to_string_lossy()
+                ))
+                .ok()?;
+                return info
+                    .lines()
+                    .find_map(|l| l.strip_prefix("pos:"))
+                    .and_then(|v| v.trim().parse().ok());
+            }
+        }
+        None
     }
 
     /// Kills sshd and every process it forked (the per-connection ones), each by its pid, so
@@ -213,6 +292,8 @@ impl Sshd {
             user,
             host_pub,
             user_key,
+            password: None,
+            password_method: None,
             child: None,
         }
     }
@@ -226,7 +307,11 @@ impl Sshd {
         let log = d.join("sshd.log");
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            let mut child = Command::new(SSHD)
+            let mut command = match self.password_method {
+                None => Command::new(SSHD),
+                Some(_) => with_private_shadow(&d.join("shadow")),
+            };
+            let mut child = command
                 .arg("-D")
                 .arg("-f")
                 .arg(d.join("sshd_config"))
@@ -269,6 +354,80 @@ impl Drop for Sshd {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Writes a random password to `dir/password` and a shadow file `dir/shadow` whose only entry is
+/// `user`'s, with that password hashed by `openssl passwd -6` (SHA-512 crypt, which glibc's
+/// `crypt` checks); returns the password.
+fn make_shadow(dir: &Path, user: &str) -> String {
+    let mut bytes = [0u8; 12];
+    fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+        .expect("/dev/urandom");
+    // Spaces and punctuation, as real passwords have: nothing may trim or split them.
+    let password: String = format!(
+        "pw {}-!",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    fs::write(dir.join("password"), format!("{password}\n")).expect("password file");
+    let out = Command::new("openssl")
+        .args(["passwd", "-6", "-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            if let Some(mut stdin) = child.stdin.take() {
+                std::io::Write::write_all(&mut stdin, password.as_bytes())?;
+            }
+            child.wait_with_output()
+        })
+        .expect("openssl (the command) must be installed to hash a test password");
+    assert!(out.status.success(), "openssl passwd failed");
+    let hash = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let shadow = dir.join("shadow");
+    fs::write(&shadow, format!("{user}:{hash}:20000:0:99999:7:::\n")).expect("shadow");
+    fs::set_permissions(&shadow, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("chmod shadow");
+    password
+}
+
+/// A command that runs what its arguments name (sshd) in a private mount namespace with `shadow`
+/// over `/etc/shadow`; see the module docs. The process keeps the pid it started with: `unshare`
+/// and the shell each replace themselves (`exec`), so killing the child kills sshd.
+fn with_private_shadow(shadow: &Path) -> Command {
+    let mount = "mount --bind \"$0\" /etc/shadow || exit 97; exec \"$@\"";
+    let mut command = Command::new("unshare");
+    if fs::metadata("/proc/self").expect("/proc/self").uid() == 0 {
+        command.args([
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "sh",
+            "-c",
+            mount,
+        ]);
+    } else {
+        let uid = output(Command::new("id").arg("-u"));
+        let gid = output(Command::new("id").arg("-g"));
+        let inner = format!(
+            "mount --bind \"$0\" /etc/shadow || exit 97; \
+             exec unshare --user --map-user={uid} --map-group={gid} -- \"$@\""
+        );
+        command.args([
+            "--user",
+            "--map-root-user",
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "sh",
+            "-c",
+            &inner,
+        ]);
+    }
+    command.arg(shadow).arg(SSHD);
+    command
 }
 
 /// Makes an ed25519 key pair at `path` and `path.pub`.
