@@ -16,3 +16,4 @@ mod specs;
 mod streaming;
 mod validation;
 mod validation_robustness;
+mod xml;

@@ -234,6 +234,16 @@ impl<'m> Cx<'m, '_> {
     fn decimal(&mut self, name: &str, f: Option<&XmlField>, scope: u32) -> Option<Decimal> {
         let f = f?;
         let found = self.find(name, f, scope, 0)?;
+        // xs:decimal has `.` as its only mark; a comma is a sender's mistake, never guessed at.
+        if found.text.contains(',') {
+            self.problem(
+                name,
+                f,
+                found.node,
+                format!("invalid decimal {:?}: XML decimals use '.'", found.text),
+            );
+            return None;
+        }
         match Decimal::parse(&found.text) {
             Ok(d) => Some(d),
             Err(e) => {
