@@ -121,6 +121,17 @@ impl Doc {
 
 /// Where the document starts: after a UTF-8 byte order mark, if any.
 fn body(input: &[u8]) -> Result<(&str, u64), XmlError> {
+    // Offsets into the kept text are 32-bit: a document that could overflow them is refused
+    // rather than misread.
+    if u32::try_from(input.len()).is_err() {
+        return Err(XmlError::Malformed {
+            offset: 0,
+            message: format!(
+                "{} bytes is more than one XML document may have (4 GiB)",
+                input.len()
+            ),
+        });
+    }
     let (bytes, skipped) = match input {
         [0xEF, 0xBB, 0xBF, rest @ ..] => (rest, 3u64),
         [0xFE, 0xFF, ..] | [0xFF, 0xFE, ..] => {
@@ -388,5 +399,43 @@ pub(crate) fn read(input: &[u8], keep: &Keep<'_>) -> Result<Doc, XmlError> {
 fn append_text(open: &mut [(u32, String)], s: &str) {
     if let Some((_, buf)) = open.last_mut() {
         buf.push_str(s);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keep<'a>(names: &[&'a str]) -> Keep<'a> {
+        Keep {
+            names: names.iter().copied().collect(),
+        }
+    }
+
+    #[test]
+    fn only_the_elements_paths_can_reach_are_kept() {
+        let input = br#"<r xmlns:p="urn:p"><a k="v"><x><b>no</b></x><b> 1 &amp; 2 </b><p:b>3</p:b></a><c>skipped</c> tail</r>"#;
+        let doc = read(input, &keep(&["a", "b"])).expect("well-formed");
+        let names: Vec<String> = (0..doc.nodes.len() as u32)
+            .filter_map(|i| doc.name(i).map(ToString::to_string))
+            .collect();
+        // `x` is not named, so the `b` inside it is never reached and not kept either.
+        assert_eq!(names, ["r", "a", "b", "{urn:p}b"]);
+        assert_eq!(doc.text(2), "1 & 2");
+        assert_eq!(doc.text(0), "tail");
+        let k = XmlName {
+            namespace: None,
+            local: "k".into(),
+        };
+        assert_eq!(doc.attribute(1, &k), Some("v"));
+        assert_eq!(doc.children(0).collect::<Vec<_>>(), [1]);
+        assert_eq!(doc.children(1).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(doc.nodes[0].offset, 0);
+    }
+
+    #[test]
+    fn mixed_text_of_an_element_is_its_own_text_in_order() {
+        let doc = read(b"<r>one<a/>two<![CDATA[<three>]]>&#x34;</r>", &keep(&[])).expect("ok");
+        assert_eq!(doc.text(0), "onetwo<three>4");
     }
 }
