@@ -161,15 +161,31 @@ fn cxml_delete_and_ubl_order_cancellation_cancel_the_order() {
     let d = data(&e);
     assert_eq!(d["order_number"], "PO-4711");
     assert_eq!(d["lines"], json!([]));
-    assert_eq!(
-        d["references"],
-        json!([{"qualifier": "ACW", "value": "CAN-4711-1"}])
-    );
+    assert_eq!(d["references"], json!([]));
+    assert_eq!(e.source().message_control, "CAN-4711-1");
 }
 
 #[test]
-fn shipment_and_invoice_documents_translate() {
+fn response_shipment_and_invoice_documents_translate() {
     let m = defaults();
+    let e = translate_xml(&fixture("ubl-order-response.xml"), &m);
+    assert_eq!(e.event_type(), EventType::OrderResponse);
+    let d = data(&e);
+    assert_eq!(
+        d["status"],
+        json!({"kind": "accepted_with_changes", "code": "CA"})
+    );
+    assert_eq!(
+        d["lines"][0]["status"],
+        json!({"kind": "accepted", "code": "5"})
+    );
+    assert_eq!(
+        d["lines"][1]["status"],
+        json!({"kind": "other", "code": "3"})
+    );
+    assert_eq!(d["lines"][1]["scheduled_delivery_date"], "2024-03-20");
+    assert_eq!(e.source().sender, "4098765000003");
+
     let e = translate_xml(&fixture("ubl-despatch-advice.xml"), &m);
     assert_eq!(e.event_type(), EventType::ShipmentNotice);
     let d = data(&e);

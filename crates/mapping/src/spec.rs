@@ -445,6 +445,10 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../../mappings/xml/ubl-OrderCancellation.toml"),
     ),
     (
+        "xml/ubl-OrderResponse.toml",
+        include_str!("../../../mappings/xml/ubl-OrderResponse.toml"),
+    ),
+    (
         "xml/ubl-DespatchAdvice.toml",
         include_str!("../../../mappings/xml/ubl-DespatchAdvice.toml"),
     ),
