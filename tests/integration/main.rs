@@ -10,6 +10,7 @@ mod golden;
 mod mapping;
 mod mapping_more;
 mod mapping_ship_invoice;
+mod outbound;
 mod peers;
 mod roundtrip_props;
 mod specs;

@@ -111,11 +111,13 @@ fn load_edited(file: &str, edit: impl Fn(&str) -> String) -> Result<Mappings, St
 
 // ---- the fixtures ----
 
-const FIXTURES: [&str; 6] = [
+const FIXTURES: [&str; 8] = [
     "edifact_desadv_d01b.edi",
     "edifact_invoic_d96a.edi",
     "edifact_ordchg_d96a.edi",
+    "edifact_ordrsp_d96a.edi",
     "x12_810_004010.x12",
+    "x12_855_004010.x12",
     "x12_856_005010.x12",
     "x12_860_004010.x12",
 ];

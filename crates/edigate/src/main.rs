@@ -41,6 +41,11 @@ enum Command {
     Outbox(commands::outbox_cmd::OutboxArgs),
     /// Send again everything a message made (acknowledgements, events), with the same ids.
     Replay(commands::replay::ReplayArgs),
+    /// Show the EDI an event becomes for a partner, validated, without a daemon.
+    Compose(commands::compose::ComposeArgs),
+    /// Hand business events (order responses, shipment notices, invoices) to the running
+    /// gateway, to be written as each partner's EDI and delivered.
+    Send(commands::send::SendArgs),
     /// Check partners' SFTP servers: host key, login, directories, write access.
     Sftp(commands::sftp::SftpArgs),
 }
@@ -58,6 +63,8 @@ fn main() -> ExitCode {
         Command::Trace(args) => commands::trace::run(&args),
         Command::Outbox(args) => commands::outbox_cmd::run(&args),
         Command::Replay(args) => commands::replay::run(&args),
+        Command::Compose(args) => commands::compose::run(&args),
+        Command::Send(args) => commands::send::run(&args),
         Command::Sftp(args) => commands::sftp::run(&args),
     }
 }

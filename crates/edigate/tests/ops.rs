@@ -63,8 +63,8 @@ fn fails(args: &[&str]) -> (i32, String) {
     )
 }
 
-/// One HTTP/1.1 request by hand: (status, body).
-fn raw(admin: &str, method: &str, path: &str, token: Option<&str>) -> (u16, Value) {
+/// One HTTP/1.1 request by hand: (status, body as text).
+fn raw_text(admin: &str, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
     let addr = admin.strip_prefix("http://").unwrap();
     let mut stream = TcpStream::connect(addr).unwrap();
     let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
@@ -81,7 +81,13 @@ fn raw(admin: &str, method: &str, path: &str, token: Option<&str>) -> (u16, Valu
         .and_then(|s| s.parse().ok())
         .unwrap();
     let (_, body) = response.split_once("\r\n\r\n").unwrap();
-    (status, serde_json::from_str(body).expect("a JSON body"))
+    (status, body.to_owned())
+}
+
+/// One HTTP/1.1 request by hand: (status, body as JSON).
+fn raw(admin: &str, method: &str, path: &str, token: Option<&str>) -> (u16, Value) {
+    let (status, body) = raw_text(admin, method, path, token);
+    (status, serde_json::from_str(&body).expect("a JSON body"))
 }
 
 fn ids_in(list: &Value, key: &str) -> Vec<String> {
@@ -241,6 +247,68 @@ fn operator_commands_against_a_running_daemon() {
     let junk = text.lines().find(|l| l.contains("junk.x12")).unwrap();
     assert!(junk.contains("not readable as X12 or EDIFACT"), "{text}");
 
+    // messages --type: an X12 transaction set, an EDIFACT message (any case), an event type.
+    let files_of = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["messages"];
+        all.extend(args);
+        let list = json(&admin, &all);
+        let mut names: Vec<String> = list["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["file_name"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(files_of(&["--type", "850"]), ["nw-5120.x12", "po-731.x12"]);
+    assert_eq!(files_of(&["--type", "ORDERS"]), ["orders-0042.edi"]);
+    assert_eq!(files_of(&["--type", "orders"]), ["orders-0042.edi"]);
+    assert_eq!(
+        files_of(&["--type", "order.created"]),
+        ["nw-5120.x12", "orders-0042.edi", "po-731.x12"]
+    );
+    assert_eq!(
+        files_of(&[
+            "--type",
+            "850",
+            "--partner",
+            "northwind",
+            "--state",
+            "processed"
+        ]),
+        ["nw-5120.x12"]
+    );
+    assert!(files_of(&["--type", "856"]).is_empty());
+    assert!(files_of(&["--type", "850", "--state", "quarantined"]).is_empty());
+    let po = &json(&admin, &["messages", "--partner", "acme-retail"])["messages"][0];
+    assert_eq!(po["message_types"], serde_json::json!(["850"]), "{po}");
+    assert_eq!(
+        po["event_types"],
+        serde_json::json!(["order.created"]),
+        "{po}"
+    );
+    let (status, body) = raw(&admin, "GET", "/v1/messages?type=ORDERS", Some(TOKEN));
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["messages"][0]["file_name"], "orders-0042.edi",
+        "{body}"
+    );
+    let text = ok(&admin, &["messages", "--type", "orders"]);
+    assert!(text.lines().next().unwrap().contains("TYPES"), "{text}");
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(text.contains("ORDERS -> order.created"), "{text}");
+    assert_eq!(
+        ok(&admin, &["messages", "--type", "856"]).trim(),
+        "no messages"
+    );
+    let text = ok(&admin, &["messages"]);
+    let junk = text.lines().find(|l| l.contains("junk.x12")).unwrap();
+    assert!(
+        junk.contains(" - "),
+        "a file with no types shows '-': {text}"
+    );
+
     // trace
     let detail = json(&admin, &["trace", &acme_id]);
     assert_eq!(detail["message"]["id"], acme_id.as_str());
@@ -275,6 +343,10 @@ fn operator_commands_against_a_running_daemon() {
         text.starts_with(&format!(
             "message {acme_id}: po-731.x12 (540 bytes) from channel inbox-acme-retail"
         )),
+        "{text}"
+    );
+    assert!(
+        text.lines().nth(2) == Some("types 850 -> order.created"),
         "{text}"
     );
     for needle in [
@@ -346,6 +418,43 @@ fn operator_commands_against_a_running_daemon() {
     assert_eq!(err.trim(), "edigate: no delivery d-000000424242");
     assert_eq!(json(&admin, &["status"])["dead_letters"], 1);
 
+    // A wrong token: every command says so, prints nothing and changes nothing.
+    for args in [
+        &["status"][..],
+        &["status", "--json"],
+        &["messages"],
+        &["messages", "--type", "850", "--json"],
+        &["trace", &acme_id],
+        &["outbox", "list"],
+        &["outbox", "retry", &dead[2]],
+        &["outbox", "drop", &dead[2], "--json"],
+        &["replay", &acme_id],
+    ] {
+        let mut all = args.to_vec();
+        all.extend(["--admin", &admin, "--token", "wrong"]);
+        let out = edigate(&all, None);
+        assert_eq!(out.status.code(), Some(2), "{all:?}");
+        assert!(out.stdout.is_empty(), "{all:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(
+            err.trim(),
+            "edigate: the admin API refused the token (given by --token or EDIGATE_TOKEN)",
+            "{all:?}"
+        );
+    }
+    assert_eq!(delivery_state(&admin, &dead[2]), "dead");
+
+    // retry for people: the delivery and when it falls due.
+    let text = ok(&admin, &["outbox", "retry", &dead[2]]);
+    assert!(
+        text.starts_with(&format!("{} to sink:hook: pending, due 20", dead[2])),
+        "{text}"
+    );
+    wait_until("the second retried delivery delivered", || {
+        delivery_state(&admin, &dead[2]) == "delivered"
+    });
+    assert_eq!(json(&admin, &["status"])["dead_letters"], 0);
+
     // A replay sends everything ACME's order made again: each delivery due once more, then
     // delivered, under the same ids.
     let before = json(&admin, &["trace", &acme_id]);
@@ -372,18 +481,45 @@ fn operator_commands_against_a_running_daemon() {
     assert_eq!(code, 1);
     assert_eq!(err.trim(), "edigate: no message m-000000424242");
 
-    // A wrong token.
-    for args in [
-        &["status"][..],
-        &["messages"],
-        &["trace", &acme_id],
-        &["outbox", "list"],
+    // replay and drop for scripts: the receiver refuses again, the replayed event dies, and
+    // is dropped.
+    accept.store(false, Ordering::SeqCst);
+    let replayed = json(&admin, &["replay", &acme_id]);
+    assert_eq!(replayed["message"]["id"], acme_id.as_str(), "{replayed}");
+    assert_eq!(ids_in(&replayed, "deliveries"), before_ids);
+    let hook_delivery = replayed["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["destination"] == "sink:hook")
+        .map(|d| d["id"].as_str().unwrap().to_owned())
+        .unwrap();
+    wait_until("the replayed event dead again", || {
+        delivery_state(&admin, &hook_delivery) == "dead"
+    });
+    let dropped = json(&admin, &["outbox", "drop", &hook_delivery]);
+    assert_eq!(
+        dropped["delivery"]["id"],
+        hook_delivery.as_str(),
+        "{dropped}"
+    );
+    assert_eq!(
+        dropped["delivery"]["state"]["state"], "dropped",
+        "{dropped}"
+    );
+
+    // Ids that are not ids are usage errors, before any request.
+    for (args, says) in [
+        (&["trace", "x-1"][..], "\"x-1\" is not a message id"),
+        (&["replay", "d-1"], "\"d-1\" is not a message id"),
+        (&["outbox", "retry", "m-1"], "\"m-1\" is not a delivery id"),
+        (&["outbox", "drop", "-"], "\"-\" is not a delivery id"),
     ] {
         let mut all = args.to_vec();
-        all.extend(["--admin", &admin, "--token", "wrong"]);
+        all.extend(["--admin", &admin, "--token", TOKEN]);
         let (code, err) = fails(&all);
         assert_eq!(code, 2, "{all:?}");
-        assert!(err.contains("the admin API refused the token"), "{err}");
+        assert!(err.starts_with(&format!("edigate: {says}")), "{err}");
     }
 
     daemon.stop();
@@ -450,9 +586,14 @@ fn without_a_daemon_the_commands_say_so() {
         &["trace", "m-1"],
         &["outbox", "list"],
         &["outbox", "retry", "d-1"],
+        &["outbox", "drop", "d-1", "--json"],
+        &["replay", "m-1"],
+        &["status", "--json"],
     ] {
         let mut all = args.to_vec();
         all.extend(["--admin", &admin, "--token", TOKEN]);
+        let out = edigate(&all, None);
+        assert!(out.stdout.is_empty(), "{all:?}");
         let (code, err) = fails(&all);
         assert_eq!(code, 2, "{all:?}");
         assert!(
@@ -460,6 +601,313 @@ fn without_a_daemon_the_commands_say_so() {
                 "edigate: cannot reach the edigate admin API at {admin}: is `edigate serve` running?"
             )),
             "{err}"
+        );
+    }
+}
+
+/// The example partners, each with `expect_within` set as given (none for `None`).
+fn partners_expecting(dir: &Path, windows: &[(&str, Option<&str>)]) {
+    std::fs::create_dir_all(dir).unwrap();
+    for (id, window) in windows {
+        let example = support::root()
+            .join("deploy/examples/partners")
+            .join(format!("{id}.toml"));
+        let text = std::fs::read_to_string(example).unwrap();
+        let line = window.map_or(String::new(), |w| format!("expect_within = \"{w}\"\n"));
+        std::fs::write(dir.join(format!("{id}.toml")), format!("{line}{text}")).unwrap();
+    }
+}
+
+/// `edigate_partner_silent{partner="ID"}` in a scrape, if there.
+fn silent_gauge(metrics: &str, partner: &str) -> Option<String> {
+    let name = format!("edigate_partner_silent{{partner=\"{partner}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&name))
+        .map(str::to_owned)
+}
+
+fn silent_ids(report: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = report["silent_partners"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no silent_partners in {report}"))
+        .iter()
+        .map(|q| q["partner"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn a_partner_silent_past_its_expect_within_is_warned_about() {
+    let partners = std::env::temp_dir().join(format!("edigate-silence-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&partners);
+    // ACME sends once and then goes quiet; Northwind never sends; EuroFoods never sends either,
+    // but has an hour; and a partner without expect_within is never silent.
+    partners_expecting(
+        &partners,
+        &[
+            ("acme-retail", Some("6s")),
+            ("northwind", Some("1s")),
+            ("eurofoods", Some("1h")),
+        ],
+    );
+    let daemon = Daemon::start(
+        "ops-silence",
+        &format!(
+            "partners_dir = {:?}\n[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{TOKEN}\"\n",
+            partners
+        ),
+    );
+    let admin = daemon.admin_url();
+    daemon.drop_file("acme-retail", "po-731.x12", &example("order-850.x12"));
+    wait_until("ACME's order processed", || {
+        json(
+            &admin,
+            &[
+                "messages",
+                "--partner",
+                "acme-retail",
+                "--state",
+                "processed",
+            ],
+        )["messages"]
+            .as_array()
+            .is_some_and(|m| m.len() == 1)
+    });
+    let report = json(&admin, &["status"]);
+    assert!(
+        !silent_ids(&report).contains(&"acme-retail".to_owned()),
+        "ACME just sent: {report}"
+    );
+
+    wait_until("Northwind silent", || {
+        silent_ids(&json(&admin, &["status"])) == ["northwind"]
+    });
+    let report = json(&admin, &["status"]);
+    let northwind = &report["silent_partners"][0];
+    assert_eq!(northwind["last_received"], Value::Null, "{report}");
+    assert_eq!(northwind["expect_within_ms"], 1000, "{report}");
+    assert!(
+        northwind["quiet_for_ms"].as_u64().unwrap() > 1000,
+        "{report}"
+    );
+    let text = ok(&admin, &["status"]);
+    let warning = text
+        .lines()
+        .find(|l| l.starts_with("warning: partner northwind"))
+        .unwrap_or_else(|| panic!("no warning about northwind:\n{text}"));
+    assert!(
+        warning.starts_with(
+            "warning: partner northwind (Northwind Distribution) has sent nothing for"
+        ),
+        "{warning}"
+    );
+    assert!(warning.contains("expected within 1s"), "{warning}");
+    assert!(
+        warning.contains("no file from it since this gateway's data was created, 20"),
+        "{warning}"
+    );
+    let (status, metrics) = raw_text(&admin, "GET", "/metrics", Some(TOKEN));
+    assert_eq!(status, 200);
+    assert_eq!(
+        silent_gauge(&metrics, "northwind").as_deref(),
+        Some("1"),
+        "{metrics}"
+    );
+    assert_eq!(
+        silent_gauge(&metrics, "eurofoods").as_deref(),
+        Some("0"),
+        "{metrics}"
+    );
+    assert_eq!(
+        silent_gauge(&metrics, "acme-retail").as_deref(),
+        Some("0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.lines().any(|l| l.starts_with(
+            "edigate_partner_last_received_timestamp_seconds{partner=\"acme-retail\"} "
+        )),
+        "{metrics}"
+    );
+
+    // ACME's six seconds pass after its one file.
+    wait_until("ACME silent too", || {
+        silent_ids(&json(&admin, &["status"])) == ["acme-retail", "northwind"]
+    });
+    let report = json(&admin, &["status"]);
+    let acme = report["silent_partners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["partner"] == "acme-retail")
+        .unwrap()
+        .clone();
+    let received =
+        json(&admin, &["messages", "--partner", "acme-retail"])["messages"][0]["received_at"]
+            .clone();
+    assert_eq!(acme["last_received"], received, "{report}");
+    let text = ok(&admin, &["status"]);
+    let warning = text
+        .lines()
+        .find(|l| l.starts_with("warning: partner acme-retail (ACME Retail) has sent nothing for"))
+        .unwrap_or_else(|| panic!("no warning about ACME:\n{text}"));
+    assert!(
+        warning.contains("expected within 6s): its last file arrived 20"),
+        "{warning}"
+    );
+    let (_, metrics) = raw_text(&admin, "GET", "/metrics", Some(TOKEN));
+    assert_eq!(
+        silent_gauge(&metrics, "acme-retail").as_deref(),
+        Some("1"),
+        "{metrics}"
+    );
+
+    // A file wakes it up again.
+    daemon.drop_file("acme-retail", "po-732.x12", &example("order-850.x12"));
+    wait_until("ACME no longer silent", || {
+        silent_ids(&json(&admin, &["status"])) == ["northwind"]
+    });
+    daemon.stop();
+    let _ = std::fs::remove_dir_all(&partners);
+}
+
+#[test]
+fn a_bad_expect_within_stops_the_daemon_and_partner_check_at_its_line() {
+    let partners = std::env::temp_dir().join(format!("edigate-silence-bad-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&partners);
+    partners_expecting(&partners, &[("acme-retail", Some("a day"))]);
+    let out = edigate(&["partner", "check", partners.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        all.contains("acme-retail.toml:1:17: \"a day\" is not a duration"),
+        "{all}"
+    );
+    assert!(all.contains("expect_within = \"24h\""), "{all}");
+
+    let data = support::Data::new("ops-silence-bad", &format!("partners_dir = {partners:?}\n"));
+    let out = edigate(&["serve", "--config", data.config.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("acme-retail.toml:1:17"), "{err}");
+    let _ = std::fs::remove_dir_all(&partners);
+}
+
+/// This machine's IPv4 addresses other than loopback, from the kernel's local routes.
+#[cfg(target_os = "linux")]
+fn non_loopback_addresses() -> Vec<std::net::Ipv4Addr> {
+    let trie = std::fs::read_to_string("/proc/net/fib_trie").unwrap_or_default();
+    let lines: Vec<&str> = trie.lines().collect();
+    let mut found = Vec::new();
+    for pair in lines.windows(2) {
+        let addr = pair[0].trim().trim_start_matches("|-- ");
+        if pair[1].trim() == "/32 host LOCAL"
+            && let Ok(ip) = addr.parse::<std::net::Ipv4Addr>()
+            && !ip.is_loopback()
+            && !found.contains(&ip)
+        {
+            found.push(ip);
+        }
+    }
+    found
+}
+
+/// The local addresses of the listening TCP sockets on `port`, from /proc/net/tcp and tcp6:
+/// what the kernel says is bound, whatever the daemon logs.
+#[cfg(target_os = "linux")]
+fn listening_on(port: u16) -> Vec<String> {
+    let mut found = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // sl, local_address (HEXADDR:HEXPORT), rem_address, st (0A = LISTEN)
+            let (Some(local), Some(state)) = (fields.get(1), fields.get(3)) else {
+                continue;
+            };
+            let Some((addr, p)) = local.split_once(':') else {
+                continue;
+            };
+            if *state == "0A" && u16::from_str_radix(p, 16) == Ok(port) {
+                found.push(addr.to_owned());
+            }
+        }
+    }
+    found
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_admin_api_listens_on_loopback_only_by_default() {
+    // No `listen`: the default address, 127.0.0.1:7410.
+    let daemon = Daemon::start("ops-loopback", &format!("[admin]\ntoken = \"{TOKEN}\"\n"));
+    let admin = daemon.admin_url();
+    assert_eq!(
+        admin,
+        "http://127.0.0.1:7410",
+        "the default admin address (or port 7410 is taken by another program):\n{}",
+        daemon.log()
+    );
+    assert_eq!(raw(&admin, "GET", "/health", None).0, 200);
+    // 0100007F is 127.0.0.1 as /proc/net/tcp writes it: one listening socket, on loopback.
+    assert_eq!(listening_on(7410), ["0100007F"], "{}", daemon.log());
+    let others = non_loopback_addresses();
+    for ip in &others {
+        let e = TcpStream::connect((*ip, 7410)).expect_err("reachable from another address");
+        assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{ip}: {e}");
+    }
+    daemon.stop();
+
+    // The same check, on an address that is reachable, does see the daemon: the refusal
+    // above is the default address's doing.
+    let daemon = Daemon::start(
+        "ops-exposed",
+        &format!("[admin]\nlisten = \"0.0.0.0:0\"\ntoken = \"{TOKEN}\"\n"),
+    );
+    let port: u16 = daemon
+        .admin_url()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap();
+    assert_eq!(listening_on(port), ["00000000"]);
+    for ip in &others {
+        let (status, _) = raw(&format!("http://{ip}:{port}"), "GET", "/health", None);
+        assert_eq!(status, 200, "{ip}");
+        assert_eq!(
+            raw(&format!("http://{ip}:{port}"), "GET", "/v1/status", None).0,
+            401,
+            "the token is asked from every address"
+        );
+    }
+    daemon.stop();
+}
+
+#[test]
+fn an_admin_api_reachable_from_elsewhere_without_a_token_is_refused_at_start() {
+    for listen in ["0.0.0.0:0", "[::]:0"] {
+        let data = support::Data::new(
+            "ops-exposed-no-token",
+            &format!("[admin]\nlisten = \"{listen}\"\n"),
+        );
+        let out = edigate(&["serve", "--config", data.config.to_str().unwrap()], None);
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "edigate serve: cannot start: admin API: admin.listen = \"{listen}\" is reachable from other machines, but neither admin.token_env nor admin.token is set"
+            )),
+            "{err}"
+        );
+        assert!(
+            !data.dir.join("admin.token").exists(),
+            "nothing generated for an API that will not run"
         );
     }
 }

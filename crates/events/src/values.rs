@@ -435,6 +435,33 @@ impl Unit {
         Unit::lookup(EDIFACT_UNITS, code)
     }
 
+    /// The X12 355 code to send for this unit: the partner's own code when it means the same
+    /// Rec 20 unit (or no Rec 20 code is known), else the X12 code of the Rec 20 code.
+    pub fn x12_code(&self) -> &str {
+        self.send_as(X12_UNITS)
+    }
+
+    /// The EDIFACT 6411 code to send for this unit, chosen like [`Unit::x12_code`].
+    pub fn edifact_code(&self) -> &str {
+        self.send_as(EDIFACT_UNITS)
+    }
+
+    fn send_as<'u>(&'u self, table: &'u [(&'u str, &'u str)]) -> &'u str {
+        let Some(code) = self.code.as_deref() else {
+            return &self.original;
+        };
+        if table
+            .iter()
+            .any(|(from, to)| *from == self.original && *to == code)
+        {
+            return &self.original;
+        }
+        table
+            .iter()
+            .find(|(_, to)| *to == code)
+            .map_or(self.original.as_str(), |(from, _)| from)
+    }
+
     fn lookup(table: &[(&str, &str)], code: &str) -> Unit {
         let original = code.trim();
         Unit {
@@ -459,6 +486,18 @@ pub struct Quantity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_unit_is_sent_as_the_partner_code_of_its_meaning() {
+        // Its own code when that means the same, else the other standard's code for it.
+        assert_eq!(Unit::from_x12("CA").x12_code(), "CA");
+        assert_eq!(Unit::from_x12("CA").edifact_code(), "CS");
+        assert_eq!(Unit::from_edifact("PCE").edifact_code(), "PCE");
+        assert_eq!(Unit::from_edifact("PCE").x12_code(), "PC");
+        assert_eq!(Unit::from_edifact("KGM").x12_code(), "KG");
+        // Unknown: sent as it came.
+        assert_eq!(Unit::from_x12("ZZ").edifact_code(), "ZZ");
+    }
 
     #[test]
     fn decimal_keeps_digits_and_normalises_the_mark() {

@@ -208,6 +208,16 @@ impl<'r, 'a> AckPlan<'r, 'a> {
                 if !self.functional {
                     return Ok(None);
                 }
+                // An acknowledgement is never acknowledged: no 997/999 for a group of them
+                // (GS01 FA), no CONTRL for a CONTRL.
+                let only_acks = self.ic.messages().len() > 0
+                    && self
+                        .ic
+                        .messages()
+                        .all(|m| crate::reconcile::is_acknowledgement(&m.message_type()));
+                if only_acks {
+                    return Ok(None);
+                }
                 // `acknowledge` decides 997/999/CONTRL and whether one is due; its TA1 is
                 // built separately above, by the partner's TA1 policy instead.
                 let mut skip_ta1 = SkipInterchange {

@@ -1,7 +1,9 @@
 //! The admin API: what the operator's commands (`edigate status`, `messages`, `trace`,
 //! `outbox …`) ask the running daemon, since sled lets only one process open the outbox.
 //!
-//! HTTP/1.1 with JSON bodies, on `admin.listen` (`127.0.0.1:7410` unless configured). Every
+//! HTTP/1.1 with JSON bodies, on `admin.listen` (`127.0.0.1:7410` unless configured). An address
+//! other machines can reach (`0.0.0.0`, a network interface's) is refused at start unless
+//! `admin.token_env` or `admin.token` is set. Every
 //! path under `/v1/`, and `/metrics`, needs `Authorization: Bearer TOKEN`; `/health` needs
 //! nothing.
 //!
@@ -9,8 +11,8 @@
 //! |---|---|---|
 //! | `GET` | `/health` | [`Health`]: `{"status":"ok"}` |
 //! | `GET` | `/metrics` | Prometheus text format (0.0.4): see [`crate::telemetry`] |
-//! | `GET` | `/v1/status` | [`StatusReport`]: partners, destinations, dead letters, pending messages |
-//! | `GET` | `/v1/messages?partner=&state=&since=&limit=` | [`MessageList`], newest first |
+//! | `GET` | `/v1/status` | [`StatusReport`]: partners, destinations, dead letters, pending messages, silent partners |
+//! | `GET` | `/v1/messages?partner=&state=&since=&type=&limit=` | [`MessageList`], newest first |
 //! | `GET` | `/v1/messages/{id}` | [`MessageDetail`]: the record, its trace, its deliveries |
 //! | `GET` | `/v1/deliveries?state=&destination=&limit=` | [`DeliveryList`] |
 //! | `POST` | `/v1/messages/{id}/replay` | [`MessageDetail`]: every delivery the message made (acknowledgements, events) sent again, same ids |
@@ -21,7 +23,8 @@
 //! or a duration back from now (`90s`, `15m`, `1h`, `2d`, `1w`). States are the outbox's names
 //! (`received`, `processed`, `quarantined`, `failed`, `duplicate` for messages; `pending`,
 //! `in_flight`, `delivered`, `dead`, `dropped` for deliveries). Ids may be given in full
-//! (`m-000000000042`), short (`m-42`) or as the bare number.
+//! (`m-000000000042`), short (`m-42`) or as the bare number. `type` is a message type the file
+//! held (`850`, `ORDERS`) or an event type it made (`order.created`), in any case.
 //!
 //! Errors are JSON too, `{"error": "…"}`: 401 without the token or with a wrong one, 400 for a
 //! bad parameter or id, 404 for an id that does not exist, 409 for a retry or drop the
@@ -65,6 +68,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock;
 use crate::config::AdminConfig;
+use crate::silence::{self, Quiet, Watch};
 use crate::telemetry::Exporter;
 
 /// The file a generated token is written to, in the data directory.
@@ -100,6 +104,15 @@ pub enum AdminError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// `admin.listen` is reachable from other machines, but no token is configured: a
+    /// generated one lives in a file on this machine and changes at every start, so the only
+    /// way to use the API from elsewhere would be to copy it around.
+    #[error(
+        "admin.listen = \"{0}\" is reachable from other machines, but neither admin.token_env nor \
+         admin.token is set: set one (clients elsewhere need a token that stays the same), or \
+         listen on 127.0.0.1"
+    )]
+    ExposedWithoutToken(SocketAddr),
     /// The address could not be listened on.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -147,8 +160,20 @@ impl Token {
 /// Finds the token in force (see the module docs), writing a generated one to
 /// `data_dir/admin.token`.
 pub fn resolve_token(config: &AdminConfig, data_dir: &Path) -> Result<Token, AdminError> {
+    check_exposure(config)?;
     let (secret, source) = token_and_source(config, data_dir)?;
     Ok(Token { secret, source })
+}
+
+/// Refuses an address other machines can reach unless a token is configured (see
+/// [`AdminError::ExposedWithoutToken`]).
+fn check_exposure(config: &AdminConfig) -> Result<(), AdminError> {
+    let configured = config.token.is_some() || config.token_env.is_some();
+    if config.listen.ip().is_loopback() || configured {
+        Ok(())
+    } else {
+        Err(AdminError::ExposedWithoutToken(config.listen))
+    }
 }
 
 fn token_and_source(
@@ -221,11 +246,17 @@ pub struct PartnerInfo {
     pub id: String,
     /// Its display name.
     pub name: String,
+    /// How long it may go without sending before `edigate status` warns, in milliseconds
+    /// (its `expect_within`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_within_ms: Option<Millis>,
 }
 
 /// What the handlers share.
 struct AdminState {
     outbox: Outbox,
+    /// Turns the ERP's events into partners' EDI (`POST /v1/outbound`).
+    outbound: Option<crate::outbound::OutboundDocuments>,
     partners: Vec<PartnerInfo>,
     data_dir: PathBuf,
     token: String,
@@ -243,6 +274,7 @@ pub async fn start(
     outbox: Outbox,
     partners: &partner::Partners,
     metrics: Option<Exporter>,
+    outbound: Option<crate::outbound::OutboundDocuments>,
 ) -> Admin {
     let partners = partners
         .all()
@@ -250,6 +282,9 @@ pub async fn start(
         .map(|p| PartnerInfo {
             id: p.id.clone(),
             name: p.name.clone(),
+            expect_within_ms: p
+                .expect_within
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         })
         .collect();
     match AdminServer::bind(
@@ -259,6 +294,7 @@ pub async fn start(
         outbox,
         partners,
         metrics,
+        outbound,
     )
     .await
     {
@@ -301,6 +337,7 @@ impl AdminServer {
         outbox: Outbox,
         partners: Vec<PartnerInfo>,
         metrics: Option<Exporter>,
+        outbound: Option<crate::outbound::OutboundDocuments>,
     ) -> Result<AdminServer, AdminError> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -323,6 +360,7 @@ impl AdminServer {
         }
         let state = Arc::new(AdminState {
             outbox,
+            outbound,
             partners,
             data_dir: data_dir.to_path_buf(),
             token: token.secret,
@@ -384,6 +422,7 @@ fn router(state: Arc<AdminState>) -> Router {
         .route("/v1/messages/{id}", get(message))
         .route("/v1/deliveries", get(list_deliveries))
         .route("/v1/messages/{id}/replay", post(replay))
+        .route("/v1/outbound", post(queue_outbound))
         .route("/v1/deliveries/{id}/retry", post(retry))
         .route("/v1/deliveries/{id}/drop", post(drop_delivery))
         .route("/metrics", get(metrics))
@@ -470,6 +509,12 @@ pub struct StatusReport {
     pub queued_deliveries: u64,
     /// Messages received but not yet finished.
     pub pending_messages: u64,
+    /// Partners with `expect_within` that have sent nothing for longer than that.
+    #[serde(default)]
+    pub silent_partners: Vec<Quiet>,
+    /// Documents we sent whose acknowledgement has not come within the partner's `ack_within`.
+    #[serde(default)]
+    pub overdue_acknowledgements: Vec<crate::reconcile::Overdue>,
 }
 
 /// `GET /v1/messages`.
@@ -703,7 +748,30 @@ fn status_report(state: &AdminState, now: Millis) -> Result<StatusReport, ApiErr
         dead_letters,
         queued_deliveries,
         pending_messages,
+        silent_partners: silent_partners(state, now)?,
+        overdue_acknowledgements: match &state.outbound {
+            Some(o) => crate::reconcile::overdue(outbox, o.partners(), now)?,
+            None => Vec::new(),
+        },
     })
+}
+
+/// The configured partners whose `expect_within` has passed without a file from them.
+fn silent_partners(state: &AdminState, now: Millis) -> Result<Vec<Quiet>, ApiError> {
+    let watches: Vec<Watch> = state
+        .partners
+        .iter()
+        .filter_map(|p| {
+            Some(Watch {
+                partner: p.id.clone(),
+                name: p.name.clone(),
+                expect_within_ms: p.expect_within_ms?,
+            })
+        })
+        .collect();
+    let mut quiet = silence::quiet(&state.outbox, &watches, now)?;
+    quiet.retain(|q| q.silent);
+    Ok(quiet)
 }
 
 /// The query of `GET /v1/messages`, as given.
@@ -714,6 +782,8 @@ struct MessagesQuery {
     state: Option<String>,
     since: Option<String>,
     limit: Option<String>,
+    #[serde(rename = "type")]
+    message_type: Option<String>,
 }
 
 async fn list_messages(
@@ -734,6 +804,10 @@ async fn list_messages(
             .map(|s| parse_since(s, clock::now_ms()))
             .transpose()
             .map_err(ApiError::bad_request)?,
+        message_type: q
+            .message_type
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty()),
     };
     let limit = parse_limit(q.limit.as_deref())?;
     blocking(move || {
@@ -750,6 +824,45 @@ async fn message(
 ) -> ApiResult<MessageDetail> {
     let id = message_id(&id)?;
     blocking(move || message_detail(&state.outbox, id)).await
+}
+
+/// `POST /v1/outbound`: an event (`partner`, `type`, `data`, optional `key`) written as the
+/// partner's EDI, validated and queued for delivery to the partner. 202 when queued, 200 when
+/// the same document (same key) was queued before; 404 for an unknown partner; 422 when the
+/// event cannot be written or what is written does not validate (nothing is queued then).
+async fn queue_outbound(
+    State(state): State<Arc<AdminState>>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<crate::outbound::Queued>), ApiError> {
+    use crate::outbound::OutboundError;
+    let queued = blocking(move || {
+        let Some(outbound) = &state.outbound else {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "this daemon does not queue outbound documents",
+            ));
+        };
+        outbound.queue_json(&body).map_err(|e| {
+            let status = match &e {
+                OutboundError::UnknownPartner(_) => StatusCode::NOT_FOUND,
+                OutboundError::Outbox(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            if e.is_request_error() {
+                tracing::warn!(error = %e, "outbound document refused");
+            } else {
+                tracing::error!(error = %e, "outbound document not queued");
+            }
+            ApiError::new(status, e.to_string())
+        })
+    })
+    .await?;
+    let status = if queued.0.created {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, queued))
 }
 
 /// `POST /v1/messages/{id}/replay`: everything the message made is sent again — each of its
@@ -975,6 +1088,29 @@ mod tests {
         let m: MessageStateKind = parse_state("quarantined", "message").unwrap();
         assert_eq!(m, MessageStateKind::Quarantined);
         assert!(parse_state::<DeliveryStateKind>("sent", "delivery").is_err());
+    }
+
+    #[test]
+    fn a_reachable_address_needs_a_configured_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = |listen: &str, token: Option<&str>| AdminConfig {
+            listen: listen.parse().unwrap(),
+            token: token.map(str::to_owned),
+            ..AdminConfig::default()
+        };
+        for listen in ["0.0.0.0:7410", "[::]:7410", "192.0.2.2:0"] {
+            let e = resolve_token(&open(listen, None), dir.path()).unwrap_err();
+            assert!(matches!(e, AdminError::ExposedWithoutToken(_)), "{e}");
+            assert!(e.to_string().contains(listen), "{e}");
+            assert!(e.to_string().contains("admin.token_env"), "{e}");
+            assert!(resolve_token(&open(listen, Some("t")), dir.path()).is_ok());
+        }
+        for listen in ["127.0.0.1:7410", "127.0.0.2:0", "[::1]:7410"] {
+            assert!(
+                resolve_token(&open(listen, None), dir.path()).is_ok(),
+                "{listen}"
+            );
+        }
     }
 
     #[test]

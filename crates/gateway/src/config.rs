@@ -57,6 +57,8 @@ pub struct Config {
     pub sinks: Vec<SinkConfig>,
     /// The directory partners' outbound directories are relative to (default `DATA/outbound`).
     pub outbound_dir: Option<PathBuf>,
+    /// Where the ERP drops events to send partners (default `DATA/outgoing`).
+    pub outgoing_dir: Option<PathBuf>,
     /// The admin API.
     #[serde(default)]
     pub admin: AdminConfig,
@@ -348,6 +350,13 @@ impl Config {
             .unwrap_or_else(|| self.data_dir.join("outbound"))
     }
 
+    /// Where the ERP drops events to send partners.
+    pub fn outgoing_dir(&self) -> PathBuf {
+        self.outgoing_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("outgoing"))
+    }
+
     /// The sinks, or the default JSON Lines sink.
     pub fn sinks(&self) -> Vec<SinkConfig> {
         if self.sinks.is_empty() {
@@ -388,6 +397,7 @@ fn unreachable_default() -> Config {
         inbound: Vec::new(),
         sinks: Vec::new(),
         outbound_dir: None,
+        outgoing_dir: None,
         admin: AdminConfig::default(),
         limits: Limits::default(),
         delivery: DeliveryConfig::default(),

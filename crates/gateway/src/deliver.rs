@@ -238,6 +238,8 @@ mod tests {
             // 2026-03-04 05:06:07.890 UTC
             created_at: 1_772_600_767_890,
             cycle_started_at: 0,
+            ack_expected: false,
+            acknowledgements: Vec::new(),
         }
     }
 

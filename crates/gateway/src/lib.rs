@@ -25,9 +25,13 @@ pub mod clock;
 pub mod config;
 pub mod deliver;
 pub mod inbox;
+pub mod outbound;
+pub mod outgoing;
 pub mod pipeline;
+pub mod reconcile;
 pub mod remote;
 pub mod retention;
+pub mod silence;
 pub mod sinks;
 pub mod spool;
 pub mod telemetry;
@@ -109,6 +113,10 @@ pub struct Gateway {
     admin_token: admin::Token,
     /// `/metrics`; none when another metrics recorder was installed in the process first.
     exporter: Option<telemetry::Exporter>,
+    /// Writes the ERP's events as partners' EDI (the admin API and the outgoing directory).
+    documents: outbound::OutboundDocuments,
+    /// Where the ERP drops events to send.
+    outgoing: outgoing::OutgoingDir,
 }
 
 impl Gateway {
@@ -128,6 +136,8 @@ impl Gateway {
             data.join("db"),
             outbox::Options::default().group_commit(true),
         )?;
+        // On the first start, the time partners that never send are measured from.
+        outbox.created_at(clock::now_ms())?;
         let spool = Spool::open(&data.join("spool"))
             .map_err(|e| Error::io(format!("opening the spool in {}", data.display()), e))?;
 
@@ -212,7 +222,11 @@ impl Gateway {
         let admin_token = admin::resolve_token(&config.admin, data)?;
 
         // Before anything can happen that counts.
-        let exporter = telemetry::install().map(|h| telemetry::Exporter::new(h, spool.root()));
+        let exporter = telemetry::install().map(|h| {
+            telemetry::Exporter::new(h, spool.root())
+                .watching(silence::Watch::all(&partners))
+                .reconciling(partners.clone())
+        });
         telemetry::register_known(
             inboxes.iter().map(|i| i.name.as_str()),
             partners.all().iter().map(|p| p.id.as_str()),
@@ -226,6 +240,11 @@ impl Gateway {
             max_age: config.delivery.max_age_hours * 3_600_000,
             ..RetryPolicy::default()
         };
+        let documents =
+            outbound::OutboundDocuments::new(partners.clone(), specs.clone(), outbox.clone());
+        let outgoing_dir = config.outgoing_dir();
+        let outgoing = outgoing::OutgoingDir::open(outgoing_dir.clone(), documents.clone())
+            .map_err(|e| Error::io(format!("creating {}", outgoing_dir.display()), e))?;
         let pipeline = Pipeline {
             partners,
             specs,
@@ -249,6 +268,8 @@ impl Gateway {
             retry,
             admin_token,
             exporter,
+            documents,
+            outgoing,
         })
     }
 
@@ -277,6 +298,7 @@ impl Gateway {
             gw.outbox().clone(),
             &gw.pipeline.partners,
             gw.exporter.clone(),
+            Some(gw.documents.clone()),
         )
         .await;
 
@@ -453,6 +475,12 @@ impl Gateway {
                         return Ok(());
                     }
                     took += self.ingest_batch(inbox, batch)?;
+                }
+            }
+            match self.outgoing.poll() {
+                Ok(n) => took += n,
+                Err(e) => {
+                    tracing::error!(dir = %self.outgoing.path().display(), error = %e, "cannot queue outgoing events");
                 }
             }
             if first_pass {

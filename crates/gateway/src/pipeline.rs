@@ -30,6 +30,7 @@ use crate::Error;
 use crate::acks::{AckKind, AckPlan};
 use crate::clock;
 use crate::inbox::DirectoryInbox;
+use crate::reconcile;
 use crate::spool::Spool;
 use crate::telemetry;
 
@@ -56,8 +57,19 @@ pub struct Pipeline {
     pub max_file_bytes: u64,
 }
 
-/// Trace entries gathered while a message is processed, written with its final state.
-type Steps = Vec<(u64, Step, String)>;
+/// What processing a message gathers, written with its final state in one transaction: its
+/// trace entries, and the types of the events it made (for `edigate messages --type`).
+#[derive(Default)]
+struct Steps {
+    entries: Vec<(u64, Step, String)>,
+    event_types: Vec<String>,
+}
+
+impl Steps {
+    fn push(&mut self, entry: (u64, Step, String)) {
+        self.entries.push(entry);
+    }
+}
 
 /// A file taken from an inbox and recorded.
 #[derive(Debug)]
@@ -294,16 +306,20 @@ impl Pipeline {
         };
         let where_ = format!("file {} (channel {})", msg.file_name, msg.channel);
         let reserved = self.channel_partner.get(&msg.channel).cloned().flatten();
-        let mut steps = Steps::new();
+        let mut steps = Steps::default();
+        // Every interchange's messages (or the XML document's type), whoever sent them: an
+        // operator looking for an 850 that went wrong wants the quarantined ones too.
+        let mut message_types: Vec<String> = Vec::new();
         // The message's partner for the metrics: the first one an envelope named.
         let mut partner = msg.partner.clone();
         let mut ended = Vec::new();
         if mapping::xml::looks_like_xml(&bytes) {
-            let (end, from) =
+            let (end, from, document) =
                 self.xml_document(&mut steps, id, &where_, &bytes, reserved.as_deref())?;
             if partner.is_none() {
                 partner = from;
             }
+            message_types.extend(document);
             ended.push(end);
         } else {
             let interchanges = match edi::Parser::new().lenient(true).parse(&bytes) {
@@ -323,6 +339,12 @@ impl Pipeline {
                     );
                 }
             };
+            for msg in interchanges.iter().flat_map(|ic| ic.messages()) {
+                let t = msg.message_type().trim().to_owned();
+                if !t.is_empty() && !message_types.contains(&t) {
+                    message_types.push(t);
+                }
+            }
             for (index, ic) in interchanges.iter().enumerate() {
                 let (end, from) =
                     self.interchange(&mut steps, id, &where_, index, ic, reserved.as_deref())?;
@@ -349,8 +371,13 @@ impl Pipeline {
             MessageState::Processed
         };
         // What processing found, and the final state, in one transaction.
-        self.outbox
-            .record_steps(id, &steps, Some((state.clone(), now)))?;
+        self.outbox.record_outcome(
+            id,
+            &steps.entries,
+            &message_types,
+            &steps.event_types,
+            Some((state.clone(), now)),
+        )?;
         telemetry::message_finished(
             id,
             &msg.file_name,
@@ -501,6 +528,7 @@ impl Pipeline {
         if report.is_rejected() {
             return Ok((Ended::Processed, named));
         }
+        self.reconcile(steps, id, &at, ic, partner)?;
         self.translate(steps, id, &at, ic, &report, partner)?;
         Ok((Ended::Processed, named))
     }
@@ -612,6 +640,62 @@ impl Pipeline {
         Ok(())
     }
 
+    /// Matches the partner's acknowledgements in `ic` (TA1, 997/999, CONTRL) to the documents we
+    /// sent them, and records what each said.
+    fn reconcile(
+        &self,
+        steps: &mut Steps,
+        id: MessageId,
+        at: &str,
+        ic: &Interchange<'_>,
+        partner: &Partner,
+    ) -> Result<(), Error> {
+        let readings = reconcile::read(ic);
+        if readings.is_empty() {
+            return Ok(());
+        }
+        let now = clock::now_ms();
+        for matched in reconcile::reconcile(&self.outbox, &partner.id, id, readings, now)? {
+            match matched {
+                reconcile::Matched::Document(d, ack) => {
+                    let control = d.numbers.first().map(|n| n.value).unwrap_or(0);
+                    tracing::info!(
+                        message = %id,
+                        partner = %partner.id,
+                        delivery = %d.id,
+                        document = %ack.document,
+                        outcome = ack.outcome.as_str(),
+                        control,
+                        "acknowledgement reconciled"
+                    );
+                    telemetry::acknowledgement_received(&partner.id, ack.outcome.as_str());
+                    steps.push((
+                        now,
+                        Step::Acknowledged {
+                            delivery: d.id,
+                            outcome: ack.outcome,
+                        },
+                        format!(
+                            "{} of {} (interchange {control}): {}",
+                            ack.document,
+                            d.key,
+                            ack.codes.join("; ")
+                        ),
+                    ));
+                }
+                reconcile::Matched::Unknown(r) => {
+                    let reason = format!(
+                        "{at}: {} answers {} {}, which is not a document we sent {} (or no longer keep)",
+                        r.document, r.counter, r.number, partner.id
+                    );
+                    tracing::warn!(message = %id, partner = %partner.id, %reason, "acknowledgement matches nothing sent");
+                    steps.push((now, Step::Error { reason }, String::new()));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn translate(
         &self,
         steps: &mut Steps,
@@ -628,7 +712,10 @@ impl Pipeline {
             .collect();
         let mut events = 0u32;
         for msg in ic.messages() {
-            if rejected.contains(&msg.header().offset()) {
+            // Acknowledgements are reconciled, not translated.
+            if rejected.contains(&msg.header().offset())
+                || reconcile::is_acknowledgement(&msg.message_type())
+            {
                 continue;
             }
             let now = clock::now_ms();
@@ -636,6 +723,9 @@ impl Pipeline {
                 Ok(event) => {
                     self.queue_event(id, &partner.id, &event, now)?;
                     events += 1;
+                    steps
+                        .event_types
+                        .push(event.event_type().as_str().to_owned());
                 }
                 Err(e) => {
                     let message_type = msg.message_type();
@@ -689,7 +779,8 @@ impl Pipeline {
 
     /// Processes an XML document: which kind it is (by its root element), who sent it (by the
     /// sender id its mapping reads, against the partners' `[xml]` ids), seen before (by its
-    /// control id), then its event. Returns how it ended and its partner, when known.
+    /// control id), then its event. Returns how it ended, its partner and its document type
+    /// (`Order`, `OrderRequest`), when known.
     fn xml_document(
         &self,
         steps: &mut Steps,
@@ -697,7 +788,7 @@ impl Pipeline {
         where_: &str,
         bytes: &[u8],
         reserved: Option<&str>,
-    ) -> Result<(Ended, Option<String>), Error> {
+    ) -> Result<(Ended, Option<String>, Option<String>), Error> {
         let now = clock::now_ms();
         let mut quarantined = |reason: String| {
             steps.push((
@@ -715,16 +806,17 @@ impl Pipeline {
             Ok(d) => d,
             Err(e) => {
                 let reason = quarantined(format!("{where_}: not readable as XML: {e}"));
-                return Ok((Ended::Quarantined(reason), None));
+                return Ok((Ended::Quarantined(reason), None, None));
             }
         };
+        let document = Some(doc.message().to_owned());
         let at = format!("{where_}, XML document {}", doc.message());
         let Some(sender) = doc.sender() else {
             let reason = quarantined(format!(
                 "{at}: no sender id where its mapping ({}) reads it",
                 doc.mapping().origin
             ));
-            return Ok((Ended::Quarantined(reason), None));
+            return Ok((Ended::Quarantined(reason), None, document));
         };
         let receiver = doc.receiver();
         let to = receiver
@@ -737,7 +829,7 @@ impl Pipeline {
             IdentifiedXml::Partner(p) => p,
             IdentifiedXml::Unknown => {
                 let reason = quarantined(format!("{at}: no partner file has XML sender {sender}"));
-                return Ok((Ended::Quarantined(reason), None));
+                return Ok((Ended::Quarantined(reason), None, document));
             }
             IdentifiedXml::NotForUs(p) => {
                 let reason = quarantined(format!(
@@ -745,7 +837,7 @@ impl Pipeline {
                     p.id,
                     receiver.map_or_else(|| "nobody".to_owned(), |r| r.to_string())
                 ));
-                return Ok((Ended::Quarantined(reason), Some(p.id.clone())));
+                return Ok((Ended::Quarantined(reason), Some(p.id.clone()), document));
             }
         };
         if let Some(only) = reserved.filter(|only| *only != partner.id) {
@@ -753,7 +845,11 @@ impl Pipeline {
                 "{at}: from partner {}, but the channel is reserved to partner {only}",
                 partner.id
             ));
-            return Ok((Ended::Quarantined(reason), Some(partner.id.clone())));
+            return Ok((
+                Ended::Quarantined(reason),
+                Some(partner.id.clone()),
+                document,
+            ));
         }
         self.outbox.set_partner(id, &partner.id, now)?;
         tracing::info!(message = %id, partner = %partner.id, document = %doc.message(), sender = %sender, "XML document identified");
@@ -767,7 +863,11 @@ impl Pipeline {
                     "{at}: not readable with partner {}'s mappings: {e}",
                     partner.id
                 ));
-                return Ok((Ended::Quarantined(reason), Some(partner.id.clone())));
+                return Ok((
+                    Ended::Quarantined(reason),
+                    Some(partner.id.clone()),
+                    document,
+                ));
             }
         };
         let event = match doc.translate(&partner.id) {
@@ -777,7 +877,7 @@ impl Pipeline {
                 telemetry::translation_failed(id, &partner.id, doc.message(), &reason);
                 steps.push((now, Step::Error { reason }, String::new()));
                 steps.push((now, Step::Translated { events: 0 }, String::new()));
-                return Ok((Ended::Processed, Some(partner.id.clone())));
+                return Ok((Ended::Processed, Some(partner.id.clone()), document));
             }
         };
 
@@ -802,13 +902,20 @@ impl Pipeline {
                 ));
                 tracing::warn!(message = %id, partner = %partner.id, document = %control, of = %prior.message_id, "duplicate XML document");
                 if partner.duplicates.action == DuplicateAction::Reject {
-                    return Ok((Ended::Duplicate(prior.message_id), Some(partner.id.clone())));
+                    return Ok((
+                        Ended::Duplicate(prior.message_id),
+                        Some(partner.id.clone()),
+                        document,
+                    ));
                 }
             }
         }
         self.queue_event(id, &partner.id, &event, now)?;
+        steps
+            .event_types
+            .push(event.event_type().as_str().to_owned());
         steps.push((now, Step::Translated { events: 1 }, String::new()));
-        Ok((Ended::Processed, Some(partner.id.clone())))
+        Ok((Ended::Processed, Some(partner.id.clone()), document))
     }
 }
 

@@ -30,6 +30,8 @@
 //! | [`PENDING_MESSAGES`] | gauge | — | files received but not finished |
 //! | [`SPOOL_BYTES`] | gauge | — | size of `DATA/spool` (only changed day directories summed again) |
 //! | [`DB_BYTES`] | gauge | — | size of the outbox database on disk |
+//! | [`PARTNER_LAST_RECEIVED`] | gauge | `partner` | when the partner's latest file arrived, in seconds since the epoch |
+//! | [`PARTNER_SILENT`] | gauge | `partner` | 1 when a partner with `expect_within` has sent nothing for longer than that, else 0 (see [`crate::silence`]) |
 //! | [`BUILD_INFO`] | gauge | `version` | always 1 |
 //!
 //! Counters start at zero with each process, as Prometheus expects (`rate()` and `increase()`
@@ -53,6 +55,8 @@ use std::time::{Duration, SystemTime};
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use outbox::{Delivery, DeliveryStateKind, FailOutcome, MessageId, MessageState, Millis, Outbox};
+
+use crate::silence::{self, Watch};
 
 /// Files taken from a channel and spooled, by `channel`.
 pub const MESSAGES_RECEIVED: &str = "edigate_messages_received_total";
@@ -84,8 +88,19 @@ pub const PENDING_MESSAGES: &str = "edigate_pending_messages";
 pub const SPOOL_BYTES: &str = "edigate_spool_bytes";
 /// Size of the outbox database on disk in bytes.
 pub const DB_BYTES: &str = "edigate_db_bytes";
+/// When each partner's latest file arrived, seconds since the epoch, by `partner`.
+pub const PARTNER_LAST_RECEIVED: &str = "edigate_partner_last_received_timestamp_seconds";
+/// 1 when a partner has sent nothing for longer than its `expect_within`, by `partner`.
+pub const PARTNER_SILENT: &str = "edigate_partner_silent";
 /// The running version, as a label.
 pub const BUILD_INFO: &str = "edigate_build_info";
+/// Counter: documents written for partners from the ERP's events and queued, by partner and
+/// message type.
+pub const OUTBOUND_DOCUMENTS: &str = "edigate_outbound_documents_total";
+/// Counter: partners' acknowledgements matched to documents we sent, by partner and outcome.
+pub const ACKNOWLEDGEMENTS: &str = "edigate_acknowledgements_received_total";
+/// Gauge: documents we sent still unacknowledged past the partner's `ack_within`, by partner.
+pub const ACKS_OVERDUE: &str = "edigate_acknowledgements_overdue";
 
 /// How long before a sum a directory must have been last modified for that sum to be reused
 /// while its modification time stays the same: file systems with coarse times (whole seconds,
@@ -188,6 +203,26 @@ fn describe() {
     describe_gauge!(PENDING_MESSAGES, "Files received but not yet finished.");
     describe_gauge!(SPOOL_BYTES, "Size of the spool directory in bytes.");
     describe_gauge!(DB_BYTES, "Size of the outbox database on disk in bytes.");
+    describe_gauge!(
+        PARTNER_LAST_RECEIVED,
+        "When the partner's latest file arrived, in seconds since the Unix epoch."
+    );
+    describe_gauge!(
+        PARTNER_SILENT,
+        "1 when the partner has sent nothing for longer than its expect_within, else 0."
+    );
+    describe_counter!(
+        OUTBOUND_DOCUMENTS,
+        "Documents written for partners from the ERP's events and queued, by message type."
+    );
+    describe_counter!(
+        ACKNOWLEDGEMENTS,
+        "Partners' acknowledgements (TA1, 997/999, CONTRL) matched to documents we sent."
+    );
+    describe_gauge!(
+        ACKS_OVERDUE,
+        "Documents we sent still without an acknowledgement past the partner's ack_within."
+    );
     describe_gauge!(
         BUILD_INFO,
         "The running edigate version, as a label; always 1."
@@ -319,6 +354,17 @@ pub fn ack_queued(
     .increment(1);
 }
 
+/// A document for a partner was queued.
+pub fn outbound_document(partner: &str, message_type: &str) {
+    counter!(OUTBOUND_DOCUMENTS, "partner" => partner.to_owned(), "type" => message_type.to_owned())
+        .increment(1);
+}
+
+/// A partner's acknowledgement matched a document we sent.
+pub fn acknowledgement_received(partner: &str, outcome: &'static str) {
+    counter!(ACKNOWLEDGEMENTS, "partner" => partner.to_owned(), "outcome" => outcome).increment(1);
+}
+
 /// An event was queued to every sink.
 pub fn event_queued(message: MessageId, partner: &str, event_type: &'static str, event: &str) {
     tracing::debug!(message = %message, partner, event_type, event, "event queued");
@@ -407,6 +453,9 @@ fn bounded(message_type: &str) -> String {
 pub struct Exporter {
     handle: PrometheusHandle,
     spool: Arc<SpoolSize>,
+    watches: Arc<[Watch]>,
+    /// The partners whose documents' acknowledgements are watched for lateness.
+    partners: Option<Arc<partner::Partners>>,
 }
 
 impl std::fmt::Debug for Exporter {
@@ -423,7 +472,21 @@ impl Exporter {
         Exporter {
             handle,
             spool: Arc::new(SpoolSize::new(spool_root)),
+            watches: Arc::new([]),
+            partners: None,
         }
+    }
+
+    /// The same, also reporting [`ACKS_OVERDUE`] for these partners.
+    pub fn reconciling(mut self, partners: partner::Partners) -> Exporter {
+        self.partners = Some(Arc::new(partners));
+        self
+    }
+
+    /// The same, also reporting [`PARTNER_SILENT`] for these partners.
+    pub fn watching(mut self, watches: Vec<Watch>) -> Exporter {
+        self.watches = watches.into();
+        self
     }
 
     /// Reads the gauges and renders everything in the Prometheus text format (version 0.0.4).
@@ -445,6 +508,7 @@ impl Exporter {
         gauge!(DEAD_LETTERS).set(as_f64(dead));
         gauge!(PENDING_MESSAGES).set(as_f64(outbox.pending_messages()?.len() as u64));
         gauge!(DB_BYTES).set(as_f64(outbox.size_on_disk()?));
+        self.partner_gauges(outbox)?;
         match self.spool.bytes() {
             Ok(bytes) => gauge!(SPOOL_BYTES).set(as_f64(bytes)),
             // The gauge keeps its last value; the scrape still gives everything else.
@@ -459,6 +523,29 @@ impl Exporter {
     /// a scrape or this, so the daemon calls it every few seconds in case nobody scrapes.
     pub fn upkeep(&self) {
         self.handle.run_upkeep();
+    }
+}
+
+impl Exporter {
+    fn partner_gauges(&self, outbox: &Outbox) -> Result<(), outbox::Error> {
+        for (partner, at) in outbox.last_received()? {
+            gauge!(PARTNER_LAST_RECEIVED, "partner" => partner).set(seconds(at));
+        }
+        let now = crate::clock::now_ms();
+        for q in silence::quiet(outbox, &self.watches, now)? {
+            if q.silent {
+                tracing::debug!(partner = %q.partner, quiet_for_ms = q.quiet_for_ms, "partner silent");
+            }
+            gauge!(PARTNER_SILENT, "partner" => q.partner).set(if q.silent { 1.0 } else { 0.0 });
+        }
+        if let Some(partners) = &self.partners {
+            let overdue = crate::reconcile::overdue(outbox, partners, now)?;
+            for p in partners.all() {
+                let n = overdue.iter().filter(|o| o.partner == p.id).count();
+                gauge!(ACKS_OVERDUE, "partner" => p.id.clone()).set(as_f64(n as u64));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -28,6 +28,7 @@
 //! ```
 
 mod engine;
+pub mod outbound;
 pub mod path;
 pub mod spec;
 pub mod xml;
@@ -35,5 +36,6 @@ pub mod xml;
 pub use engine::{
     Explanation, MappingError, Problem, translate, translate_explained, translate_message,
 };
+pub use outbound::{ComposeError, Envelope, compose};
 pub use path::{Path, PathError};
 pub use spec::{LoadError, Mappings, builtin_sources};

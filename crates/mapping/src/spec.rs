@@ -377,6 +377,9 @@ pub struct MessageMapping {
     pub lines: LineMapping,
     /// Code tables: table name → partner code → canonical value.
     pub codes: BTreeMap<String, BTreeMap<String, String>>,
+    /// How events of this document are written as this message, when the file says
+    /// (`[outbound]`, see [`crate::outbound`]).
+    pub outbound: Option<crate::outbound::Outbound>,
 }
 
 /// Every loaded mapping.
@@ -584,6 +587,7 @@ struct RawFile {
     lines: RawLines,
     #[serde(default)]
     codes: BTreeMap<String, BTreeMap<String, String>>,
+    outbound: Option<crate::outbound::RawOutbound>,
 }
 
 #[derive(Deserialize)]
@@ -1081,6 +1085,8 @@ impl RawFile {
         if self.versions.is_empty() {
             return Err(c.invalid("versions", "list at least one version"));
         }
+        // Checked last, so what reading needs is reported first.
+        let raw_outbound = self.outbound;
         let h = self.header;
         let l = self.lines;
         const NONE: &[Document] = &[];
@@ -1337,6 +1343,9 @@ impl RawFile {
             q.value.required = true;
             q.unit.required = true;
         }
+        let outbound = raw_outbound
+            .map(|o| o.check(origin, self.syntax, doc, &self.codes))
+            .transpose()?;
         Ok(MessageMapping {
             origin: origin.display().to_string(),
             syntax: self.syntax,
@@ -1351,6 +1360,7 @@ impl RawFile {
             packages,
             lines,
             codes: self.codes,
+            outbound,
         })
     }
 }

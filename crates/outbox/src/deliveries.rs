@@ -31,6 +31,9 @@ pub struct NewDelivery {
     pub created_at: Millis,
     /// When it is first due (usually `created_at`).
     pub due_at: Millis,
+    /// The partner is expected to acknowledge it (a business document, not an
+    /// acknowledgement): it waits in [`Outbox::awaiting_acknowledgement`] until one comes.
+    pub ack_expected: bool,
 }
 
 impl NewDelivery {
@@ -48,7 +51,14 @@ impl NewDelivery {
             content_kind: content_kind.into(),
             created_at: now,
             due_at: now,
+            ack_expected: false,
         }
+    }
+
+    /// Expects the partner's acknowledgement of it (TA1, 997/999, CONTRL).
+    pub fn expect_acknowledgement(mut self) -> Self {
+        self.ack_expected = true;
+        self
     }
 
     /// Ties it to the message it comes from.
@@ -94,6 +104,12 @@ pub struct Delivery {
     /// When the current round of attempts began: `created_at`, or the last manual retry.
     /// [`RetryPolicy::max_age`] counts from here.
     pub cycle_started_at: Millis,
+    /// Whether the partner is expected to acknowledge it.
+    #[serde(default)]
+    pub ack_expected: bool,
+    /// What the partner's acknowledgements said of it, oldest first.
+    #[serde(default)]
+    pub acknowledgements: Vec<crate::Acknowledgement>,
 }
 
 /// Where a delivery stands.
@@ -332,6 +348,7 @@ pub(crate) fn remove(tx: &Tx<'_>, d: &Delivery) -> TxResult<()> {
     if let Some(message) = d.message_id {
         tx.remove(T::MessageIndex, &message_key(message, d.id))?;
     }
+    crate::acknowledgements::unindex(tx, d)?;
     Ok(())
 }
 
@@ -375,9 +392,12 @@ fn insert(
         last_error: None,
         created_at: new.created_at,
         cycle_started_at: new.created_at,
+        ack_expected: new.ack_expected,
+        acknowledgements: Vec::new(),
     };
     tx.put(T::Payloads, &id.key(), payload)?;
     tx.put(T::Keys, new.key.as_bytes(), &id.key())?;
+    crate::acknowledgements::index(tx, &d)?;
     if let Some(message) = new.message_id {
         tx.put(T::MessageIndex, &message_key(message, id), &[])?;
     }

@@ -24,7 +24,7 @@
 //!
 //! | tree | key | value |
 //! |---|---|---|
-//! | `meta` | sequence name | last message / delivery id |
+//! | `meta` | sequence name · `last_received/` partner · `created_at` | last message / delivery id · a partner's latest arrival · when the store was made |
 //! | `messages` | message id | [`Message`] (JSON) |
 //! | `message_index` | `p` id · `r` received-at id · `d` message id delivery id · `u` channel, file, hash | empty (`u`: message id) |
 //! | `trace` | message id, 4-byte step number | [`TraceEntry`] (JSON) |
@@ -93,6 +93,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod acknowledgements;
 mod counters;
 mod dedup;
 mod deliveries;
@@ -112,6 +113,7 @@ use serde::de::DeserializeOwned;
 use sled::Transactional;
 use sled::transaction::{TransactionError, TransactionalTree};
 
+pub use acknowledgements::{AckOutcome, Acknowledgement};
 pub use counters::{AssignedNumber, CounterKey, CounterKind};
 pub use dedup::PriorSighting;
 pub use deliveries::{

@@ -1,5 +1,6 @@
 //! Inbound message records and their traces.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -10,6 +11,10 @@ use crate::ids::{DeliveryId, MessageId, Millis};
 use crate::store::{T, Tx, TxResult, composite_key, index_key, read_u64, u64_at};
 
 pub(crate) const SEQ_MESSAGE: &[u8] = b"seq/message";
+/// `meta` prefix of each partner's latest arrival: partner id → received-at.
+pub(crate) const LAST_RECEIVED: &[u8] = b"last_received/";
+/// `meta` key of the time the store was first opened by a version that records it.
+pub(crate) const CREATED_AT: &[u8] = b"created_at";
 /// `message_index` prefixes.
 pub(crate) const IX_PENDING: u8 = b'p';
 pub(crate) const IX_RECEIVED: u8 = b'r';
@@ -64,6 +69,25 @@ pub struct Message {
     pub updated_at: Millis,
     /// How many trace entries it has.
     pub trace_len: u32,
+    /// The messages the file held, by type (`850`, `ORDERS`): X12 ST01, EDIFACT UNH 0065. Set
+    /// when it is processed; empty for a file not readable as EDI, or recorded by a version that
+    /// did not keep them.
+    #[serde(default)]
+    pub message_types: Vec<String>,
+    /// The canonical events made from it, by type (`order.created`).
+    #[serde(default)]
+    pub event_types: Vec<String>,
+}
+
+impl Message {
+    /// Whether the file held a message of type `wanted` or made an event of that type. Case is
+    /// ignored: an operator who types `orders` means the EDIFACT ORDERS.
+    pub fn has_type(&self, wanted: &str) -> bool {
+        self.message_types
+            .iter()
+            .chain(&self.event_types)
+            .any(|t| t.eq_ignore_ascii_case(wanted))
+    }
 }
 
 /// Where a message's processing stands. Every state but `Received` is final.
@@ -170,6 +194,14 @@ pub enum Step {
         /// Its interchange control number.
         control_number: String,
     },
+    /// The partner's acknowledgement (TA1, 997/999, CONTRL) in this file matched a document we
+    /// sent them; the detail names the acknowledgement and its codes.
+    Acknowledged {
+        /// The delivery that carried our document.
+        delivery: DeliveryId,
+        /// What the acknowledgement said of it.
+        outcome: crate::AckOutcome,
+    },
     /// Translated into canonical events.
     Translated {
         /// How many.
@@ -221,6 +253,9 @@ pub struct MessageFilter {
     pub state: Option<MessageStateKind>,
     /// Only those received at or after this time.
     pub since: Option<Millis>,
+    /// Only those holding a message of this type (`850`, `ORDERS`) or that made an event of
+    /// this type (`order.created`); see [`Message::has_type`].
+    pub message_type: Option<String>,
 }
 
 fn pending_key(id: MessageId) -> Vec<u8> {
@@ -241,6 +276,32 @@ pub(crate) fn trace_key(id: MessageId, seq: u32) -> Vec<u8> {
     let mut key = id.key().to_vec();
     key.extend_from_slice(&seq.to_be_bytes());
     key
+}
+
+/// Appends each of `new` not yet in `list`, keeping first-seen order.
+fn add_new(list: &mut Vec<String>, new: &[String]) {
+    for t in new {
+        if !list.contains(t) {
+            list.push(t.clone());
+        }
+    }
+}
+
+/// The `meta` key of a partner's latest arrival.
+fn last_received_key(partner: &str) -> Vec<u8> {
+    let mut key = LAST_RECEIVED.to_vec();
+    key.extend_from_slice(partner.as_bytes());
+    key
+}
+
+/// Moves the partner's latest arrival to `at` unless a later one is recorded (messages may be
+/// identified out of arrival order, after a restart).
+fn note_received(tx: &Tx<'_>, partner: &str, at: Millis) -> TxResult<()> {
+    let key = last_received_key(partner);
+    if tx.get_u64(T::Meta, &key)?.is_none_or(|known| known < at) {
+        tx.put(T::Meta, &key, &at.to_be_bytes())?;
+    }
+    Ok(())
 }
 
 fn load(tx: &Tx<'_>, id: MessageId) -> TxResult<Message> {
@@ -278,6 +339,8 @@ impl Outbox {
                 state: MessageState::Received,
                 updated_at: new.received_at,
                 trace_len: 0,
+                message_types: Vec::new(),
+                event_types: Vec::new(),
             };
             let detail = format!(
                 "{} ({} bytes) from channel {}",
@@ -388,6 +451,7 @@ impl Outbox {
             }
             m.partner = Some(partner.to_owned());
             m.updated_at = now;
+            note_received(tx, partner, m.received_at)?;
             push_trace(
                 tx,
                 &mut m,
@@ -419,8 +483,24 @@ impl Outbox {
         steps: &[(Millis, Step, String)],
         state: Option<(MessageState, Millis)>,
     ) -> Result<()> {
+        self.record_outcome(id, steps, &[], &[], state)
+    }
+
+    /// [`Outbox::record_steps`], also adding the message and event types processing found to
+    /// [`Message::message_types`] and [`Message::event_types`]. A type already recorded is not
+    /// added again, so processing repeated after a crash leaves the same lists.
+    pub fn record_outcome(
+        &self,
+        id: MessageId,
+        steps: &[(Millis, Step, String)],
+        message_types: &[String],
+        event_types: &[String],
+        state: Option<(MessageState, Millis)>,
+    ) -> Result<()> {
         self.transact(|tx| {
             let mut m = load(tx, id)?;
+            add_new(&mut m.message_types, message_types);
+            add_new(&mut m.event_types, event_types);
             for (at, step, detail) in steps {
                 push_trace(tx, &mut m, *at, step.clone(), detail)?;
                 m.updated_at = *at;
@@ -468,6 +548,56 @@ impl Outbox {
         })
     }
 
+    /// When each partner's latest file arrived (its [`Message::received_at`]), by partner id,
+    /// counted once the file's partner is identified. Kept apart from the message records, so
+    /// retention removing old messages does not make a partner look as if it never sent.
+    pub fn last_received(&self) -> Result<BTreeMap<String, Millis>> {
+        let mut out = BTreeMap::new();
+        for entry in self.tree(T::Meta).scan_prefix(LAST_RECEIVED) {
+            let (key, value) = entry.map_err(Error::from)?;
+            let partner = key
+                .get(LAST_RECEIVED.len()..)
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .ok_or_else(|| Error::Corrupt {
+                    tree: T::Meta.name(),
+                    detail: "a last-received key that is not a partner id".into(),
+                })?;
+            out.insert(partner.to_owned(), read_u64(T::Meta, &value)?);
+        }
+        Ok(out)
+    }
+
+    /// When the store was created: the `now` of the first call on this store, which the daemon
+    /// makes at every start. A store made by a version that did not record it gets `now` too,
+    /// and its partners' latest arrivals ([`Outbox::last_received`]) are read once from the
+    /// messages it holds.
+    pub fn created_at(&self, now: Millis) -> Result<Millis> {
+        if let Some(at) = self.tree(T::Meta).get(CREATED_AT).map_err(Error::from)? {
+            return read_u64(T::Meta, &at);
+        }
+        let mut latest: BTreeMap<String, Millis> = BTreeMap::new();
+        for value in self.tree(T::Messages).iter().values() {
+            let m: Message = crate::store::decode(T::Messages, &value.map_err(Error::from)?)?;
+            if let Some(p) = m.partner {
+                let at = latest.entry(p).or_default();
+                *at = (*at).max(m.received_at);
+            }
+        }
+        let created = self.transact(|tx| {
+            // Another caller may have got here first.
+            if let Some(at) = tx.get_u64(T::Meta, CREATED_AT)? {
+                return Ok(at);
+            }
+            for (partner, at) in &latest {
+                note_received(tx, partner, *at)?;
+            }
+            tx.put(T::Meta, CREATED_AT, &now.to_be_bytes())?;
+            Ok(now)
+        })?;
+        self.flush()?;
+        Ok(created)
+    }
+
     /// The messages received but not finished, oldest first: after a crash, the daemon processes
     /// these again from the spool.
     pub fn pending_messages(&self) -> Result<Vec<Message>> {
@@ -502,6 +632,10 @@ impl Outbox {
                 .as_ref()
                 .is_some_and(|p| m.partner.as_ref() != Some(p))
                 || filter.state.is_some_and(|s| m.state.kind() != s)
+                || filter
+                    .message_type
+                    .as_deref()
+                    .is_some_and(|t| !m.has_type(t))
             {
                 continue;
             }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -30,6 +31,13 @@ pub struct Partner {
     /// The name each outbound document gets, as a template ([`FILE_NAME_VARIABLES`] in braces),
     /// for a directory and an SFTP server alike; checked when the file is read.
     pub outbound_file_name: String,
+    /// How long this partner may go without sending anything before the gateway warns
+    /// (`expect_within`): `edigate status` and the `edigate_partner_silent` metric. `None`: the
+    /// partner sends when it pleases.
+    pub expect_within: Option<Duration>,
+    /// How long this partner has to acknowledge a document we send (`ack_within`); past it the
+    /// document is overdue in `edigate status` and `/metrics`. `None`: the gateway's default.
+    pub ack_within: Option<Duration>,
     /// The default mappings with this partner's overrides applied.
     pub mappings: mapping::Mappings,
     /// The file this partner was read from.
@@ -238,9 +246,12 @@ pub const FILE_NAME_VARIABLES: &[(&str, &str)] = &[
     ("partner", "the partner id (acme-retail)"),
     (
         "type",
-        "the document: ta1, 997, 999 or contrl (an acknowledgement's own transaction set)",
+        "the document: ta1, 997, 999 or contrl (an acknowledgement's own transaction set), or an outbound document's message (855, DESADV)",
     ),
-    ("kind", "the delivery's kind: ta1 or functional"),
+    (
+        "kind",
+        "the delivery's kind: ta1 or functional, or an outbound document's message (855, DESADV)",
+    ),
     (
         "control",
         "the interchange control number, zero-padded to 9 digits",
@@ -259,6 +270,8 @@ pub const FILE_NAME_VARIABLES: &[(&str, &str)] = &[
 struct RawPartner {
     id: Option<Spanned<String>>,
     name: Option<String>,
+    expect_within: Option<Spanned<toml::Value>>,
+    ack_within: Option<Spanned<toml::Value>>,
     x12: Option<Spanned<RawX12>>,
     edifact: Option<Spanned<RawEdifact>>,
     xml: Option<Spanned<RawXml>>,
@@ -487,6 +500,33 @@ pub fn parse(path: &Path, text: &str) -> Result<Partner, Vec<Diagnostic>> {
         _ => Outbound::Directory(PathBuf::from(&id)),
     };
 
+    let mut duration = |key: &str, value: &Option<Spanned<toml::Value>>| {
+        value.as_ref().and_then(|value| {
+            let checked = match value.get_ref() {
+                toml::Value::String(text) => parse_duration(text),
+                other => Err(format!(
+                    "{key} must be a duration in quotes, not {} {other}",
+                    other.type_str()
+                )),
+            };
+            match checked {
+                Ok(d) => Some(d),
+                Err(message) => {
+                    at(
+                        value.span(),
+                        message,
+                        Some(format!(
+                            "write a number and a unit, s, m, h, d or w: {key} = \"24h\""
+                        )),
+                    );
+                    None
+                }
+            }
+        })
+    };
+    let expect_within = duration("expect_within", &raw.expect_within);
+    let ack_within = duration("ack_within", &raw.ack_within);
+
     let mut mappings = builtin;
     for (name, table) in &raw.mappings {
         if let Err(d) = overrides::apply(path, text, syntax, name, table, &mut mappings) {
@@ -505,9 +545,42 @@ pub fn parse(path: &Path, text: &str) -> Result<Partner, Vec<Diagnostic>> {
         duplicates,
         outbound,
         outbound_file_name,
+        expect_within,
+        ack_within,
         mappings,
         origin: path.to_path_buf(),
     })
+}
+
+/// A duration as partner files write it: a whole number and one unit, `90s`, `30m`, `24h`,
+/// `2d`, `1w`; never zero.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    let (digits, unit) = trimmed.split_at(split);
+    let seconds_per: u64 = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        "" if !digits.is_empty() => {
+            return Err(format!("{text:?} has no unit"));
+        }
+        _ => return Err(format!("{text:?} is not a duration")),
+    };
+    match digits
+        .parse::<u64>()
+        .ok()
+        .map(|n| n.checked_mul(seconds_per))
+    {
+        Some(Some(0)) => Err(format!("{text:?} is no time at all")),
+        Some(Some(seconds)) => Ok(Duration::from_secs(seconds)),
+        Some(None) => Err(format!("{text:?} is too long")),
+        None => Err(format!("{text:?} is not a duration")),
+    }
 }
 
 type At<'a> = dyn FnMut(std::ops::Range<usize>, String, Option<String>) + 'a;

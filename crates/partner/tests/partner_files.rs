@@ -477,3 +477,57 @@ fn two_files_with_one_xml_identity_are_refused() {
     assert!(err.0[0].path.ends_with("b.toml"), "{err}");
     assert!(err.0[0].message.contains("already a's"), "{err}");
 }
+
+#[test]
+fn expect_within_is_a_duration_and_optional() {
+    let ok = |value: &str| {
+        let text = format!("expect_within = {value}\n{GOOD_X12}");
+        Partner::from_toml(Path::new("p.toml"), &text)
+            .unwrap()
+            .expect_within
+    };
+    assert_eq!(ok("\"24h\""), Some(std::time::Duration::from_secs(86_400)));
+    assert_eq!(ok("\"90s\""), Some(std::time::Duration::from_secs(90)));
+    assert_eq!(
+        ok("\" 2d \""),
+        Some(std::time::Duration::from_secs(172_800))
+    );
+    assert_eq!(ok("\"1w\""), Some(std::time::Duration::from_secs(604_800)));
+    assert_eq!(ok("\"30m\""), Some(std::time::Duration::from_secs(1_800)));
+    let none = Partner::from_toml(Path::new("p.toml"), GOOD_X12).unwrap();
+    assert_eq!(none.expect_within, None);
+    for p in examples().all() {
+        assert_eq!(p.expect_within, None, "{}", p.id);
+    }
+}
+
+#[test]
+fn a_bad_expect_within_is_pointed_at_with_the_form_to_write() {
+    for (value, says) in [
+        ("\"24\"", "has no unit"),
+        ("\"1y\"", "is not a duration"),
+        ("\"h\"", "is not a duration"),
+        ("\"0h\"", "no time at all"),
+        ("\"99999999999999999999w\"", "is not a duration"),
+        ("\"999999999999999w\"", "too long"),
+        ("24", "a duration in quotes, not integer 24"),
+    ] {
+        let text = format!(
+            "name = \"Test\"\nexpect_within = {value}\n[x12]\nversion = \"005010\"\npartner = {{ qualifier = \"ZZ\", id = \"SENDER\" }}\nmessages = [\"850\"]\n"
+        );
+        let all = problems("partners/p.toml", &text);
+        assert_eq!(all.len(), 1, "{value}: {all:?}");
+        let d = &all[0];
+        assert_eq!((d.line, d.column), (2, 17), "{value}: {d}");
+        assert!(d.message.contains(says), "{value}: {d}");
+        assert!(
+            d.hint
+                .as_deref()
+                .unwrap_or("")
+                .contains("expect_within = \"24h\""),
+            "{d}"
+        );
+        let shown = d.to_string();
+        assert!(shown.starts_with("partners/p.toml:2:17: "), "{shown}");
+    }
+}

@@ -18,6 +18,10 @@ pub struct MessagesArgs {
     /// Only messages in this state.
     #[arg(long, value_enum)]
     state: Option<MessageStateArg>,
+    /// Only files that held a message of this type (850, ORDERS) or made an event of this type
+    /// (order.created); case is ignored.
+    #[arg(long = "type", value_name = "TYPE")]
+    message_type: Option<String>,
     /// Only messages received within this long: 30s, 15m, 1h, 2d, 1w.
     #[arg(long, value_parser = duration)]
     since: Option<String>,
@@ -72,6 +76,9 @@ fn messages(args: &MessagesArgs) -> Result<(), Failure> {
     if let Some(s) = &args.since {
         query.push(("since", s.clone()));
     }
+    if let Some(t) = &args.message_type {
+        query.push(("type", t.clone()));
+    }
     let body = client.get("/v1/messages", &query)?;
     if args.admin.json {
         ops::print_json(&body);
@@ -83,7 +90,7 @@ fn messages(args: &MessagesArgs) -> Result<(), Failure> {
         return Ok(());
     }
     let mut table = Table::new(&[
-        "ID", "RECEIVED", "PARTNER", "CHANNEL", "FILE", ">SIZE", "STATE", "REASON",
+        "ID", "RECEIVED", "PARTNER", "CHANNEL", "FILE", ">SIZE", "TYPES", "STATE", "REASON",
     ]);
     for m in &list.messages {
         table.row(row(m));
@@ -101,9 +108,22 @@ fn row(m: &Message) -> Vec<String> {
         m.channel.clone(),
         m.file_name.clone(),
         m.size.to_string(),
+        types_text(m),
         state,
         reason,
     ]
+}
+
+/// The message types a file held, then the event types it made: `850 -> order.created`.
+pub fn types_text(m: &Message) -> String {
+    let held = m.message_types.join(",");
+    let made = m.event_types.join(",");
+    match (held.is_empty(), made.is_empty()) {
+        (true, true) => "-".into(),
+        (false, true) => held,
+        (true, false) => format!("-> {made}"),
+        (false, false) => format!("{held} -> {made}"),
+    }
 }
 
 /// A message state for people: its name, and its reason when it has one.

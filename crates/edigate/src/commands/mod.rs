@@ -1,11 +1,13 @@
 //! One module per subcommand.
 
+pub mod compose;
 pub mod messages;
 pub mod ops;
 pub mod outbox_cmd;
 pub mod parse;
 pub mod partner;
 pub mod replay;
+pub mod send;
 pub mod serve;
 pub mod sftp;
 pub mod status;

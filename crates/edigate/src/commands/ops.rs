@@ -159,6 +159,22 @@ impl Client {
         self.send(self.http.post(self.url(path)))
     }
 
+    /// `POST path` with a JSON body, the answer as JSON.
+    pub fn post_json(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, Failure> {
+        let bytes = serde_json::to_vec(body)
+            .map_err(|e| Failure::Other(format!("cannot encode the request: {e}")))?;
+        self.send(
+            self.http
+                .post(self.url(path))
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(bytes),
+        )
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

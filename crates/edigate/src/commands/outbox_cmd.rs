@@ -130,16 +130,13 @@ fn action(id: &str, verb: &str, admin: &AdminArgs) -> Result<(), Failure> {
     let done: DeliveryAction = ops::decode(body)?;
     let d = &done.delivery;
     let (state, when) = state_text(&d.state);
-    println!(
-        "{} to {}: {state}{}",
-        d.id,
-        d.destination,
-        if when.is_empty() {
-            String::new()
-        } else {
-            format!(" since {when}")
-        }
-    );
+    // A pending delivery's time is when it falls due, not when it became pending.
+    let when = match &d.state {
+        _ if when.is_empty() => String::new(),
+        DeliveryState::Pending { .. } => format!(", {when}"),
+        _ => format!(" since {when}"),
+    };
+    println!("{} to {}: {state}{when}", d.id, d.destination);
     Ok(())
 }
 

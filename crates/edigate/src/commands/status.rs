@@ -122,8 +122,97 @@ fn render(r: &StatusReport, admin: &str) -> String {
             "{set_aside} message(s) quarantined or failed: see `edigate messages --state quarantined` and `--state failed`"
         ));
     }
+    warnings.extend(silence_warnings(r));
+    warnings.extend(overdue_warnings(r));
     for w in warnings {
         out.push_str(&format!("warning: {w}\n"));
     }
     out
+}
+
+/// One warning per document whose acknowledgement is overdue.
+fn overdue_warnings(r: &StatusReport) -> Vec<String> {
+    r.overdue_acknowledgements
+        .iter()
+        .map(|o| {
+            format!(
+                "no acknowledgement from partner {} for interchange {} (delivery d-{:012}, {}), delivered {}: expected within {}",
+                o.partner,
+                o.control_number,
+                o.delivery,
+                o.key.rsplit(':').next().unwrap_or("document"),
+                ops::utc(o.delivered_at),
+                span(o.window_ms)
+            )
+        })
+        .collect()
+}
+
+/// One warning per partner that has sent nothing for longer than its `expect_within`.
+fn silence_warnings(r: &StatusReport) -> Vec<String> {
+    r.silent_partners
+        .iter()
+        .map(|q| {
+            let who = if q.name.is_empty() || q.name == q.partner {
+                format!("partner {}", q.partner)
+            } else {
+                format!("partner {} ({})", q.partner, q.name)
+            };
+            let since = match q.last_received {
+                Some(at) => format!("its last file arrived {}", ops::utc(at)),
+                None => format!(
+                    "no file from it since this gateway's data was created, {}",
+                    ops::utc(q.quiet_since)
+                ),
+            };
+            format!(
+                "{who} has sent nothing for {} (expected within {}): {since}",
+                span(q.quiet_for_ms),
+                span(q.expect_within_ms)
+            )
+        })
+        .collect()
+}
+
+/// A length of time for people, to its two largest units: `3d 4h`, `2h 5m`, `1m 30s`, `4s`.
+fn span(ms: u64) -> String {
+    let secs = ms / 1000;
+    let units = [
+        ("w", 604_800),
+        ("d", 86_400),
+        ("h", 3_600),
+        ("m", 60),
+        ("s", 1),
+    ];
+    let mut parts = Vec::new();
+    let mut rest = secs;
+    for (name, size) in units {
+        if rest >= size || (parts.is_empty() && size == 1) {
+            parts.push(format!("{}{name}", rest / size));
+            rest %= size;
+        } else if !parts.is_empty() {
+            // Only adjacent units: "1d 0h" says more than "1d" followed by a skipped hour count.
+            parts.push(format!("0{name}"));
+        }
+        if parts.len() == 2 {
+            break;
+        }
+    }
+    parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_read_to_two_units() {
+        assert_eq!(span(0), "0s");
+        assert_eq!(span(999), "0s");
+        assert_eq!(span(4_000), "4s");
+        assert_eq!(span(90_000), "1m 30s");
+        assert_eq!(span(3_600_000), "1h 0m");
+        assert_eq!(span(86_400_000 + 5 * 3_600_000 + 59_000), "1d 5h");
+        assert_eq!(span(14 * 86_400_000), "2w 0d");
+    }
 }

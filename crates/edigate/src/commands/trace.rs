@@ -7,7 +7,7 @@ use clap::Args;
 use gateway::admin::MessageDetail;
 use outbox::TraceEntry;
 
-use super::messages::state_text;
+use super::messages::{state_text, types_text};
 use super::ops::{self, AdminArgs, Client, Failure, Table};
 use super::outbox_cmd;
 
@@ -58,6 +58,9 @@ fn render(d: &MessageDetail) -> String {
         ops::utc(m.received_at),
         ops::utc(m.updated_at)
     ));
+    if !m.message_types.is_empty() || !m.event_types.is_empty() {
+        out.push_str(&format!("types {}\n", types_text(m)));
+    }
     out.push_str(&format!(
         "sha256 {}, spooled in {} at offset {}\n\n",
         m.sha256,

@@ -206,6 +206,7 @@ fn messages_list_newest_first_with_filters() {
         partner: Some("acme".into()),
         state: Some(MessageStateKind::Received),
         since: Some(T0 + 100),
+        message_type: None,
     };
     assert_eq!(list(received_acme, 10), [ids[2]]);
 }
@@ -415,4 +416,125 @@ fn steps_and_the_final_state_are_recorded_together() {
     assert_eq!(m.state, MessageState::Processed);
     assert_eq!(m.updated_at, T0 + 3);
     assert!(outbox.pending_messages().unwrap().is_empty());
+}
+
+#[test]
+fn messages_are_found_by_the_types_they_held_and_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(dir.path());
+    let x12 = outbox.record_received(file("po.x12", T0)).unwrap();
+    let edifact = outbox.record_received(file("orders.edi", T0 + 1)).unwrap();
+    let junk = outbox.record_received(file("junk", T0 + 2)).unwrap();
+    let types = |list: &[&str]| list.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+    outbox
+        .record_outcome(
+            x12,
+            &[],
+            &types(&["850", "860"]),
+            &types(&["order.created", "order.changed"]),
+            Some((MessageState::Processed, T0 + 5)),
+        )
+        .unwrap();
+    // Processing again after a crash adds nothing twice.
+    outbox
+        .record_outcome(x12, &[], &types(&["850"]), &types(&["order.created"]), None)
+        .unwrap();
+    outbox
+        .record_outcome(
+            edifact,
+            &[],
+            &types(&["ORDERS"]),
+            &types(&["order.created"]),
+            Some((MessageState::Processed, T0 + 6)),
+        )
+        .unwrap();
+    let m = outbox.message(x12).unwrap().unwrap();
+    assert_eq!(m.message_types, ["850", "860"]);
+    assert_eq!(m.event_types, ["order.created", "order.changed"]);
+    assert!(
+        outbox
+            .message(junk)
+            .unwrap()
+            .unwrap()
+            .message_types
+            .is_empty()
+    );
+
+    let of_type = |t: &str| -> Vec<MessageId> {
+        let filter = MessageFilter {
+            message_type: Some(t.into()),
+            ..Default::default()
+        };
+        outbox
+            .list_messages(&filter, 10)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.id)
+            .collect()
+    };
+    assert_eq!(of_type("850"), [x12]);
+    assert_eq!(of_type("orders"), [edifact], "case is ignored");
+    assert_eq!(of_type("order.created"), [edifact, x12]);
+    assert_eq!(of_type("order.changed"), [x12]);
+    assert!(of_type("856").is_empty());
+    assert!(of_type("85").is_empty(), "whole types only");
+}
+
+#[test]
+fn a_partners_last_arrival_outlives_its_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(dir.path());
+    let early = outbox.record_received(file("a.x12", T0)).unwrap();
+    let late = outbox.record_received(file("b.x12", T0 + 500)).unwrap();
+    let other = outbox.record_received(file("c.x12", T0 + 100)).unwrap();
+    // Identified out of arrival order: the latest arrival counts, not the latest identification.
+    outbox.set_partner(late, "acme", T0 + 600).unwrap();
+    outbox.set_partner(early, "acme", T0 + 700).unwrap();
+    outbox.set_partner(other, "globex", T0 + 800).unwrap();
+    let last = outbox.last_received().unwrap();
+    assert_eq!(last.get("acme"), Some(&(T0 + 500)));
+    assert_eq!(last.get("globex"), Some(&(T0 + 100)));
+    assert_eq!(last.len(), 2);
+
+    // Retention removes the records, not the arrival times.
+    for id in [early, late, other] {
+        outbox
+            .set_state(id, MessageState::Processed, T0 + 900, "")
+            .unwrap();
+    }
+    outbox.purge(T0 + 1_000_000).unwrap();
+    assert!(outbox.message(late).unwrap().is_none());
+    assert_eq!(outbox.last_received().unwrap(), last);
+}
+
+#[test]
+fn the_creation_time_is_the_first_ones_and_older_stores_are_read_once() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let outbox = open(dir.path());
+        let a = outbox.record_received(file("a.x12", T0)).unwrap();
+        outbox.set_partner(a, "acme", T0 + 1).unwrap();
+        assert_eq!(outbox.created_at(T0 + 10).unwrap(), T0 + 10);
+        assert_eq!(outbox.created_at(T0 + 99).unwrap(), T0 + 10);
+    }
+    {
+        let outbox = open(dir.path());
+        assert_eq!(
+            outbox.created_at(T0 + 500).unwrap(),
+            T0 + 10,
+            "kept on disk"
+        );
+    }
+    // A store as a version before these records left it: messages, no arrival times.
+    {
+        let db = sled::open(dir.path()).unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        meta.remove("created_at").unwrap();
+        meta.remove("last_received/acme").unwrap();
+        db.flush().unwrap();
+    }
+    let outbox = open(dir.path());
+    assert!(outbox.last_received().unwrap().is_empty());
+    assert_eq!(outbox.created_at(T0 + 500).unwrap(), T0 + 500);
+    assert_eq!(outbox.last_received().unwrap().get("acme"), Some(&T0));
 }
