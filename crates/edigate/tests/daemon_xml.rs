@@ -78,6 +78,10 @@ fn xml_documents_become_events_or_are_recorded_with_their_reason() {
     };
     assert_eq!(by_file("a-order.xml").state, MessageState::Processed);
     assert_eq!(by_file("a-order.xml").partner.as_deref(), Some("eurofoods"));
+    assert_eq!(by_file("a-order.xml").message_types, ["Order"]);
+    assert_eq!(by_file("a-order.xml").event_types, ["order.created"]);
+    // The stranger's document type is recorded although it was not processed.
+    assert_eq!(by_file("c-stranger.xml").message_types, ["Order"]);
     let broken = reason("b-broken.xml");
     assert!(
         broken
