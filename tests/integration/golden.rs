@@ -1,5 +1,6 @@
 //! Golden canonical JSON: every business document the project ships (the fixtures in
-//! `fixtures/business/` and the examples in `deploy/examples/inbound/`) translated with the
+//! `fixtures/business/` and `fixtures/xml/`, and the examples in `deploy/examples/inbound/`)
+//! translated with the
 //! built-in mappings, compared with the events checked in under `tests/golden/`. A change in
 //! what a mapping produces shows up here as a diff to review; after reviewing it, regenerate
 //! with `EDIGATE_UPDATE_GOLDEN=1 cargo test -p edigate-tests golden`.
@@ -14,8 +15,12 @@ use crate::mapping::assert_valid_event;
 fn documents() -> Vec<PathBuf> {
     let root = workspace_root();
     let mut files = files_in(&root.join("fixtures/business"));
+    files.extend(files_in(&root.join("fixtures/xml")));
     files.extend(files_in(&root.join("deploy/examples/inbound")));
-    files.retain(|f| f.extension().is_some_and(|e| e == "x12" || e == "edi"));
+    files.retain(|f| {
+        f.extension()
+            .is_some_and(|e| e == "x12" || e == "edi" || e == "xml")
+    });
     files.sort();
     files
 }
@@ -32,14 +37,24 @@ fn translate(doc: &Path) -> String {
     let bytes = std::fs::read(doc).unwrap_or_else(|e| panic!("{}: {e}", doc.display()));
     let mappings = mapping::Mappings::builtin().expect("the built-in mappings load");
     let mut events = Vec::new();
-    for ic in edi::Parser::new()
-        .parse(&bytes)
-        .unwrap_or_else(|e| panic!("{}: {e}", doc.display()))
-    {
-        for result in mapping::translate(&ic, "golden", &mappings) {
-            let event = result.unwrap_or_else(|e| panic!("{}: {e}", doc.display()));
-            assert_valid_event(&event);
-            events.push(serde_json::to_value(&event).expect("serialises"));
+    if doc.extension().is_some_and(|e| e == "xml") {
+        let read = mapping::xml::read(&bytes, &mappings)
+            .unwrap_or_else(|e| panic!("{}: {e}", doc.display()));
+        let event = read
+            .translate("golden")
+            .unwrap_or_else(|e| panic!("{}: {e}", doc.display()));
+        assert_valid_event(&event);
+        events.push(serde_json::to_value(&event).expect("serialises"));
+    } else {
+        for ic in edi::Parser::new()
+            .parse(&bytes)
+            .unwrap_or_else(|e| panic!("{}: {e}", doc.display()))
+        {
+            for result in mapping::translate(&ic, "golden", &mappings) {
+                let event = result.unwrap_or_else(|e| panic!("{}: {e}", doc.display()));
+                assert_valid_event(&event);
+                events.push(serde_json::to_value(&event).expect("serialises"));
+            }
         }
     }
     assert!(!events.is_empty(), "{}: no events", doc.display());

@@ -17,3 +17,4 @@ mod specs;
 mod streaming;
 mod validation;
 mod validation_robustness;
+mod xml;

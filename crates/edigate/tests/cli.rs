@@ -490,3 +490,147 @@ fn translate_explain_names_the_rule_and_segment_of_each_field() {
     let event: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
     assert_eq!(event["data"]["order_number"], "NW-88213");
 }
+
+// ---- XML documents ----
+
+fn xml_fixture(name: &str) -> String {
+    std::fs::read_to_string(root().join("fixtures/xml").join(name)).expect("fixture")
+}
+
+#[test]
+fn translate_reads_xml_told_by_its_first_character() {
+    let out = edigate(&["translate", "fixtures/xml/ubl-order.xml"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["type"], "order.created");
+    assert_eq!(lines[0]["source"]["standard"], "xml");
+    // Without --partner, the partner is the sender the mapping reads.
+    assert_eq!(lines[0]["partner"], "4012345000009");
+
+    // From standard input, after a byte order mark and white space, and named with --partner.
+    let input = format!("\u{FEFF}\n  {}", xml_fixture("cxml-order-request.xml"));
+    let out = edigate(
+        &["translate", "-", "--partner", "buyer-gmbh"],
+        Some(input.as_bytes()),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["partner"], "buyer-gmbh");
+    assert_eq!(v["source"]["message"], "OrderRequest");
+}
+
+#[test]
+fn translate_reports_broken_xml_with_its_byte_offset_and_exits_1() {
+    let broken = "<?xml version=\"1.0\"?>\n<Order xmlns=\"urn:oasis:names:specification:ubl:schema:xsd:Order-2\"><ID>1</Order>";
+    let out = edigate(&["translate", "-"], Some(broken.as_bytes()));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("-: at byte "), "{err}");
+    assert!(err.contains("malformed XML"), "{err}");
+
+    let unknown = "<Catalog xmlns=\"urn:example:catalog\"/>";
+    let out = edigate(&["translate", "-"], Some(unknown.as_bytes()));
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no XML mapping for document {urn:example:catalog}Catalog"),
+        "{err}"
+    );
+
+    let bad_gtin = xml_fixture("ubl-order.xml").replace(">4006381333931<", ">4006381333932<");
+    let out = edigate(&["translate", "-"], Some(bad_gtin.as_bytes()));
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("document Order PO-4711: lines[1].gtin (cac:Item/cac:StandardItemIdentification/cbc:ID[@schemeID=0160]) in <ID> at byte "),
+        "{err}"
+    );
+}
+
+#[test]
+fn translate_explain_names_the_xml_path_of_each_field() {
+    let out = edigate(
+        &[
+            "translate",
+            "--explain",
+            "fixtures/xml/ubl-despatch-advice.xml",
+        ],
+        None,
+    );
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("# fixtures/xml/ubl-despatch-advice.xml: document DespatchAdvice"),
+        "{err}"
+    );
+    assert!(
+        err.contains("  shipment_id = \"DA-2024-0815\" <- cbc:ID (<ID> at byte "),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "  lines[2].unit = \"H87\" <- cbc:DeliveredQuantity/@unitCode (<DeliveredQuantity> at byte "
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn translate_with_partners_finds_an_xml_sender_by_its_partner_file() {
+    // EuroFoods (deploy/examples/partners/eurofoods.toml) sends this order as UBL, to us.
+    let order = xml_fixture("ubl-order.xml")
+        .replace(
+            "<cbc:EndpointID schemeID=\"0088\">4012345000009<",
+            "<cbc:EndpointID schemeID=\"0088\">5412345000013<",
+        )
+        .replace(
+            "<cbc:EndpointID schemeID=\"0088\">4098765000003<",
+            "<cbc:EndpointID schemeID=\"0088\">4012345000009<",
+        );
+    let out = edigate(
+        &["translate", "--partners", "deploy/examples/partners", "-"],
+        Some(order.as_bytes()),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["partner"], "eurofoods");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // An unknown sender is said, and the defaults translate the document.
+    let out = edigate(
+        &[
+            "translate",
+            "--partners",
+            "deploy/examples/partners",
+            "fixtures/xml/ubl-order.xml",
+        ],
+        None,
+    );
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no partner file has XML sender 0088:4012345000009"),
+        "{err}"
+    );
+}

@@ -267,7 +267,7 @@ impl fmt::Display for EventType {
     }
 }
 
-/// The EDI syntax a message was in.
+/// The syntax a document was in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Standard {
@@ -275,26 +275,32 @@ pub enum Standard {
     X12,
     /// UN/EDIFACT.
     Edifact,
+    /// An XML document (UBL, cXML): `message` is the document element's local name (`Order`,
+    /// `OrderRequest`), `version` what the document says of itself (UBL `cbc:UBLVersionID`,
+    /// cXML `version`).
+    Xml,
 }
 
 /// Where an event came from: the EDI message's identity, enough to find it again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Source {
-    /// X12 or EDIFACT.
+    /// X12, EDIFACT or XML.
     pub standard: Standard,
     /// The message's version: X12 `GS08` (e.g. `004010`), EDIFACT `UNH` S009 (e.g. `D96A`).
     pub version: String,
     /// The message type: X12 `ST01` (e.g. `850`), EDIFACT `UNH` S009 (e.g. `ORDERS`).
     pub message: String,
-    /// The interchange sender id (X12 `ISA06`, EDIFACT `UNB` S002).
+    /// The interchange sender id (X12 `ISA06`, EDIFACT `UNB` S002; XML: the sending party's
+    /// id where the mapping says, UBL `cbc:EndpointID`, cXML `From` credential).
     pub sender: String,
-    /// The interchange receiver id (X12 `ISA08`, EDIFACT `UNB` S003).
+    /// The interchange receiver id (X12 `ISA08`, EDIFACT `UNB` S003; XML: as for the sender).
     pub receiver: String,
-    /// X12 `ISA13`, EDIFACT `UNB` 0020.
+    /// X12 `ISA13`, EDIFACT `UNB` 0020; XML: cXML `payloadID`, UBL `cbc:UUID` (else the
+    /// document's id).
     pub interchange_control: String,
-    /// X12 `GS06`, EDIFACT `UNG` 0048; null when the interchange has no groups (EDIFACT).
+    /// X12 `GS06`, EDIFACT `UNG` 0048; null when the interchange has no groups (EDIFACT, XML).
     pub group_control: Option<String>,
-    /// X12 `ST02`, EDIFACT `UNH` 0062.
+    /// X12 `ST02`, EDIFACT `UNH` 0062; XML: the document's id (UBL `cbc:ID`, cXML `orderID`).
     pub message_control: String,
 }
 

@@ -4,7 +4,10 @@
 //!    (both durable) — only then is the file removed from its channel.
 //! 2. [`Pipeline::process`]: parse → identify the partner from the envelope → duplicate check →
 //!    validate → queue acknowledgements (control numbers assigned as they are queued) →
-//!    translate → queue events to every sink → record the message's final state.
+//!    translate → queue events to every sink → record the message's final state. An XML
+//!    document (UBL, cXML) takes a shorter road: its mapping is chosen by its root element, the
+//!    partner by the sender id that mapping reads, the duplicate check by the document's
+//!    control id; it has no acknowledgement.
 //!
 //! Every step is recorded in the message's trace. Processing is idempotent: a message whose
 //! processing a crash interrupted is processed again from the start, and what it already queued
@@ -18,7 +21,7 @@ use edi::Interchange;
 use outbox::{
     CounterKey, CounterKind, MessageId, MessageState, NewDelivery, NewMessage, Outbox, Step,
 };
-use partner::{DuplicateAction, Identified, Partner, Partners};
+use partner::{DuplicateAction, Identified, IdentifiedXml, Partner, Partners};
 use validate::codes::InterchangeError;
 use validate::report::InterchangeReport;
 use validate::report::{InterchangeFinding, Verdict};
@@ -305,47 +308,57 @@ impl Pipeline {
             }
         };
         let where_ = format!("file {} (channel {})", msg.file_name, msg.channel);
-        let interchanges = match edi::Parser::new().lenient(true).parse(&bytes) {
-            Ok(v) if !v.is_empty() => v,
-            Ok(_) => {
-                return self.quarantine(
-                    &msg,
-                    now,
-                    format!("{where_}: no X12 or EDIFACT interchange in it"),
-                );
-            }
-            Err(e) => {
-                return self.quarantine(
-                    &msg,
-                    now,
-                    format!("{where_}: not readable as X12 or EDIFACT: {e}"),
-                );
-            }
-        };
         let reserved = self.channel_partner.get(&msg.channel).cloned().flatten();
         let mut steps = Steps {
             revision: msg.revision,
             ..Steps::default()
         };
-        // Every interchange's messages, whoever sent them: an operator looking for an 850 that
-        // went wrong wants the quarantined ones too.
+        // Every interchange's messages (or the XML document's type), whoever sent them: an
+        // operator looking for an 850 that went wrong wants the quarantined ones too.
         let mut message_types: Vec<String> = Vec::new();
-        for msg in interchanges.iter().flat_map(|ic| ic.messages()) {
-            let t = msg.message_type().trim().to_owned();
-            if !t.is_empty() && !message_types.contains(&t) {
-                message_types.push(t);
-            }
-        }
-        let mut ended = Vec::with_capacity(interchanges.len());
         // The message's partner for the metrics: the first one an envelope named.
         let mut partner = msg.partner.clone();
-        for (index, ic) in interchanges.iter().enumerate() {
-            let (end, from) =
-                self.interchange(&mut steps, id, &where_, index, ic, reserved.as_deref())?;
+        let mut ended = Vec::new();
+        if mapping::xml::looks_like_xml(&bytes) {
+            let (end, from, document) =
+                self.xml_document(&mut steps, id, &where_, &bytes, reserved.as_deref())?;
             if partner.is_none() {
-                partner = from.map(str::to_owned);
+                partner = from;
             }
+            message_types.extend(document);
             ended.push(end);
+        } else {
+            let interchanges = match edi::Parser::new().lenient(true).parse(&bytes) {
+                Ok(v) if !v.is_empty() => v,
+                Ok(_) => {
+                    return self.quarantine(
+                        &msg,
+                        now,
+                        format!("{where_}: no X12 or EDIFACT interchange in it"),
+                    );
+                }
+                Err(e) => {
+                    return self.quarantine(
+                        &msg,
+                        now,
+                        format!("{where_}: not readable as X12 or EDIFACT: {e}"),
+                    );
+                }
+            };
+            for msg in interchanges.iter().flat_map(|ic| ic.messages()) {
+                let t = msg.message_type().trim().to_owned();
+                if !t.is_empty() && !message_types.contains(&t) {
+                    message_types.push(t);
+                }
+            }
+            for (index, ic) in interchanges.iter().enumerate() {
+                let (end, from) =
+                    self.interchange(&mut steps, id, &where_, index, ic, reserved.as_deref())?;
+                if partner.is_none() {
+                    partner = from.map(str::to_owned);
+                }
+                ended.push(end);
+            }
         }
 
         let now = clock::now_ms();
@@ -714,28 +727,7 @@ impl Pipeline {
             let now = clock::now_ms();
             match mapping::translate_message(&msg, &partner.id, &partner.mappings) {
                 Ok(event) => {
-                    let json = serde_json::to_vec(&event)
-                        .map_err(|e| Error::Internal(format!("serialising an event: {e}")))?;
-                    // Counted once, and not again when processing resumes after a crash.
-                    let mut new = false;
-                    for destination in &self.sink_destinations {
-                        let key = match steps.revision {
-                            0 => format!("{}@{destination}", event.id()),
-                            r => format!("{}@{destination}@r{r}", event.id()),
-                        };
-                        let delivery =
-                            NewDelivery::new(destination.clone(), key, "application/json", now)
-                                .message(id);
-                        new |= self.outbox.enqueue(delivery, &json)?.created;
-                    }
-                    if new {
-                        telemetry::event_queued(
-                            id,
-                            &partner.id,
-                            event.event_type().as_str(),
-                            event.id().as_str(),
-                        );
-                    }
+                    self.queue_event(id, &partner.id, &event, now, steps.revision)?;
                     events += 1;
                     steps
                         .event_types
@@ -755,6 +747,195 @@ impl Pipeline {
         steps.push((clock::now_ms(), Step::Translated { events }, String::new()));
         Ok(())
     }
+}
+
+impl Pipeline {
+    /// Queues an event to every sink, under keys made of its deterministic id (and, for a
+    /// message an operator had processed again, its revision: the event made again may differ
+    /// from the first time's).
+    fn queue_event(
+        &self,
+        id: MessageId,
+        partner: &str,
+        event: &events::Event,
+        now: u64,
+        revision: u32,
+    ) -> Result<(), Error> {
+        let json = serde_json::to_vec(event)
+            .map_err(|e| Error::Internal(format!("serialising an event: {e}")))?;
+        // Counted once, and not again when processing resumes after a crash.
+        let mut new = false;
+        for destination in &self.sink_destinations {
+            let key = match revision {
+                0 => format!("{}@{destination}", event.id()),
+                r => format!("{}@{destination}@r{r}", event.id()),
+            };
+            let delivery =
+                NewDelivery::new(destination.clone(), key, "application/json", now).message(id);
+            new |= self.outbox.enqueue(delivery, &json)?.created;
+        }
+        if new {
+            telemetry::event_queued(
+                id,
+                partner,
+                event.event_type().as_str(),
+                event.id().as_str(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Processes an XML document: which kind it is (by its root element), who sent it (by the
+    /// sender id its mapping reads, against the partners' `[xml]` ids), seen before (by its
+    /// control id), then its event. Returns how it ended, its partner and its document type
+    /// (`Order`, `OrderRequest`), when known.
+    fn xml_document(
+        &self,
+        steps: &mut Steps,
+        id: MessageId,
+        where_: &str,
+        bytes: &[u8],
+        reserved: Option<&str>,
+    ) -> Result<(Ended, Option<String>, Option<String>), Error> {
+        let now = clock::now_ms();
+        let mut quarantined = |reason: String| {
+            steps.push((
+                now,
+                Step::Quarantined {
+                    reason: reason.clone(),
+                },
+                String::new(),
+            ));
+            tracing::warn!(message = %id, %reason, "XML document not processed");
+            reason
+        };
+        let defaults = builtin_mappings()?;
+        let doc = match mapping::xml::read(bytes, defaults) {
+            Ok(d) => d,
+            Err(e) => {
+                let reason = quarantined(format!("{where_}: not readable as XML: {e}"));
+                return Ok((Ended::Quarantined(reason), None, None));
+            }
+        };
+        let document = Some(doc.message().to_owned());
+        let at = format!("{where_}, XML document {}", doc.message());
+        let Some(sender) = doc.sender() else {
+            let reason = quarantined(format!(
+                "{at}: no sender id where its mapping ({}) reads it",
+                doc.mapping().origin
+            ));
+            return Ok((Ended::Quarantined(reason), None, document));
+        };
+        let receiver = doc.receiver();
+        let to = receiver
+            .as_ref()
+            .map(|r| (r.qualifier.as_deref(), r.id.as_str()));
+        let partner = match self
+            .partners
+            .identify_xml((sender.qualifier.as_deref(), &sender.id), to)
+        {
+            IdentifiedXml::Partner(p) => p,
+            IdentifiedXml::Unknown => {
+                let reason = quarantined(format!("{at}: no partner file has XML sender {sender}"));
+                return Ok((Ended::Quarantined(reason), None, document));
+            }
+            IdentifiedXml::NotForUs(p) => {
+                let reason = quarantined(format!(
+                    "{at}: from partner {} but addressed to {}, not to us",
+                    p.id,
+                    receiver.map_or_else(|| "nobody".to_owned(), |r| r.to_string())
+                ));
+                return Ok((Ended::Quarantined(reason), Some(p.id.clone()), document));
+            }
+        };
+        if let Some(only) = reserved.filter(|only| *only != partner.id) {
+            let reason = quarantined(format!(
+                "{at}: from partner {}, but the channel is reserved to partner {only}",
+                partner.id
+            ));
+            return Ok((
+                Ended::Quarantined(reason),
+                Some(partner.id.clone()),
+                document,
+            ));
+        }
+        self.outbox.set_partner(id, &partner.id, now)?;
+        tracing::info!(message = %id, partner = %partner.id, document = %doc.message(), sender = %sender, "XML document identified");
+
+        // The partner's own mappings may differ from the defaults the document was first read
+        // with.
+        let doc = match mapping::xml::read(bytes, &partner.mappings) {
+            Ok(d) => d,
+            Err(e) => {
+                let reason = quarantined(format!(
+                    "{at}: not readable with partner {}'s mappings: {e}",
+                    partner.id
+                ));
+                return Ok((
+                    Ended::Quarantined(reason),
+                    Some(partner.id.clone()),
+                    document,
+                ));
+            }
+        };
+        let event = match doc.translate(&partner.id) {
+            Ok(event) => event,
+            Err(e) => {
+                let reason = format!("{at}: not translated: {e}");
+                telemetry::translation_failed(id, &partner.id, doc.message(), &reason);
+                steps.push((now, Step::Error { reason }, String::new()));
+                steps.push((now, Step::Translated { events: 0 }, String::new()));
+                return Ok((Ended::Processed, Some(partner.id.clone()), document));
+            }
+        };
+
+        // Seen before? The control id (cXML payloadID, UBL UUID or ID) is the document's own.
+        let control = event.source().interchange_control.clone();
+        if partner.duplicates.action != DuplicateAction::Ignore && !control.is_empty() {
+            let window = u64::from(partner.duplicates.window_days) * 24 * 3_600_000;
+            if let Some(prior) =
+                self.outbox
+                    .check_interchange(&partner.id, &control, id, now, window)?
+                && prior.message_id != id
+            {
+                steps.push((
+                    now,
+                    Step::Duplicate {
+                        of: prior.message_id,
+                    },
+                    format!(
+                        "{at}: document id {control} already received in {}",
+                        prior.message_id
+                    ),
+                ));
+                tracing::warn!(message = %id, partner = %partner.id, document = %control, of = %prior.message_id, "duplicate XML document");
+                if partner.duplicates.action == DuplicateAction::Reject {
+                    return Ok((
+                        Ended::Duplicate(prior.message_id),
+                        Some(partner.id.clone()),
+                        document,
+                    ));
+                }
+            }
+        }
+        self.queue_event(id, &partner.id, &event, now, steps.revision)?;
+        steps
+            .event_types
+            .push(event.event_type().as_str().to_owned());
+        steps.push((now, Step::Translated { events: 1 }, String::new()));
+        Ok((Ended::Processed, Some(partner.id.clone()), document))
+    }
+}
+
+/// The built-in mappings, loaded once: what an XML document is first read with, to find out
+/// what it is and who sent it.
+fn builtin_mappings() -> Result<&'static mapping::Mappings, Error> {
+    static BUILTIN: std::sync::OnceLock<Result<mapping::Mappings, String>> =
+        std::sync::OnceLock::new();
+    BUILTIN
+        .get_or_init(|| mapping::Mappings::builtin().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| Error::Internal(format!("the built-in mappings are invalid: {e}")))
 }
 
 /// The outbox destination of a partner's documents.

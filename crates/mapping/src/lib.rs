@@ -11,6 +11,8 @@
 //! - [`translate`]: one interchange in, one `Result<Event, MappingError>` per message out. A
 //!   message that cannot be translated is an error naming the message, the field, the path and
 //!   the segment — never dropped, never half-mapped.
+//! - [`xml`]: XML documents (UBL 2.1, cXML) through mapping files of their own
+//!   (`syntax = "xml"`), with a path language over elements and attributes.
 //!
 //! ```
 //! let input = b"UNB+UNOC:3+BUYER:14+SELLER:14+240101:1200+42'UNH+1+ORDERS:D:96A:UN'\
@@ -29,6 +31,7 @@ mod engine;
 pub mod outbound;
 pub mod path;
 pub mod spec;
+pub mod xml;
 
 pub use engine::{
     Explanation, MappingError, Problem, translate, translate_explained, translate_message,

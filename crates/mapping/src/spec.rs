@@ -386,6 +386,8 @@ pub struct MessageMapping {
 #[derive(Debug, Clone, Default)]
 pub struct Mappings {
     all: Vec<MessageMapping>,
+    /// The XML mappings (`syntax = "xml"`), in load order.
+    xml: Vec<crate::xml::XmlMapping>,
 }
 
 const BUILTIN: &[(&str, &str)] = &[
@@ -437,6 +439,30 @@ const BUILTIN: &[(&str, &str)] = &[
         "edifact/INVOIC.toml",
         include_str!("../../../mappings/edifact/INVOIC.toml"),
     ),
+    (
+        "xml/ubl-Order.toml",
+        include_str!("../../../mappings/xml/ubl-Order.toml"),
+    ),
+    (
+        "xml/ubl-OrderCancellation.toml",
+        include_str!("../../../mappings/xml/ubl-OrderCancellation.toml"),
+    ),
+    (
+        "xml/ubl-OrderResponse.toml",
+        include_str!("../../../mappings/xml/ubl-OrderResponse.toml"),
+    ),
+    (
+        "xml/ubl-DespatchAdvice.toml",
+        include_str!("../../../mappings/xml/ubl-DespatchAdvice.toml"),
+    ),
+    (
+        "xml/ubl-Invoice.toml",
+        include_str!("../../../mappings/xml/ubl-Invoice.toml"),
+    ),
+    (
+        "xml/cxml-OrderRequest.toml",
+        include_str!("../../../mappings/xml/cxml-OrderRequest.toml"),
+    ),
 ];
 
 /// The text of every built-in mapping file, as `(name, toml)` with names like `x12/850.toml`:
@@ -480,6 +506,10 @@ impl Mappings {
 
     /// Adds one mapping file's text; `origin` names it in errors.
     pub fn add_toml(&mut self, origin: &FsPath, text: &str) -> Result<(), LoadError> {
+        if crate::xml::spec::is_xml_file(text) {
+            self.xml.push(crate::xml::spec::load(origin, text)?);
+            return Ok(());
+        }
         let raw: RawFile = toml::from_str(text).map_err(|e| LoadError::Format {
             path: origin.to_path_buf(),
             message: e.to_string(),
@@ -501,6 +531,11 @@ impl Mappings {
     /// Every mapping, in load order.
     pub fn all(&self) -> &[MessageMapping] {
         &self.all
+    }
+
+    /// Every XML mapping, in load order.
+    pub fn xml(&self) -> &[crate::xml::XmlMapping] {
+        &self.xml
     }
 
     /// The mapping for a message, by syntax, type and version (the last loaded wins, so a

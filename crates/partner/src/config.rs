@@ -21,6 +21,9 @@ pub struct Partner {
     pub name: String,
     /// The syntax, version, identities and acknowledgement policy.
     pub exchange: Exchange,
+    /// Who the partner is in the XML documents it sends (UBL, cXML), which have no EDI
+    /// envelope; `None` when it sends none.
+    pub xml: Option<XmlIdentity>,
     /// What to do with an interchange control number seen before.
     pub duplicates: DuplicatePolicy,
     /// Where documents for this partner go.
@@ -119,6 +122,37 @@ pub struct EdifactId {
     pub id: String,
     /// UNB 0007 code qualifier (`14` GLN, `ZZZ` mutually agreed, …); absent matches any.
     pub qualifier: Option<String>,
+}
+
+/// A partner's identity in XML documents: the sender id its documents name where the mapping
+/// says (UBL: the sending party's `cbc:EndpointID` and its `schemeID`, such as `0088` for a
+/// GLN; cXML: the `From` credential's identity and `domain`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XmlIdentity {
+    /// The partner's id.
+    pub partner: XmlId,
+    /// Our id toward this partner; when set, a document addressed to anyone else is refused.
+    pub us: Option<XmlId>,
+}
+
+/// An id in an XML document, with its scheme.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XmlId {
+    /// The id (`4012345000009`).
+    pub id: String,
+    /// Its scheme (`0088`, `GLN`, `NetworkID`); absent matches any, present must be sent.
+    pub qualifier: Option<String>,
+}
+
+impl XmlId {
+    /// Whether a document's id (and scheme, when it gives one) is this one.
+    pub fn matches(&self, id: &str, qualifier: Option<&str>) -> bool {
+        self.id == id
+            && self
+                .qualifier
+                .as_deref()
+                .is_none_or(|q| qualifier == Some(q))
+    }
 }
 
 /// When an X12 partner gets a TA1.
@@ -240,6 +274,7 @@ struct RawPartner {
     ack_within: Option<Spanned<toml::Value>>,
     x12: Option<Spanned<RawX12>>,
     edifact: Option<Spanned<RawEdifact>>,
+    xml: Option<Spanned<RawXml>>,
     #[serde(default)]
     duplicates: RawDuplicates,
     outbound: Option<RawOutbound>,
@@ -283,6 +318,13 @@ struct RawEdifact {
 struct RawEdifactId {
     id: Spanned<String>,
     qualifier: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawXml {
+    partner: Spanned<RawEdifactId>,
+    us: Option<Spanned<RawEdifactId>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -370,6 +412,27 @@ pub fn parse(path: &Path, text: &str) -> Result<Partner, Vec<Diagnostic>> {
             return Err(problems);
         }
     };
+
+    let xml = raw.xml.as_ref().map(|x| {
+        let x = x.get_ref();
+        let id = |raw: &RawEdifactId, at: &mut At<'_>| {
+            let id = raw.id.get_ref().trim().to_string();
+            if id.is_empty() {
+                at(raw.id.span(), "the XML sender id is empty".into(), None);
+            }
+            XmlId {
+                id,
+                qualifier: raw
+                    .qualifier
+                    .as_ref()
+                    .map(|q| q.get_ref().trim().to_string()),
+            }
+        };
+        XmlIdentity {
+            partner: id(x.partner.get_ref(), &mut at),
+            us: x.us.as_ref().map(|u| id(u.get_ref(), &mut at)),
+        }
+    });
 
     let duplicates = DuplicatePolicy {
         action: raw.duplicates.policy,
@@ -478,6 +541,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Partner, Vec<Diagnostic>> {
         name: raw.name.unwrap_or_else(|| id.clone()),
         id,
         exchange,
+        xml,
         duplicates,
         outbound,
         outbound_file_name,

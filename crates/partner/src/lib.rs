@@ -5,7 +5,9 @@
 //!
 //! - [`Partners::load`] reads a directory and returns every problem of every file at once, each
 //!   with its file, line and column and what to write instead.
-//! - [`Partners::identify`] finds the partner an interchange comes from by its envelope ids.
+//! - [`Partners::identify`] finds the partner an interchange comes from by its envelope ids;
+//!   [`Partners::identify_xml`] finds the partner an XML document comes from by the sender id
+//!   its mapping reads (`[xml] partner` in the partner file).
 //!
 //! ```
 //! let text = r#"
@@ -30,6 +32,7 @@ use std::path::{Path, PathBuf};
 pub use config::{
     ContrlPolicy, DEFAULT_FILE_NAME, DuplicateAction, DuplicatePolicy, EdifactExchange, EdifactId,
     Exchange, FILE_NAME_VARIABLES, FunctionalAck, Outbound, Partner, Ta1Policy, X12Exchange, X12Id,
+    XmlId, XmlIdentity,
 };
 pub use error::{Diagnostic, LoadError};
 
@@ -112,7 +115,46 @@ pub enum Identified<'p> {
     },
 }
 
+/// Who an XML document is from, as far as the ids its mapping reads tell.
+#[derive(Debug)]
+pub enum IdentifiedXml<'p> {
+    /// A configured partner, addressed to us.
+    Partner(&'p Partner),
+    /// No partner has this sender id in its `[xml]` table.
+    Unknown,
+    /// A configured partner, but addressed to someone other than us.
+    NotForUs(&'p Partner),
+}
+
 impl Partners {
+    /// Finds the partner an XML document comes from: `sender` and `receiver` are `(qualifier,
+    /// id)` as the document's mapping reads them (see `mapping::xml::XmlDocument::sender`).
+    pub fn identify_xml(
+        &self,
+        sender: (Option<&str>, &str),
+        receiver: Option<(Option<&str>, &str)>,
+    ) -> IdentifiedXml<'_> {
+        let (qualifier, id) = sender;
+        let found = self.all.iter().find(|p| {
+            p.xml
+                .as_ref()
+                .is_some_and(|x| x.partner.matches(id, qualifier))
+        });
+        let Some(p) = found else {
+            return IdentifiedXml::Unknown;
+        };
+        let ours = p
+            .xml
+            .as_ref()
+            .and_then(|x| x.us.as_ref())
+            .is_none_or(|us| receiver.is_some_and(|(q, id)| us.matches(id, q)));
+        if ours {
+            IdentifiedXml::Partner(p)
+        } else {
+            IdentifiedXml::NotForUs(p)
+        }
+    }
+
     /// Every `*.toml` file in `dir`, in name order. All problems of all files are returned
     /// together; two files claiming the same id or the same envelope identity are a problem too.
     pub fn load(dir: &Path) -> Result<Partners, LoadError> {
@@ -138,7 +180,10 @@ impl Partners {
                             ),
                             Some("give each partner its own id".into()),
                         ));
-                    } else if let Some(other) = all.iter().find(|o| same_identity(o, &p)) {
+                    } else if let Some(other) = all
+                        .iter()
+                        .find(|o| same_identity(o, &p) || same_xml_identity(o, &p))
+                    {
                         problems.push(Diagnostic::file(
                             &file,
                             format!(
@@ -216,6 +261,18 @@ fn same_identity(a: &Partner, b: &Partner) -> bool {
             x.partner.qualifier == y.partner.qualifier && x.partner.id == y.partner.id
         }
         (Exchange::Edifact(x), Exchange::Edifact(y)) => {
+            x.partner.id == y.partner.id
+                && (x.partner.qualifier.is_none()
+                    || y.partner.qualifier.is_none()
+                    || x.partner.qualifier == y.partner.qualifier)
+        }
+        _ => false,
+    }
+}
+
+fn same_xml_identity(a: &Partner, b: &Partner) -> bool {
+    match (&a.xml, &b.xml) {
+        (Some(x), Some(y)) => {
             x.partner.id == y.partner.id
                 && (x.partner.qualifier.is_none()
                     || y.partner.qualifier.is_none()

@@ -49,7 +49,8 @@ pub(crate) fn apply(
         mapping::spec::Syntax::X12 => "x12/",
         mapping::spec::Syntax::Edifact => "edifact/",
     };
-    if !file.starts_with(prefix) {
+    // XML mappings are for any partner: an EDI partner may send some documents as XML.
+    if !file.starts_with(prefix) && !file.starts_with("xml/") {
         return Err(Diagnostic::at(
             path,
             text,

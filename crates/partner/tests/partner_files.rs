@@ -7,7 +7,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use partner::{
-    Diagnostic, DuplicateAction, Exchange, FunctionalAck, Identified, Partner, Partners, Ta1Policy,
+    Diagnostic, DuplicateAction, Exchange, FunctionalAck, Identified, IdentifiedXml, Partner,
+    Partners, Ta1Policy,
 };
 
 fn root() -> PathBuf {
@@ -63,6 +64,12 @@ fn example_partners_load_with_their_settings() {
     let euro = partners.get("eurofoods").unwrap();
     assert!(matches!(euro.exchange, Exchange::Edifact(_)));
     assert_eq!(euro.exchange.version(), "D96A");
+    let xml = euro.xml.as_ref().unwrap();
+    assert_eq!(
+        (xml.partner.qualifier.as_deref(), xml.partner.id.as_str()),
+        (Some("0088"), "5412345000013")
+    );
+    assert!(partners.get("acme-retail").unwrap().xml.is_none());
 }
 
 #[test]
@@ -393,6 +400,82 @@ fn other_unusable_file_names_are_refused_too() {
         assert_eq!(all.len(), 1, "{template:?}: {all:?}");
         assert_eq!(all[0].line, 7, "{}", all[0]);
     }
+}
+
+/// An EDIFACT partner that also sends UBL: the buyer of `fixtures/xml/`, by its GLN (`0088`).
+const XML_PARTNER: &str = r#"name = "Buyer GmbH"
+[edifact]
+version = "D96A"
+partner = { id = "4012345000009", qualifier = "14" }
+messages = ["ORDERS"]
+[xml]
+partner = { qualifier = "0088", id = "4012345000009" }
+us = { qualifier = "0088", id = "4098765000003" }
+[mappings."xml/ubl-Order".lines]
+buyer_sku = "cac:Item/cac:SellersItemIdentification/cbc:ID"
+"#;
+
+fn xml_fixture(name: &str) -> Vec<u8> {
+    fs::read(root().join("fixtures/xml").join(name)).unwrap()
+}
+
+#[test]
+fn an_xml_document_identifies_its_partner_by_the_sender_its_mapping_reads() {
+    let buyer = Partner::from_toml(Path::new("buyer.toml"), XML_PARTNER).unwrap();
+    let xml = buyer.xml.as_ref().unwrap();
+    assert_eq!(xml.partner.qualifier.as_deref(), Some("0088"));
+    let partners = Partners::from_partners(vec![buyer]);
+
+    let bytes = xml_fixture("ubl-order.xml");
+    let defaults = mapping::Mappings::builtin().unwrap();
+    let doc = mapping::xml::read(&bytes, &defaults).unwrap();
+    let sender = doc.sender().unwrap();
+    let receiver = doc.receiver().unwrap();
+    let who = partners.identify_xml(
+        (sender.qualifier.as_deref(), &sender.id),
+        Some((receiver.qualifier.as_deref(), &receiver.id)),
+    );
+    let IdentifiedXml::Partner(p) = who else {
+        panic!("{who:?}")
+    };
+    assert_eq!(p.id, "buyer");
+
+    // The partner's override of the UBL mapping applies to its documents.
+    let doc = mapping::xml::read(&bytes, &p.mappings).unwrap();
+    let event = doc.translate(&p.id).unwrap();
+    let json = serde_json::to_value(&event).unwrap();
+    assert_eq!(json["data"]["lines"][0]["product"]["buyer_sku"], "SKU-1");
+
+    // Another scheme is another id; another receiver is not us.
+    assert!(matches!(
+        partners.identify_xml((Some("0060"), "4012345000009"), None),
+        IdentifiedXml::Unknown
+    ));
+    assert!(matches!(
+        partners.identify_xml(
+            (Some("0088"), "4012345000009"),
+            Some((Some("0088"), "4000000000000"))
+        ),
+        IdentifiedXml::NotForUs(_)
+    ));
+}
+
+#[test]
+fn two_files_with_one_xml_identity_are_refused() {
+    let dir = std::env::temp_dir().join(format!("edigate-partner-xml-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("a.toml"), XML_PARTNER).unwrap();
+    let other = XML_PARTNER.replace(
+        "partner = { id = \"4012345000009\", qualifier = \"14\" }",
+        "partner = { id = \"4099999000007\", qualifier = \"14\" }",
+    );
+    fs::write(dir.join("b.toml"), other).unwrap();
+    let err = Partners::load(&dir).unwrap_err();
+    fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(err.0.len(), 1, "{err}");
+    assert!(err.0[0].path.ends_with("b.toml"), "{err}");
+    assert!(err.0[0].message.contains("already a's"), "{err}");
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! `edigate translate FILE`: canonical events as JSON Lines, one per message.
+//! `edigate translate FILE`: canonical events as JSON Lines, one per message (an XML document,
+//! told from EDI by its first character, is one message).
 
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -7,12 +8,12 @@ use std::process::ExitCode;
 use clap::Args;
 
 use mapping::Mappings;
-use partner::{Identified, Partners};
+use partner::{Identified, IdentifiedXml, Partners};
 
 /// Arguments of `edigate translate`.
 #[derive(Debug, Args)]
 pub struct TranslateArgs {
-    /// The EDI file to translate; `-` reads standard input.
+    /// The EDI or XML (UBL, cXML) file to translate; `-` reads standard input.
     pub file: PathBuf,
     /// The trading partner's name in the events (default: the interchange sender id).
     #[arg(long)]
@@ -26,7 +27,7 @@ pub struct TranslateArgs {
     #[arg(long)]
     pub partners: Option<PathBuf>,
     /// Also say on stderr, field by field, which rule produced each value and from which
-    /// segment.
+    /// segment (XML: which path, and the element's byte offset).
     #[arg(long)]
     pub explain: bool,
 }
@@ -118,6 +119,9 @@ fn write_events<W: Write>(
     explain: bool,
     out: &mut W,
 ) -> io::Result<bool> {
+    if mapping::xml::looks_like_xml(input) {
+        return write_xml_event(input, name, partner, rules, explain, out);
+    }
     let interchanges = match edi::Parser::new().lenient(true).parse(input) {
         Ok(v) => v,
         Err(e) => {
@@ -196,6 +200,115 @@ fn write_events<W: Write>(
             }
         }
     }
+    out.flush()?;
+    Ok(clean)
+}
+
+/// Translates one XML document: the mapping is chosen by its root element; with partner files,
+/// the partner by the sender id that mapping reads, and the document is then translated with
+/// that partner's mappings.
+fn write_xml_event<W: Write>(
+    input: &[u8],
+    name: &str,
+    partner: Option<&str>,
+    rules: &Rules,
+    explain: bool,
+    out: &mut W,
+) -> io::Result<bool> {
+    let defaults = match rules {
+        Rules::Fixed(m) => m,
+        Rules::PerPartner { defaults, .. } => defaults,
+    };
+    let doc = match mapping::xml::read(input, defaults) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("edigate translate: {name}: {e}");
+            return Ok(false);
+        }
+    };
+    let sender = doc.sender();
+    let sender_id = sender.as_ref().map_or("unknown", |s| s.id.as_str());
+    let (partner, mappings) = match (rules, &sender) {
+        (Rules::Fixed(m), _) => (partner.unwrap_or(sender_id), m),
+        (Rules::PerPartner { .. }, None) => {
+            eprintln!(
+                "edigate translate: {name}: document {}: its mapping reads no sender; translated \
+                 with the default mappings",
+                doc.message()
+            );
+            (partner.unwrap_or(sender_id), defaults)
+        }
+        (Rules::PerPartner { partners, defaults }, Some(s)) => {
+            let receiver = doc.receiver();
+            let to = receiver
+                .as_ref()
+                .map(|r| (r.qualifier.as_deref(), r.id.as_str()));
+            match partners.identify_xml((s.qualifier.as_deref(), &s.id), to) {
+                IdentifiedXml::Partner(p) => (partner.unwrap_or(&p.id), &p.mappings),
+                IdentifiedXml::Unknown => {
+                    eprintln!(
+                        "edigate translate: {name}: document {}: no partner file has XML sender \
+                         {s}; translated with the default mappings",
+                        doc.message()
+                    );
+                    (partner.unwrap_or(sender_id), defaults)
+                }
+                IdentifiedXml::NotForUs(p) => {
+                    eprintln!(
+                        "edigate translate: {name}: document {}: from partner {} but addressed to \
+                         {}, not to us; translated with the partner's mappings",
+                        doc.message(),
+                        p.id,
+                        receiver
+                            .as_ref()
+                            .map_or("nobody".to_owned(), ToString::to_string)
+                    );
+                    (partner.unwrap_or(&p.id), &p.mappings)
+                }
+            }
+        }
+    };
+    // A partner's own mappings may read the document differently: read it again with them.
+    let reread;
+    let doc = if std::ptr::eq(mappings, defaults) {
+        doc
+    } else {
+        reread = match mapping::xml::read(input, mappings) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("edigate translate: {name}: {e}");
+                return Ok(false);
+            }
+        };
+        reread
+    };
+    let result = if explain {
+        let (result, explained) = doc.translate_explained(partner);
+        eprintln!(
+            "# {name}: document {} ({})",
+            doc.message(),
+            doc.mapping().origin
+        );
+        for e in &explained {
+            eprintln!("  {e}");
+        }
+        result
+    } else {
+        doc.translate(partner)
+    };
+    let clean = match result {
+        Ok(event) => {
+            serde_json::to_writer(&mut *out, &event).map_err(io::Error::other)?;
+            out.write_all(b"\n")?;
+            true
+        }
+        Err(e) => {
+            for p in &e.problems {
+                eprintln!("edigate translate: {name}: {}: {p}", e.message);
+            }
+            false
+        }
+    };
     out.flush()?;
     Ok(clean)
 }
