@@ -26,6 +26,10 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use edigate_bench::generate::{self, DEFAULT_SEED, Standard};
 use edigate_bench::{mem, work};
+
+/// The allocator the edigate binary runs with, so the in-process figures are what it does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use serde::{Deserialize, Serialize};
 
 mod daemon;

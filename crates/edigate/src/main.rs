@@ -11,6 +11,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// Translation and the daemon make many small, short-lived allocations (an event's strings);
+/// mimalloc serves them markedly faster than the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// edigate: an EDI gateway for X12 and EDIFACT.
 #[derive(Debug, Parser)]
 #[command(name = "edigate", version, about, long_about = None)]
