@@ -33,6 +33,13 @@ pub enum PartnerOutbound {
 }
 
 impl Destinations {
+    /// The sink of `destination` when it writes a batch at once (JSON Lines).
+    fn batching_sink(&self, destination: &str) -> Option<&Sink> {
+        self.sinks
+            .get(destination)
+            .filter(|s| matches!(s, Sink::Jsonl { .. }))
+    }
+
     fn deliver(&self, d: &Delivery, payload: &[u8]) -> Result<(), DeliveryError> {
         if let Some(sink) = self.sinks.get(&d.destination) {
             return sink.deliver_with_id(d.id, payload);
@@ -150,6 +157,22 @@ pub fn run_due(
         let mut workers = Vec::new();
         for group in by_destination.values() {
             let per_worker = group.len().div_ceil(concurrency.max(1));
+            // A JSON Lines sink takes the whole group in one append and one sync.
+            if let Some(sink) = destinations.batching_sink(&group[0].delivery.destination) {
+                workers.push(scope.spawn(move || {
+                    let lines: Vec<&[u8]> = group.iter().map(|c| c.payload.as_slice()).collect();
+                    let written = sink.deliver_lines(&lines);
+                    let mut delivered = Vec::with_capacity(group.len());
+                    for c in group {
+                        let result = written.as_ref().map(|_| ()).map_err(|e| e.again());
+                        if settle(outbox, policy, c, result)? {
+                            delivered.push(*c);
+                        }
+                    }
+                    Ok(delivered)
+                }));
+                continue;
+            }
             for chunk in group.chunks(per_worker.max(1)) {
                 workers.push(scope.spawn(move || {
                     let _runtime = runtime.as_ref().map(tokio::runtime::Handle::enter);
@@ -195,7 +218,16 @@ fn deliver_one(
     policy: &RetryPolicy,
     c: &Claimed,
 ) -> Result<bool, outbox::Error> {
-    let result = destinations.deliver(&c.delivery, &c.payload);
+    settle(outbox, policy, c, destinations.deliver(&c.delivery, &c.payload))
+}
+
+/// Records how one attempt went; true when it arrived.
+fn settle(
+    outbox: &Outbox,
+    policy: &RetryPolicy,
+    c: &Claimed,
+    result: Result<(), DeliveryError>,
+) -> Result<bool, outbox::Error> {
     let now = clock::now_ms();
     let e = match result {
         Ok(()) => return Ok(true),

@@ -66,6 +66,11 @@ struct Steps {
     /// The message's revision: events made again by an operator's reprocessing are queued
     /// under keys of their own, since their content may differ from the first time's.
     revision: u32,
+    /// The events' deliveries, queued with the message's final state in one transaction.
+    deliveries: Vec<(NewDelivery, Vec<u8>)>,
+    /// Per event: its partner, type and id, and how many deliveries it has (for the metrics
+    /// once they are queued).
+    events: Vec<(String, &'static str, String, usize)>,
 }
 
 impl Steps {
@@ -187,29 +192,44 @@ impl Pipeline {
             .commit()
             .map_err(|e| Error::io("making the spool segment durable".into(), e))?;
         let now = clock::now_ms();
-        let mut received = Vec::with_capacity(taken.len());
+        // Each file is either found again (recorded before a restart, still in its channel: that
+        // message, not a new one, and not a duplicate interchange) or new; the new ones are
+        // recorded together, in one transaction.
+        let mut slots: Vec<(Option<PathBuf>, String, Option<MessageId>)> =
+            Vec::with_capacity(taken.len());
+        let mut new = Vec::new();
         for (file, file_name, spooled) in taken {
-            // Recorded before, and the gateway stopped before the file left its channel: it is
-            // that message, not a new one (and not a duplicate interchange).
             let known = self
                 .outbox
                 .find_unreleased(channel, &file_name, &spooled.sha256)?;
+            if let Some(id) = known {
+                tracing::info!(message = %id, channel = %channel, file = %file_name, "found again after a restart");
+            } else {
+                new.push(NewMessage {
+                    channel: channel.to_string(),
+                    file_name: file_name.clone(),
+                    spool_path: spooled.path,
+                    spool_offset: spooled.offset,
+                    size: spooled.size,
+                    sha256: spooled.sha256,
+                    received_at: now,
+                });
+            }
+            slots.push((file, file_name, known));
+        }
+        let mut ids = self.outbox.record_received_many(&new)?.into_iter();
+        let mut sizes = new.iter().map(|n| n.size);
+        let mut received = Vec::with_capacity(slots.len());
+        for (file, file_name, known) in slots {
             let id = match known {
-                Some(id) => {
-                    tracing::info!(message = %id, channel = %channel, file = %file_name, "found again after a restart");
-                    id
-                }
+                Some(id) => id,
                 None => {
-                    let id = self.outbox.record_received(NewMessage {
-                        channel: channel.to_string(),
-                        file_name: file_name.clone(),
-                        spool_path: spooled.path,
-                        spool_offset: spooled.offset,
-                        size: spooled.size,
-                        sha256: spooled.sha256,
-                        received_at: now,
-                    })?;
-                    telemetry::received(channel, id, &file_name, spooled.size);
+                    let (Some(id), Some(size)) = (ids.next(), sizes.next()) else {
+                        return Err(Error::Internal(
+                            "the outbox recorded fewer files than it was given".into(),
+                        ));
+                    };
+                    telemetry::received(channel, id, &file_name, size);
                     id
                 }
             };
@@ -376,14 +396,22 @@ impl Pipeline {
         } else {
             MessageState::Processed
         };
-        // What processing found, and the final state, in one transaction.
-        self.outbox.record_outcome(
+        // What processing found, the events it made, and the final state, in one transaction.
+        let created = self.outbox.finish_message(
             id,
             &steps.entries,
             &message_types,
             &steps.event_types,
             Some((state.clone(), now)),
+            &steps.deliveries,
         )?;
+        // Counted once, and not again when processing resumes after a crash.
+        let mut created = created.into_iter();
+        for (partner, event_type, event_id, n) in &steps.events {
+            if created.by_ref().take(*n).fold(false, |any, c| any | c) {
+                telemetry::event_queued(id, partner, event_type, event_id);
+            }
+        }
         telemetry::message_finished(
             id,
             &msg.file_name,
@@ -481,30 +509,30 @@ impl Pipeline {
             )?;
             return Ok((Ended::Quarantined(reason), named));
         }
-        self.outbox.set_partner(id, &partner.id, now)?;
-
-        // Seen before?
+        // Whose it is and, unless the partner's duplicates are ignored, whether it was seen
+        // before: one transaction.
+        let window = (partner.duplicates.action != DuplicateAction::Ignore)
+            .then(|| u64::from(partner.duplicates.window_days) * 24 * 3_600_000);
+        let prior = self.outbox.identify_interchange(
+            id,
+            &partner.id,
+            now,
+            window.map(|w| (control.as_str(), w)),
+        )?;
         let mut duplicate_of = None;
-        if partner.duplicates.action != DuplicateAction::Ignore {
-            let window = u64::from(partner.duplicates.window_days) * 24 * 3_600_000;
-            if let Some(prior) =
-                self.outbox
-                    .check_interchange(&partner.id, &control, id, now, window)?
-                && prior.message_id != id
-            {
-                duplicate_of = Some(prior.message_id);
-                steps.push((
-                    now,
-                    Step::Duplicate {
-                        of: prior.message_id,
-                    },
-                    format!(
-                        "{at}: control number already received in {}",
-                        prior.message_id
-                    ),
-                ));
-                tracing::warn!(message = %id, partner = %partner.id, interchange = %control, of = %prior.message_id, "duplicate interchange");
-            }
+        if let Some(prior) = prior.filter(|p| p.message_id != id) {
+            duplicate_of = Some(prior.message_id);
+            steps.push((
+                now,
+                Step::Duplicate {
+                    of: prior.message_id,
+                },
+                format!(
+                    "{at}: control number already received in {}",
+                    prior.message_id
+                ),
+            ));
+            tracing::warn!(message = %id, partner = %partner.id, interchange = %control, of = %prior.message_id, "duplicate interchange");
         }
 
         let mut report = validate::validate(ic, &self.specs);
@@ -727,7 +755,7 @@ impl Pipeline {
             let now = clock::now_ms();
             match mapping::translate_message(&msg, &partner.id, &partner.mappings) {
                 Ok(event) => {
-                    self.queue_event(id, &partner.id, &event, now, steps.revision)?;
+                    self.queue_event(steps, id, &partner.id, &event, now)?;
                     events += 1;
                     steps
                         .event_types
@@ -755,33 +783,29 @@ impl Pipeline {
     /// from the first time's).
     fn queue_event(
         &self,
+        steps: &mut Steps,
         id: MessageId,
         partner: &str,
         event: &events::Event,
         now: u64,
-        revision: u32,
     ) -> Result<(), Error> {
         let json = serde_json::to_vec(event)
             .map_err(|e| Error::Internal(format!("serialising an event: {e}")))?;
-        // Counted once, and not again when processing resumes after a crash.
-        let mut new = false;
         for destination in &self.sink_destinations {
-            let key = match revision {
+            let key = match steps.revision {
                 0 => format!("{}@{destination}", event.id()),
                 r => format!("{}@{destination}@r{r}", event.id()),
             };
             let delivery =
                 NewDelivery::new(destination.clone(), key, "application/json", now).message(id);
-            new |= self.outbox.enqueue(delivery, &json)?.created;
+            steps.deliveries.push((delivery, json.clone()));
         }
-        if new {
-            telemetry::event_queued(
-                id,
-                partner,
-                event.event_type().as_str(),
-                event.id().as_str(),
-            );
-        }
+        steps.events.push((
+            partner.to_owned(),
+            event.event_type().as_str(),
+            event.id().as_str().to_owned(),
+            self.sink_destinations.len(),
+        ));
         Ok(())
     }
 
@@ -918,7 +942,7 @@ impl Pipeline {
                 }
             }
         }
-        self.queue_event(id, &partner.id, &event, now, steps.revision)?;
+        self.queue_event(steps, id, &partner.id, &event, now)?;
         steps
             .event_types
             .push(event.event_type().as_str().to_owned());

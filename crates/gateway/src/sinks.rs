@@ -55,6 +55,20 @@ pub enum DeliveryError {
 }
 
 impl DeliveryError {
+    /// The same error once more, for each delivery of a batch that failed together.
+    pub(crate) fn again(&self) -> DeliveryError {
+        match self {
+            DeliveryError::Io { what, source } => DeliveryError::Io {
+                what: what.clone(),
+                source: io::Error::new(source.kind(), source.to_string()),
+            },
+            other => DeliveryError::Unavailable {
+                what: "delivering a batch".into(),
+                message: other.to_string(),
+            },
+        }
+    }
+
     /// True when retrying the same delivery cannot succeed, so it belongs in the dead letters at
     /// once; false for failures that may pass on a later attempt.
     pub fn is_permanent(&self) -> bool {
@@ -145,37 +159,46 @@ impl Sink {
         self.deliver_event(Some(delivery), event_json)
     }
 
+    /// Appends events to a JSON Lines sink, one line each, in one write and one sync: what a
+    /// delivery round hands a JSON Lines sink at once. Other sinks take them one by one.
+    pub fn deliver_lines(&self, events: &[&[u8]]) -> Result<(), DeliveryError> {
+        let Sink::Jsonl { dir, lock, .. } = self else {
+            return events.iter().try_for_each(|e| self.deliver_event(None, e));
+        };
+        let path = dir.join(format!("events-{}.jsonl", crate::clock::utc_date()));
+        let io = |source| DeliveryError::Io {
+            what: format!("appending to {}", path.display()),
+            source,
+        };
+        let mut lines = Vec::with_capacity(events.iter().map(|e| e.len() + 1).sum());
+        for e in events {
+            lines.extend_from_slice(e);
+            lines.push(b'\n');
+        }
+        // The append is serialised so lines never interleave; the sync is not, so deliveries
+        // running side by side share the file system's commits.
+        let file = {
+            let _guard = lock
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(io)?;
+            f.write_all(&lines).map_err(io)?;
+            f
+        };
+        file.sync_data().map_err(io)
+    }
+
     fn deliver_event(
         &self,
         delivery: Option<outbox::DeliveryId>,
         event_json: &[u8],
     ) -> Result<(), DeliveryError> {
         match self {
-            Sink::Jsonl { dir, lock, .. } => {
-                let path = dir.join(format!("events-{}.jsonl", crate::clock::utc_date()));
-                let io = |source| DeliveryError::Io {
-                    what: format!("appending to {}", path.display()),
-                    source,
-                };
-                let mut line = Vec::with_capacity(event_json.len() + 1);
-                line.extend_from_slice(event_json);
-                line.push(b'\n');
-                // The append is serialised so lines never interleave; the sync is not, so
-                // deliveries running side by side share the file system's journal commits.
-                let file = {
-                    let _guard = lock
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    let mut f = OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(&path)
-                        .map_err(io)?;
-                    f.write_all(&line).map_err(io)?;
-                    f
-                };
-                file.sync_data().map_err(io)
-            }
+            Sink::Jsonl { .. } => self.deliver_lines(&[event_json]),
             Sink::Stdout { .. } => {
                 let mut out = io::stdout().lock();
                 out.write_all(event_json)

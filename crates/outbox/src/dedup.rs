@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::Outbox;
 use crate::error::Result;
 use crate::ids::{MessageId, Millis};
-use crate::store::{T, composite_key, decode};
+use crate::store::{T, Tx, TxResult, composite_key, decode};
 
 /// The first sighting of an interchange, as [`Outbox::check_interchange`] remembers it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,26 +34,7 @@ impl Outbox {
         now: Millis,
         window: Millis,
     ) -> Result<Option<PriorSighting>> {
-        let key = composite_key(&[partner, control_number]);
-        self.transact(|tx| {
-            if let Some(prior) = tx.get_json::<PriorSighting>(T::Interchanges, &key)? {
-                if prior.message_id == message_id {
-                    return Ok(None);
-                }
-                if now.saturating_sub(prior.seen_at) <= window {
-                    return Ok(Some(prior));
-                }
-            }
-            tx.put_json(
-                T::Interchanges,
-                &key,
-                &PriorSighting {
-                    message_id,
-                    seen_at: now,
-                },
-            )?;
-            Ok(None)
-        })
+        self.transact(|tx| sighting(tx, partner, control_number, message_id, now, window))
     }
 
     /// Forgets interchange sightings older than `seen_before`, returning how many. Kept apart from
@@ -86,4 +67,33 @@ impl Outbox {
         }
         Ok(removed)
     }
+}
+
+/// [`Outbox::check_interchange`] inside a transaction.
+pub(crate) fn sighting(
+    tx: &Tx<'_>,
+    partner: &str,
+    control_number: &str,
+    message_id: MessageId,
+    now: Millis,
+    window: Millis,
+) -> TxResult<Option<PriorSighting>> {
+    let key = composite_key(&[partner, control_number]);
+    if let Some(prior) = tx.get_json::<PriorSighting>(T::Interchanges, &key)? {
+        if prior.message_id == message_id {
+            return Ok(None);
+        }
+        if now.saturating_sub(prior.seen_at) <= window {
+            return Ok(Some(prior));
+        }
+    }
+    tx.put_json(
+        T::Interchanges,
+        &key,
+        &PriorSighting {
+            message_id,
+            seen_at: now,
+        },
+    )?;
+    Ok(None)
 }

@@ -405,7 +405,18 @@ fn insert(
     Ok(d)
 }
 
-fn check_new(new: &NewDelivery) -> Result<()> {
+/// [`Outbox::enqueue`] inside a transaction (the caller has checked `new`).
+pub(crate) fn enqueue_in(tx: &Tx<'_>, new: &NewDelivery, payload: &[u8]) -> TxResult<Enqueued> {
+    if let Some(existing) = by_key(tx, &new.key)? {
+        return same_or_conflict(tx, existing, &new.key, Some(payload));
+    }
+    Ok(Enqueued {
+        delivery: insert(tx, new, None, Vec::new(), payload)?,
+        created: true,
+    })
+}
+
+pub(crate) fn check_new(new: &NewDelivery) -> Result<()> {
     if new.destination.is_empty() {
         return Err(Error::Invalid("a delivery needs a destination".into()));
     }
@@ -432,15 +443,7 @@ impl Outbox {
     /// again by mistake.
     pub fn enqueue(&self, new: NewDelivery, payload: &[u8]) -> Result<Enqueued> {
         check_new(&new)?;
-        let enqueued = self.transact(|tx| {
-            if let Some(existing) = by_key(tx, &new.key)? {
-                return same_or_conflict(tx, existing, &new.key, Some(payload));
-            }
-            Ok(Enqueued {
-                delivery: insert(tx, &new, None, Vec::new(), payload)?,
-                created: true,
-            })
-        })?;
+        let enqueued = self.transact(|tx| enqueue_in(tx, &new, payload))?;
         self.commit_point()?;
         Ok(enqueued)
     }

@@ -313,6 +313,70 @@ fn note_received(tx: &Tx<'_>, partner: &str, at: Millis) -> TxResult<()> {
     Ok(())
 }
 
+fn assign_partner(tx: &Tx<'_>, id: MessageId, partner: &str, now: Millis) -> TxResult<()> {
+    let mut m = load(tx, id)?;
+    match &m.partner {
+        Some(existing) if existing == partner => return Ok(()),
+        Some(existing) => {
+            return Err(Error::PartnerConflict {
+                id,
+                existing: existing.clone(),
+                requested: partner.to_owned(),
+            }
+            .into());
+        }
+        None => {}
+    }
+    m.partner = Some(partner.to_owned());
+    m.updated_at = now;
+    note_received(tx, partner, m.received_at)?;
+    push_trace(
+        tx,
+        &mut m,
+        now,
+        Step::Identified {
+            partner: partner.to_owned(),
+        },
+        "",
+    )?;
+    tx.put_json(T::Messages, &id.key(), &m)
+}
+
+fn insert_received(tx: &Tx<'_>, new: &NewMessage) -> TxResult<MessageId> {
+    let id = MessageId::new(tx.next_seq(SEQ_MESSAGE)?);
+    let mut m = Message {
+        id,
+        channel: new.channel.clone(),
+        file_name: new.file_name.clone(),
+        spool_path: new.spool_path.clone(),
+        spool_offset: new.spool_offset,
+        size: new.size,
+        sha256: new.sha256.clone(),
+        received_at: new.received_at,
+        partner: None,
+        state: MessageState::Received,
+        updated_at: new.received_at,
+        trace_len: 0,
+        message_types: Vec::new(),
+        event_types: Vec::new(),
+        revision: 0,
+    };
+    let detail = format!(
+        "{} ({} bytes) from channel {}",
+        new.file_name, new.size, new.channel
+    );
+    push_trace(tx, &mut m, new.received_at, Step::Received, &detail)?;
+    tx.put_json(T::Messages, &id.key(), &m)?;
+    tx.put(T::MessageIndex, &pending_key(id), &[])?;
+    tx.put(T::MessageIndex, &received_key(&m), &[])?;
+    tx.put(
+        T::MessageIndex,
+        &unreleased_key(&new.channel, &new.file_name, &new.sha256),
+        &id.key(),
+    )?;
+    Ok(id)
+}
+
 fn load(tx: &Tx<'_>, id: MessageId) -> TxResult<Message> {
     tx.get_json(T::Messages, &id.key())?
         .ok_or_else(|| Error::MessageNotFound(id).into())
@@ -333,42 +397,27 @@ impl Outbox {
     /// Records a file just written to the spool, and returns its new id once the record is on
     /// disk: only then may the channel be told the file was received.
     pub fn record_received(&self, new: NewMessage) -> Result<MessageId> {
-        let id = self.transact(|tx| {
-            let id = MessageId::new(tx.next_seq(SEQ_MESSAGE)?);
-            let mut m = Message {
-                id,
-                channel: new.channel.clone(),
-                file_name: new.file_name.clone(),
-                spool_path: new.spool_path.clone(),
-                spool_offset: new.spool_offset,
-                size: new.size,
-                sha256: new.sha256.clone(),
-                received_at: new.received_at,
-                partner: None,
-                state: MessageState::Received,
-                updated_at: new.received_at,
-                trace_len: 0,
-                message_types: Vec::new(),
-                event_types: Vec::new(),
-                revision: 0,
-            };
-            let detail = format!(
-                "{} ({} bytes) from channel {}",
-                new.file_name, new.size, new.channel
-            );
-            push_trace(tx, &mut m, new.received_at, Step::Received, &detail)?;
-            tx.put_json(T::Messages, &id.key(), &m)?;
-            tx.put(T::MessageIndex, &pending_key(id), &[])?;
-            tx.put(T::MessageIndex, &received_key(&m), &[])?;
-            tx.put(
-                T::MessageIndex,
-                &unreleased_key(&new.channel, &new.file_name, &new.sha256),
-                &id.key(),
-            )?;
-            Ok(id)
+        let ids = self.record_received_many(std::slice::from_ref(&new))?;
+        ids.first()
+            .copied()
+            .ok_or_else(|| Error::Invalid("no message recorded".into()))
+    }
+
+    /// [`Outbox::record_received`] for a batch of files, in one transaction: the ids in the
+    /// order given.
+    pub fn record_received_many(&self, batch: &[NewMessage]) -> Result<Vec<MessageId>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = self.transact(|tx| {
+            let mut ids = Vec::with_capacity(batch.len());
+            for new in batch {
+                ids.push(insert_received(tx, new)?);
+            }
+            Ok(ids)
         })?;
         self.commit_point()?;
-        Ok(id)
+        Ok(ids)
     }
 
     /// The message recorded for this very file (channel, name and content) whose removal from
@@ -445,33 +494,27 @@ impl Outbox {
     /// again does nothing, so a message reprocessed after a crash can repeat the call; a
     /// different partner is [`Error::PartnerConflict`].
     pub fn set_partner(&self, id: MessageId, partner: &str, now: Millis) -> Result<()> {
+        self.transact(|tx| assign_partner(tx, id, partner, now))
+    }
+
+    /// [`Outbox::set_partner`] and, with `interchange` (control number and window),
+    /// [`Outbox::check_interchange`], in one transaction: what processing an interchange first
+    /// asks of the store.
+    pub fn identify_interchange(
+        &self,
+        id: MessageId,
+        partner: &str,
+        now: Millis,
+        interchange: Option<(&str, Millis)>,
+    ) -> Result<Option<crate::PriorSighting>> {
         self.transact(|tx| {
-            let mut m = load(tx, id)?;
-            match &m.partner {
-                Some(existing) if existing == partner => return Ok(()),
-                Some(existing) => {
-                    return Err(Error::PartnerConflict {
-                        id,
-                        existing: existing.clone(),
-                        requested: partner.to_owned(),
-                    }
-                    .into());
+            assign_partner(tx, id, partner, now)?;
+            match interchange {
+                Some((control, window)) => {
+                    crate::dedup::sighting(tx, partner, control, id, now, window)
                 }
-                None => {}
+                None => Ok(None),
             }
-            m.partner = Some(partner.to_owned());
-            m.updated_at = now;
-            note_received(tx, partner, m.received_at)?;
-            push_trace(
-                tx,
-                &mut m,
-                now,
-                Step::Identified {
-                    partner: partner.to_owned(),
-                },
-                "",
-            )?;
-            tx.put_json(T::Messages, &id.key(), &m)
         })
     }
 
@@ -529,7 +572,31 @@ impl Outbox {
         event_types: &[String],
         state: Option<(MessageState, Millis)>,
     ) -> Result<()> {
-        self.transact(|tx| {
+        self.finish_message(id, steps, message_types, event_types, state, &[])
+            .map(|_| ())
+    }
+
+    /// [`Outbox::record_outcome`], also enqueuing `deliveries` (the message's events, for
+    /// their sinks) in the same transaction: the message is final exactly when what it made is
+    /// queued. Returns, for each delivery, whether it was new (a repeat after a crash finds it
+    /// queued already).
+    pub fn finish_message(
+        &self,
+        id: MessageId,
+        steps: &[(Millis, Step, String)],
+        message_types: &[String],
+        event_types: &[String],
+        state: Option<(MessageState, Millis)>,
+        deliveries: &[(crate::NewDelivery, Vec<u8>)],
+    ) -> Result<Vec<bool>> {
+        for (new, _) in deliveries {
+            crate::deliveries::check_new(new)?;
+        }
+        let created = self.transact(|tx| {
+            let mut created = Vec::with_capacity(deliveries.len());
+            for (new, payload) in deliveries {
+                created.push(crate::deliveries::enqueue_in(tx, new, payload)?.created);
+            }
             let mut m = load(tx, id)?;
             add_new(&mut m.message_types, message_types);
             add_new(&mut m.event_types, event_types);
@@ -549,8 +616,13 @@ impl Outbox {
                 m.state = state.clone();
                 m.updated_at = *now;
             }
-            tx.put_json(T::Messages, &id.key(), &m)
-        })
+            tx.put_json(T::Messages, &id.key(), &m)?;
+            Ok(created)
+        })?;
+        if !deliveries.is_empty() {
+            self.commit_point()?;
+        }
+        Ok(created)
     }
 
     /// Moves the message to `state`, tracing the matching step with `detail`. A final state
