@@ -440,6 +440,36 @@ async fn a_read_only_server_refuses_uploads_for_good() {
 }
 
 #[tokio::test]
+async fn a_full_disk_on_the_server_is_retryable_and_leaves_no_partial_file() {
+    let server = Sshd::start_small_disk(256 * 1024);
+    let session = connect(&server.config()).await;
+    // Room for a small document: the disk works.
+    session
+        .upload("small.x12", b"ISA*small~")
+        .await
+        .expect("fits");
+    // A document larger than the disk: the write fails part way.
+    let big = noise(1024 * 1024, 11);
+    let err = session.upload("big.x12", &big).await.expect_err("no space");
+    // Space may be freed on the partner's side: worth retrying, not a dead letter.
+    assert!(err.is_retryable(), "{err:?}");
+    // Neither the final name nor the temporary one is left behind.
+    let listed = session.list_outbox().await.expect("list outbox");
+    assert_eq!(names(&listed), ["small.x12"], "{err}");
+    // The space the failed upload took is free again: another small document goes.
+    session
+        .upload("after.x12", b"ISA*after~")
+        .await
+        .expect("fits after");
+    let mut after = names(&session.list_outbox().await.expect("list"))
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    after.sort();
+    assert_eq!(after, ["after.x12", "small.x12"]);
+}
+
+#[tokio::test]
 async fn a_server_killed_mid_session_gives_retryable_errors() {
     let mut server = Sshd::start();
     let big = noise(32 * 1024 * 1024, 7);

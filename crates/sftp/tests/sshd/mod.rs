@@ -67,6 +67,16 @@ impl Sshd {
         Sshd::start_with("", Some(method))
     }
 
+    /// Starts an sshd whose `outbox/` is a file system of `bytes` bytes (a tmpfs mounted in the
+    /// server's own mount namespace, as with passwords): a partner's full disk. The test sees the
+    /// directory through SFTP only.
+    pub fn start_small_disk(bytes: u64) -> Sshd {
+        SMALL_DISK.with(|d| d.set(Some(bytes)));
+        let server = Sshd::start_with("", None);
+        SMALL_DISK.with(|d| d.set(None));
+        server
+    }
+
     fn start_with(sftp_flags: &str, password: Option<PasswordMethod>) -> Sshd {
         let Material {
             dir,
@@ -110,9 +120,11 @@ impl Sshd {
             )
             .expect("sshd_config");
             let log = d.join("sshd.log");
-            let mut command = match password {
-                None => Command::new(SSHD),
-                Some(_) => with_private_shadow(&d.join("shadow")),
+            let small_disk = SMALL_DISK.with(std::cell::Cell::get);
+            let mut command = match (password, small_disk) {
+                (Some(_), _) => with_private_shadow(&d.join("shadow")),
+                (None, Some(bytes)) => with_small_disk(&home.join("outbox"), bytes),
+                (None, None) => Command::new(SSHD),
             };
             let mut child = command
                 .arg("-D")
@@ -389,6 +401,49 @@ fn make_shadow(dir: &Path, user: &str) -> String {
     fs::set_permissions(&shadow, std::os::unix::fs::PermissionsExt::from_mode(0o600))
         .expect("chmod shadow");
     password
+}
+
+thread_local! {
+    /// Set while [`Sshd::start_small_disk`] starts its server.
+    static SMALL_DISK: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// A command that runs sshd in a private mount namespace with a tmpfs of `bytes` over `dir`.
+fn with_small_disk(dir: &Path, bytes: u64) -> Command {
+    let mount =
+        format!("mount -t tmpfs -o size={bytes} edigate-test \"$0\" || exit 97; exec \"$@\"");
+    let mut command = Command::new("unshare");
+    if fs::metadata("/proc/self").expect("/proc/self").uid() == 0 {
+        command.args([
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "sh",
+            "-c",
+            &mount,
+        ]);
+    } else {
+        let uid = output(Command::new("id").arg("-u"));
+        let gid = output(Command::new("id").arg("-g"));
+        let inner = format!(
+            "mount -t tmpfs -o size={bytes} edigate-test \"$0\" || exit 97; \
+             exec unshare --user --map-user={uid} --map-group={gid} -- \"$@\""
+        );
+        command.args([
+            "--user",
+            "--map-root-user",
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "sh",
+            "-c",
+            &inner,
+        ]);
+    }
+    command.arg(dir).arg(SSHD);
+    command
 }
 
 /// A command that runs what its arguments name (sshd) in a private mount namespace with `shadow`
