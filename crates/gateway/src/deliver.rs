@@ -218,7 +218,12 @@ fn deliver_one(
     policy: &RetryPolicy,
     c: &Claimed,
 ) -> Result<bool, outbox::Error> {
-    settle(outbox, policy, c, destinations.deliver(&c.delivery, &c.payload))
+    settle(
+        outbox,
+        policy,
+        c,
+        destinations.deliver(&c.delivery, &c.payload),
+    )
 }
 
 /// Records how one attempt went; true when it arrived.

@@ -15,6 +15,7 @@ use mapping::spec::Syntax;
 use outbox::{CounterKey, CounterKind, Enqueued, NewDelivery, Outbox};
 use partner::{Exchange, Partner, Partners};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::clock;
@@ -344,50 +345,93 @@ fn check(
 /// The envelope toward `partner`, with placeholder control numbers.
 fn envelope(partner: &Partner, date: &str, time: &str) -> Result<Envelope, OutboundError> {
     let no_identity = || OutboundError::NoIdentity(partner.id.clone());
-    match &partner.exchange {
+    let (syntax, version, delimiters, sender, receiver, application_ids) = match &partner.exchange {
         Exchange::X12(x) => {
             let us = x.us.as_ref().ok_or_else(no_identity)?;
-            Ok(Envelope {
-                syntax: Syntax::X12,
-                version: x.version.clone(),
-                delimiters: Delimiters::X12_DEFAULT,
-                sender: (us.id.clone(), us.qualifier.clone()),
-                receiver: (x.partner.id.clone(), x.partner.qualifier.clone()),
-                application_ids: Some((
+            (
+                Syntax::X12,
+                &x.version,
+                Delimiters::X12_DEFAULT,
+                (us.id.clone(), us.qualifier.clone()),
+                (x.partner.id.clone(), x.partner.qualifier.clone()),
+                Some((
                     us.gs.clone().unwrap_or_else(|| us.id.clone()),
                     x.partner.gs.clone().unwrap_or_else(|| x.partner.id.clone()),
                 )),
-                date: date.to_owned(),
-                time: time.to_owned(),
-                interchange_control: 1,
-                group_control: 1,
-                message_control: 1,
-                association: None,
-                test: false,
-            })
+            )
         }
         Exchange::Edifact(e) => {
             let us = e.us.as_ref().ok_or_else(no_identity)?;
-            Ok(Envelope {
-                syntax: Syntax::Edifact,
-                version: e.version.clone(),
-                delimiters: Delimiters::EDIFACT_DEFAULT,
-                sender: (us.id.clone(), us.qualifier.clone().unwrap_or_default()),
-                receiver: (
+            (
+                Syntax::Edifact,
+                &e.version,
+                Delimiters::EDIFACT_DEFAULT,
+                (us.id.clone(), us.qualifier.clone().unwrap_or_default()),
+                (
                     e.partner.id.clone(),
                     e.partner.qualifier.clone().unwrap_or_default(),
                 ),
-                application_ids: None,
-                date: date.to_owned(),
-                time: time.to_owned(),
-                interchange_control: 1,
-                group_control: 1,
-                message_control: 1,
-                association: None,
-                test: false,
-            })
+                None,
+            )
         }
+    };
+    Ok(Envelope {
+        syntax,
+        version: version.clone(),
+        delimiters,
+        sender,
+        receiver,
+        application_ids,
+        date: date.to_owned(),
+        time: time.to_owned(),
+        interchange_control: 1,
+        group_control: 1,
+        message_control: 1,
+        association: None,
+        test: false,
+    })
+}
+
+/// One event as the body of an outbound request: `partner` (else the event's own), its `type`
+/// and `data`, and its `key` or `id` as the key — what `edigate send` posts and what the
+/// outgoing directory queues.
+pub fn request_body(event: Value, partner: Option<&str>) -> Result<Value, String> {
+    let Value::Object(map) = event else {
+        return Err("not a JSON object".into());
+    };
+    let partner = partner
+        .map(str::to_owned)
+        .or_else(|| {
+            map.get("partner")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .ok_or("no partner: name one, or give the event a `partner`")?;
+    let mut body = serde_json::Map::new();
+    body.insert("partner".into(), Value::String(partner));
+    for field in ["type", "data"] {
+        let value = map.get(field).ok_or(format!("no `{field}`"))?;
+        body.insert(field.into(), value.clone());
     }
+    if let Some(key) = map.get("key").or_else(|| map.get("id")) {
+        body.insert("key".into(), key.clone());
+    }
+    Ok(Value::Object(body))
+}
+
+/// The events in a file: one JSON value (an array is many), or one per line.
+pub fn events_in(text: &str) -> Result<Vec<Value>, String> {
+    if let Ok(one) = serde_json::from_str::<Value>(text) {
+        return Ok(match one {
+            Value::Array(items) => items,
+            other => vec![other],
+        });
+    }
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| serde_json::from_str(l).map_err(|e| format!("line {}: not JSON: {e}", i + 1)))
+        .collect()
 }
 
 /// A key from the document itself, so the same event posted twice is one delivery.

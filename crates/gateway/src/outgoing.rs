@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::inbox::DirectoryInbox;
-use crate::outbound::{OutboundDocuments, OutboundError, OutboundRequest};
+use crate::outbound::{OutboundDocuments, OutboundError, OutboundRequest, events_in};
 
 /// Failed files go here, inside the outgoing directory.
 const FAILED: &str = "failed";
@@ -140,43 +140,10 @@ impl OutgoingDir {
     }
 }
 
-/// The events in a file: one JSON value (an array is many), or one per line.
-fn events_in(text: &str) -> Result<Vec<Value>, String> {
-    if let Ok(one) = serde_json::from_str::<Value>(text) {
-        return Ok(match one {
-            Value::Array(items) => items,
-            other => vec![other],
-        });
-    }
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| serde_json::from_str(l).map_err(|e| format!("line {}: not JSON: {e}", i + 1)))
-        .collect()
-}
-
 /// One event as an outbound request: the directory's partner (else the event's), its `type`
 /// and `data`, and its `key` or `id` as the key.
 fn request(event: Value, partner: Option<&str>) -> Result<OutboundRequest, String> {
-    let Value::Object(map) = event else {
-        return Err("not a JSON object".into());
-    };
-    let partner = partner
-        .map(str::to_owned)
-        .or_else(|| {
-            map.get("partner")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .ok_or("no partner: put the file in outgoing/PARTNER/ or give the event a `partner`")?;
-    let mut body = serde_json::Map::new();
-    body.insert("partner".into(), Value::String(partner));
-    for field in ["type", "data"] {
-        let value = map.get(field).ok_or(format!("no `{field}`"))?;
-        body.insert(field.into(), value.clone());
-    }
-    if let Some(key) = map.get("key").or_else(|| map.get("id")) {
-        body.insert("key".into(), key.clone());
-    }
-    serde_json::from_value(Value::Object(body)).map_err(|e| format!("not an outbound event: {e}"))
+    let body = crate::outbound::request_body(event, partner)
+        .map_err(|e| e.replace("name one", "put the file in outgoing/PARTNER/"))?;
+    serde_json::from_value(body).map_err(|e| format!("not an outbound event: {e}"))
 }

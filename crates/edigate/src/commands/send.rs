@@ -36,7 +36,7 @@ fn send(args: &SendArgs) -> Result<(), Failure> {
     for file in &args.files {
         let text = std::fs::read_to_string(file)
             .map_err(|e| Failure::Usage(format!("{}: {e}", file.display())))?;
-        for (n, event) in events_in(&text)
+        for (n, event) in gateway::outbound::events_in(&text)
             .map_err(|e| Failure::Usage(format!("{}: {e}", file.display())))?
             .into_iter()
             .enumerate()
@@ -81,49 +81,9 @@ fn send(args: &SendArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The events in a file: one JSON value, or one per line.
-fn events_in(text: &str) -> Result<Vec<Value>, String> {
-    if let Ok(one) = serde_json::from_str::<Value>(text) {
-        return Ok(match one {
-            Value::Array(items) => items,
-            other => vec![other],
-        });
-    }
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| serde_json::from_str(l).map_err(|e| format!("line {}: not JSON: {e}", i + 1)))
-        .collect()
-}
-
 /// The admin API's request for one event: its `type` and `data`, the partner, and its `id` as
 /// the key, so the same event sent twice is one document.
 fn request(event: Value, partner: Option<&str>, at: &str) -> Result<Value, Failure> {
-    let Value::Object(map) = event else {
-        return Err(Failure::Usage(format!("{at}: not a JSON object")));
-    };
-    let partner = partner
-        .map(str::to_owned)
-        .or_else(|| {
-            map.get("partner")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .ok_or_else(|| {
-            Failure::Usage(format!(
-                "{at}: no partner: give --partner or a `partner` in the event"
-            ))
-        })?;
-    let mut body = serde_json::Map::new();
-    body.insert("partner".into(), Value::String(partner));
-    for field in ["type", "data"] {
-        let value = map
-            .get(field)
-            .ok_or_else(|| Failure::Usage(format!("{at}: no `{field}`")))?;
-        body.insert(field.into(), value.clone());
-    }
-    if let Some(id) = map.get("key").or_else(|| map.get("id")) {
-        body.insert("key".into(), id.clone());
-    }
-    Ok(Value::Object(body))
+    gateway::outbound::request_body(event, partner)
+        .map_err(|e| Failure::Usage(format!("{at}: {}", e.replace("name one", "give --partner"))))
 }

@@ -410,49 +410,27 @@ thread_local! {
 
 /// A command that runs sshd in a private mount namespace with a tmpfs of `bytes` over `dir`.
 fn with_small_disk(dir: &Path, bytes: u64) -> Command {
-    let mount =
-        format!("mount -t tmpfs -o size={bytes} edigate-test \"$0\" || exit 97; exec \"$@\"");
-    let mut command = Command::new("unshare");
-    if fs::metadata("/proc/self").expect("/proc/self").uid() == 0 {
-        command.args([
-            "--mount",
-            "--propagation",
-            "private",
-            "--",
-            "sh",
-            "-c",
-            &mount,
-        ]);
-    } else {
-        let uid = output(Command::new("id").arg("-u"));
-        let gid = output(Command::new("id").arg("-g"));
-        let inner = format!(
-            "mount -t tmpfs -o size={bytes} edigate-test \"$0\" || exit 97; \
-             exec unshare --user --map-user={uid} --map-group={gid} -- \"$@\""
-        );
-        command.args([
-            "--user",
-            "--map-root-user",
-            "--mount",
-            "--propagation",
-            "private",
-            "--",
-            "sh",
-            "-c",
-            &inner,
-        ]);
-    }
-    command.arg(dir).arg(SSHD);
-    command
+    in_private_mounts(
+        &format!("mount -t tmpfs -o size={bytes} edigate-test \"$0\""),
+        dir,
+    )
 }
 
 /// A command that runs what its arguments name (sshd) in a private mount namespace with `shadow`
 /// over `/etc/shadow`; see the module docs. The process keeps the pid it started with: `unshare`
 /// and the shell each replace themselves (`exec`), so killing the child kills sshd.
 fn with_private_shadow(shadow: &Path) -> Command {
-    let mount = "mount --bind \"$0\" /etc/shadow || exit 97; exec \"$@\"";
+    in_private_mounts("mount --bind \"$0\" /etc/shadow", shadow)
+}
+
+/// sshd in a mount namespace of its own, after `mount` (a shell command; `$0` is `path`) has
+/// run there: nothing the test mounts is seen outside, and the machine's files are untouched.
+/// Not root: the mount is made as the namespace's root, and sshd runs as the caller again in a
+/// nested user namespace.
+fn in_private_mounts(mount: &str, path: &Path) -> Command {
     let mut command = Command::new("unshare");
     if fs::metadata("/proc/self").expect("/proc/self").uid() == 0 {
+        let script = format!("{mount} || exit 97; exec \"$@\"");
         command.args([
             "--mount",
             "--propagation",
@@ -460,13 +438,13 @@ fn with_private_shadow(shadow: &Path) -> Command {
             "--",
             "sh",
             "-c",
-            mount,
+            &script,
         ]);
     } else {
         let uid = output(Command::new("id").arg("-u"));
         let gid = output(Command::new("id").arg("-g"));
-        let inner = format!(
-            "mount --bind \"$0\" /etc/shadow || exit 97; \
+        let script = format!(
+            "{mount} || exit 97; \
              exec unshare --user --map-user={uid} --map-group={gid} -- \"$@\""
         );
         command.args([
@@ -478,10 +456,10 @@ fn with_private_shadow(shadow: &Path) -> Command {
             "--",
             "sh",
             "-c",
-            &inner,
+            &script,
         ]);
     }
-    command.arg(shadow).arg(SSHD);
+    command.arg(path).arg(SSHD);
     command
 }
 
