@@ -739,6 +739,34 @@ struct Checker<'f> {
     levels: bool,
 }
 
+/// Checks a field's code table: it is in the file, and every value in it is one `accepts`
+/// takes; a field whose values are coded (`coded`) must name one. `Err` says what is wrong.
+pub(crate) fn check_code_table(
+    codes: &BTreeMap<String, BTreeMap<String, String>>,
+    table: Option<&str>,
+    accepts: impl Fn(&str) -> bool,
+    coded: bool,
+) -> Result<(), String> {
+    let Some(c) = table else {
+        return if coded {
+            Err("needs `codes`: the table that gives the code's meaning".into())
+        } else {
+            Ok(())
+        };
+    };
+    let Some(entries) = codes.get(c) else {
+        return Err(format!("no code table [codes.{c}] in this file"));
+    };
+    for (code, target) in entries {
+        if !accepts(target) {
+            return Err(format!(
+                "[codes.{c}] maps {code:?} to {target:?}, which is not a valid value here"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// What a field's value becomes, which decides the checks its code table gets.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -828,24 +856,13 @@ impl Checker<'_> {
             .iter()
             .map(|t| self.path(name, t))
             .collect::<Result<Vec<_>, _>>()?;
-        if let Some(c) = &table.codes {
-            let Some(entries) = self.codes.get(c) else {
-                return Err(self.invalid(name, format!("no code table [codes.{c}] in this file")));
-            };
-            for (code, target) in entries {
-                if !kind.accepts(target) {
-                    return Err(self.invalid(
-                        name,
-                        format!("[codes.{c}] maps {code:?} to {target:?}, which is not a valid value here"),
-                    ));
-                }
-            }
-        } else if kind.coded() {
-            return Err(self.invalid(
-                name,
-                "needs `codes`: the table that gives the code's meaning",
-            ));
-        }
+        check_code_table(
+            self.codes,
+            table.codes.as_deref(),
+            |t| kind.accepts(t),
+            kind.coded(),
+        )
+        .map_err(|m| self.invalid(name, m))?;
         let date = match (kind, table.date.as_deref()) {
             (Kind::Date, Some("CCYYMMDD")) => Some(DateFormat::Ccyymmdd),
             (Kind::Date, Some("YYMMDD")) => Some(DateFormat::Yymmdd),

@@ -400,24 +400,13 @@ impl Checker<'_> {
             .iter()
             .map(|t| self.path(name, t))
             .collect::<Result<Vec<_>, _>>()?;
-        if let Some(c) = &table.codes {
-            let Some(entries) = self.codes.get(c) else {
-                return Err(self.invalid(name, format!("no code table [codes.{c}] in this file")));
-            };
-            for (code, target) in entries {
-                if !kind.accepts(target) {
-                    return Err(self.invalid(
-                        name,
-                        format!("[codes.{c}] maps {code:?} to {target:?}, which is not a valid value here"),
-                    ));
-                }
-            }
-        } else if kind.coded() {
-            return Err(self.invalid(
-                name,
-                "needs `codes`: the table that gives the code's meaning",
-            ));
-        }
+        crate::spec::check_code_table(
+            self.codes,
+            table.codes.as_deref(),
+            |t| kind.accepts(t),
+            kind.coded(),
+        )
+        .map_err(|m| self.invalid(name, m))?;
         Ok(XmlField {
             name: name.to_owned(),
             paths,
