@@ -24,6 +24,7 @@ pub mod admin;
 pub mod clock;
 pub mod config;
 pub mod deliver;
+pub mod email;
 pub mod inbox;
 pub mod outbound;
 pub mod outgoing;
@@ -75,6 +76,9 @@ pub enum Error {
     /// The outbox failed.
     #[error("outbox: {0}")]
     Outbox(#[from] outbox::Error),
+    /// A partner's `[outbound.email]` settings cannot be used.
+    #[error("outbound email: {0}")]
+    Email(#[from] email::EmailError),
     /// The admin API could not start.
     #[error("admin API: {0}")]
     Admin(#[from] admin::AdminError),
@@ -210,7 +214,7 @@ impl Gateway {
             .all()
             .iter()
             .map(|p| {
-                let out = match &p.outbound {
+                Ok::<_, Error>(match &p.outbound {
                     partner::Outbound::Directory(dir) => {
                         PartnerOutbound::Directory(OutboundDirectory {
                             dir: outbound_root.join(dir),
@@ -223,10 +227,13 @@ impl Gateway {
                             sftp_status.clone(),
                         )))
                     }
-                };
-                (partner_destination(&p.id), out)
+                    partner::Outbound::Email(mail) => PartnerOutbound::Email(Box::new(
+                        email::EmailOutbox::new(partner_destination(&p.id), (**mail).clone())?,
+                    )),
+                })
+                .map(|out| (partner_destination(&p.id), out))
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
         let file_names: BTreeMap<String, String> = partners
             .all()
             .iter()

@@ -1,0 +1,335 @@
+//! `edigate serve` mailing a partner's acknowledgements as attachments (`[outbound.email]`) to a
+//! real SMTP server, aiosmtpd on loopback (`tests/peers/smtp_sink.py`, installed by
+//! `tests/peers/setup.sh`): what arrives, retries while the server is down, and a refused
+//! mailbox dead-lettered.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+use support::{Daemon, example, wait_until};
+
+const TOKEN: &str = "email-test-token";
+
+fn peers() -> PathBuf {
+    support::root().join("tests/peers")
+}
+
+/// aiosmtpd, run by `smtp_sink.py`, saving each message into a directory; stopped by its pid.
+struct SmtpSink {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+    /// The login it requires, when it requires one.
+    credentials: Option<(String, String)>,
+}
+
+impl SmtpSink {
+    fn start(dir: &Path, credentials: Option<(&str, &str)>) -> SmtpSink {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut sink = SmtpSink {
+            child: None,
+            port,
+            dir: dir.to_path_buf(),
+            credentials: credentials.map(|(u, p)| (u.to_string(), p.to_string())),
+        };
+        sink.restart();
+        sink
+    }
+
+    /// Starts the server (again) on its port.
+    fn restart(&mut self) {
+        let python = peers().join(".venv/bin/python");
+        assert!(
+            python.exists(),
+            "{} is missing: run `sh tests/peers/setup.sh` to install aiosmtpd",
+            python.display()
+        );
+        let log = self.dir.with_extension("log");
+        let mut child = Command::new(&python)
+            .arg(peers().join("smtp_sink.py"))
+            .arg("serve")
+            .arg(&self.dir)
+            .arg(self.port.to_string())
+            .args(self.credentials.iter().flat_map(|(u, p)| [u, p]))
+            .stdout(fs::File::create(&log).unwrap())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the SMTP sink starts");
+        wait_until("the SMTP sink to listen", || {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!(
+                    "the SMTP sink exited with {status} (is aiosmtpd installed? run `sh tests/peers/setup.sh`)"
+                );
+            }
+            fs::read_to_string(&log).is_ok_and(|l| l.contains("listening"))
+        });
+        self.child = Some(child);
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// The messages saved so far, oldest first.
+    fn messages(&self) -> Vec<PathBuf> {
+        let mut all: Vec<PathBuf> = fs::read_dir(&self.dir)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        all.sort();
+        all
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// One saved message as Python's MIME parser reads it.
+fn show(message: &Path) -> Value {
+    let out = Command::new(peers().join(".venv/bin/python"))
+        .arg(peers().join("smtp_sink.py"))
+        .arg("show")
+        .arg(message)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn unhex(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// A partner directory holding ACME's own partner file, its documents mailed through `port`.
+/// `extra` is added to its `[outbound.email]` table.
+fn email_partner(dir: &Path, port: u16, to: &str, extra: &str) -> PathBuf {
+    let partners = dir.join("partners");
+    fs::create_dir_all(&partners).unwrap();
+    let acme =
+        fs::read_to_string(support::root().join("deploy/examples/partners/acme-retail.toml"))
+            .unwrap();
+    fs::write(
+        partners.join("acme-retail.toml"),
+        format!(
+            "{acme}\n[outbound]\nfile_name = \"{{partner}}-{{type}}-{{control}}.{{ext}}\"\n\
+             [outbound.email]\nto = {to:?}\nfrom = \"edi@widgetco.example\"\n\
+             subject = \"EDI {{type}} {{control}} for {{partner}}\"\n\
+             host = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\ntimeout_ms = 5000\n{extra}\n"
+        ),
+    )
+    .unwrap();
+    partners
+}
+
+fn config(partners: &Path) -> String {
+    format!(
+        "partners_dir = {:?}\n[delivery]\nbase_delay_ms = 200\nmax_delay_ms = 1000\n\
+         max_attempts = 1000\n[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{TOKEN}\"\n",
+        partners.display().to_string()
+    )
+}
+
+/// The daemon's deliveries to ACME, from `edigate outbox list --json`.
+fn deliveries(admin: &str) -> Vec<Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_edigate"))
+        .args([
+            "outbox", "list", "--json", "--admin", admin, "--token", TOKEN,
+        ])
+        .env_remove("EDIGATE_ADMIN")
+        .env_remove("EDIGATE_TOKEN")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all: Value = serde_json::from_slice(&out.stdout).unwrap();
+    all["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["destination"] == "partner:acme-retail")
+        .cloned()
+        .collect()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("edigate-email-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn acknowledgements_are_mailed_and_retried_while_the_server_is_down() {
+    let dir = scratch("ack");
+    const PASSWORD: &str = "s3cret-smtp-pass";
+    let mut smtp = SmtpSink::start(&dir.join("mail"), Some(("edigate", PASSWORD)));
+    // The password from a file; a relay on loopback may take it without TLS.
+    let secret = dir.join("smtp-password");
+    fs::write(&secret, format!("{PASSWORD}\n")).unwrap();
+    let partners = email_partner(
+        &dir,
+        smtp.port,
+        "edi@acme-retail.example",
+        &format!(
+            "user = \"edigate\"\npassword_file = {:?}\n",
+            secret.display().to_string()
+        ),
+    );
+    let daemon = Daemon::start("email", &config(&partners));
+    let admin = daemon.admin_url();
+
+    daemon.drop_file("acme-retail", "po-731.x12", &example("order-850.x12"));
+    // ACME asks for a TA1 (ISA14 = 1) besides the 999: two mails an order.
+    wait_until("the TA1 and the 999 mailed", || smtp.messages().len() == 2);
+    wait_until("the delivery recorded as delivered", || {
+        deliveries(&admin)
+            .iter()
+            .all(|d| d["state"]["state"] == "delivered")
+    });
+
+    // The server goes away; the next order's acknowledgement waits for it.
+    smtp.stop();
+    let second = String::from_utf8(example("order-850.x12"))
+        .unwrap()
+        .replace("000000731", "000000732");
+    daemon.drop_file("acme-retail", "po-732.x12", second.as_bytes());
+    let mut failing = Value::Null;
+    wait_until("a retried delivery with its error", || {
+        failing = deliveries(&admin)
+            .into_iter()
+            .find(|d| d["state"]["state"] == "pending" && d["attempts"].as_u64().unwrap_or(0) >= 2)
+            .unwrap_or(Value::Null);
+        !failing.is_null()
+    });
+    let error = failing["last_error"].as_str().unwrap_or_default();
+    assert!(error.contains("127.0.0.1"), "{failing}");
+    assert!(daemon.log().contains("will retry"), "{}", daemon.log());
+
+    smtp.restart();
+    wait_until("the second order's mails", || smtp.messages().len() == 4);
+    wait_until("every delivery delivered", || {
+        deliveries(&admin)
+            .iter()
+            .all(|d| d["state"]["state"] == "delivered")
+    });
+    // Time for a second send, were there one.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let log = daemon.log();
+    let data = daemon.stop();
+    assert_eq!(smtp.messages().len(), 4, "each document mailed once");
+    assert!(
+        !log.contains(PASSWORD),
+        "the password is never logged:\n{log}"
+    );
+
+    // What arrived is exactly what the outbox holds, as a mail reader sees it.
+    let outbox = data.outbox();
+    let stored = outbox
+        .list_deliveries(
+            &outbox::DeliveryFilter {
+                destination: Some("partner:acme-retail".into()),
+                ..Default::default()
+            },
+            10,
+        )
+        .unwrap();
+    assert_eq!(stored.len(), 4, "{stored:?}");
+    let mut seen_ids = Vec::new();
+    let mut kinds = Vec::new();
+    for message in smtp.messages() {
+        let m = show(&message);
+        assert_eq!(m["from"], "edi@widgetco.example", "{m}");
+        assert_eq!(m["to"], "edi@acme-retail.example", "{m}");
+        let attachments = m["attachments"].as_array().unwrap();
+        assert_eq!(attachments.len(), 1, "{m}");
+        let a = &attachments[0];
+        assert_eq!(a["content_type"], "application/edi-x12", "{m}");
+        let bytes = unhex(a["hex"].as_str().unwrap());
+        let d = stored
+            .iter()
+            .find(|d| outbox.payload(d.id).unwrap().as_deref() == Some(bytes.as_slice()))
+            .unwrap_or_else(|| panic!("no delivery holds the attachment of {m}"));
+        assert!(bytes.starts_with(b"ISA*"), "{m}");
+        let text = String::from_utf8_lossy(&bytes);
+        let kind = if text.contains("ST*999*") {
+            "999"
+        } else {
+            assert!(text.contains("TA1*"), "a TA1 or a 999: {m}");
+            "ta1"
+        };
+        let control = format!("{:09}", d.numbers[0].value);
+        assert_eq!(
+            m["subject"],
+            format!("EDI {kind} {control} for acme-retail"),
+            "{m}"
+        );
+        assert_eq!(
+            a["filename"],
+            format!("acme-retail-{kind}-{control}.x12"),
+            "{m}"
+        );
+        kinds.push(kind);
+        assert!(d.attempts >= 1);
+        seen_ids.push(d.id);
+    }
+    seen_ids.sort();
+    seen_ids.dedup();
+    assert_eq!(seen_ids.len(), 4, "four mails, four deliveries");
+    kinds.sort_unstable();
+    assert_eq!(kinds, ["999", "999", "ta1", "ta1"]);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_mailbox_the_server_refuses_is_dead_lettered_at_once() {
+    let dir = scratch("refused");
+    let smtp = SmtpSink::start(&dir.join("mail"), None);
+    let partners = email_partner(&dir, smtp.port, "nobody@acme-retail.example", "");
+    let daemon = Daemon::start("email-refused", &config(&partners));
+    let admin = daemon.admin_url();
+    daemon.drop_file("acme-retail", "po-731.x12", &example("order-850.x12"));
+    let mut dead = Vec::new();
+    wait_until("the delivery dead-lettered", || {
+        dead = deliveries(&admin);
+        !dead.is_empty() && dead.iter().all(|d| d["state"]["state"] == "dead")
+    });
+    daemon.stop();
+    for d in &dead {
+        assert_eq!(d["attempts"], 1, "tried once: {d}");
+        let error = d["last_error"].as_str().unwrap_or_default();
+        assert!(error.contains("550"), "{d}");
+    }
+    assert!(smtp.messages().is_empty());
+    let _ = fs::remove_dir_all(&dir);
+}
