@@ -10,7 +10,7 @@
                                        with them (offered without TLS: loopback only).
                                        Prints "listening" once it accepts; runs until killed.
   python smtp_sink.py show FILE        print one saved message as JSON: from, to, subject,
-                                       message_id, and each attachment's file name, content type
+                                       message_id, the text body, and each attachment's file name, content type
                                        and bytes (hex), as Python's own MIME parser reads them.
 Exits 2 when aiosmtpd is not installed (sh tests/peers/setup.sh installs it).
 """
@@ -88,6 +88,7 @@ def show(path):
         "to": str(msg["To"]),
         "subject": str(msg["Subject"]),
         "message_id": str(msg["Message-ID"]),
+        "body": msg.get_body(preferencelist=("plain",)).get_content(),
         "attachments": attachments,
     }))
 

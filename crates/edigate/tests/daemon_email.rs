@@ -333,3 +333,102 @@ fn a_mailbox_the_server_refuses_is_dead_lettered_at_once() {
     assert!(smtp.messages().is_empty());
     let _ = fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn dead_lettered_deliveries_are_reported_in_one_digest_mail_per_interval() {
+    let dir = scratch("alerts");
+    let smtp = SmtpSink::start(&dir.join("mail"), None);
+    let partners = email_partner(&dir, smtp.port, "nobody@acme-retail.example", "");
+    let daemon = Daemon::start(
+        "email-alerts",
+        &format!(
+            "{}[alerts]\nto = [\"ops@widgetco.example\"]\nfrom = \"edigate@widgetco.example\"\n\
+             host = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nmin_interval_s = 2\n",
+            config(&partners),
+            smtp.port
+        ),
+    );
+    let admin = daemon.admin_url();
+    // Two orders, each answered with a TA1 and a 999 the server refuses: four dead letters.
+    daemon.drop_file("acme-retail", "po-731.x12", &example("order-850.x12"));
+    let second = String::from_utf8(example("order-850.x12"))
+        .unwrap()
+        .replace("000000731", "000000732");
+    daemon.drop_file("acme-retail", "po-732.x12", second.as_bytes());
+    wait_until("four dead letters", || {
+        let all = deliveries(&admin);
+        all.len() == 4 && all.iter().all(|d| d["state"]["state"] == "dead")
+    });
+    wait_until("the digest mailed", || !smtp.messages().is_empty());
+    // Two more intervals: time for any further mail about the same dead letters.
+    std::thread::sleep(std::time::Duration::from_millis(4500));
+    let data = daemon.stop();
+
+    let outbox = data.outbox();
+    let all = outbox
+        .list_deliveries(&outbox::DeliveryFilter::default(), 100)
+        .unwrap();
+    let mut windows: Vec<u64> = Vec::new();
+    let mut dead_ids: Vec<String> = Vec::new();
+    for d in &all {
+        if let outbox::DeliveryState::Dead { at, .. } = d.state {
+            assert_eq!(d.destination, "partner:acme-retail", "{d:?}");
+            windows.push(at / 2000);
+            dead_ids.push(d.id.to_string());
+        }
+    }
+    windows.sort_unstable();
+    windows.dedup();
+    assert_eq!(dead_ids.len(), 4, "{all:?}");
+    let alerts: Vec<_> = all
+        .iter()
+        .filter(|d| d.destination == "alerts:email")
+        .collect();
+    assert_eq!(
+        alerts.len(),
+        windows.len(),
+        "one digest per window: {all:?}"
+    );
+    assert!(
+        alerts
+            .iter()
+            .all(|d| matches!(d.state, outbox::DeliveryState::Delivered { .. })),
+        "{alerts:?}"
+    );
+
+    let mails = smtp.messages();
+    assert_eq!(
+        mails.len(),
+        windows.len(),
+        "one mail per interval, not per failure"
+    );
+    assert!(mails.len() < dead_ids.len());
+    let mut reported = 0;
+    let mut listed: Vec<String> = Vec::new();
+    for mail in &mails {
+        let m = show(mail);
+        assert_eq!(m["from"], "edigate@widgetco.example", "{m}");
+        assert_eq!(m["to"], "ops@widgetco.example", "{m}");
+        assert!(m["attachments"].as_array().unwrap().is_empty(), "{m}");
+        let subject = m["subject"].as_str().unwrap();
+        let n: usize = subject
+            .strip_prefix("edigate: ")
+            .and_then(|s| s.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{m}"));
+        assert!(subject.ends_with("dead-lettered"), "{m}");
+        reported += n;
+        let body = m["body"].as_str().unwrap();
+        assert!(body.contains("550"), "the server's answer: {m}");
+        for id in &dead_ids {
+            if body.contains(id.as_str()) {
+                listed.push(id.clone());
+            }
+        }
+    }
+    assert_eq!(reported, 4, "every dead letter counted once");
+    listed.sort();
+    dead_ids.sort();
+    assert_eq!(listed, dead_ids, "every dead letter listed once");
+    let _ = fs::remove_dir_all(&dir);
+}

@@ -22,6 +22,9 @@ pub struct Destinations {
     /// Each partner's outbound file name template (`[outbound] file_name`), by destination; a
     /// destination not listed gets [`partner::DEFAULT_FILE_NAME`].
     pub file_names: BTreeMap<String, String>,
+    /// The operators' mailbox for alerts ([`crate::alerts::DESTINATION`]), when `[alerts]` is
+    /// configured.
+    pub alerts: Option<crate::email::EmailOutbox>,
 }
 
 /// Where one partner's documents go.
@@ -45,6 +48,11 @@ impl Destinations {
     fn deliver(&self, d: &Delivery, payload: &[u8]) -> Result<(), DeliveryError> {
         if let Some(sink) = self.sinks.get(&d.destination) {
             return sink.deliver_with_id(d.id, payload);
+        }
+        if d.destination == crate::alerts::DESTINATION
+            && let Some(mailbox) = &self.alerts
+        {
+            return mailbox.deliver_text(d, payload);
         }
         let Some(target) = self.partners.get(&d.destination) else {
             return Err(DeliveryError::UnknownDestination(d.destination.clone()));

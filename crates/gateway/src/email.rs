@@ -34,6 +34,14 @@ pub enum EmailError {
         /// Why.
         message: String,
     },
+    /// The settings do not hold together (see [`EmailConfig::check`]).
+    #[error("{destination}: {message}")]
+    Settings {
+        /// The destination (`partner:ID`, `alerts:email`).
+        destination: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The CA file cannot be read or holds no certificate.
     #[error("{destination}: ca_file {path}: {message}")]
     CaFile {
@@ -69,6 +77,10 @@ impl EmailOutbox {
     /// The mailbox of `destination` (`partner:ID`); the addresses and the TLS settings are
     /// checked now, so a wrong one stops the gateway from starting rather than failing each mail.
     pub fn new(destination: String, config: EmailConfig) -> Result<EmailOutbox, EmailError> {
+        config.check().map_err(|message| EmailError::Settings {
+            destination: destination.clone(),
+            message,
+        })?;
         let mailbox = |address: &String| {
             address.parse::<Mailbox>().map_err(|e| EmailError::Address {
                 destination: destination.clone(),
@@ -133,18 +145,49 @@ impl EmailOutbox {
             self.config.port()
         );
         let message = self.message(d, file_name, values, payload)?;
+        self.send(d, what, &message)
+    }
+
+    /// Mails a text made by the gateway itself (an alert): its first line is `Subject: …`, the
+    /// rest after a blank line is the body.
+    pub fn deliver_text(&self, d: &Delivery, text: &[u8]) -> Result<(), DeliveryError> {
+        let unsendable = |e: String| {
+            DeliveryError::Unsendable(format!("making the mail of delivery {}: {e}", d.id))
+        };
+        let text = std::str::from_utf8(text).map_err(|e| unsendable(e.to_string()))?;
+        let (subject, body) = text
+            .strip_prefix("Subject: ")
+            .and_then(|t| t.split_once("\n\n"))
+            .ok_or_else(|| unsendable("no subject line".into()))?;
+        let message = self
+            .builder(d)
+            .subject(subject)
+            .singlepart(SinglePart::plain(body.to_string()))
+            .map_err(|e| unsendable(e.to_string()))?;
+        let what = format!(
+            "mailing {} to {} through {}:{}",
+            d.key,
+            self.config.to.join(", "),
+            self.config.host,
+            self.config.port()
+        );
+        self.send(d, what, &message)
+    }
+
+    /// Sends one mail; `what` says what was being done when it fails.
+    fn send(&self, d: &Delivery, what: String, message: &Message) -> Result<(), DeliveryError> {
         let transport = self
             .transport()
             .map_err(|message| DeliveryError::Unavailable {
                 what: what.clone(),
                 message,
             })?;
-        match transport.send(&message) {
+        match transport.send(message) {
             Ok(response) => {
                 tracing::info!(
                     destination = %self.destination,
                     delivery = %d.id,
-                    file = %file_name,
+                    key = %d.key,
                     host = %self.config.host,
                     code = %response.code(),
                     "mailed"
@@ -188,19 +231,8 @@ impl EmailOutbox {
         };
         let content_type =
             ContentType::parse(content_type).map_err(|e| unsendable(e.to_string()))?;
-        let domain = self.from.email.domain();
-        let mut builder = Message::builder()
-            .from(self.from.clone())
+        self.builder(d)
             .subject(subject)
-            .message_id(Some(format!(
-                "<edigate.{}.{}@{domain}>",
-                d.id, d.created_at
-            )))
-            .date_now();
-        for to in &self.to {
-            builder = builder.to(to.clone());
-        }
-        builder
             .multipart(
                 MultiPart::mixed()
                     .singlepart(SinglePart::plain(format!(
@@ -211,6 +243,22 @@ impl EmailOutbox {
                     ),
             )
             .map_err(|e| unsendable(e.to_string()))
+    }
+
+    /// The headers every mail has: from, to, a date, and a `Message-ID` made from the delivery.
+    fn builder(&self, d: &Delivery) -> lettre::message::MessageBuilder {
+        let domain = self.from.email.domain();
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .message_id(Some(format!(
+                "<edigate.{}.{}@{domain}>",
+                d.id, d.created_at
+            )))
+            .date_now();
+        for to in &self.to {
+            builder = builder.to(to.clone());
+        }
+        builder
     }
 
     /// A transport for one mail, with the password read now: a secret changed on disk is used

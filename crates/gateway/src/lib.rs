@@ -21,6 +21,7 @@
 
 pub mod acks;
 pub mod admin;
+pub mod alerts;
 pub mod clock;
 pub mod config;
 pub mod deliver;
@@ -240,6 +241,12 @@ impl Gateway {
             .map(|p| (partner_destination(&p.id), p.outbound_file_name.clone()))
             .collect();
 
+        let alerts = config
+            .alerts
+            .as_ref()
+            .map(|a| email::EmailOutbox::new(alerts::DESTINATION.into(), a.email()))
+            .transpose()?;
+
         // Here rather than in `run`: a token variable that is not set is a configuration error.
         let admin_token = admin::resolve_token(&config.admin, data)?;
 
@@ -287,6 +294,7 @@ impl Gateway {
                 sinks,
                 partners: partner_dirs,
                 file_names,
+                alerts,
             },
             retry,
             admin_token,
@@ -374,10 +382,12 @@ impl Gateway {
         );
         let admin = admin.spawn();
         let sweeper = tokio::spawn(Arc::clone(&gw).retention_loop());
+        let alerter = tokio::spawn(Arc::clone(&gw).alerts_loop());
         let upkeep = gw.exporter.clone().map(|e| tokio::spawn(metrics_upkeep(e)));
 
         shutdown.await;
         sweeper.abort();
+        alerter.abort();
         if let Some(upkeep) = upkeep {
             upkeep.abort();
         }
