@@ -432,3 +432,86 @@ fn dead_lettered_deliveries_are_reported_in_one_digest_mail_per_interval() {
     assert_eq!(listed, dead_ids, "every dead letter listed once");
     let _ = fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_outbound_document_is_mailed_like_an_acknowledgement() {
+    let dir = scratch("outbound");
+    let smtp = SmtpSink::start(&dir.join("mail"), None);
+    let partners = email_partner(&dir, smtp.port, "edi@acme-retail.example", "");
+    let daemon = Daemon::start("email-outbound", &config(&partners));
+    let admin = daemon.admin_url();
+
+    // The ERP's order response, as the canonical event `edigate translate` makes of an 855.
+    let fixture = support::root().join("fixtures/business/x12_855_004010.x12");
+    let out = Command::new(env!("CARGO_BIN_EXE_edigate"))
+        .arg("translate")
+        .arg(&fixture)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let event = String::from_utf8(out.stdout).unwrap();
+    let file = dir.join("order-response.json");
+    fs::write(&file, event.lines().next().unwrap()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_edigate"))
+        .arg("send")
+        .arg(&file)
+        .args([
+            "--partner",
+            "acme-retail",
+            "--admin",
+            &admin,
+            "--token",
+            TOKEN,
+        ])
+        .env_remove("EDIGATE_ADMIN")
+        .env_remove("EDIGATE_TOKEN")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    wait_until("the 855 mailed", || smtp.messages().len() == 1);
+    wait_until("the delivery recorded as delivered", || {
+        let all = deliveries(&admin);
+        !all.is_empty() && all.iter().all(|d| d["state"]["state"] == "delivered")
+    });
+    let data = daemon.stop();
+    let outbox = data.outbox();
+    let stored = outbox
+        .list_deliveries(
+            &outbox::DeliveryFilter {
+                destination: Some("partner:acme-retail".into()),
+                ..Default::default()
+            },
+            10,
+        )
+        .unwrap();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    let m = show(&smtp.messages()[0]);
+    let a = &m["attachments"][0];
+    let control = format!("{:09}", stored[0].numbers[0].value);
+    assert_eq!(
+        m["subject"],
+        format!("EDI 855 {control} for acme-retail"),
+        "{m}"
+    );
+    assert_eq!(
+        a["filename"],
+        format!("acme-retail-855-{control}.x12"),
+        "{m}"
+    );
+    assert_eq!(a["content_type"], "application/edi-x12", "{m}");
+    assert_eq!(
+        Some(unhex(a["hex"].as_str().unwrap())),
+        outbox.payload(stored[0].id).unwrap(),
+        "the attachment is the document, byte for byte"
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
