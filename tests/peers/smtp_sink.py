@@ -8,6 +8,9 @@
                                        550, as a mail server refuses an unknown mailbox. With USER
                                        and PASSWORD, mail is taken only after AUTH PLAIN or LOGIN
                                        with them (offered without TLS: loopback only).
+                                       With SMTP_SINK_CERT and SMTP_SINK_KEY set (PEM files),
+                                       STARTTLS with that certificate is offered and required
+                                       before anything else (and AUTH is then offered only after).
                                        Prints "listening" once it accepts; runs until killed.
   python smtp_sink.py show FILE        print one saved message as JSON: from, to, subject,
                                        message_id, the text body, and each attachment's file name, content type
@@ -63,6 +66,13 @@ def serve(directory, port, credentials=None):
         # AUTH without TLS is what this test server is for (loopback); its warnings say so.
         warnings.simplefilter("ignore", UserWarning)
         logging.getLogger("mail.log").setLevel(logging.ERROR)
+    cert, key = os.environ.get("SMTP_SINK_CERT"), os.environ.get("SMTP_SINK_KEY")
+    if cert and key:
+        import ssl
+
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+        auth.update(tls_context=context, require_starttls=True, auth_require_tls=True)
     controller = Controller(Save(), hostname="127.0.0.1", port=port, **auth)
     controller.start()
     print(f"listening on 127.0.0.1:{port}", flush=True)

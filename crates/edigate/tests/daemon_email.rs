@@ -28,10 +28,21 @@ struct SmtpSink {
     dir: PathBuf,
     /// The login it requires, when it requires one.
     credentials: Option<(String, String)>,
+    /// Its certificate and key, when it requires STARTTLS.
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl SmtpSink {
     fn start(dir: &Path, credentials: Option<(&str, &str)>) -> SmtpSink {
+        SmtpSink::start_with(dir, credentials, None)
+    }
+
+    /// With `tls` (certificate and key files), STARTTLS is required.
+    fn start_with(
+        dir: &Path,
+        credentials: Option<(&str, &str)>,
+        tls: Option<(PathBuf, PathBuf)>,
+    ) -> SmtpSink {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -42,6 +53,7 @@ impl SmtpSink {
             port,
             dir: dir.to_path_buf(),
             credentials: credentials.map(|(u, p)| (u.to_string(), p.to_string())),
+            tls,
         };
         sink.restart();
         sink
@@ -56,7 +68,13 @@ impl SmtpSink {
             python.display()
         );
         let log = self.dir.with_extension("log");
-        let mut child = Command::new(&python)
+        let mut command = Command::new(&python);
+        if let Some((cert, key)) = &self.tls {
+            command
+                .env("SMTP_SINK_CERT", cert)
+                .env("SMTP_SINK_KEY", key);
+        }
+        let mut child = command
             .arg(peers().join("smtp_sink.py"))
             .arg("serve")
             .arg(&self.dir)
@@ -133,6 +151,12 @@ fn unhex(hex: &str) -> Vec<u8> {
 fn email_partner(dir: &Path, port: u16, to: &str, extra: &str) -> PathBuf {
     let partners = dir.join("partners");
     fs::create_dir_all(&partners).unwrap();
+    // Plain SMTP unless the test says otherwise.
+    let tls = if extra.contains("tls =") {
+        ""
+    } else {
+        "tls = \"none\"\n"
+    };
     let acme =
         fs::read_to_string(support::root().join("deploy/examples/partners/acme-retail.toml"))
             .unwrap();
@@ -142,7 +166,7 @@ fn email_partner(dir: &Path, port: u16, to: &str, extra: &str) -> PathBuf {
             "{acme}\n[outbound]\nfile_name = \"{{partner}}-{{type}}-{{control}}.{{ext}}\"\n\
              [outbound.email]\nto = {to:?}\nfrom = \"edi@widgetco.example\"\n\
              subject = \"EDI {{type}} {{control}} for {{partner}}\"\n\
-             host = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\ntimeout_ms = 5000\n{extra}\n"
+             host = \"127.0.0.1\"\nport = {port}\ntimeout_ms = 5000\n{tls}{extra}\n"
         ),
     )
     .unwrap();
@@ -513,5 +537,149 @@ fn an_outbound_document_is_mailed_like_an_acknowledgement() {
         outbox.payload(stored[0].id).unwrap(),
         "the attachment is the document, byte for byte"
     );
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// A CA and a server certificate for 127.0.0.1 signed by it, made with the openssl command:
+/// (CA certificate, server certificate, server key).
+fn test_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl runs (sh tests/peers/setup.sh installs it)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=edigate test CA",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ],
+        ]
+        .concat(),
+    );
+    fs::write(
+        dir.join("server.ext"),
+        "subjectAltName = IP:127.0.0.1\nbasicConstraints = CA:FALSE\nextendedKeyUsage = serverAuth\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "1",
+        "-extfile",
+        "server.ext",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    )
+}
+
+#[test]
+fn starttls_is_verified_against_the_configured_ca() {
+    let dir = scratch("starttls");
+    let (ca, cert, key) = test_certificates(&dir);
+    const PASSWORD: &str = "tls-only-pass";
+    let smtp = SmtpSink::start_with(
+        &dir.join("mail"),
+        Some(("edigate", PASSWORD)),
+        Some((cert, key)),
+    );
+    let secret = dir.join("smtp-password");
+    fs::write(&secret, PASSWORD).unwrap();
+    let login = format!(
+        "tls = \"starttls\"\nuser = \"edigate\"\npassword_file = {:?}\n",
+        secret.display().to_string()
+    );
+    // Without the CA, the server's certificate is not trusted: nothing is sent, and the
+    // delivery waits for a retry.
+    let partners = email_partner(&dir, smtp.port, "edi@acme-retail.example", &login);
+    let untrusted = Daemon::start("email-untrusted", &config(&partners));
+    let admin = untrusted.admin_url();
+    untrusted.drop_file("acme-retail", "po-731.x12", &example("order-850.x12"));
+    let mut failing = Value::Null;
+    wait_until("a failed TLS attempt", || {
+        failing = deliveries(&admin)
+            .into_iter()
+            .find(|d| d["state"]["state"] == "pending" && d["attempts"].as_u64().unwrap_or(0) >= 1)
+            .unwrap_or(Value::Null);
+        !failing.is_null()
+    });
+    untrusted.stop();
+    assert!(smtp.messages().is_empty());
+    let error = failing["last_error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
+    assert!(
+        error.contains("certificate") || error.contains("tls"),
+        "{failing}"
+    );
+
+    // With the CA: the mail goes over TLS, after the login the server offers only there.
+    let trusted_dir = dir.join("trusted");
+    fs::create_dir_all(&trusted_dir).unwrap();
+    let partners = email_partner(
+        &trusted_dir,
+        smtp.port,
+        "edi@acme-retail.example",
+        &format!("{login}ca_file = {:?}\n", ca.display().to_string()),
+    );
+    let daemon = Daemon::start("email-trusted", &config(&partners));
+    daemon.drop_file("acme-retail", "po-731.x12", &example("order-850.x12"));
+    wait_until("both acknowledgements mailed over TLS", || {
+        smtp.messages().len() == 2
+    });
+    let log = daemon.log();
+    daemon.stop();
+    assert!(!log.contains(PASSWORD), "{log}");
     let _ = fs::remove_dir_all(&dir);
 }
