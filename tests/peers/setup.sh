@@ -1,6 +1,7 @@
 #!/bin/sh
 # Puts the peers that edigate's tests compare against (tests/integration/peers.rs) in place:
-#   - pydifact, pinned in requirements.txt, in a venv at tests/peers/.venv
+#   - pydifact, and aiosmtpd (the SMTP server of the EDI-by-email tests, run through
+#     smtp_sink.py), pinned in requirements.txt, in a venv at tests/peers/.venv
 #   - node-x12 and edifact, pinned by node/package-lock.json, in tests/peers/node/node_modules
 #   - OpenSSH's sshd and ssh-keygen, which crates/sftp's tests run on loopback as the SFTP server
 #     (and openssl, which hashes the password of the password-login tests)
@@ -34,7 +35,7 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
-# --- Python: pydifact ------------------------------------------------------------------------
+# --- Python: pydifact, aiosmtpd ------------------------------------------------------------------------
 
 # Every "name==version" line of requirements.txt is installed at that version in the venv.
 python_ok() {

@@ -71,6 +71,9 @@ pub struct Config {
     /// How long finished work is kept.
     #[serde(default)]
     pub retention: RetentionConfig,
+    /// Alert mails to the operators; none when absent.
+    #[serde(default)]
+    pub alerts: Option<crate::alerts::AlertsConfig>,
 }
 
 /// How long finished messages, deliveries and their raw files are kept.
@@ -402,6 +405,7 @@ fn unreachable_default() -> Config {
         limits: Limits::default(),
         delivery: DeliveryConfig::default(),
         retention: RetentionConfig::default(),
+        alerts: None,
     }
 }
 

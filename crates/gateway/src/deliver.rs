@@ -22,6 +22,9 @@ pub struct Destinations {
     /// Each partner's outbound file name template (`[outbound] file_name`), by destination; a
     /// destination not listed gets [`partner::DEFAULT_FILE_NAME`].
     pub file_names: BTreeMap<String, String>,
+    /// The operators' mailbox for alerts ([`crate::alerts::DESTINATION`]), when `[alerts]` is
+    /// configured.
+    pub alerts: Option<crate::email::EmailOutbox>,
 }
 
 /// Where one partner's documents go.
@@ -30,6 +33,8 @@ pub enum PartnerOutbound {
     Directory(OutboundDirectory),
     /// The outbox directory on the partner's SFTP server.
     Sftp(Box<crate::remote::SftpOutbox>),
+    /// The partner's mailbox, through an SMTP server.
+    Email(Box<crate::email::EmailOutbox>),
 }
 
 impl Destinations {
@@ -44,6 +49,11 @@ impl Destinations {
         if let Some(sink) = self.sinks.get(&d.destination) {
             return sink.deliver_with_id(d.id, payload);
         }
+        if d.destination == crate::alerts::DESTINATION
+            && let Some(mailbox) = &self.alerts
+        {
+            return mailbox.deliver_text(d, payload);
+        }
         let Some(target) = self.partners.get(&d.destination) else {
             return Err(DeliveryError::UnknownDestination(d.destination.clone()));
         };
@@ -51,10 +61,12 @@ impl Destinations {
             .file_names
             .get(&d.destination)
             .map_or(partner::DEFAULT_FILE_NAME, String::as_str);
-        let name = file_name(d, payload, template)?;
+        let values = NameValues::of(d, payload);
+        let name = render_name(d, &values, template)?;
         match target {
             PartnerOutbound::Directory(dir) => dir.deliver(&name, payload),
             PartnerOutbound::Sftp(server) => server.deliver(&name, payload),
+            PartnerOutbound::Email(mailbox) => mailbox.deliver(d, &name, &values.pairs(), payload),
         }
     }
 }
@@ -67,40 +79,69 @@ impl Destinations {
 /// The name passes [`sftp::file_name`]'s checks (no value may carry a path in, the result is a
 /// plain file name); one that does not is refused as unsendable, since it would be refused again.
 pub fn file_name(d: &Delivery, payload: &[u8], template: &str) -> Result<String, DeliveryError> {
-    let kind = d.key.rsplit(':').next().unwrap_or("document");
-    let (ext, standard) = match d.content_kind.as_str() {
-        "application/edi-x12" => ("x12", Some(edi::Standard::X12)),
-        "application/edifact" => ("edi", Some(edi::Standard::Edifact)),
-        _ => ("dat", None),
-    };
-    // The key says only "functional"; which document that is (997, 999, CONTRL) is read from the
-    // bytes, the way the metrics tell them apart.
-    let document = match (kind, standard) {
-        ("ta1", Some(s)) => AckKind::Ta1.document(s, payload),
-        ("functional", Some(s)) => AckKind::Functional.document(s, payload),
-        _ => kind,
-    };
-    let control = format!("{:09}", d.numbers.first().map_or(d.id.get(), |n| n.value));
-    let partner = d
-        .destination
-        .strip_prefix("partner:")
-        .or(d.partner.as_deref())
-        .unwrap_or_default();
-    let timestamp = utc_compact(d.created_at);
-    let vars = [
-        ("partner", partner),
-        ("type", document),
-        ("kind", kind),
-        ("control", control.as_str()),
-        ("timestamp", timestamp.as_str()),
-        ("ext", ext),
-    ];
-    sftp::file_name(template, &vars).map_err(|e| {
+    render_name(d, &NameValues::of(d, payload), template)
+}
+
+fn render_name(d: &Delivery, values: &NameValues, template: &str) -> Result<String, DeliveryError> {
+    sftp::file_name(template, &values.pairs()).map_err(|e| {
         DeliveryError::Unsendable(format!(
             "naming delivery {} for {}: {e}",
             d.id, d.destination
         ))
     })
+}
+
+/// The values of [`partner::FILE_NAME_VARIABLES`] for one delivery (a mail's subject uses them
+/// too).
+struct NameValues {
+    partner: String,
+    document: String,
+    kind: String,
+    control: String,
+    timestamp: String,
+    ext: &'static str,
+}
+
+impl NameValues {
+    fn of(d: &Delivery, payload: &[u8]) -> NameValues {
+        let kind = d.key.rsplit(':').next().unwrap_or("document");
+        let (ext, standard) = match d.content_kind.as_str() {
+            "application/edi-x12" => ("x12", Some(edi::Standard::X12)),
+            "application/edifact" => ("edi", Some(edi::Standard::Edifact)),
+            _ => ("dat", None),
+        };
+        // The key says only "functional"; which document that is (997, 999, CONTRL) is read
+        // from the bytes, the way the metrics tell them apart.
+        let document = match (kind, standard) {
+            ("ta1", Some(s)) => AckKind::Ta1.document(s, payload),
+            ("functional", Some(s)) => AckKind::Functional.document(s, payload),
+            _ => kind,
+        };
+        let partner = d
+            .destination
+            .strip_prefix("partner:")
+            .or(d.partner.as_deref())
+            .unwrap_or_default();
+        NameValues {
+            partner: partner.to_string(),
+            document: document.to_string(),
+            kind: kind.to_string(),
+            control: format!("{:09}", d.numbers.first().map_or(d.id.get(), |n| n.value)),
+            timestamp: utc_compact(d.created_at),
+            ext,
+        }
+    }
+
+    fn pairs(&self) -> [(&'static str, &str); 6] {
+        [
+            ("partner", self.partner.as_str()),
+            ("type", self.document.as_str()),
+            ("kind", self.kind.as_str()),
+            ("control", self.control.as_str()),
+            ("timestamp", self.timestamp.as_str()),
+            ("ext", self.ext),
+        ]
+    }
 }
 
 /// `ms` since the Unix epoch as UTC `YYYYMMDDHHMMSS`.

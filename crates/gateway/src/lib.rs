@@ -21,9 +21,11 @@
 
 pub mod acks;
 pub mod admin;
+pub mod alerts;
 pub mod clock;
 pub mod config;
 pub mod deliver;
+pub mod email;
 pub mod inbox;
 pub mod outbound;
 pub mod outgoing;
@@ -75,6 +77,9 @@ pub enum Error {
     /// The outbox failed.
     #[error("outbox: {0}")]
     Outbox(#[from] outbox::Error),
+    /// A partner's `[outbound.email]` settings cannot be used.
+    #[error("outbound email: {0}")]
+    Email(#[from] email::EmailError),
     /// The admin API could not start.
     #[error("admin API: {0}")]
     Admin(#[from] admin::AdminError),
@@ -210,7 +215,7 @@ impl Gateway {
             .all()
             .iter()
             .map(|p| {
-                let out = match &p.outbound {
+                Ok::<_, Error>(match &p.outbound {
                     partner::Outbound::Directory(dir) => {
                         PartnerOutbound::Directory(OutboundDirectory {
                             dir: outbound_root.join(dir),
@@ -223,15 +228,24 @@ impl Gateway {
                             sftp_status.clone(),
                         )))
                     }
-                };
-                (partner_destination(&p.id), out)
+                    partner::Outbound::Email(mail) => PartnerOutbound::Email(Box::new(
+                        email::EmailOutbox::new(partner_destination(&p.id), (**mail).clone())?,
+                    )),
+                })
+                .map(|out| (partner_destination(&p.id), out))
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
         let file_names: BTreeMap<String, String> = partners
             .all()
             .iter()
             .map(|p| (partner_destination(&p.id), p.outbound_file_name.clone()))
             .collect();
+
+        let alerts = config
+            .alerts
+            .as_ref()
+            .map(|a| email::EmailOutbox::new(alerts::DESTINATION.into(), a.email()))
+            .transpose()?;
 
         // Here rather than in `run`: a token variable that is not set is a configuration error.
         let admin_token = admin::resolve_token(&config.admin, data)?;
@@ -280,6 +294,7 @@ impl Gateway {
                 sinks,
                 partners: partner_dirs,
                 file_names,
+                alerts,
             },
             retry,
             admin_token,
@@ -367,10 +382,12 @@ impl Gateway {
         );
         let admin = admin.spawn();
         let sweeper = tokio::spawn(Arc::clone(&gw).retention_loop());
+        let alerter = tokio::spawn(Arc::clone(&gw).alerts_loop());
         let upkeep = gw.exporter.clone().map(|e| tokio::spawn(metrics_upkeep(e)));
 
         shutdown.await;
         sweeper.abort();
+        alerter.abort();
         if let Some(upkeep) = upkeep {
             upkeep.abort();
         }

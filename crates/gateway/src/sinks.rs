@@ -37,13 +37,13 @@ pub enum DeliveryError {
         /// What happened.
         message: String,
     },
-    /// The receiver refused the delivery (an HTTP 4xx other than 408 and 429): it will refuse
-    /// the same request again, so retrying cannot succeed.
+    /// The receiver refused the delivery (an HTTP 4xx other than 408 and 429, an SMTP 5xx): it
+    /// will refuse the same request again, so retrying cannot succeed.
     #[error("{what}: rejected by the receiver: {message}")]
     Rejected {
         /// What was being done.
         what: String,
-        /// The HTTP status.
+        /// The HTTP status (or, for a mail, the SMTP reply code).
         status: u16,
         /// The status and the start of the receiver's answer.
         message: String,

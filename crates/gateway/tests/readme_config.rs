@@ -22,6 +22,9 @@ fn the_readme_configuration_parses() {
     assert_eq!(config.sinks().len(), 1);
     assert_eq!(config.delivery.concurrency_per_destination, 4);
     assert_eq!(config.limits.max_file_bytes, 67_108_864);
+    let alerts = config.alerts.expect("[alerts]");
+    assert_eq!(alerts.min_interval_s, 900);
+    alerts.email().check().expect("usable mail settings");
 }
 
 #[test]

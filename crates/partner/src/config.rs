@@ -235,6 +235,8 @@ pub enum Outbound {
     Directory(PathBuf),
     /// A directory on the partner's SFTP server (its `outbox_dir`).
     Sftp(Box<sftp::SftpConfig>),
+    /// The partner's mailbox: each document an attachment of its own mail.
+    Email(Box<crate::email::EmailConfig>),
 }
 
 /// The outbound file name when a partner file does not set `[outbound] file_name`: the names
@@ -341,6 +343,7 @@ struct RawOutbound {
     directory: Option<String>,
     file_name: Option<Spanned<String>>,
     sftp: Option<Spanned<sftp::SftpConfig>>,
+    email: Option<Spanned<crate::email::EmailConfig>>,
 }
 
 /// Reads and checks one partner file. Every problem found is returned, not just the first.
@@ -471,6 +474,27 @@ pub fn parse(path: &Path, text: &str) -> Result<Partner, Vec<Diagnostic>> {
     };
 
     let outbound = match raw.outbound {
+        Some(RawOutbound {
+            email: Some(mail),
+            directory,
+            sftp,
+            ..
+        }) => {
+            if directory.is_some() || sftp.is_some() {
+                at(
+                    mail.span(),
+                    "[outbound] names an email address and also a directory or an SFTP server"
+                        .into(),
+                    Some("keep one: documents for a partner go to one place".into()),
+                );
+            }
+            let span = mail.span();
+            let mail = mail.into_inner();
+            if let Err(e) = mail.check() {
+                at(span, format!("[outbound.email]: {e}"), None);
+            }
+            Outbound::Email(Box::new(mail))
+        }
         Some(RawOutbound {
             directory: Some(_),
             sftp: Some(server),

@@ -23,6 +23,7 @@
 //! ```
 
 mod config;
+pub mod email;
 mod error;
 mod overrides;
 

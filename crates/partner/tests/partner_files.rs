@@ -531,3 +531,38 @@ fn a_bad_expect_within_is_pointed_at_with_the_form_to_write() {
         assert!(shown.starts_with("partners/p.toml:2:17: "), "{shown}");
     }
 }
+
+#[test]
+fn outbound_email_is_checked_and_kept_alone() {
+    let mail = "[outbound.email]\nto = [\"edi@acme.example\", \"ops@acme.example\"]\n\
+                from = \"edi@us.example\"\nhost = \"smtp.us.example\"\ntls = \"tls\"\n\
+                user = \"edigate\"\npassword_env = \"SMTP_PASSWORD\"\n";
+    let p = Partner::from_toml(Path::new("p.toml"), &format!("{GOOD_X12}{mail}")).unwrap();
+    match &p.outbound {
+        partner::Outbound::Email(m) => {
+            assert_eq!(m.to, ["edi@acme.example", "ops@acme.example"]);
+            assert_eq!(m.port(), 465);
+            assert_eq!(m.subject, partner::email::DEFAULT_SUBJECT);
+        }
+        other => panic!("{other:?}"),
+    }
+    let both = format!(
+        "{GOOD_X12}{}",
+        mail.replace(
+            "[outbound.email]\n",
+            "[outbound]\ndirectory = \"x\"\n[outbound.email]\n"
+        )
+    );
+    let d = &problems("p.toml", &both)[0];
+    assert!(d.message.contains("also a directory"), "{d}");
+    let clear = format!(
+        "{GOOD_X12}{}",
+        mail.replace("tls = \"tls\"", "tls = \"none\"")
+    );
+    let d = &problems("p.toml", &clear)[0];
+    assert!(d.message.contains("without TLS"), "{d}");
+    let subject = format!("{GOOD_X12}{mail}subject = \"EDI {{nope}}\"\n");
+    let d = &problems("p.toml", &subject)[0];
+    assert!(d.message.contains("unknown variable {nope}"), "{d}");
+    assert!(d.message.starts_with("[outbound.email]"), "{d}");
+}

@@ -136,6 +136,10 @@ fn server_of(args: &TestArgs) -> Result<(String, SftpConfig), String> {
     };
     match &p.outbound {
         partner::Outbound::Sftp(server) => Ok((format!("partner {id}"), (**server).clone())),
+        partner::Outbound::Email(mail) => Err(format!(
+            "partner {id} is sent documents by email through {}, not to an SFTP server",
+            mail.host
+        )),
         partner::Outbound::Directory(d) => Err(format!(
             "partner {id} delivers to the directory {}, not to an SFTP server; an inbound SFTP \
              channel is tested with --config FILE --channel NAME",

@@ -1,0 +1,281 @@
+//! Alerts to the operators by email (`[alerts]`), so no one has to watch `edigate status`.
+//!
+//! An alert is an outbox delivery like any other (destination [`DESTINATION`]): it is durable
+//! before it is sent, retried with backoff while the mail server is away, and visible in
+//! `edigate outbox list`. Time is cut into windows of `min_interval_s`; when a window closes, the
+//! deliveries dead-lettered in it become one digest mail, so a partner whose server refuses
+//! everything costs the operators one mail per interval, not one per document.
+//!
+//! A digest's idempotency key is its window, and its text a pure function of the dead deliveries
+//! in it: a window checked again (at each start the last closed window is) enqueues nothing new.
+//! Deliveries dead-lettered in windows that closed while the gateway was stopped for longer than
+//! one interval are not reported; `edigate outbox list --state dead` still shows them.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use outbox::{DeliveryFilter, DeliveryState, DeliveryStateKind, NewDelivery, Outbox};
+use partner::email::{EmailConfig, TlsMode};
+use serde::Deserialize;
+
+use crate::{Gateway, clock};
+
+/// The outbox destination of alert mails.
+pub const DESTINATION: &str = "alerts:email";
+
+/// How many dead deliveries a digest lists one by one; the rest are counted.
+const LISTED: usize = 50;
+
+/// `[alerts]`: who gets alert mails, through which SMTP server, and how often at most.
+///
+/// ```toml
+/// [alerts]
+/// to = ["ops@us.example"]
+/// from = "edigate@us.example"
+/// host = "smtp.us.example"
+/// tls = "starttls"              # none | starttls | tls; port defaults to 25, 587, 465
+/// user = "edigate"              # optional, with password_env or password_file
+/// password_env = "SMTP_PASSWORD"
+/// min_interval_s = 900          # at most one digest mail per rule and interval
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// The operators' addresses.
+    pub to: Vec<String>,
+    /// The alerts' `From`.
+    pub from: String,
+    /// The SMTP server's host name or address.
+    pub host: String,
+    /// The SMTP server's port; `None` takes the usual one for the TLS mode.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// How the connection is protected.
+    #[serde(default)]
+    pub tls: TlsMode,
+    /// The account to log in as, when the server wants a login.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// The environment variable holding the password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// A file holding the password (its first line).
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// A PEM file of CA certificates trusted besides the public roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// How long connecting and each SMTP command may take, in milliseconds.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// The shortest time between two digests of one rule, in seconds.
+    #[serde(default = "default_min_interval_s")]
+    pub min_interval_s: u64,
+}
+
+impl AlertsConfig {
+    /// The SMTP settings, in the form partners' mail settings take.
+    pub fn email(&self) -> EmailConfig {
+        EmailConfig {
+            to: self.to.clone(),
+            from: self.from.clone(),
+            // Alerts carry their own subject (see `digest`); this one is never rendered.
+            subject: String::new(),
+            host: self.host.clone(),
+            port: self.port,
+            tls: self.tls,
+            user: self.user.clone(),
+            password_env: self.password_env.clone(),
+            password_file: self.password_file.clone(),
+            ca_file: self.ca_file.clone(),
+            timeout_ms: self.timeout_ms,
+        }
+    }
+
+    fn interval_ms(&self) -> u64 {
+        self.min_interval_s.max(1) * 1000
+    }
+}
+
+fn default_timeout_ms() -> u64 {
+    30_000
+}
+
+fn default_min_interval_s() -> u64 {
+    900
+}
+
+impl Gateway {
+    /// Checks each window as it closes and queues its digest; runs until aborted.
+    pub(crate) async fn alerts_loop(self: Arc<Self>) {
+        let Some(interval) = self.config.alerts.as_ref().map(AlertsConfig::interval_ms) else {
+            return;
+        };
+        // The last closed window is checked again: its digest may not have been queued before
+        // the last stop.
+        let mut next = (clock::now_ms() / interval).saturating_sub(1);
+        let mut ticks =
+            tokio::time::interval(Duration::from_millis((interval / 4).clamp(50, 1000)));
+        loop {
+            ticks.tick().await;
+            let current = clock::now_ms() / interval;
+            if current <= next {
+                continue;
+            }
+            let gw = Arc::clone(&self);
+            let (from, to) = (next, current);
+            let checked = tokio::task::spawn_blocking(move || {
+                for window in from..to {
+                    queue_digest(&gw.pipeline.outbox, window * interval, interval)?;
+                }
+                Ok::<_, outbox::Error>(())
+            })
+            .await;
+            match checked {
+                Ok(Ok(())) => next = current,
+                // Checked again at the next tick.
+                Ok(Err(e)) => tracing::error!(error = %e, "cannot check for alerts"),
+                Err(e) => tracing::error!(error = %e, "alert task failed"),
+            }
+        }
+    }
+}
+
+/// Queues the digest of the deliveries dead-lettered in `[start, start + length)`, if any;
+/// returns whether one was queued now.
+pub fn queue_digest(outbox: &Outbox, start: u64, length: u64) -> Result<bool, outbox::Error> {
+    let end = start + length;
+    let filter = DeliveryFilter {
+        state: Some(DeliveryStateKind::Dead),
+        ..DeliveryFilter::default()
+    };
+    let mut dead: Vec<(u64, outbox::Delivery, String)> = outbox
+        .list_deliveries(&filter, usize::MAX)?
+        .into_iter()
+        // An alert that could not be sent is not itself alerted: it would never end.
+        .filter(|d| d.destination != DESTINATION)
+        .filter_map(|d| match &d.state {
+            DeliveryState::Dead { reason, at } if (start..end).contains(at) => {
+                let (at, reason) = (*at, reason.clone());
+                Some((at, d, reason))
+            }
+            _ => None,
+        })
+        .collect();
+    if dead.is_empty() {
+        return Ok(false);
+    }
+    dead.sort_by_key(|(at, d, _)| (*at, d.id));
+    let n = dead.len();
+    let plural = if n == 1 { "delivery" } else { "deliveries" };
+    let mut text = format!(
+        "Subject: edigate: {n} {plural} dead-lettered\n\n\
+         {n} {plural} dead-lettered between {} and {} UTC:\n\n",
+        utc(start),
+        utc(end)
+    );
+    for (at, d, reason) in dead.iter().take(LISTED) {
+        text.push_str(&format!(
+            "  {} to {} ({}), {} UTC, after {} attempt{}: {reason}\n",
+            d.id,
+            d.destination,
+            d.key,
+            utc(*at),
+            d.attempts,
+            if d.attempts == 1 { "" } else { "s" }
+        ));
+    }
+    if n > LISTED {
+        text.push_str(&format!("  … and {} more\n", n - LISTED));
+    }
+    text.push_str(
+        "\nEach waits for an operator: `edigate outbox list --state dead` shows them, \
+         `edigate outbox retry ID` sends one again once the cause is fixed.\n",
+    );
+    let new = NewDelivery::new(
+        DESTINATION,
+        format!("alert:dead-lettered:{start}"),
+        "text/plain",
+        clock::now_ms(),
+    );
+    match outbox.enqueue(new, text.as_bytes()) {
+        Ok(e) => {
+            if e.created {
+                tracing::warn!(
+                    dead = n,
+                    window_start = start,
+                    "dead-lettered deliveries: alert queued"
+                );
+            }
+            Ok(e.created)
+        }
+        // Queued before with another list (an operator retried one since): already alerted.
+        Err(outbox::Error::KeyConflict { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// `ms` since the Unix epoch as UTC `YYYY-MM-DD HH:MM:SS`.
+fn utc(ms: u64) -> String {
+    let t = i64::try_from(ms / 1000)
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use outbox::RetryPolicy;
+
+    #[test]
+    fn a_window_gets_one_digest_however_often_it_is_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let outbox = Outbox::open(dir.path().join("db")).expect("opens");
+        let policy = RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        };
+        let mut ids = Vec::new();
+        for (key, at) in [("a", 10_000u64), ("b", 11_000), ("c", 25_000)] {
+            let new = NewDelivery::new("partner:p", key, "application/edi-x12", at - 1_000);
+            let id = outbox.enqueue(new, b"ISA").expect("enqueue").delivery.id;
+            outbox.claim(id, at, 60_000).expect("claim");
+            outbox
+                .fail(id, "550 no such mailbox", at, &policy)
+                .expect("fail");
+            ids.push(id);
+        }
+        assert!(queue_digest(&outbox, 10_000, 10_000).expect("digest"));
+        assert!(!queue_digest(&outbox, 10_000, 10_000).expect("again"));
+        assert!(!queue_digest(&outbox, 0, 10_000).expect("an empty window"));
+        let filter = DeliveryFilter {
+            destination: Some(DESTINATION.into()),
+            ..DeliveryFilter::default()
+        };
+        let digests = outbox.list_deliveries(&filter, 10).expect("list");
+        assert_eq!(digests.len(), 1);
+        let text = outbox
+            .payload(digests[0].id)
+            .expect("payload")
+            .expect("held");
+        let text = String::from_utf8(text).expect("text");
+        assert!(
+            text.starts_with("Subject: edigate: 2 deliveries dead-lettered\n\n"),
+            "{text}"
+        );
+        assert!(text.contains(&ids[0].to_string()) && text.contains(&ids[1].to_string()));
+        assert!(!text.contains(&ids[2].to_string()), "{text}");
+        assert!(text.contains("550 no such mailbox"), "{text}");
+    }
+}
