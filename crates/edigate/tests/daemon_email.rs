@@ -683,3 +683,69 @@ fn starttls_is_verified_against_the_configured_ca() {
     assert!(!log.contains(PASSWORD), "{log}");
     let _ = fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn files_set_aside_duplicated_or_rejected_are_reported_in_one_digest_per_interval() {
+    let dir = scratch("files-alerts");
+    let smtp = SmtpSink::start(&dir.join("mail"), None);
+    let daemon = Daemon::start(
+        "email-files-alerts",
+        &format!(
+            "[alerts]\nto = [\"ops@widgetco.example\"]\nfrom = \"edigate@widgetco.example\"\n\
+             host = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nmin_interval_s = 2\n\
+             [admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{TOKEN}\"\n",
+            smtp.port
+        ),
+    );
+    let order = String::from_utf8(example("order-850.x12")).unwrap();
+    // A clean order, and the same interchange again: a duplicate ACME's policy rejects.
+    daemon.drop_file("acme-retail", "po-731.x12", order.as_bytes());
+    wait_until("the first order processed", || daemon.events().len() == 1);
+    daemon.drop_file("acme-retail", "po-731-again.x12", order.as_bytes());
+    // A sender no partner file names: set aside.
+    let stranger = order.replace("ZZ*ACMERETAIL     *", "ZZ*STRANGERCO     *");
+    daemon.drop_file("acme-retail", "stranger.x12", stranger.as_bytes());
+    // An order without its number: the transaction set is rejected, a negative 999 goes back.
+    let broken = order
+        .replace("000000731", "000000733")
+        .replace("BEG*00*SA*PO-2026-0042**20261120~", "BEG*00*SA~");
+    assert_ne!(broken, order);
+    daemon.drop_file("acme-retail", "po-733.x12", broken.as_bytes());
+
+    let expected = ["po-731-again.x12", "stranger.x12", "po-733.x12"];
+    wait_until("every problem file reported", || {
+        let bodies: String = smtp
+            .messages()
+            .iter()
+            .map(|m| show(m)["body"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        expected.iter().all(|f| bodies.contains(f))
+    });
+    let mails: Vec<Value> = smtp.messages().iter().map(|m| show(m)).collect();
+    let bodies: String = mails
+        .iter()
+        .map(|m| m["body"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        bodies.contains("duplicate interchange, first received in m-"),
+        "{bodies}"
+    );
+    assert!(
+        bodies.contains("set aside:") && bodies.contains("STRANGERCO"),
+        "{bodies}"
+    );
+    assert!(bodies.contains("1 message(s) rejected"), "{bodies}");
+    // The clean order is not reported, and each problem file once.
+    assert!(!bodies.contains(" po-731.x12 from "), "{bodies}");
+    for f in expected {
+        let line = format!(" {f} from ");
+        assert_eq!(bodies.matches(&line).count(), 1, "{f}: {bodies}");
+    }
+    for m in &mails {
+        assert_eq!(m["to"], "ops@widgetco.example", "{m}");
+        assert!(m["subject"].as_str().unwrap().contains("attention"), "{m}");
+    }
+    assert!(mails.len() <= expected.len(), "grouped: {mails:?}");
+    daemon.stop();
+    let _ = fs::remove_dir_all(&dir);
+}

@@ -15,7 +15,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use outbox::{DeliveryFilter, DeliveryState, DeliveryStateKind, NewDelivery, Outbox};
+use outbox::{
+    DeliveryFilter, DeliveryState, DeliveryStateKind, MessageFilter, MessageState, NewDelivery,
+    Outbox, Step,
+};
 use partner::email::{EmailConfig, TlsMode};
 use serde::Deserialize;
 
@@ -128,6 +131,7 @@ impl Gateway {
             let checked = tokio::task::spawn_blocking(move || {
                 for window in from..to {
                     queue_digest(&gw.pipeline.outbox, window * interval, interval)?;
+                    queue_files_digest(&gw.pipeline.outbox, window * interval, interval)?;
                 }
                 Ok::<_, outbox::Error>(())
             })
@@ -211,6 +215,109 @@ pub fn queue_digest(outbox: &Outbox, start: u64, length: u64) -> Result<bool, ou
             Ok(e.created)
         }
         // Queued before with another list (an operator retried one since): already alerted.
+        Err(outbox::Error::KeyConflict { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Queues the digest of the files that need attention, finished in `[start, start + length)`:
+/// set aside (unknown sender, wrong receiver, unreadable), duplicate interchanges, failed, and
+/// processed ones with an interchange or message rejected (a negative acknowledgement went back).
+/// Returns whether one was queued now.
+pub fn queue_files_digest(outbox: &Outbox, start: u64, length: u64) -> Result<bool, outbox::Error> {
+    let end = start + length;
+    // Files are listed by arrival; a file finished in the window arrived before its end, and
+    // (processing takes far less than a day) after a day before its start.
+    let filter = MessageFilter {
+        since: Some(start.saturating_sub(24 * 3_600_000)),
+        ..MessageFilter::default()
+    };
+    let mut found: Vec<(u64, String)> = Vec::new();
+    for m in outbox.list_messages(&filter, usize::MAX)? {
+        if !(start..end).contains(&m.updated_at) {
+            continue;
+        }
+        let partner = m.partner.as_deref().unwrap_or("unknown partner");
+        let what = match &m.state {
+            MessageState::Quarantined { reason } => format!("set aside: {reason}"),
+            MessageState::Failed { reason } => format!("failed: {reason}"),
+            MessageState::Duplicate { of } => {
+                format!("duplicate interchange, first received in {of}")
+            }
+            MessageState::Processed => {
+                // Rejected messages, or an envelope so broken no message was accepted: the
+                // partner got a negative acknowledgement.
+                let (mut accepted, mut rejected, mut findings) = (0u32, 0u32, false);
+                for t in outbox.trace(m.id)? {
+                    if let Step::Validated {
+                        accepted: a,
+                        rejected: r,
+                    } = t.step
+                    {
+                        accepted += a;
+                        rejected += r;
+                        findings |= !t.detail.is_empty();
+                    }
+                }
+                if rejected > 0 {
+                    format!("{rejected} message(s) rejected; the negative acknowledgement was sent")
+                } else if accepted == 0 && findings {
+                    "the interchange was rejected; the negative acknowledgement was sent".to_owned()
+                } else {
+                    continue;
+                }
+            }
+            MessageState::Received => continue,
+        };
+        found.push((
+            m.updated_at,
+            format!(
+                "  {} {} from {partner}, {} UTC: {what}\n",
+                m.id,
+                m.file_name,
+                utc(m.updated_at)
+            ),
+        ));
+    }
+    if found.is_empty() {
+        return Ok(false);
+    }
+    found.sort();
+    let n = found.len();
+    let plural = if n == 1 { "file needs" } else { "files need" };
+    let mut text = format!(
+        "Subject: edigate: {n} {plural} attention\n\n\
+         {n} {plural} attention, finished between {} and {} UTC:\n\n",
+        utc(start),
+        utc(end)
+    );
+    for (_, line) in found.iter().take(LISTED) {
+        text.push_str(line);
+    }
+    if n > LISTED {
+        text.push_str(&format!("  … and {} more\n", n - LISTED));
+    }
+    text.push_str(
+        "\n`edigate trace ID` shows each one's whole story; `edigate reprocess ID` runs a file \
+         again once the cause is fixed.\n",
+    );
+    let new = NewDelivery::new(
+        DESTINATION,
+        format!("alert:files:{start}"),
+        "text/plain",
+        clock::now_ms(),
+    );
+    match outbox.enqueue(new, text.as_bytes()) {
+        Ok(e) => {
+            if e.created {
+                tracing::warn!(
+                    files = n,
+                    window_start = start,
+                    "files need attention: alert queued"
+                );
+            }
+            Ok(e.created)
+        }
         Err(outbox::Error::KeyConflict { .. }) => Ok(false),
         Err(e) => Err(e),
     }
