@@ -11,6 +11,7 @@
 DIR holds the identities made by as2_certs.sh: this script is "partner" (DIR/partner.pem, password
 "test") and its peer is "edigate" (DIR/edigate.cert.pem). Messages are signed (SHA-256) and
 encrypted (AES-256-CBC), not compressed. For `send`, the environment may change that:
+  AS2_COMPRESS=1     compress too (zlib CMS compressed data, before signing)
   AS2_CONTENT_TYPE   the payload's content type (default application/edi-x12); pyas2lib sends
                      anything but application/octet-stream as canonical MIME text, LF made CRLF
   AS2_ENCRYPT=0      sign only
@@ -22,7 +23,7 @@ import http.server, json, os, pathlib, sys, urllib.parse, urllib.request
 from pyas2lib import as2
 
 
-def parties(d, encrypt=True, sign_with=None, encrypt_to=None):
+def parties(d, encrypt=True, sign_with=None, encrypt_to=None, compress=False):
     d = pathlib.Path(d)
     key = pathlib.Path(sign_with).read_bytes() if sign_with else (d / "partner.pem").read_bytes()
     own_key = (d / "partner.pem").read_bytes()
@@ -31,7 +32,7 @@ def parties(d, encrypt=True, sign_with=None, encrypt_to=None):
     verify = (d / "edigate.cert.pem").read_bytes()
     enc = pathlib.Path(encrypt_to).read_bytes() if encrypt_to else verify
     partner = as2.Partner(as2_name="edigate", verify_cert=verify, encrypt_cert=enc, validate_certs=False,
-                          compress=False, sign=True, digest_alg="sha256", encrypt=encrypt,
+                          compress=compress, sign=True, digest_alg="sha256", encrypt=encrypt,
                           enc_alg="aes_256_cbc", mdn_mode="SYNC", mdn_digest_alg="sha256")
     return org, partner
 
@@ -78,7 +79,8 @@ def send(d, url, file):
         sys.exit("send: loopback URLs only")
     org, partner = parties(d, encrypt=os.environ.get("AS2_ENCRYPT", "1") != "0",
                            sign_with=os.environ.get("AS2_SIGN_WITH"),
-                           encrypt_to=os.environ.get("AS2_ENCRYPT_TO"))
+                           encrypt_to=os.environ.get("AS2_ENCRYPT_TO"),
+                           compress=os.environ.get("AS2_COMPRESS") == "1")
     msg = as2.Message(org, partner)
     payload = pathlib.Path(file).read_bytes()
     ctype = os.environ.get("AS2_CONTENT_TYPE", "application/edi-x12")

@@ -6,7 +6,8 @@
 //!   transport), with the AS2 header fields and the MIC the partner's MDN must return.
 //! - [`receive`] reads an incoming message: decrypts it, verifies its signature against the
 //!   partner's pinned certificate (as received, then in canonical CRLF form, which senders such
-//!   as pyas2lib sign for text-like content types), extracts the payload and computes the MIC.
+//!   as pyas2lib sign for text-like content types), undoes zlib CMS compression (before or after
+//!   signing), extracts the payload and computes the MIC.
 //!   A refused message is not an error: its [`Reception`] carries a [`Failure`] with the standard
 //!   code (`decryption-failed`, `authentication-failed`, `integrity-check-failed`, ...).
 //! - [`build_mdn`] answers a [`Reception`] with an MDN, signed when asked for.
@@ -16,9 +17,10 @@
 //! is OpenSSL's CMS through the `openssl` crate.
 //!
 //! Not here yet: asynchronous MDNs (the request is read and exposed, [`MdnRequested::async_url`],
-//! but sending and receiving them is the caller's job), CMS compressed data (refused with
-//! `decompression-failed`), partner configuration, and wiring into the gateway.
+//! but sending and receiving them is the caller's job), compressing what we send, partner
+//! configuration, and wiring into the gateway.
 
+mod compress;
 mod error;
 mod identity;
 mod mdn;

@@ -8,7 +8,7 @@ use crate::mime::{
     self, Mic, canonicalize_crlf, decode_body, field, head, multipart_parts, split_head,
 };
 use crate::send::unquote_name;
-use crate::{Certificate, Error, Identity};
+use crate::{Certificate, Error, Identity, compress};
 
 /// What we hold and require when reading messages from one partner.
 #[derive(Debug)]
@@ -35,7 +35,7 @@ pub enum FailureCode {
     IntegrityCheckFailed,
     /// The message is not signed or not encrypted though the agreement requires it.
     InsufficientMessageSecurity,
-    /// The content is compressed in a way we cannot undo.
+    /// The content is compressed, but not as zlib CMS compressed data we can read.
     DecompressionFailed,
     /// Anything else (malformed MIME, unsupported encodings).
     UnexpectedProcessingError,
@@ -108,6 +108,8 @@ pub struct Reception {
     pub encrypted: bool,
     /// Whether the message was signed.
     pub signed: bool,
+    /// Whether the message was compressed (CMS compressed data, before or after signing).
+    pub compressed: bool,
     /// The MIC to return in the MDN (over the signed entity, as signed), when it could be computed.
     pub mic: Option<Mic>,
     /// The receipt asked for, if any.
@@ -158,6 +160,7 @@ pub fn receive(
         to,
         encrypted: false,
         signed: false,
+        compressed: false,
         mic: None,
         mdn,
         outcome: Err(Failure::new(
@@ -169,7 +172,7 @@ pub fn receive(
     match &rec.outcome {
         Ok(p) => {
             tracing::info!(message_id = %rec.message_id, from = %rec.from, signed = rec.signed,
-            encrypted = rec.encrypted, bytes = p.data.len(), "as2 message accepted")
+            encrypted = rec.encrypted, compressed = rec.compressed, bytes = p.data.len(), "as2 message accepted")
         }
         Err(f) => {
             tracing::warn!(message_id = %rec.message_id, from = %rec.from, code = f.code.as_str(),
@@ -268,8 +271,13 @@ fn read_entity(
         ));
     }
 
-    let h = head(&entity);
-    reject_compressed(&h)?;
+    let mut h = head(&entity);
+    // Compressed after signing: the signed entity is inside.
+    if let Some(inner) = uncompressed(&entity, &h)? {
+        rec.compressed = true;
+        entity = inner;
+        h = head(&entity);
+    }
     if h.mime_type == "multipart/signed" {
         rec.signed = true;
         let boundary = h
@@ -289,9 +297,15 @@ fn read_entity(
         // RFC 4130 §7.3.1: the MIC is over the signed entity, with the signer's algorithm.
         let alg = h.micalg.as_deref().unwrap_or(micalg);
         rec.mic = Some(Mic::compute(&signed_bytes, alg).map_err(unexpected)?);
-        let content = content.to_vec();
-        let ch = head(&content);
-        reject_compressed(&ch)?;
+        let mut content = content.to_vec();
+        let mut ch = head(&content);
+        // Compressed before signing (what RFC 5402 recommends): the MIC above is over the
+        // compressed entity, as signed; the payload is inside.
+        if let Some(inner) = uncompressed(&content, &ch)? {
+            rec.compressed = true;
+            content = inner;
+            ch = head(&content);
+        }
         payload_of(&content, ch)
     } else {
         if r.require_signature {
@@ -309,15 +323,17 @@ fn is_pkcs7_mime(t: &str) -> bool {
     t == "application/pkcs7-mime" || t == "application/x-pkcs7-mime"
 }
 
-fn reject_compressed(h: &mime::Head) -> Result<(), Failure> {
-    if is_pkcs7_mime(&h.mime_type) && h.smime_type.as_deref() == Some("compressed-data") {
-        // The openssl crate exposes no CMS uncompress, and Debian's OpenSSL is built without zlib.
-        return Err(Failure::new(
-            FailureCode::DecompressionFailed,
-            "compressed-data is not supported",
-        ));
+/// The entity inside `entity` when it is CMS compressed data (RFC 5402), else `None`.
+fn uncompressed(entity: &[u8], h: &mime::Head) -> Result<Option<Vec<u8>>, Failure> {
+    if !(is_pkcs7_mime(&h.mime_type) && h.smime_type.as_deref() == Some("compressed-data")) {
+        return Ok(None);
     }
-    Ok(())
+    let (_, body) = split_head(entity);
+    let ber = decode_body(body, h.transfer_encoding.as_deref())
+        .map_err(|e| Failure::new(FailureCode::DecompressionFailed, e.to_string()))?;
+    compress::decompress(&ber)
+        .map(Some)
+        .map_err(|e| Failure::new(FailureCode::DecompressionFailed, e))
 }
 
 fn payload_of(entity: &[u8], h: mime::Head) -> Result<Payload, Failure> {

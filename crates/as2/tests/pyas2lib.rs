@@ -323,6 +323,49 @@ fn pyas2lib_to_crate_signed_encrypted_x12_and_octet_stream() {
     }
 }
 
+#[test]
+fn pyas2lib_to_crate_compressed_signed_encrypted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    make_certs(dir.path(), &["edigate", "partner"]);
+    let srv = crate_server(dir.path());
+    for ct in ["application/edi-x12", "application/octet-stream"] {
+        let verdict = pyas2lib_sends(
+            dir.path(),
+            &srv.url,
+            X12_LF,
+            &[
+                ("AS2_COMPRESS", "1".into()),
+                ("AS2_CONTENT_TYPE", ct.into()),
+            ],
+        );
+        assert_eq!(
+            json_field(&verdict, "status"),
+            Some("processed"),
+            "{ct}: {verdict}"
+        );
+        let rec = srv
+            .received
+            .lock()
+            .expect("lock")
+            .pop()
+            .expect("a reception");
+        assert!(rec.signed && rec.encrypted && rec.compressed, "{rec:?}");
+        let data = rec.outcome.expect("accepted").data;
+        assert_eq!(
+            String::from_utf8_lossy(&data)
+                .replace("\r\n", "\n")
+                .as_bytes(),
+            X12_LF,
+            "{ct}"
+        );
+        assert_eq!(
+            rec.mic.map(|m| m.digest),
+            json_field(&verdict, "mic").map(str::to_string),
+            "{ct}"
+        );
+    }
+}
+
 fn assert_refused(verdict: &str, code: &str) {
     assert_eq!(
         json_field(verdict, "status"),
