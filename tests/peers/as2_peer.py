@@ -5,13 +5,16 @@
                                          "port N" once listening; answers a signed sync MDN; saves
                                          each accepted payload as DIR/inbox/<message id> and appends
                                          "<message id> <status> <detail>" to DIR/serve.log. Stop: kill.
+                                         (an asynchronous MDN: an empty 200, then the MDN POSTed to
+                                         the URL the message named, loopback only)
   python as2_peer.py send DIR URL FILE   posts FILE to URL (loopback only), parses and verifies the
-                                         sync MDN, prints one JSON line {message_id, mic, status, detail}
+                                         MDN, prints one JSON line {message_id, mic, status, detail}
 
 DIR holds the identities made by as2_certs.sh: this script is "partner" (DIR/partner.pem, password
 "test") and its peer is "edigate" (DIR/edigate.cert.pem). Messages are signed (SHA-256) and
 encrypted (AES-256-CBC), not compressed. For `send`, the environment may change that:
   AS2_COMPRESS=1     compress too (zlib CMS compressed data, before signing)
+  AS2_ASYNC=1        ask for an asynchronous MDN, received on a loopback port of this script's own
   AS2_CONTENT_TYPE   the payload's content type (default application/edi-x12); pyas2lib sends
                      anything but application/octet-stream as canonical MIME text, LF made CRLF
   AS2_ENCRYPT=0      sign only
@@ -19,21 +22,25 @@ encrypted (AES-256-CBC), not compressed. For `send`, the environment may change 
   AS2_SIGN_WITH      sign with this identity file instead of partner.pem (the wrong-signer case)
   AS2_TAMPER=FROM:TO replace the bytes FROM with TO in what is posted, after signing (sign only)
 """
-import http.server, json, os, pathlib, sys, urllib.parse, urllib.request
+import http.server, json, os, pathlib, queue, sys, threading, urllib.parse, urllib.request
 from pyas2lib import as2
 
 
-def parties(d, encrypt=True, sign_with=None, encrypt_to=None, compress=False):
+def loopback(url):
+    return urllib.parse.urlparse(url).hostname in ("127.0.0.1", "localhost", "::1")
+
+
+def parties(d, encrypt=True, sign_with=None, encrypt_to=None, compress=False, mdn_url=None):
     d = pathlib.Path(d)
     key = pathlib.Path(sign_with).read_bytes() if sign_with else (d / "partner.pem").read_bytes()
     own_key = (d / "partner.pem").read_bytes()
     org = as2.Organization(as2_name="partner", sign_key=key, sign_key_pass="test",
-                           decrypt_key=own_key, decrypt_key_pass="test")
+                           decrypt_key=own_key, decrypt_key_pass="test", mdn_url=mdn_url)
     verify = (d / "edigate.cert.pem").read_bytes()
     enc = pathlib.Path(encrypt_to).read_bytes() if encrypt_to else verify
     partner = as2.Partner(as2_name="edigate", verify_cert=verify, encrypt_cert=enc, validate_certs=False,
                           compress=compress, sign=True, digest_alg="sha256", encrypt=encrypt,
-                          enc_alg="aes_256_cbc", mdn_mode="SYNC", mdn_digest_alg="sha256")
+                          enc_alg="aes_256_cbc", mdn_mode="ASYNC" if mdn_url else "SYNC", mdn_digest_alg="sha256")
     return org, partner
 
 
@@ -59,6 +66,16 @@ def serve(d):
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
+            if mdn.mdn_url:
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                if loopback(mdn.mdn_url):
+                    req = urllib.request.Request(mdn.mdn_url, data=mdn.content, method="POST",
+                                                 headers=dict(mdn.headers))
+                    threading.Thread(target=lambda: urllib.request.urlopen(req, timeout=30).read(),
+                                     daemon=True).start()
+                return
             self.send_response(200)
             for k, v in mdn.headers.items():
                 self.send_header(k, v)
@@ -75,12 +92,28 @@ def serve(d):
 
 
 def send(d, url, file):
-    if urllib.parse.urlparse(url).hostname not in ("127.0.0.1", "localhost", "::1"):
+    if not loopback(url):
         sys.exit("send: loopback URLs only")
+    mdn_url, mdns = None, queue.Queue()
+    if os.environ.get("AS2_ASYNC") == "1":
+        class M(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                mdns.put(b"".join(f"{k}: {v}\r\n".encode() for k, v in self.headers.items()) + b"\r\n" + body)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        msrv = http.server.HTTPServer(("127.0.0.1", 0), M)
+        threading.Thread(target=msrv.serve_forever, daemon=True).start()
+        mdn_url = f"http://127.0.0.1:{msrv.server_port}/mdn"
     org, partner = parties(d, encrypt=os.environ.get("AS2_ENCRYPT", "1") != "0",
                            sign_with=os.environ.get("AS2_SIGN_WITH"),
                            encrypt_to=os.environ.get("AS2_ENCRYPT_TO"),
-                           compress=os.environ.get("AS2_COMPRESS") == "1")
+                           compress=os.environ.get("AS2_COMPRESS") == "1", mdn_url=mdn_url)
     msg = as2.Message(org, partner)
     payload = pathlib.Path(file).read_bytes()
     ctype = os.environ.get("AS2_CONTENT_TYPE", "application/edi-x12")
@@ -94,6 +127,8 @@ def send(d, url, file):
     req = urllib.request.Request(url, data=content, method="POST", headers=dict(msg.headers))
     with urllib.request.urlopen(req, timeout=30) as r:
         mdn_raw = b"".join(f"{k}: {v}\r\n".encode() for k, v in r.headers.items()) + b"\r\n" + r.read()
+    if mdn_url:
+        mdn_raw = mdns.get(timeout=30)
     status, detail = as2.Mdn().parse(mdn_raw, find_message_cb=lambda mid, rcpt: msg)
     print(json.dumps({"message_id": msg.message_id, "mic": msg.mic.decode() if msg.mic else None,
                       "status": status, "detail": detail}), flush=True)

@@ -16,9 +16,13 @@
 //! The crate does no I/O: callers move the header fields and bodies over HTTP. All cryptography
 //! is OpenSSL's CMS through the `openssl` crate.
 //!
-//! Not here yet: asynchronous MDNs (the request is read and exposed, [`MdnRequested::async_url`],
-//! but sending and receiving them is the caller's job), compressing what we send, partner
-//! configuration, and wiring into the gateway.
+//! Asynchronous MDNs: [`MdnRequest::Async`] asks for one; a received request shows in
+//! [`MdnRequested::async_url`], where the caller POSTs what [`build_mdn`] made; an MDN arriving on
+//! its own is matched to its message with [`mdn_original_message_id`], then checked with
+//! [`read_mdn`].
+//!
+//! Not here yet: retrying async MDNs and noticing those that never come (the caller's outbox),
+//! compressing what we send, partner configuration, and wiring into the gateway.
 
 mod compress;
 mod error;
@@ -30,7 +34,7 @@ mod send;
 
 pub use error::Error;
 pub use identity::{Certificate, Identity};
-pub use mdn::{MdnReport, MdnResponse, MdnStatus, build_mdn, read_mdn};
+pub use mdn::{MdnReport, MdnResponse, MdnStatus, build_mdn, mdn_original_message_id, read_mdn};
 pub use mime::Mic;
 pub use receive::{Failure, FailureCode, MdnRequested, Payload, Receiver, Reception, receive};
 pub use send::{Encryption, MdnRequest, Outgoing, OutgoingMessage, build};

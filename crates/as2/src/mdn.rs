@@ -227,6 +227,44 @@ fn check_mic(expected: &Mic, returned: Option<&str>) -> MdnStatus {
     }
 }
 
+/// The `Original-Message-ID` of an MDN, read without checking anything: for an asynchronous MDN,
+/// to find the message it answers before checking it with [`read_mdn`].
+pub fn mdn_original_message_id(headers: &[(String, String)], body: &[u8]) -> Result<String, Error> {
+    let mut top = Vec::with_capacity(body.len() + 256);
+    for name in ["Content-Type", "Content-Transfer-Encoding"] {
+        if let Some(v) = field(headers, name) {
+            top.extend_from_slice(format!("{name}: {v}\r\n").as_bytes());
+        }
+    }
+    top.extend_from_slice(b"\r\n");
+    top.extend_from_slice(body);
+    let h = head(&top);
+    let report: Vec<u8> = if h.mime_type == "multipart/signed" {
+        let boundary = h
+            .boundary
+            .as_deref()
+            .ok_or_else(|| Error::Mime("multipart/signed without boundary".into()))?;
+        let (_, b) = split_head(&top);
+        let parts = multipart_parts(b, boundary)?;
+        parts
+            .first()
+            .map(|p| p.to_vec())
+            .ok_or_else(|| Error::Mime("multipart/signed without parts".into()))?
+    } else {
+        top
+    };
+    disposition_fields(&report)?
+        .into_iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("Original-Message-ID"))
+        .map(|(_, v)| {
+            v.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        })
+        .ok_or_else(|| Error::Mime("MDN without Original-Message-ID".into()))
+}
+
 /// The fields of the `message/disposition-notification` part of a `multipart/report` entity.
 fn disposition_fields(entity: &[u8]) -> Result<Vec<(String, String)>, Error> {
     let h = head(entity);

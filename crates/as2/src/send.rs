@@ -37,6 +37,16 @@ pub enum MdnRequest {
         /// Whether the MDN must be signed.
         signed: bool,
     },
+    /// An asynchronous MDN, POSTed by the partner to `url` later (`Receipt-Delivery-Option`);
+    /// the HTTP response to the message itself carries no MDN.
+    Async {
+        /// The value of `Disposition-Notification-To`.
+        to: String,
+        /// Whether the MDN must be signed.
+        signed: bool,
+        /// Where the partner is to POST the MDN.
+        url: String,
+    },
 }
 
 /// How to build one outgoing message.
@@ -168,12 +178,23 @@ pub fn build(payload: &[u8], out: &Outgoing<'_>) -> Result<OutgoingMessage, Erro
     if let Some(s) = out.subject {
         headers.push(("Subject".to_string(), s.replace(['\r', '\n'], " ")));
     }
-    if let MdnRequest::Sync { to, signed } = &out.mdn {
+    let (to, signed, url) = match &out.mdn {
+        MdnRequest::None => (None, false, None),
+        MdnRequest::Sync { to, signed } => (Some(to), *signed, None),
+        MdnRequest::Async { to, signed, url } => (Some(to), *signed, Some(url)),
+    };
+    if let Some(to) = to {
         headers.push((
             "Disposition-Notification-To".to_string(),
             to.replace(['\r', '\n'], ""),
         ));
-        if *signed {
+        if let Some(url) = url {
+            headers.push((
+                "Receipt-Delivery-Option".to_string(),
+                url.replace(['\r', '\n'], ""),
+            ));
+        }
+        if signed {
             headers.push((
                 "Disposition-Notification-Options".to_string(),
                 "signed-receipt-protocol=required, pkcs7-signature; signed-receipt-micalg=required, sha-256"

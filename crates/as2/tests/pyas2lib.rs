@@ -55,6 +55,8 @@ fn serve(dir: &Path) -> Serve {
         .arg("serve")
         .arg(dir)
         .stdout(Stdio::piped())
+        // pyas2lib logs a traceback for every message it refuses; kept for failure messages.
+        .stderr(std::fs::File::create(dir.join("serve.stderr")).expect("serve.stderr"))
         .spawn()
         .expect("start as2_peer.py serve");
     let stdout = child.stdout.take().expect("stdout");
@@ -79,6 +81,7 @@ fn send_to_pyas2lib(
     content_type: &str,
     signer: &str,
     payload: &[u8],
+    async_mdn: Option<&MdnSink>,
 ) -> (as2::MdnReport, Option<Vec<u8>>, String) {
     let srv = serve(dir);
     let own = identity(dir, signer);
@@ -93,9 +96,16 @@ fn send_to_pyas2lib(
             subject: Some("EDI"),
             sign: Some(&own),
             encrypt: Some((&partner, Encryption::Aes256Cbc)),
-            mdn: MdnRequest::Sync {
-                to: "edi@example.invalid".into(),
-                signed: true,
+            mdn: match async_mdn {
+                None => MdnRequest::Sync {
+                    to: "edi@example.invalid".into(),
+                    signed: true,
+                },
+                Some(sink) => MdnRequest::Async {
+                    to: "edi@example.invalid".into(),
+                    signed: true,
+                    url: sink.url.clone(),
+                },
             },
         },
     )
@@ -117,10 +127,27 @@ fn send_to_pyas2lib(
             )
         })
         .collect();
-    let body = resp.bytes().expect("MDN body").to_vec();
+    let mut body = resp.bytes().expect("MDN body").to_vec();
+    let mut headers = headers;
+    if let Some(sink) = async_mdn {
+        assert!(
+            body.is_empty(),
+            "no MDN in the response when an async one was asked for"
+        );
+        (headers, body) = sink
+            .mdns
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("an asynchronous MDN within 30 s");
+        // An async MDN arrives on its own: the Original-Message-ID says which message it answers.
+        assert_eq!(
+            as2::mdn_original_message_id(&headers, &body).expect("original id"),
+            msg.message_id
+        );
+    }
     let report = read_mdn(&headers, &body, &partner, &msg, true).expect("read MDN");
     let saved = std::fs::read(dir.join("inbox").join(&msg.message_id)).ok();
-    let log = std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default();
+    let log = std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default()
+        + &std::fs::read_to_string(dir.join("serve.stderr")).unwrap_or_default();
     (report, saved, log)
 }
 
@@ -129,7 +156,7 @@ fn crate_to_pyas2lib_signed_encrypted_x12_and_octet_stream() {
     let dir = tempfile::tempdir().expect("tempdir");
     make_certs(dir.path(), &["edigate", "partner"]);
     for ct in ["application/edi-x12", "application/octet-stream"] {
-        let (report, saved, log) = send_to_pyas2lib(dir.path(), ct, "edigate", X12_LF);
+        let (report, saved, log) = send_to_pyas2lib(dir.path(), ct, "edigate", X12_LF, None);
         assert_eq!(
             report.status,
             MdnStatus::Processed,
@@ -150,13 +177,101 @@ fn crate_to_pyas2lib_wrong_signer_is_refused_in_the_mdn() {
     let dir = tempfile::tempdir().expect("tempdir");
     make_certs(dir.path(), &["edigate", "partner", "stranger"]);
     let (report, saved, log) =
-        send_to_pyas2lib(dir.path(), "application/edi-x12", "stranger", X12_LF);
+        send_to_pyas2lib(dir.path(), "application/edi-x12", "stranger", X12_LF, None);
     assert_eq!(
         report.status,
         MdnStatus::Failed("processed/error: authentication-failed".into()),
         "{report:?}\n{log}"
     );
     assert!(saved.is_none());
+}
+
+/// Serves `app` on a free loopback port in a thread of its own; stops when the sender is dropped.
+fn spawn_axum(app: axum::Router) -> (u16, tokio::sync::oneshot::Sender<()>) {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let (port_tx, port_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            port_tx
+                .send(listener.local_addr().expect("addr").port())
+                .expect("send port");
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+                .expect("serve");
+        });
+    });
+    (port_rx.recv().expect("server port"), tx)
+}
+
+type HttpMessage = (Vec<(String, String)>, Vec<u8>);
+
+fn fields(headers: &axum::http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Where pyas2lib POSTs asynchronous MDNs.
+struct MdnSink {
+    url: String,
+    mdns: std::sync::mpsc::Receiver<HttpMessage>,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+fn mdn_sink() -> MdnSink {
+    let (tx, rx) = std::sync::mpsc::channel::<HttpMessage>();
+    let tx = Arc::new(Mutex::new(tx));
+    let app = axum::Router::new().route(
+        "/mdn",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| async move {
+                let _ = tx
+                    .lock()
+                    .expect("lock")
+                    .send((fields(&headers), body.to_vec()));
+                axum::http::StatusCode::OK
+            },
+        ),
+    );
+    let (port, shutdown) = spawn_axum(app);
+    MdnSink {
+        url: format!("http://127.0.0.1:{port}/mdn"),
+        mdns: rx,
+        _shutdown: shutdown,
+    }
+}
+
+#[test]
+fn crate_to_pyas2lib_with_an_asynchronous_mdn() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    make_certs(dir.path(), &["edigate", "partner"]);
+    let sink = mdn_sink();
+    let (report, saved, log) = send_to_pyas2lib(
+        dir.path(),
+        "application/edi-x12",
+        "edigate",
+        X12_LF,
+        Some(&sink),
+    );
+    assert_eq!(report.status, MdnStatus::Processed, "{report:?}\n{log}");
+    assert!(report.signed);
+    assert_eq!(saved.as_deref(), Some(X12_LF));
 }
 
 // --- pyas2lib sends to the crate ---------------------------------------------------------------
@@ -199,7 +314,25 @@ async fn as2_endpoint(
         Err(e) => return (axum::http::StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     };
     let mdn = build_mdn(&rec, &state.own, "edigate").expect("build MDN");
+    let async_url = rec.mdn.as_ref().and_then(|m| m.async_url.clone());
     state.received.lock().expect("lock").push(rec);
+    if let Some(url) = async_url {
+        // An asynchronous MDN: acknowledge the POST, then deliver the MDN on a connection of its own.
+        std::thread::spawn(move || {
+            let client = reqwest::blocking::Client::new();
+            let mut req = client.post(&url).body(mdn.body);
+            for (k, v) in &mdn.headers {
+                req = req.header(k, v);
+            }
+            let resp = req.send().expect("POST the async MDN");
+            assert!(
+                resp.status().is_success(),
+                "async MDN: HTTP {}",
+                resp.status()
+            );
+        });
+        return axum::http::StatusCode::OK.into_response();
+    }
     let mut resp = axum::http::Response::builder().status(200);
     for (k, v) in &mdn.headers {
         resp = resp.header(k.as_str(), v.as_str());
@@ -364,6 +497,31 @@ fn pyas2lib_to_crate_compressed_signed_encrypted() {
             "{ct}"
         );
     }
+}
+
+#[test]
+fn pyas2lib_to_crate_with_an_asynchronous_mdn() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    make_certs(dir.path(), &["edigate", "partner"]);
+    let srv = crate_server(dir.path());
+    let verdict = pyas2lib_sends(dir.path(), &srv.url, X12_LF, &[("AS2_ASYNC", "1".into())]);
+    assert_eq!(
+        json_field(&verdict, "status"),
+        Some("processed"),
+        "{verdict}"
+    );
+    let rec = srv
+        .received
+        .lock()
+        .expect("lock")
+        .pop()
+        .expect("a reception");
+    assert!(
+        rec.mdn
+            .as_ref()
+            .is_some_and(|m| m.signed && m.async_url.is_some()),
+        "{rec:?}"
+    );
 }
 
 fn assert_refused(verdict: &str, code: &str) {
