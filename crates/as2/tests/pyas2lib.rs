@@ -79,13 +79,14 @@ fn serve(dir: &Path) -> Serve {
 fn send_to_pyas2lib(
     dir: &Path,
     content_type: &str,
-    signer: &str,
+    (signer, encrypt_to): (&str, &str),
     payload: &[u8],
     async_mdn: Option<&MdnSink>,
 ) -> (as2::MdnReport, Option<Vec<u8>>, String) {
     let srv = serve(dir);
     let own = identity(dir, signer);
     let partner = certificate(dir, "partner");
+    let recipient = certificate(dir, encrypt_to);
     let msg = build(
         payload,
         &Outgoing {
@@ -95,7 +96,7 @@ fn send_to_pyas2lib(
             filename: Some("po.x12"),
             subject: Some("EDI"),
             sign: Some(&own),
-            encrypt: Some((&partner, Encryption::Aes256Cbc)),
+            encrypt: Some((&recipient, Encryption::Aes256Cbc)),
             mdn: match async_mdn {
                 None => MdnRequest::Sync {
                     to: "edi@example.invalid".into(),
@@ -156,7 +157,8 @@ fn crate_to_pyas2lib_signed_encrypted_x12_and_octet_stream() {
     let dir = tempfile::tempdir().expect("tempdir");
     make_certs(dir.path(), &["edigate", "partner"]);
     for ct in ["application/edi-x12", "application/octet-stream"] {
-        let (report, saved, log) = send_to_pyas2lib(dir.path(), ct, "edigate", X12_LF, None);
+        let (report, saved, log) =
+            send_to_pyas2lib(dir.path(), ct, ("edigate", "partner"), X12_LF, None);
         assert_eq!(
             report.status,
             MdnStatus::Processed,
@@ -173,11 +175,35 @@ fn crate_to_pyas2lib_signed_encrypted_x12_and_octet_stream() {
 }
 
 #[test]
+fn crate_to_pyas2lib_wrong_certificate_is_a_decryption_failure_in_the_mdn() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    make_certs(dir.path(), &["edigate", "partner", "stranger"]);
+    let (report, saved, log) = send_to_pyas2lib(
+        dir.path(),
+        "application/edi-x12",
+        ("edigate", "stranger"),
+        X12_LF,
+        None,
+    );
+    assert_eq!(
+        report.status,
+        MdnStatus::Failed("processed/error: decryption-failed".into()),
+        "{report:?}\n{log}"
+    );
+    assert!(saved.is_none());
+}
+
+#[test]
 fn crate_to_pyas2lib_wrong_signer_is_refused_in_the_mdn() {
     let dir = tempfile::tempdir().expect("tempdir");
     make_certs(dir.path(), &["edigate", "partner", "stranger"]);
-    let (report, saved, log) =
-        send_to_pyas2lib(dir.path(), "application/edi-x12", "stranger", X12_LF, None);
+    let (report, saved, log) = send_to_pyas2lib(
+        dir.path(),
+        "application/edi-x12",
+        ("stranger", "partner"),
+        X12_LF,
+        None,
+    );
     assert_eq!(
         report.status,
         MdnStatus::Failed("processed/error: authentication-failed".into()),
@@ -265,7 +291,7 @@ fn crate_to_pyas2lib_with_an_asynchronous_mdn() {
     let (report, saved, log) = send_to_pyas2lib(
         dir.path(),
         "application/edi-x12",
-        "edigate",
+        ("edigate", "partner"),
         X12_LF,
         Some(&sink),
     );
