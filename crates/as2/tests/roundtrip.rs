@@ -286,3 +286,36 @@ fn mdn_checks_signer_message_id_and_mic() {
         "{r:?}"
     );
 }
+
+#[test]
+fn truncated_or_corrupted_messages_are_refused_without_panicking() {
+    let s = setup();
+    let signed = plain_signed(&s.edigate, X12);
+    let sealed = send(
+        &s.edigate,
+        &s.partner_cert,
+        "application/edi-x12",
+        Encryption::Aes256Cbc,
+    );
+    for (msg, r) in [(&signed, lenient(&s)), (&sealed, partner_receiver(&s))] {
+        // Every 13th truncation point (short of the final line break, which may go) and a
+        // flipped byte every 29 bytes.
+        for cut in (0..msg.body.len() - 2).step_by(13) {
+            let rec = receive(&msg.headers, &msg.body[..cut], &r).expect("receive");
+            assert!(rec.outcome.is_err(), "truncated at {cut} accepted");
+        }
+        for at in (0..msg.body.len()).step_by(29) {
+            let mut body = msg.body.clone();
+            body[at] ^= 0x55;
+            let rec = receive(&msg.headers, &body, &r).expect("receive");
+            // A flip in the signature's base64 line breaks or in ignorable padding may still
+            // verify; what matters is that nothing panics and anything accepted is intact.
+            if let Ok(p) = rec.outcome {
+                assert_eq!(
+                    p.data, X12,
+                    "corruption at {at} accepted with other content"
+                );
+            }
+        }
+    }
+}
