@@ -35,7 +35,7 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
-# --- Python: pydifact, pyas2lib ------------------------------------------------------------------------
+# --- Python: pydifact, pyas2lib ----------------------------------------------------------------
 
 # Every "name==version" line of requirements.txt is installed at that version in the venv.
 python_ok() {
