@@ -1,7 +1,8 @@
 #!/bin/sh
 # Puts the peers that edigate's tests compare against (tests/integration/peers.rs) in place:
-#   - pydifact, and aiosmtpd (the SMTP server of the EDI-by-email tests, run through
-#     smtp_sink.py), pinned in requirements.txt, in a venv at tests/peers/.venv
+#   - pydifact, aiosmtpd (the SMTP server of the EDI-by-email tests, run through smtp_sink.py)
+#     and pyas2lib (crates/as2's AS2 peer), pinned in requirements.txt, in a venv at
+#     tests/peers/.venv
 #   - node-x12 and edifact, pinned by node/package-lock.json, in tests/peers/node/node_modules
 #   - OpenSSH's sshd and ssh-keygen, which crates/sftp's tests run on loopback as the SFTP server
 #     (and openssl, which hashes the password of the password-login tests)
@@ -35,7 +36,7 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
-# --- Python: pydifact, aiosmtpd ------------------------------------------------------------------------
+# --- Python: pydifact, aiosmtpd, pyas2lib ---------------------------------------------------
 
 # Every "name==version" line of requirements.txt is installed at that version in the venv.
 python_ok() {
@@ -78,6 +79,16 @@ else
   python_ok || die "the pinned Python peers did not install into $venv"
   say "python peers installed in $venv"
 fi
+
+# oscrypto 1.3.0 (pyas2lib's crypto) cannot parse a three-part OpenSSL version such as "3.0.19"
+# ("Error detecting the version of libcrypto"); the fix is upstream but unreleased, so its
+# version regex is widened here (idempotent: the widened regex no longer matches the old one).
+for f in "$venv"/lib/python3*/site-packages/oscrypto/_openssl/_libcrypto_c*.py; do
+  [ -f "$f" ] || continue
+  sed -i 's/\\\\b(\\\\d\\\\.\\\\d\\\\.\\\\d\[a-z\]\*)\\\\b/\\\\b(\\\\d+\\\\.\\\\d+\\\\.\\\\d+[a-z]*)\\\\b/' "$f"
+done
+"$venv/bin/python" -c "import pyas2lib.as2, oscrypto.asymmetric" 2>/dev/null \
+  || die "pyas2lib does not load (the oscrypto patch did not apply?)"
 
 # --- Node: node-x12, edifact ---------------------------------------------------------------------
 

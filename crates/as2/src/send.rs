@@ -1,0 +1,302 @@
+//! Building an outgoing AS2 message.
+
+use openssl::cms::{CMSOptions, CmsContentInfo};
+use openssl::stack::Stack;
+use openssl::symm::Cipher;
+
+use crate::mime::{Entity, Mic, base64_lines, random_token};
+use crate::{Certificate, Error, Identity};
+
+/// The content encryption algorithm of an encrypted message (key transport is always RSA).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encryption {
+    /// AES-128 in CBC mode.
+    Aes128Cbc,
+    /// AES-256 in CBC mode.
+    Aes256Cbc,
+}
+
+impl Encryption {
+    fn cipher(self) -> Cipher {
+        match self {
+            Self::Aes128Cbc => Cipher::aes_128_cbc(),
+            Self::Aes256Cbc => Cipher::aes_256_cbc(),
+        }
+    }
+}
+
+/// What receipt to ask the partner for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MdnRequest {
+    /// No MDN.
+    None,
+    /// A synchronous MDN in the HTTP response; `signed` asks for it to be signed with SHA-256.
+    Sync {
+        /// The value of `Disposition-Notification-To` (an address; AS2 does not use it for routing).
+        to: String,
+        /// Whether the MDN must be signed.
+        signed: bool,
+    },
+    /// An asynchronous MDN, POSTed by the partner to `url` later (`Receipt-Delivery-Option`);
+    /// the HTTP response to the message itself carries no MDN.
+    Async {
+        /// The value of `Disposition-Notification-To`.
+        to: String,
+        /// Whether the MDN must be signed.
+        signed: bool,
+        /// Where the partner is to POST the MDN.
+        url: String,
+    },
+}
+
+/// How to build one outgoing message.
+#[derive(Debug)]
+pub struct Outgoing<'a> {
+    /// Our AS2 name (`AS2-From`).
+    pub from: &'a str,
+    /// The partner's AS2 name (`AS2-To`).
+    pub to: &'a str,
+    /// The payload's content type: `application/edi-x12`, `application/edifact`,
+    /// `application/octet-stream`, ...
+    pub content_type: &'a str,
+    /// The file name to announce in `Content-Disposition`, if any.
+    pub filename: Option<&'a str>,
+    /// The `Subject` header, if any.
+    pub subject: Option<&'a str>,
+    /// Our identity to sign with (SHA-256, detached `multipart/signed`), or no signature.
+    pub sign: Option<&'a Identity>,
+    /// The partner's certificate and the cipher to encrypt with, or no encryption.
+    pub encrypt: Option<(&'a Certificate, Encryption)>,
+    /// The receipt to request.
+    pub mdn: MdnRequest,
+}
+
+/// A message ready to be POSTed: HTTP header fields and body.
+#[derive(Debug, Clone)]
+pub struct OutgoingMessage {
+    /// The `Message-ID` without angle brackets (what the MDN's `Original-Message-ID` names).
+    pub message_id: String,
+    /// The HTTP header fields to send, `Content-Type` among them.
+    pub headers: Vec<(String, String)>,
+    /// The HTTP body.
+    pub body: Vec<u8>,
+    /// The MIC the partner's MDN must return (RFC 4130 §7.3.1): over the signed entity when
+    /// signed, else over the payload entity.
+    pub mic: Mic,
+}
+
+/// Builds an outgoing AS2 message for `payload` (sent byte for byte, `Content-Transfer-Encoding:
+/// binary`, so no line ends are changed and the MIC is over exactly what is sent).
+pub fn build(payload: &[u8], out: &Outgoing<'_>) -> Result<OutgoingMessage, Error> {
+    check_name("AS2-From", out.from)?;
+    check_name("AS2-To", out.to)?;
+    if out.content_type.contains(['\r', '\n']) {
+        return Err(Error::Header {
+            name: "Content-Type",
+            problem: "contains a line break".into(),
+        });
+    }
+    let mut payload_headers = vec![
+        ("Content-Type".to_string(), out.content_type.to_string()),
+        (
+            "Content-Transfer-Encoding".to_string(),
+            "binary".to_string(),
+        ),
+    ];
+    if let Some(name) = out.filename {
+        // Quotes and line breaks cannot be escaped portably in a filename parameter.
+        let name: String = name
+            .chars()
+            .filter(|c| !matches!(c, '"' | '\\' | '\r' | '\n'))
+            .collect();
+        payload_headers.push((
+            "Content-Disposition".to_string(),
+            format!("attachment; filename=\"{name}\""),
+        ));
+    }
+    let payload_entity = Entity {
+        headers: payload_headers,
+        body: payload.to_vec(),
+    };
+    let payload_bytes = payload_entity.to_bytes();
+
+    let (mut entity, mic) = match out.sign {
+        Some(id) => {
+            let mic = Mic::compute(&payload_bytes, "sha-256")?;
+            (sign_entity(&payload_bytes, id)?, mic)
+        }
+        None => {
+            let mic = Mic::compute(&payload_bytes, "sha-256")?;
+            (payload_entity, mic)
+        }
+    };
+
+    if let Some((cert, enc)) = out.encrypt {
+        let mut certs = Stack::new().map_err(|source| Error::Crypto {
+            operation: "encrypt",
+            source,
+        })?;
+        certs.push(cert.0.clone()).map_err(|source| Error::Crypto {
+            operation: "encrypt",
+            source,
+        })?;
+        let cms =
+            CmsContentInfo::encrypt(&certs, &entity.to_bytes(), enc.cipher(), CMSOptions::BINARY)
+                .and_then(|c| c.to_der())
+                .map_err(|source| Error::Crypto {
+                    operation: "encrypt",
+                    source,
+                })?;
+        entity = Entity {
+            headers: vec![
+                (
+                    "Content-Type".to_string(),
+                    "application/pkcs7-mime; smime-type=enveloped-data; name=\"smime.p7m\""
+                        .to_string(),
+                ),
+                (
+                    "Content-Transfer-Encoding".to_string(),
+                    "binary".to_string(),
+                ),
+                (
+                    "Content-Disposition".to_string(),
+                    "attachment; filename=\"smime.p7m\"".to_string(),
+                ),
+            ],
+            body: cms,
+        };
+    }
+
+    let message_id = format!("{}@{}", random_token()?, sanitize_host(out.from));
+    let mut headers = vec![
+        ("AS2-Version".to_string(), "1.2".to_string()),
+        ("AS2-From".to_string(), quote_name(out.from)),
+        ("AS2-To".to_string(), quote_name(out.to)),
+        ("Message-ID".to_string(), format!("<{message_id}>")),
+        ("MIME-Version".to_string(), "1.0".to_string()),
+    ];
+    if let Some(s) = out.subject {
+        headers.push(("Subject".to_string(), s.replace(['\r', '\n'], " ")));
+    }
+    let (to, signed, url) = match &out.mdn {
+        MdnRequest::None => (None, false, None),
+        MdnRequest::Sync { to, signed } => (Some(to), *signed, None),
+        MdnRequest::Async { to, signed, url } => (Some(to), *signed, Some(url)),
+    };
+    if let Some(to) = to {
+        headers.push((
+            "Disposition-Notification-To".to_string(),
+            to.replace(['\r', '\n'], ""),
+        ));
+        if let Some(url) = url {
+            headers.push((
+                "Receipt-Delivery-Option".to_string(),
+                url.replace(['\r', '\n'], ""),
+            ));
+        }
+        if signed {
+            headers.push((
+                "Disposition-Notification-Options".to_string(),
+                "signed-receipt-protocol=required, pkcs7-signature; signed-receipt-micalg=required, sha-256"
+                    .to_string(),
+            ));
+        }
+    }
+    // The top entity's own fields travel as HTTP header fields.
+    headers.extend(entity.headers);
+    tracing::debug!(message_id = %message_id, from = out.from, to = out.to,
+        signed = out.sign.is_some(), encrypted = out.encrypt.is_some(), "as2 message built");
+    Ok(OutgoingMessage {
+        message_id,
+        headers,
+        body: entity.body,
+        mic,
+    })
+}
+
+/// Wraps `content` (a complete MIME entity) in a detached SHA-256 `multipart/signed`.
+pub(crate) fn sign_entity(content: &[u8], id: &Identity) -> Result<Entity, Error> {
+    // BINARY: the bytes are signed as they are; the entity is already in the form it travels in.
+    let sig = CmsContentInfo::sign(
+        Some(&id.cert),
+        Some(&id.key),
+        None,
+        Some(content),
+        CMSOptions::DETACHED | CMSOptions::BINARY,
+    )
+    .and_then(|c| c.to_der())
+    .map_err(|source| Error::Crypto {
+        operation: "sign",
+        source,
+    })?;
+    let boundary = format!("----=_as2_{}", random_token()?);
+    let mut body = Vec::with_capacity(content.len() + sig.len() * 2 + 512);
+    body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+    body.extend_from_slice(content);
+    body.extend_from_slice(format!("\r\n--{boundary}\r\n").as_bytes());
+    body.extend_from_slice(
+        b"Content-Type: application/pkcs7-signature; name=\"smime.p7s\"; smime-type=signed-data\r\n\
+Content-Transfer-Encoding: base64\r\n\
+Content-Disposition: attachment; filename=\"smime.p7s\"\r\n\r\n",
+    );
+    body.extend_from_slice(&base64_lines(&sig));
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    Ok(Entity {
+        headers: vec![(
+            "Content-Type".to_string(),
+            format!(
+                "multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256; boundary=\"{boundary}\""
+            ),
+        )],
+        body,
+    })
+}
+
+fn check_name(header: &'static str, name: &str) -> Result<(), Error> {
+    // RFC 4130 §6.2: 1 to 128 printable ASCII characters.
+    if name.is_empty() || name.len() > 128 || !name.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return Err(Error::Header {
+            name: header,
+            problem: format!("{name:?} is not 1-128 printable ASCII characters"),
+        });
+    }
+    Ok(())
+}
+
+/// An AS2 name as a header value: quoted when it holds a space, quote or backslash (RFC 4130 §6.2).
+pub(crate) fn quote_name(name: &str) -> String {
+    if name.contains([' ', '"', '\\']) {
+        format!("\"{}\"", name.replace('\\', "\\\\").replace('"', "\\\""))
+    } else {
+        name.to_string()
+    }
+}
+
+/// The inverse of [`quote_name`].
+pub(crate) fn unquote_name(value: &str) -> String {
+    let v = value.trim();
+    if v.len() >= 2 && v.starts_with('"') && v.ends_with('"') {
+        let inner = &v[1..v.len() - 1];
+        let mut out = String::with_capacity(inner.len());
+        let mut esc = false;
+        for c in inner.chars() {
+            if esc || c != '\\' {
+                out.push(c);
+                esc = false;
+            } else {
+                esc = true;
+            }
+        }
+        out
+    } else {
+        v.to_string()
+    }
+}
+
+fn sanitize_host(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+        .collect();
+    if s.is_empty() { "as2".to_string() } else { s }
+}
