@@ -197,24 +197,34 @@ pub fn queue_digest(outbox: &Outbox, start: u64, length: u64) -> Result<bool, ou
         "\nEach waits for an operator: `edigate outbox list --state dead` shows them, \
          `edigate outbox retry ID` sends one again once the cause is fixed.\n",
     );
-    let new = NewDelivery::new(
-        DESTINATION,
+    enqueue_alert(
+        outbox,
         format!("alert:dead-lettered:{start}"),
-        "text/plain",
-        clock::now_ms(),
-    );
+        &text,
+        n,
+        start,
+        "dead-lettered deliveries: alert queued",
+    )
+}
+
+/// Queues an alert mail under `key` (its window); false when one is already queued for it (a
+/// window checked again, perhaps with another list since an operator acted: already alerted).
+fn enqueue_alert(
+    outbox: &Outbox,
+    key: String,
+    text: &str,
+    count: usize,
+    window_start: u64,
+    what: &'static str,
+) -> Result<bool, outbox::Error> {
+    let new = NewDelivery::new(DESTINATION, key, "text/plain", clock::now_ms());
     match outbox.enqueue(new, text.as_bytes()) {
         Ok(e) => {
             if e.created {
-                tracing::warn!(
-                    dead = n,
-                    window_start = start,
-                    "dead-lettered deliveries: alert queued"
-                );
+                tracing::warn!(count, window_start, "{what}");
             }
             Ok(e.created)
         }
-        // Queued before with another list (an operator retried one since): already alerted.
         Err(outbox::Error::KeyConflict { .. }) => Ok(false),
         Err(e) => Err(e),
     }
@@ -301,43 +311,19 @@ pub fn queue_files_digest(outbox: &Outbox, start: u64, length: u64) -> Result<bo
         "\n`edigate trace ID` shows each one's whole story; `edigate reprocess ID` runs a file \
          again once the cause is fixed.\n",
     );
-    let new = NewDelivery::new(
-        DESTINATION,
+    enqueue_alert(
+        outbox,
         format!("alert:files:{start}"),
-        "text/plain",
-        clock::now_ms(),
-    );
-    match outbox.enqueue(new, text.as_bytes()) {
-        Ok(e) => {
-            if e.created {
-                tracing::warn!(
-                    files = n,
-                    window_start = start,
-                    "files need attention: alert queued"
-                );
-            }
-            Ok(e.created)
-        }
-        Err(outbox::Error::KeyConflict { .. }) => Ok(false),
-        Err(e) => Err(e),
-    }
+        &text,
+        n,
+        start,
+        "files need attention: alert queued",
+    )
 }
 
 /// `ms` since the Unix epoch as UTC `YYYY-MM-DD HH:MM:SS`.
 fn utc(ms: u64) -> String {
-    let t = i64::try_from(ms / 1000)
-        .ok()
-        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    clock::utc_at(ms, ("-", " ", ":"))
 }
 
 #[cfg(test)]

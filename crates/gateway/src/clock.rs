@@ -33,3 +33,21 @@ pub fn ack_timestamp() -> validate::ack::Timestamp {
         time: format!("{:02}{:02}", now.hour(), now.minute()),
     }
 }
+
+/// `ms` since the Unix epoch as UTC date and time, the parts joined by `date`, `between` and
+/// `time` (`("-", " ", ":")` gives `2026-11-23 22:50:37`, `("", "", "")` gives `20261123225037`).
+pub fn utc_at(ms: u64, (date, between, time): (&str, &str, &str)) -> String {
+    let t = i64::try_from(ms / 1000)
+        .ok()
+        .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}{date}{:02}{date}{:02}{between}{:02}{time}{:02}{time}{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}

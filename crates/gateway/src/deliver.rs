@@ -146,19 +146,7 @@ impl NameValues {
 
 /// `ms` since the Unix epoch as UTC `YYYYMMDDHHMMSS`.
 fn utc_compact(ms: u64) -> String {
-    let t = i64::try_from(ms / 1000)
-        .ok()
-        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}{:02}{:02}{:02}{:02}{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    clock::utc_at(ms, ("", "", ""))
 }
 
 /// Delivers what is due now, up to `limit` deliveries with at most `concurrency` at once per
