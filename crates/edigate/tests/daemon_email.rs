@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
-use support::{Daemon, example, wait_until};
+use support::{Daemon, example, root, wait_until};
 
 const TOKEN: &str = "email-test-token";
 
@@ -746,6 +746,67 @@ fn files_set_aside_duplicated_or_rejected_are_reported_in_one_digest_per_interva
         assert!(m["subject"].as_str().unwrap().contains("attention"), "{m}");
     }
     assert!(mails.len() <= expected.len(), "grouped: {mails:?}");
+    daemon.stop();
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_silent_partner_is_raised_once_and_its_recovery_reported() {
+    let dir = scratch("conditions");
+    let smtp = SmtpSink::start(&dir.join("mail"), None);
+    // The example partners, ACME expected to send within a second.
+    let partners = dir.join("partners");
+    fs::create_dir_all(&partners).unwrap();
+    for name in ["acme-retail", "eurofoods", "northwind"] {
+        let text = fs::read_to_string(root().join(format!("deploy/examples/partners/{name}.toml")))
+            .unwrap();
+        let text = if name == "acme-retail" {
+            format!("expect_within = \"1s\"\n{text}")
+        } else {
+            text
+        };
+        fs::write(partners.join(format!("{name}.toml")), text).unwrap();
+    }
+    let daemon = Daemon::start(
+        "email-conditions",
+        &format!(
+            "partners_dir = {:?}\n[alerts]\nto = [\"ops@widgetco.example\"]\n\
+             from = \"edigate@widgetco.example\"\nhost = \"127.0.0.1\"\nport = {}\n\
+             tls = \"none\"\nmin_interval_s = 1\n[admin]\nlisten = \"127.0.0.1:0\"\n\
+             token = \"{TOKEN}\"\n",
+            partners.display().to_string(),
+            smtp.port
+        ),
+    );
+    let bodies = |smtp: &SmtpSink| -> Vec<String> {
+        smtp.messages()
+            .iter()
+            .map(|m| show(m)["body"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    wait_until("ACME's silence raised", || {
+        bodies(&smtp)
+            .iter()
+            .any(|b| b.contains("Raised at") && b.contains("partner acme-retail has sent nothing"))
+    });
+    // Still silent a few intervals later: not raised again.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let raised = bodies(&smtp)
+        .iter()
+        .filter(|b| b.contains("partner acme-retail has sent nothing"))
+        .count();
+    assert_eq!(raised, 1, "{:?}", bodies(&smtp));
+    // ACME sends: the condition ends, and that is reported.
+    daemon.drop_file("acme-retail", "po.x12", &example("order-850.x12"));
+    wait_until("ACME's recovery reported", || {
+        bodies(&smtp).iter().any(|b| {
+            b.contains("Recovered by") && b.contains("partner acme-retail has sent nothing")
+        })
+    });
+    for m in smtp.messages() {
+        let m = show(&m);
+        assert!(m["subject"].as_str().unwrap().contains("raised"), "{m}");
+    }
     daemon.stop();
     let _ = fs::remove_dir_all(&dir);
 }

@@ -11,6 +11,7 @@
 //! Deliveries dead-lettered in windows that closed while the gateway was stopped for longer than
 //! one interval are not reported; `edigate outbox list --state dead` still shows them.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,6 +76,13 @@ pub struct AlertsConfig {
     /// The shortest time between two digests of one rule, in seconds.
     #[serde(default = "default_min_interval_s")]
     pub min_interval_s: u64,
+    /// Alert when more deliveries than this wait to be sent (pending or in flight), all
+    /// destinations together.
+    #[serde(default)]
+    pub queue_depth: Option<u64>,
+    /// Alert when the outbox database and the spool together take more bytes than this.
+    #[serde(default)]
+    pub storage_bytes: Option<u64>,
 }
 
 impl AlertsConfig {
@@ -120,6 +128,9 @@ impl Gateway {
         let mut next = (clock::now_ms() / interval).saturating_sub(1);
         let mut ticks =
             tokio::time::interval(Duration::from_millis((interval / 4).clamp(50, 1000)));
+        // The conditions standing at the last check (kept in memory: after a restart, those
+        // still standing are reported once more, and ones that ended while stopped are not).
+        let active = Arc::new(std::sync::Mutex::new(BTreeMap::<String, String>::new()));
         loop {
             ticks.tick().await;
             let current = clock::now_ms() / interval;
@@ -127,12 +138,19 @@ impl Gateway {
                 continue;
             }
             let gw = Arc::clone(&self);
+            let active = Arc::clone(&active);
             let (from, to) = (next, current);
             let checked = tokio::task::spawn_blocking(move || {
                 for window in from..to {
                     queue_digest(&gw.pipeline.outbox, window * interval, interval)?;
                     queue_files_digest(&gw.pipeline.outbox, window * interval, interval)?;
                 }
+                let standing = gw.conditions()?;
+                let mut before = active
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                queue_conditions_digest(&gw.pipeline.outbox, &before, &standing, to * interval)?;
+                *before = standing;
                 Ok::<_, outbox::Error>(())
             })
             .await;
@@ -144,6 +162,137 @@ impl Gateway {
             }
         }
     }
+}
+
+impl Gateway {
+    /// The conditions that stand now, by key, each with its description: partners silent past
+    /// their `expect_within`, documents unacknowledged past `ack_within`, a delivery queue
+    /// deeper than `[alerts] queue_depth`, storage over `[alerts] storage_bytes`.
+    fn conditions(&self) -> Result<BTreeMap<String, String>, outbox::Error> {
+        let outbox = &self.pipeline.outbox;
+        let partners = &self.pipeline.partners;
+        let now = clock::now_ms();
+        let mut standing = BTreeMap::new();
+        for q in crate::silence::quiet(outbox, &crate::silence::Watch::all(partners), now)? {
+            if q.silent {
+                standing.insert(
+                    format!("silent:{}", q.partner),
+                    format!(
+                        "partner {} has sent nothing for {} s (expected within {} s)",
+                        q.partner,
+                        q.quiet_for_ms / 1000,
+                        q.expect_within_ms / 1000
+                    ),
+                );
+            }
+        }
+        let mut overdue: BTreeMap<String, usize> = BTreeMap::new();
+        for o in crate::reconcile::overdue(outbox, partners, now)? {
+            *overdue.entry(o.partner).or_default() += 1;
+        }
+        for (partner, n) in overdue {
+            standing.insert(
+                format!("overdue:{partner}"),
+                format!("{n} document(s) to partner {partner} not acknowledged in time"),
+            );
+        }
+        let Some(config) = &self.config.alerts else {
+            return Ok(standing);
+        };
+        if let Some(limit) = config.queue_depth {
+            let queued: u64 = outbox
+                .counts()?
+                .iter()
+                .filter(|c| c.destination != DESTINATION)
+                .map(|c| c.pending + c.in_flight)
+                .sum();
+            if queued > limit {
+                standing.insert(
+                    "queue".into(),
+                    format!("{queued} deliveries waiting to be sent (more than {limit})"),
+                );
+            }
+        }
+        if let Some(limit) = config.storage_bytes {
+            let bytes = outbox.size_on_disk()? + dir_bytes(self.pipeline.spool.root());
+            if bytes > limit {
+                standing.insert(
+                    "storage".into(),
+                    format!("the outbox and the spool take {bytes} bytes (more than {limit})"),
+                );
+            }
+        }
+        Ok(standing)
+    }
+}
+
+/// The bytes of every file under `dir`.
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Queues one mail for the conditions that started or ended since the last check (`before`),
+/// if any did: what is wrong now, and what recovered.
+pub fn queue_conditions_digest(
+    outbox: &Outbox,
+    before: &BTreeMap<String, String>,
+    now: &BTreeMap<String, String>,
+    at: u64,
+) -> Result<bool, outbox::Error> {
+    let raised: Vec<&String> = now
+        .iter()
+        .filter(|(k, _)| !before.contains_key(*k))
+        .map(|(_, v)| v)
+        .collect();
+    let recovered: Vec<&String> = before
+        .iter()
+        .filter(|(k, _)| !now.contains_key(*k))
+        .map(|(_, v)| v)
+        .collect();
+    if raised.is_empty() && recovered.is_empty() {
+        return Ok(false);
+    }
+    let mut text = format!(
+        "Subject: edigate: {} raised, {} recovered\n\n",
+        raised.len(),
+        recovered.len()
+    );
+    if !raised.is_empty() {
+        text.push_str(&format!("Raised at {} UTC:\n", utc(at)));
+        for r in &raised {
+            text.push_str(&format!("  {r}\n"));
+        }
+        text.push('\n');
+    }
+    if !recovered.is_empty() {
+        text.push_str(&format!(
+            "Recovered by {} UTC (as last reported):\n",
+            utc(at)
+        ));
+        for r in &recovered {
+            text.push_str(&format!("  {r}\n"));
+        }
+        text.push('\n');
+    }
+    text.push_str("`edigate status` shows what stands now.\n");
+    enqueue_alert(
+        outbox,
+        format!("alert:conditions:{at}"),
+        &text,
+        raised.len() + recovered.len(),
+        at,
+        "conditions changed: alert queued",
+    )
 }
 
 /// Queues the digest of the deliveries dead-lettered in `[start, start + length)`, if any;
