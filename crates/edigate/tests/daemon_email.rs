@@ -810,3 +810,95 @@ fn a_silent_partner_is_raised_once_and_its_recovery_reported() {
     daemon.stop();
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// An HTTP endpoint on loopback that answers 200 and keeps each request's body.
+fn hook_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/alerts", listener.local_addr().unwrap());
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = std::sync::Arc::clone(&bodies);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(50) {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            let body = loop {
+                let Ok(n) = stream.read(&mut buf) else {
+                    break None;
+                };
+                if n == 0 {
+                    break None;
+                }
+                request.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&request).into_owned();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse::<usize>().ok())?
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= length {
+                        break Some(body.to_owned());
+                    }
+                }
+            };
+            if let Some(body) = body {
+                kept.lock().unwrap().push(body);
+            }
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    (url, bodies)
+}
+
+#[test]
+fn alerts_are_posted_to_the_webhook_as_well_as_mailed() {
+    let dir = scratch("alert-hook");
+    let smtp = SmtpSink::start(&dir.join("mail"), None);
+    let (hook, posted) = hook_receiver();
+    let partners = email_partner(&dir, smtp.port, "nobody@acme-retail.example", "");
+    let daemon = Daemon::start(
+        "email-alert-hook",
+        &format!(
+            "{}[alerts]\nto = [\"ops@widgetco.example\"]\nfrom = \"edigate@widgetco.example\"\n\
+             host = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nmin_interval_s = 1\n\
+             [alerts.webhook]\nurl = \"{hook}\"\n",
+            config(&partners),
+            smtp.port
+        ),
+    );
+    // The partner's mailbox is refused: its acknowledgements die, and that is alerted.
+    daemon.drop_file("acme-retail", "po-731.x12", &example("order-850.x12"));
+    wait_until("the alert posted", || {
+        posted
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|b| b.contains("dead-lettered"))
+    });
+    wait_until("the alert mailed", || !smtp.messages().is_empty());
+    daemon.stop();
+    let posts = posted.lock().unwrap().clone();
+    let alert: Value =
+        serde_json::from_str(posts.iter().find(|b| b.contains("dead-lettered")).unwrap()).unwrap();
+    assert_eq!(alert["type"], "alert", "{alert}");
+    assert!(
+        alert["subject"]
+            .as_str()
+            .unwrap()
+            .ends_with("dead-lettered"),
+        "{alert}"
+    );
+    assert!(alert["text"].as_str().unwrap().contains("550"), "{alert}");
+    // The mail says the same.
+    let mail = show(&smtp.messages()[0]);
+    assert_eq!(mail["subject"], alert["subject"], "{mail}");
+    let _ = fs::remove_dir_all(&dir);
+}

@@ -28,6 +28,9 @@ use crate::{Gateway, clock};
 /// The outbox destination of alert mails.
 pub const DESTINATION: &str = "alerts:email";
 
+/// The outbox destination of alerts posted to `[alerts.webhook]`.
+pub const WEBHOOK_DESTINATION: &str = "alerts:webhook";
+
 /// How many dead deliveries a digest lists one by one; the rest are counted.
 const LISTED: usize = 50;
 
@@ -83,6 +86,24 @@ pub struct AlertsConfig {
     /// Alert when the outbox database and the spool together take more bytes than this.
     #[serde(default)]
     pub storage_bytes: Option<u64>,
+    /// Also post each alert, as JSON, to this HTTP endpoint (a chat or paging hook).
+    #[serde(default)]
+    pub webhook: Option<AlertWebhook>,
+}
+
+/// `[alerts.webhook]`: where alerts are posted besides the mail.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertWebhook {
+    /// The endpoint (`http` or `https`).
+    pub url: String,
+    /// The environment variable holding the HMAC secret the posts are signed with, as the event
+    /// webhook signs them.
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// How long a post may take, in milliseconds.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
 }
 
 impl AlertsConfig {
@@ -139,17 +160,28 @@ impl Gateway {
             }
             let gw = Arc::clone(&self);
             let active = Arc::clone(&active);
+            let webhook = self
+                .config
+                .alerts
+                .as_ref()
+                .is_some_and(|a| a.webhook.is_some());
             let (from, to) = (next, current);
             let checked = tokio::task::spawn_blocking(move || {
                 for window in from..to {
-                    queue_digest(&gw.pipeline.outbox, window * interval, interval)?;
-                    queue_files_digest(&gw.pipeline.outbox, window * interval, interval)?;
+                    queue_digest(&gw.pipeline.outbox, window * interval, interval, webhook)?;
+                    queue_files_digest(&gw.pipeline.outbox, window * interval, interval, webhook)?;
                 }
                 let standing = gw.conditions()?;
                 let mut before = active
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                queue_conditions_digest(&gw.pipeline.outbox, &before, &standing, to * interval)?;
+                queue_conditions_digest(
+                    &gw.pipeline.outbox,
+                    &before,
+                    &standing,
+                    to * interval,
+                    webhook,
+                )?;
                 *before = standing;
                 Ok::<_, outbox::Error>(())
             })
@@ -203,7 +235,7 @@ impl Gateway {
             let queued: u64 = outbox
                 .counts()?
                 .iter()
-                .filter(|c| c.destination != DESTINATION)
+                .filter(|c| c.destination != DESTINATION && c.destination != WEBHOOK_DESTINATION)
                 .map(|c| c.pending + c.in_flight)
                 .sum();
             if queued > limit {
@@ -248,6 +280,7 @@ pub fn queue_conditions_digest(
     before: &BTreeMap<String, String>,
     now: &BTreeMap<String, String>,
     at: u64,
+    webhook: bool,
 ) -> Result<bool, outbox::Error> {
     let raised: Vec<&String> = now
         .iter()
@@ -292,12 +325,18 @@ pub fn queue_conditions_digest(
         raised.len() + recovered.len(),
         at,
         "conditions changed: alert queued",
+        webhook,
     )
 }
 
 /// Queues the digest of the deliveries dead-lettered in `[start, start + length)`, if any;
 /// returns whether one was queued now.
-pub fn queue_digest(outbox: &Outbox, start: u64, length: u64) -> Result<bool, outbox::Error> {
+pub fn queue_digest(
+    outbox: &Outbox,
+    start: u64,
+    length: u64,
+    webhook: bool,
+) -> Result<bool, outbox::Error> {
     let end = start + length;
     let filter = DeliveryFilter {
         state: Some(DeliveryStateKind::Dead),
@@ -307,7 +346,7 @@ pub fn queue_digest(outbox: &Outbox, start: u64, length: u64) -> Result<bool, ou
         .list_deliveries(&filter, usize::MAX)?
         .into_iter()
         // An alert that could not be sent is not itself alerted: it would never end.
-        .filter(|d| d.destination != DESTINATION)
+        .filter(|d| d.destination != DESTINATION && d.destination != WEBHOOK_DESTINATION)
         .filter_map(|d| match &d.state {
             DeliveryState::Dead { reason, at } if (start..end).contains(at) => {
                 let (at, reason) = (*at, reason.clone());
@@ -353,6 +392,7 @@ pub fn queue_digest(outbox: &Outbox, start: u64, length: u64) -> Result<bool, ou
         n,
         start,
         "dead-lettered deliveries: alert queued",
+        webhook,
     )
 }
 
@@ -365,25 +405,54 @@ fn enqueue_alert(
     count: usize,
     window_start: u64,
     what: &'static str,
+    webhook: bool,
 ) -> Result<bool, outbox::Error> {
-    let new = NewDelivery::new(DESTINATION, key, "text/plain", clock::now_ms());
-    match outbox.enqueue(new, text.as_bytes()) {
-        Ok(e) => {
-            if e.created {
-                tracing::warn!(count, window_start, "{what}");
-            }
-            Ok(e.created)
+    let new = NewDelivery::new(DESTINATION, key.clone(), "text/plain", clock::now_ms());
+    let created = match outbox.enqueue(new, text.as_bytes()) {
+        Ok(e) => e.created,
+        Err(outbox::Error::KeyConflict { .. }) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    if created && webhook {
+        // The same alert as JSON: the subject line, and the text below it.
+        let (subject, body) = text
+            .split_once("\n\n")
+            .map_or(("", text), |(s, b)| (s.trim_start_matches("Subject: "), b));
+        // `id` as the event webhook's posts have one: receivers deduplicate by it.
+        let json = serde_json::json!({
+            "id": key,
+            "type": "alert",
+            "subject": subject,
+            "text": body,
+            "window_start_ms": window_start,
+        });
+        let new = NewDelivery::new(
+            WEBHOOK_DESTINATION,
+            format!("{key}@webhook"),
+            "application/json",
+            clock::now_ms(),
+        );
+        match outbox.enqueue(new, json.to_string().as_bytes()) {
+            Ok(_) | Err(outbox::Error::KeyConflict { .. }) => {}
+            Err(e) => return Err(e),
         }
-        Err(outbox::Error::KeyConflict { .. }) => Ok(false),
-        Err(e) => Err(e),
     }
+    if created {
+        tracing::warn!(count, window_start, "{what}");
+    }
+    Ok(created)
 }
 
 /// Queues the digest of the files that need attention, finished in `[start, start + length)`:
 /// set aside (unknown sender, wrong receiver, unreadable), duplicate interchanges, failed, and
 /// processed ones with an interchange or message rejected (a negative acknowledgement went back).
 /// Returns whether one was queued now.
-pub fn queue_files_digest(outbox: &Outbox, start: u64, length: u64) -> Result<bool, outbox::Error> {
+pub fn queue_files_digest(
+    outbox: &Outbox,
+    start: u64,
+    length: u64,
+    webhook: bool,
+) -> Result<bool, outbox::Error> {
     let end = start + length;
     // Files are listed by arrival; a file finished in the window arrived before its end, and
     // (processing takes far less than a day) after a day before its start.
@@ -467,6 +536,7 @@ pub fn queue_files_digest(outbox: &Outbox, start: u64, length: u64) -> Result<bo
         n,
         start,
         "files need attention: alert queued",
+        webhook,
     )
 }
 
@@ -498,9 +568,9 @@ mod tests {
                 .expect("fail");
             ids.push(id);
         }
-        assert!(queue_digest(&outbox, 10_000, 10_000).expect("digest"));
-        assert!(!queue_digest(&outbox, 10_000, 10_000).expect("again"));
-        assert!(!queue_digest(&outbox, 0, 10_000).expect("an empty window"));
+        assert!(queue_digest(&outbox, 10_000, 10_000, false).expect("digest"));
+        assert!(!queue_digest(&outbox, 10_000, 10_000, false).expect("again"));
+        assert!(!queue_digest(&outbox, 0, 10_000, false).expect("an empty window"));
         let filter = DeliveryFilter {
             destination: Some(DESTINATION.into()),
             ..DeliveryFilter::default()

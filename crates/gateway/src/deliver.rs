@@ -25,6 +25,9 @@ pub struct Destinations {
     /// The operators' mailbox for alerts ([`crate::alerts::DESTINATION`]), when `[alerts]` is
     /// configured.
     pub alerts: Option<crate::email::EmailOutbox>,
+    /// Where alerts are posted besides ([`crate::alerts::WEBHOOK_DESTINATION`]), when
+    /// `[alerts.webhook]` is set.
+    pub alerts_webhook: Option<Sink>,
 }
 
 /// Where one partner's documents go.
@@ -53,6 +56,11 @@ impl Destinations {
             && let Some(mailbox) = &self.alerts
         {
             return mailbox.deliver_text(d, payload);
+        }
+        if d.destination == crate::alerts::WEBHOOK_DESTINATION
+            && let Some(hook) = &self.alerts_webhook
+        {
+            return hook.deliver_with_id(d.id, payload);
         }
         let Some(target) = self.partners.get(&d.destination) else {
             return Err(DeliveryError::UnknownDestination(d.destination.clone()));

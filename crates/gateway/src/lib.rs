@@ -246,6 +246,19 @@ impl Gateway {
             .as_ref()
             .map(|a| email::EmailOutbox::new(alerts::DESTINATION.into(), a.email()))
             .transpose()?;
+        let alerts_webhook = match config.alerts.as_ref().and_then(|a| a.webhook.as_ref()) {
+            None => None,
+            Some(w) => Some(Sink::Webhook(Box::new(
+                webhook::WebhookSink::open(
+                    "alerts",
+                    &w.url,
+                    w.secret_env.as_deref(),
+                    w.timeout_ms,
+                    &BTreeMap::new(),
+                )
+                .map_err(|e| Error::Internal(format!("[alerts.webhook]: {e}")))?,
+            ))),
+        };
 
         // Here rather than in `run`: a token variable that is not set is a configuration error.
         let admin_token = admin::resolve_token(&config.admin, data)?;
@@ -295,6 +308,7 @@ impl Gateway {
                 partners: partner_dirs,
                 file_names,
                 alerts,
+                alerts_webhook,
             },
             retry,
             admin_token,
