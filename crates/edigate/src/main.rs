@@ -53,6 +53,8 @@ enum Command {
     /// Hand business events (order responses, shipment notices, invoices) to the running
     /// gateway, to be written as each partner's EDI and delivered.
     Send(commands::send::SendArgs),
+    /// AS2 onboarding: `edigate as2 keygen` makes our key pair and certificate.
+    As2(commands::as2::As2Args),
     /// Check partners' SFTP servers: host key, login, directories, write access.
     Sftp(commands::sftp::SftpArgs),
 }
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
         Command::Compose(args) => commands::compose::run(&args),
         Command::Reprocess(args) => commands::reprocess::run(&args),
         Command::Send(args) => commands::send::run(&args),
+        Command::As2(args) => commands::as2::run(&args),
         Command::Sftp(args) => commands::sftp::run(&args),
     }
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod as2;
 pub mod compose;
 pub mod messages;
 pub mod ops;
