@@ -147,6 +147,22 @@ impl Certificate {
             .join(":"))
     }
 
+    /// Whole days from now to the end of the certificate's validity (negative once expired).
+    pub fn days_left(&self) -> Result<i64, Error> {
+        let now = Asn1Time::days_from_now(0).map_err(|source| Error::Crypto {
+            operation: "reading the clock",
+            source,
+        })?;
+        let diff = now
+            .diff(self.0.not_after())
+            .map_err(|source| Error::Crypto {
+                operation: "reading the certificate's validity",
+                source,
+            })?;
+        // `diff` splits the span into days and seconds of the same sign.
+        Ok(i64::from(diff.days))
+    }
+
     /// The end of the certificate's validity, as OpenSSL prints it (`Nov 23 23:14:26 2028 GMT`).
     pub fn not_after(&self) -> String {
         self.0.not_after().to_string()

@@ -94,3 +94,94 @@ fn a_generated_identity_signs_encrypts_and_reads_back() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("keys are not replaced"));
     assert_eq!(std::fs::read(out.join("key.pem")).unwrap(), key);
 }
+
+mod support;
+
+fn edigate(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_edigate"))
+        .args(args)
+        .env_remove("EDIGATE_ADMIN")
+        .env_remove("EDIGATE_TOKEN")
+        .output()
+        .expect("edigate runs")
+}
+
+#[test]
+fn a_partners_certificate_near_its_end_is_checked_and_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let partners = dir.path().join("partners");
+    std::fs::create_dir_all(&partners).unwrap();
+    // The partner's certificate, ending in ten days.
+    let run = keygen(&partners.join("as2"), &["--days", "10"]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let acme =
+        std::fs::read_to_string(support::root().join("deploy/examples/partners/acme-retail.toml"))
+            .unwrap();
+    let with = |certificate: &str| {
+        format!(
+            "{acme}\n[as2]\nid = \"ACMEAS2\"\nus = \"WIDGETCO-AS2\"\ncertificates = [\"{certificate}\"]\n"
+        )
+    };
+    let file = partners.join("acme-retail.toml");
+
+    // A certificate that is not there is named with its line.
+    std::fs::write(&file, with("as2/missing.pem")).unwrap();
+    let out = edigate(&["partner", "check", file.to_str().unwrap()]);
+    let stderr = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("missing.pem") && stderr.contains("acme-retail.toml:"),
+        "{stderr}"
+    );
+
+    std::fs::write(&file, with("as2/cert.pem")).unwrap();
+    let out = edigate(&["partner", "check", file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let daemon = support::Daemon::start(
+        "as2-certificates",
+        &format!(
+            "partners_dir = {:?}\n[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"as2-test\"",
+            partners.display().to_string()
+        ),
+    );
+    let admin = daemon.admin_url();
+    let status = |json: bool| {
+        let mut args = vec!["status", "--admin", &admin, "--token", "as2-test"];
+        if json {
+            args.push("--json");
+        }
+        let out = edigate(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let report: serde_json::Value = serde_json::from_str(&status(true)).unwrap();
+    let expiring = report["expiring_certificates"].as_array().unwrap();
+    assert_eq!(expiring.len(), 1, "{report}");
+    assert_eq!(expiring[0]["partner"], "acme-retail");
+    let days = expiring[0]["days_left"].as_i64().unwrap();
+    assert!((9..=10).contains(&days), "{days}");
+    let human = status(false);
+    assert!(
+        human.contains("warning: partner acme-retail's AS2 certificate")
+            && human.contains("get its next one"),
+        "{human}"
+    );
+    daemon.stop();
+}

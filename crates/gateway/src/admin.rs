@@ -543,6 +543,9 @@ pub struct StatusReport {
     /// Documents we sent whose acknowledgement has not come within the partner's `ack_within`.
     #[serde(default)]
     pub overdue_acknowledgements: Vec<crate::reconcile::Overdue>,
+    /// Partners' AS2 certificates ending within 30 days (or ended), with no newer one to follow.
+    #[serde(default)]
+    pub expiring_certificates: Vec<crate::certificates::Expiring>,
     /// The SFTP links (inbound channels and partners' servers), as this process has seen them;
     /// absent from a daemon without SFTP support.
     #[serde(default)]
@@ -783,6 +786,10 @@ fn status_report(state: &AdminState, now: Millis) -> Result<StatusReport, ApiErr
         silent_partners: silent_partners(state, now)?,
         overdue_acknowledgements: match &state.outbound {
             Some(o) => crate::reconcile::overdue(outbox, o.partners(), now)?,
+            None => Vec::new(),
+        },
+        expiring_certificates: match &state.outbound {
+            Some(o) => crate::certificates::expiring(o.partners(), crate::certificates::WARN_DAYS),
             None => Vec::new(),
         },
         sftp: state.sftp.snapshot(),

@@ -86,6 +86,10 @@ pub struct AlertsConfig {
     /// Alert when the outbox database and the spool together take more bytes than this.
     #[serde(default)]
     pub storage_bytes: Option<u64>,
+    /// Alert when a partner's AS2 certificate ends within this many days (default 30) with no
+    /// newer one to follow.
+    #[serde(default = "default_certificate_days")]
+    pub certificate_days: i64,
     /// Also post each alert, as JSON, to this HTTP endpoint (a chat or paging hook).
     #[serde(default)]
     pub webhook: Option<AlertWebhook>,
@@ -132,6 +136,10 @@ impl AlertsConfig {
 
 fn default_timeout_ms() -> u64 {
     30_000
+}
+
+fn default_certificate_days() -> i64 {
+    crate::certificates::WARN_DAYS
 }
 
 fn default_min_interval_s() -> u64 {
@@ -231,6 +239,15 @@ impl Gateway {
         let Some(config) = &self.config.alerts else {
             return Ok(standing);
         };
+        for e in crate::certificates::expiring(partners, config.certificate_days) {
+            standing.insert(
+                format!("certificate:{}:{}", e.partner, e.path),
+                format!(
+                    "partner {}'s AS2 certificate {} ends {} ({} days left)",
+                    e.partner, e.path, e.not_after, e.days_left
+                ),
+            );
+        }
         if let Some(limit) = config.queue_depth {
             let queued: u64 = outbox
                 .counts()?

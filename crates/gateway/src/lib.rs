@@ -22,6 +22,7 @@
 pub mod acks;
 pub mod admin;
 pub mod alerts;
+pub mod certificates;
 pub mod clock;
 pub mod config;
 pub mod deliver;

@@ -38,10 +38,40 @@ pub struct Partner {
     /// How long this partner has to acknowledge a document we send (`ack_within`); past it the
     /// document is overdue in `edigate status` and `/metrics`. `None`: the gateway's default.
     pub ack_within: Option<Duration>,
+    /// The AS2 partnership, when the partner exchanges over AS2 (`[as2]`).
+    pub as2: Option<As2Partnership>,
     /// The default mappings with this partner's overrides applied.
     pub mappings: mapping::Mappings,
     /// The file this partner was read from.
     pub origin: PathBuf,
+}
+
+/// An AS2 partnership (`[as2]`): who the partner and we are in AS2 headers, the partner's
+/// certificates, and what its messages must be.
+#[derive(Debug, Clone)]
+pub struct As2Partnership {
+    /// The partner's AS2 name (`AS2-From` on what it sends).
+    pub id: String,
+    /// Our AS2 name toward it (`AS2-To` on what it sends).
+    pub us: String,
+    /// The partner's certificates, several at once during a rollover; read and checked when the
+    /// file is read.
+    pub certificates: Vec<As2Certificate>,
+    /// Where our messages to it are posted.
+    pub url: Option<String>,
+    /// Its messages must be signed, and ours are.
+    pub sign: bool,
+    /// Its messages must be encrypted, and ours are.
+    pub encrypt: bool,
+}
+
+/// One of a partner's AS2 certificates.
+#[derive(Debug, Clone)]
+pub struct As2Certificate {
+    /// The PEM file, as resolved from the partner file's directory.
+    pub path: PathBuf,
+    /// The certificate.
+    pub certificate: as2::Certificate,
 }
 
 /// How a partner speaks: one syntax, with the settings that only make sense for it.
@@ -277,6 +307,7 @@ struct RawPartner {
     x12: Option<Spanned<RawX12>>,
     edifact: Option<Spanned<RawEdifact>>,
     xml: Option<Spanned<RawXml>>,
+    as2: Option<Spanned<RawAs2>>,
     #[serde(default)]
     duplicates: RawDuplicates,
     outbound: Option<RawOutbound>,
@@ -344,6 +375,23 @@ struct RawOutbound {
     file_name: Option<Spanned<String>>,
     sftp: Option<Spanned<sftp::SftpConfig>>,
     email: Option<Spanned<crate::email::EmailConfig>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAs2 {
+    id: String,
+    us: String,
+    certificates: Vec<Spanned<String>>,
+    url: Option<String>,
+    #[serde(default = "yes")]
+    sign: bool,
+    #[serde(default = "yes")]
+    encrypt: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Reads and checks one partner file. Every problem found is returned, not just the first.
@@ -551,6 +599,44 @@ pub fn parse(path: &Path, text: &str) -> Result<Partner, Vec<Diagnostic>> {
     let expect_within = duration("expect_within", &raw.expect_within);
     let ack_within = duration("ack_within", &raw.ack_within);
 
+    let as2 = raw.as2.as_ref().map(|spanned| {
+        let raw_as2 = spanned.get_ref();
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut certificates = Vec::new();
+        for c in &raw_as2.certificates {
+            let file = base.join(c.get_ref());
+            match std::fs::read(&file)
+                .map_err(|e| e.to_string())
+                .and_then(|pem| as2::Certificate::from_pem(&pem).map_err(|e| e.to_string()))
+            {
+                Ok(certificate) => certificates.push(As2Certificate {
+                    path: file,
+                    certificate,
+                }),
+                Err(e) => at(
+                    c.span(),
+                    format!("{}: {e}", file.display()),
+                    Some("name a PEM certificate file, relative to this partner file".into()),
+                ),
+            }
+        }
+        if raw_as2.certificates.is_empty() {
+            at(
+                spanned.span(),
+                "[as2] lists no certificates".into(),
+                Some("certificates = [\"as2/partner.pem\"]".into()),
+            );
+        }
+        As2Partnership {
+            id: raw_as2.id.clone(),
+            us: raw_as2.us.clone(),
+            certificates,
+            url: raw_as2.url.clone(),
+            sign: raw_as2.sign,
+            encrypt: raw_as2.encrypt,
+        }
+    });
+
     let mut mappings = builtin;
     for (name, table) in &raw.mappings {
         if let Err(d) = overrides::apply(path, text, syntax, name, table, &mut mappings) {
@@ -571,6 +657,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Partner, Vec<Diagnostic>> {
         outbound_file_name,
         expect_within,
         ack_within,
+        as2,
         mappings,
         origin: path.to_path_buf(),
     })

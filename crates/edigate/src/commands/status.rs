@@ -127,6 +127,12 @@ fn render(r: &StatusReport, admin: &str) -> String {
     }
     warnings.extend(silence_warnings(r));
     warnings.extend(overdue_warnings(r));
+    warnings.extend(r.expiring_certificates.iter().map(|e| {
+        format!(
+            "partner {}'s AS2 certificate {} ends {} ({} days left): get its next one",
+            e.partner, e.path, e.not_after, e.days_left
+        )
+    }));
     warnings.extend(sftp_warnings(&r.sftp));
     for w in warnings {
         out.push_str(&format!("warning: {w}\n"));
