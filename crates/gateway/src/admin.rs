@@ -1040,17 +1040,14 @@ async fn delivery_action(
     state: Arc<AdminState>,
     id: &str,
     done: &'static str,
-    action: impl FnOnce(&Outbox, DeliveryId, Millis) -> outbox::Result<()> + Send + 'static,
+    action: impl FnOnce(&Outbox, DeliveryId, Millis) -> outbox::Result<Delivery> + Send + 'static,
 ) -> ApiResult<DeliveryAction> {
     let id: DeliveryId = parse_id(id, "d").ok_or_else(|| {
         ApiError::bad_request(format!("{id:?} is not a delivery id (d-000000000042)"))
     })?;
     blocking(move || {
-        action(&state.outbox, id, clock::now_ms())?;
-        let delivery = state
-            .outbox
-            .delivery(id)?
-            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no delivery {id}")))?;
+        // As the action left it: a sender may claim a retried delivery the next moment.
+        let delivery = action(&state.outbox, id, clock::now_ms())?;
         tracing::info!(delivery = %id, destination = %delivery.destination, "delivery {done} by an operator");
         Ok(DeliveryAction { delivery })
     })

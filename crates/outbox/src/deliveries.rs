@@ -665,7 +665,7 @@ impl Outbox {
     /// An operator's retry: a dead or pending delivery becomes due now, with a new round of
     /// attempts (attempts back to 0, [`RetryPolicy::max_age`] counting from now). Flushed.
     /// Any other state is [`Error::InvalidState`].
-    pub fn retry(&self, id: DeliveryId, now: Millis) -> Result<()> {
+    pub fn retry(&self, id: DeliveryId, now: Millis) -> Result<Delivery> {
         self.requeue(id, now, "retry it", |k| {
             matches!(k, DeliveryStateKind::Dead | DeliveryStateKind::Pending)
         })
@@ -675,22 +675,23 @@ impl Outbox {
     /// dead, dropped or still pending — due now with a fresh round of attempts and the same
     /// payload and idempotency key (the receiver deduplicates on it). Flushed. An in-flight one
     /// is [`Error::InvalidState`]: it is being sent.
-    pub fn redeliver(&self, id: DeliveryId, now: Millis) -> Result<()> {
+    pub fn redeliver(&self, id: DeliveryId, now: Millis) -> Result<Delivery> {
         self.requeue(id, now, "send it again", |k| {
             k != DeliveryStateKind::InFlight
         })
     }
 
     /// An operator's action that makes a delivery due now with a fresh round of attempts, from
-    /// the states `allowed` accepts. Flushed.
+    /// the states `allowed` accepts. Flushed. Returns the delivery as the action left it (a
+    /// sender may claim it a moment later).
     fn requeue(
         &self,
         id: DeliveryId,
         now: Millis,
         verb: &'static str,
         allowed: impl Fn(DeliveryStateKind) -> bool,
-    ) -> Result<()> {
-        self.transact(|tx| {
+    ) -> Result<Delivery> {
+        let d = self.transact(|tx| {
             let old = load(tx, id)?;
             if !allowed(old.state.kind()) {
                 return Err(invalid(&old, verb).into());
@@ -699,27 +700,31 @@ impl Outbox {
             d.state = DeliveryState::Pending { due_at: now };
             d.attempts = 0;
             d.cycle_started_at = now;
-            write(tx, Some(&old), Some(&d))
+            write(tx, Some(&old), Some(&d))?;
+            Ok(d)
         })?;
-        self.flush()
+        self.flush()?;
+        Ok(d)
     }
 
     /// An operator's drop: a pending or dead delivery will not be sent. Flushed. Dropping a
     /// dropped one again is a no-op; an in-flight or delivered one is [`Error::InvalidState`]
     /// (let the attempt finish, then drop).
-    pub fn drop(&self, id: DeliveryId, now: Millis) -> Result<()> {
-        self.transact(|tx| {
+    pub fn drop(&self, id: DeliveryId, now: Millis) -> Result<Delivery> {
+        let d = self.transact(|tx| {
             let old = load(tx, id)?;
             match old.state.kind() {
                 DeliveryStateKind::Pending | DeliveryStateKind::Dead => {}
-                DeliveryStateKind::Dropped => return Ok(()),
+                DeliveryStateKind::Dropped => return Ok(old),
                 _ => return Err(invalid(&old, "drop it").into()),
             }
             let mut d = old.clone();
             d.state = DeliveryState::Dropped { at: now };
-            write(tx, Some(&old), Some(&d))
+            write(tx, Some(&old), Some(&d))?;
+            Ok(d)
         })?;
-        self.flush()
+        self.flush()?;
+        Ok(d)
     }
 
     /// Puts in-flight deliveries whose lease ended at or before `now` back to pending, due now,
