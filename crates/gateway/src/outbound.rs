@@ -394,8 +394,8 @@ fn envelope(partner: &Partner, date: &str, time: &str) -> Result<Envelope, Outbo
 
 /// One event as the body of an outbound request: `partner` (else the event's own), its `type`
 /// and `data`, and its `key` or `id` as the key — what `edigate send` posts and what the
-/// outgoing directory queues.
-pub fn request_body(event: Value, partner: Option<&str>) -> Result<Value, String> {
+/// outgoing directory queues. `naming` says, in an error, how the caller names a partner.
+pub fn request_body(event: Value, partner: Option<&str>, naming: &str) -> Result<Value, String> {
     let Value::Object(map) = event else {
         return Err("not a JSON object".into());
     };
@@ -406,7 +406,7 @@ pub fn request_body(event: Value, partner: Option<&str>) -> Result<Value, String
                 .and_then(Value::as_str)
                 .map(str::to_owned)
         })
-        .ok_or("no partner: name one, or give the event a `partner`")?;
+        .ok_or_else(|| format!("no partner: {naming}, or give the event a `partner`"))?;
     let mut body = serde_json::Map::new();
     body.insert("partner".into(), Value::String(partner));
     for field in ["type", "data"] {

@@ -143,7 +143,6 @@ impl OutgoingDir {
 /// One event as an outbound request: the directory's partner (else the event's), its `type`
 /// and `data`, and its `key` or `id` as the key.
 fn request(event: Value, partner: Option<&str>) -> Result<OutboundRequest, String> {
-    let body = crate::outbound::request_body(event, partner)
-        .map_err(|e| e.replace("name one", "put the file in outgoing/PARTNER/"))?;
+    let body = crate::outbound::request_body(event, partner, "put the file in outgoing/PARTNER/")?;
     serde_json::from_value(body).map_err(|e| format!("not an outbound event: {e}"))
 }

@@ -84,6 +84,6 @@ fn send(args: &SendArgs) -> Result<(), Failure> {
 /// The admin API's request for one event: its `type` and `data`, the partner, and its `id` as
 /// the key, so the same event sent twice is one document.
 fn request(event: Value, partner: Option<&str>, at: &str) -> Result<Value, Failure> {
-    gateway::outbound::request_body(event, partner)
-        .map_err(|e| Failure::Usage(format!("{at}: {}", e.replace("name one", "give --partner"))))
+    gateway::outbound::request_body(event, partner, "give --partner")
+        .map_err(|e| Failure::Usage(format!("{at}: {e}")))
 }
