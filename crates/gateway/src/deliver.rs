@@ -48,6 +48,22 @@ impl Destinations {
             .filter(|s| matches!(s, Sink::Jsonl { .. }))
     }
 
+    /// The partner's outbound directory behind `destination`, which takes a round's documents
+    /// at once.
+    fn batching_directory(&self, destination: &str) -> Option<&OutboundDirectory> {
+        match self.partners.get(destination) {
+            Some(PartnerOutbound::Directory(dir)) => Some(dir),
+            _ => None,
+        }
+    }
+
+    /// The file name template of the delivery's destination.
+    fn template(&self, d: &Delivery) -> &str {
+        self.file_names
+            .get(&d.destination)
+            .map_or(partner::DEFAULT_FILE_NAME, String::as_str)
+    }
+
     fn deliver(&self, d: &Delivery, payload: &[u8]) -> Result<(), DeliveryError> {
         if let Some(sink) = self.sinks.get(&d.destination) {
             return sink.deliver_with_id(d.id, payload);
@@ -65,12 +81,8 @@ impl Destinations {
         let Some(target) = self.partners.get(&d.destination) else {
             return Err(DeliveryError::UnknownDestination(d.destination.clone()));
         };
-        let template = self
-            .file_names
-            .get(&d.destination)
-            .map_or(partner::DEFAULT_FILE_NAME, String::as_str);
         let values = NameValues::of(d, payload);
-        let name = render_name(d, &values, template)?;
+        let name = render_name(d, &values, self.template(d))?;
         match target {
             PartnerOutbound::Directory(dir) => dir.deliver(&name, payload),
             PartnerOutbound::Sftp(server) => server.deliver(&name, payload),
@@ -210,6 +222,33 @@ pub fn run_due(
                 }));
                 continue;
             }
+            if let Some(dir) = destinations.batching_directory(&group[0].delivery.destination) {
+                workers.push(scope.spawn(move || {
+                    let mut files = Vec::with_capacity(group.len());
+                    let mut named = Vec::with_capacity(group.len());
+                    for c in group {
+                        let template = destinations.template(&c.delivery);
+                        match file_name(&c.delivery, &c.payload, template) {
+                            Ok(name) => {
+                                files.push((name, c.payload.as_slice()));
+                                named.push(*c);
+                            }
+                            Err(e) => {
+                                settle(outbox, policy, c, Err(e))?;
+                            }
+                        }
+                    }
+                    let written = dir.deliver_many(&files);
+                    let mut delivered = Vec::with_capacity(named.len());
+                    for (c, result) in named.into_iter().zip(written) {
+                        if settle(outbox, policy, c, result)? {
+                            delivered.push(c);
+                        }
+                    }
+                    Ok(delivered)
+                }));
+                continue;
+            }
             for chunk in group.chunks(per_worker.max(1)) {
                 workers.push(scope.spawn(move || {
                     let _runtime = runtime.as_ref().map(tokio::runtime::Handle::enter);
@@ -238,9 +277,9 @@ pub fn run_due(
     }
     let ids: Vec<DeliveryId> = delivered.iter().map(|c| c.delivery.id).collect();
     let now = clock::now_ms();
+    // Not flushed here: a completion lost to a crash only means one more delivery of the same
+    // document, and the next round's flush (or sled's own, within half a second) keeps it.
     outbox.complete_many(&ids, now)?;
-    // A completion lost to a crash only means one more delivery of the same document.
-    outbox.flush()?;
     for c in delivered {
         telemetry::delivered(&c.delivery, now);
     }

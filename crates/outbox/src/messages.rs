@@ -393,6 +393,29 @@ fn push_trace(tx: &Tx<'_>, m: &mut Message, at: Millis, step: Step, detail: &str
     Ok(())
 }
 
+/// Appends what one transaction found to the message's trace as a single record (keyed by the
+/// sequence number of its first entry): one write instead of one per step, on the path every
+/// file takes.
+fn push_trace_entries(tx: &Tx<'_>, m: &mut Message, entries: &[TraceEntry]) -> TxResult<()> {
+    let count = u32::try_from(entries.len())
+        .map_err(|_| Error::Invalid("too many trace entries at once".into()))?;
+    match entries {
+        [] => return Ok(()),
+        [one] => tx.put_json(T::Trace, &trace_key(m.id, m.trace_len), one)?,
+        many => tx.put_json(T::Trace, &trace_key(m.id, m.trace_len), &many)?,
+    }
+    m.trace_len += count;
+    Ok(())
+}
+
+/// A trace record: one entry, or the entries one transaction appended together.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TraceRecord {
+    One(TraceEntry),
+    Many(Vec<TraceEntry>),
+}
+
 impl Outbox {
     /// Records a file just written to the spool, and returns its new id once the record is on
     /// disk: only then may the channel be told the file was received.
@@ -483,11 +506,14 @@ impl Outbox {
 
     /// The message's trace, oldest first.
     pub fn trace(&self, id: MessageId) -> Result<Vec<TraceEntry>> {
-        self.tree(T::Trace)
-            .scan_prefix(id.key())
-            .values()
-            .map(|v| crate::store::decode(T::Trace, &v?))
-            .collect()
+        let mut entries = Vec::new();
+        for record in self.tree(T::Trace).scan_prefix(id.key()).values() {
+            match crate::store::decode(T::Trace, &record?)? {
+                TraceRecord::One(entry) => entries.push(entry),
+                TraceRecord::Many(many) => entries.extend(many),
+            }
+        }
+        Ok(entries)
     }
 
     /// Records the message's partner, with an `Identified` trace entry. Setting the same partner
@@ -600,8 +626,15 @@ impl Outbox {
             let mut m = load(tx, id)?;
             add_new(&mut m.message_types, message_types);
             add_new(&mut m.event_types, event_types);
-            for (at, step, detail) in steps {
-                push_trace(tx, &mut m, *at, step.clone(), detail)?;
+            let mut entries: Vec<TraceEntry> = steps
+                .iter()
+                .map(|(at, step, detail)| TraceEntry {
+                    at: *at,
+                    step: step.clone(),
+                    detail: detail.clone(),
+                })
+                .collect();
+            if let Some((at, ..)) = steps.last() {
                 m.updated_at = *at;
             }
             if let Some((state, now)) = &state
@@ -612,10 +645,15 @@ impl Outbox {
                 } else {
                     tx.put(T::MessageIndex, &pending_key(id), &[])?;
                 }
-                push_trace(tx, &mut m, *now, state.step(), "")?;
+                entries.push(TraceEntry {
+                    at: *now,
+                    step: state.step(),
+                    detail: String::new(),
+                });
                 m.state = state.clone();
                 m.updated_at = *now;
             }
+            push_trace_entries(tx, &mut m, &entries)?;
             tx.put_json(T::Messages, &id.key(), &m)?;
             Ok(created)
         })?;

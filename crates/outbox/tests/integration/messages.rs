@@ -416,6 +416,19 @@ fn steps_and_the_final_state_are_recorded_together() {
     assert_eq!(m.state, MessageState::Processed);
     assert_eq!(m.updated_at, T0 + 3);
     assert!(outbox.pending_messages().unwrap().is_empty());
+
+    // Entries recorded together and one at a time read back in the order they happened.
+    outbox.reopen(id, T0 + 4).unwrap();
+    outbox
+        .record_steps(
+            id,
+            &[(T0 + 5, Step::Translated { events: 1 }, String::new())],
+            Some((MessageState::Processed, T0 + 6)),
+        )
+        .unwrap();
+    let times: Vec<u64> = outbox.trace(id).unwrap().iter().map(|t| t.at).collect();
+    assert_eq!(times, [T0, T0 + 1, T0 + 2, T0 + 3, T0 + 4, T0 + 5, T0 + 6]);
+    assert_eq!(outbox.message(id).unwrap().unwrap().trace_len, 7);
 }
 
 #[test]
