@@ -25,16 +25,27 @@
 //! compressing what we send, partner configuration, and wiring into the gateway.
 
 mod compress;
+mod der;
 mod error;
 mod identity;
 mod mdn;
 mod mime;
 mod receive;
 mod send;
+mod signed_data;
 
 pub use error::Error;
 pub use identity::{Certificate, Identity};
-pub use mdn::{MdnReport, MdnResponse, MdnStatus, build_mdn, mdn_original_message_id, read_mdn};
+pub use mdn::{
+    MdnCheck, MdnReport, MdnResponse, MdnStatus, build_mdn, mdn_original_message_id, read_mdn,
+    read_mdn_with,
+};
 pub use mime::Mic;
-pub use receive::{Failure, FailureCode, MdnRequested, Payload, Receiver, Reception, receive};
-pub use send::{Encryption, MdnRequest, Outgoing, OutgoingMessage, build};
+pub use receive::{
+    Canonicalization, Failure, FailureCode, MdnRequested, Payload, ReceiveOptions, Receiver,
+    Reception, receive, receive_with,
+};
+pub use send::{
+    Digest, Encryption, MdnRequest, Outgoing, OutgoingMessage, SendOptions, TransferEncoding,
+    build, build_with,
+};
