@@ -23,14 +23,20 @@ pub struct Receiver<'a> {
     pub require_signature: bool,
 }
 
-/// Which bytes a detached signature is checked against. Real peers differ: some sign the entity
-/// exactly as it travels (Mendelson, binary payloads), others sign its canonical MIME form with
-/// CRLF line ends while sending bare LFs (pyas2lib for text-like content types).
+/// Which bytes a detached signature is checked against. Real peers differ in what they sign
+/// when the entity's line ends are not CRLF on the wire (or were changed on the way):
+/// - text: the whole entity in canonical MIME form, bare LF made CRLF (pyas2lib for every content
+///   type but `application/octet-stream`);
+/// - binary: the header fields in CRLF form, the body byte for byte (Mendelson AS2, and pyas2lib,
+///   for a `Content-Transfer-Encoding: binary` part).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Canonicalization {
-    /// The entity as received, and if that fails, the same entity with bare LF made CRLF.
+    /// The entity as received; failing that, the binary form; failing that, the text form.
     #[default]
     AsReceivedThenCrlf,
+    /// The entity as received, or the binary form: a body is never verified with other line
+    /// ends than it arrived with.
+    Binary,
     /// Only the entity exactly as received: a signature over other line ends is an
     /// `integrity-check-failed`.
     Strict,
@@ -432,6 +438,15 @@ pub(crate) fn verify_detached(
         Ok(()) => return Ok(content.to_vec()),
         Err(e) => e,
     };
+    if canonicalization != Canonicalization::Strict {
+        let (fields, body) = split_head(content);
+        let mut binary = canonicalize_crlf(fields);
+        binary.extend_from_slice(b"\r\n");
+        binary.extend_from_slice(body);
+        if binary != content && attempt(&binary, CMSOptions::empty()).is_ok() {
+            return Ok(binary);
+        }
+    }
     if canonicalization == Canonicalization::AsReceivedThenCrlf {
         let canonical = canonicalize_crlf(content);
         if canonical != content && attempt(&canonical, CMSOptions::empty()).is_ok() {
