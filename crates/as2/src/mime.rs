@@ -299,7 +299,10 @@ mod tests {
         let entity = b"Content-Type: text/plain\r\n\tcharset=x\r\n\r\nbody";
         assert_eq!(
             split_head(entity),
-            (&b"Content-Type: text/plain\r\n\tcharset=x\r\n"[..], &b"body"[..])
+            (
+                &b"Content-Type: text/plain\r\n\tcharset=x\r\n"[..],
+                &b"body"[..]
+            )
         );
     }
 

@@ -59,10 +59,7 @@ fn build(
     let digest_alg = seq(&[&oid(digest_oid(digest)), NULL]);
     let content_digest = hash(md, content)?;
     let attributes = vec![
-        seq(&[
-            &oid(OID_CONTENT_TYPE),
-            &set_of(vec![oid(OID_DATA)], 0x31),
-        ]),
+        seq(&[&oid(OID_CONTENT_TYPE), &set_of(vec![oid(OID_DATA)], 0x31)]),
         seq(&[
             &oid(OID_MESSAGE_DIGEST),
             &set_of(vec![tlv(0x04, &content_digest)], 0x31),

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use as2::{
-    Certificate, FailureCode, Identity, MdnCheck, MdnStatus, Mic, OutgoingMessage,
-    ReceiveOptions, Receiver, read_mdn_with, receive_with,
+    Certificate, FailureCode, Identity, MdnCheck, MdnStatus, Mic, OutgoingMessage, ReceiveOptions,
+    Receiver, read_mdn_with, receive_with,
 };
 
 /// `shared/corpus/as2` beside the workspace root; a missing corpus fails the test.
@@ -31,11 +31,19 @@ fn read(name: &str) -> Vec<u8> {
 /// Splits a captured HTTP message into its header fields (folded lines joined) and body.
 fn http(raw: &[u8]) -> (Vec<(String, String)>, Vec<u8>) {
     // The captures end their (LF) header fields with LF, CRLF or LF LF.
-    let (end, skip) = [(&b"\r\n\r\n"[..], 4), (&b"\n\r\n"[..], 3), (&b"\n\n"[..], 2)]
-        .iter()
-        .filter_map(|(sep, n)| raw.windows(sep.len()).position(|w| w == *sep).map(|p| (p, *n)))
-        .min()
-        .expect("a blank line after the header fields");
+    let (end, skip) = [
+        (&b"\r\n\r\n"[..], 4),
+        (&b"\n\r\n"[..], 3),
+        (&b"\n\n"[..], 2),
+    ]
+    .iter()
+    .filter_map(|(sep, n)| {
+        raw.windows(sep.len())
+            .position(|w| w == *sep)
+            .map(|p| (p, *n))
+    })
+    .min()
+    .expect("a blank line after the header fields");
     let head = String::from_utf8_lossy(&raw[..end]).replace("\r\n", "\n");
     let mut fields: Vec<(String, String)> = Vec::new();
     for line in head.split('\n') {
@@ -85,7 +93,10 @@ fn every_mendelson_message_is_decrypted_verified_and_decompressed() {
     seen.sort();
     let mut listed: Vec<String> = cases.iter().map(|c| c.0.to_string()).collect();
     listed.sort();
-    assert_eq!(seen, listed, "every Mendelson message in the corpus is checked");
+    assert_eq!(
+        seen, listed,
+        "every Mendelson message in the corpus is checked"
+    );
     for (file, encrypted, signed, compressed) in cases {
         let (headers, body) = http(&read(file));
         let r = Receiver {
@@ -180,7 +191,10 @@ fn sterling_signed_mdn_verifies() {
     );
     // Another signer's certificate: refused.
     let report = read_mdn_with(&headers, &body, &mendelson(), &sent, &check).expect("read");
-    assert!(!report.signed && matches!(report.status, MdnStatus::Failed(_)), "{report:?}");
+    assert!(
+        !report.signed && matches!(report.status, MdnStatus::Failed(_)),
+        "{report:?}"
+    );
     // Another MIC than the one we recorded: refused.
     let other = sterling_sent("AAAAAAAAAAAAAAAAAAAAAAAAAAA=");
     let report = read_mdn_with(&headers, &body, &sterling, &other, &check).expect("read");

@@ -69,7 +69,10 @@ fn outgoing<'a>(
 fn every_cipher_and_digest_round_trips_with_a_verified_mdn() {
     let dir = tempfile::tempdir().expect("tempdir");
     make_certs(dir.path(), &["edigate", "partner"]);
-    let (edigate, partner) = (identity(dir.path(), "edigate"), identity(dir.path(), "partner"));
+    let (edigate, partner) = (
+        identity(dir.path(), "edigate"),
+        identity(dir.path(), "partner"),
+    );
     let (edigate_cert, partner_cert) = (
         certificate(dir.path(), "edigate"),
         certificate(dir.path(), "partner"),
@@ -92,12 +95,20 @@ fn every_cipher_and_digest_round_trips_with_a_verified_mdn() {
                     compress,
                     transfer_encoding: te,
                 };
-                let msg = build_with(X12, &outgoing(Some(&edigate), Some((&partner_cert, enc))), &opts)
-                    .expect(&case);
+                let msg = build_with(
+                    X12,
+                    &outgoing(Some(&edigate), Some((&partner_cert, enc))),
+                    &opts,
+                )
+                .expect(&case);
                 assert_eq!(msg.mic.algorithm, digest.micalg(), "{case}");
                 let rec = receive_with(&msg.headers, &msg.body, &r, &ReceiveOptions::default())
                     .expect(&case);
-                assert_eq!(rec.outcome.as_ref().map(|p| p.data.as_slice()), Ok(X12), "{case}");
+                assert_eq!(
+                    rec.outcome.as_ref().map(|p| p.data.as_slice()),
+                    Ok(X12),
+                    "{case}"
+                );
                 assert_eq!(rec.compressed, compress, "{case}");
                 assert_eq!(rec.mic.as_ref(), Some(&msg.mic), "{case}");
                 // The MDN is signed with the digest asked for, and reads back as processed.
@@ -108,7 +119,10 @@ fn every_cipher_and_digest_round_trips_with_a_verified_mdn() {
                     .find(|(k, _)| k == "Content-Type")
                     .map(|(_, v)| v.clone())
                     .unwrap_or_default();
-                assert!(ct.contains(&format!("micalg={}", digest.micalg())), "{case}: {ct}");
+                assert!(
+                    ct.contains(&format!("micalg={}", digest.micalg())),
+                    "{case}: {ct}"
+                );
                 let report = read_mdn_with(
                     &mdn.headers,
                     &mdn.body,
@@ -131,7 +145,9 @@ fn openssl_reads_what_we_encrypt_and_verifies_what_we_sign() {
     let edigate = identity(d, "edigate");
     let partner_cert = certificate(d, "partner");
     // CRLF line ends: OpenSSL's S/MIME reader verifies the signed part in its CRLF form.
-    let crlf = String::from_utf8_lossy(X12).replace('\n', "\r\n").into_bytes();
+    let crlf = String::from_utf8_lossy(X12)
+        .replace('\n', "\r\n")
+        .into_bytes();
     for (enc, digest) in CIPHERS.iter().zip(DIGESTS.iter().cycle()) {
         let case = format!("{enc:?}/{digest:?}");
         let msg = build_with(
@@ -147,8 +163,17 @@ fn openssl_reads_what_we_encrypt_and_verifies_what_we_sign() {
         let signed = openssl(
             d,
             &[
-                "cms", "-decrypt", "-binary", "-inform", "DER", "-in", "msg.der", "-inkey",
-                "partner.pem", "-passin", "pass:test",
+                "cms",
+                "-decrypt",
+                "-binary",
+                "-inform",
+                "DER",
+                "-in",
+                "msg.der",
+                "-inkey",
+                "partner.pem",
+                "-passin",
+                "pass:test",
             ],
         );
         let mut smime = b"MIME-Version: 1.0\r\n".to_vec();
@@ -157,14 +182,29 @@ fn openssl_reads_what_we_encrypt_and_verifies_what_we_sign() {
         let content = openssl(
             d,
             &[
-                "cms", "-verify", "-noverify", "-inform", "SMIME", "-in",
-                "signed.eml", "-certfile", "edigate.cert.pem",
+                "cms",
+                "-verify",
+                "-noverify",
+                "-inform",
+                "SMIME",
+                "-in",
+                "signed.eml",
+                "-certfile",
+                "edigate.cert.pem",
             ],
         );
         assert!(content.ends_with(&crlf), "{case}: openssl read {content:?}");
         let printed = String::from_utf8_lossy(&openssl(
             d,
-            &["cms", "-cmsout", "-print", "-inform", "SMIME", "-in", "signed.eml"],
+            &[
+                "cms",
+                "-cmsout",
+                "-print",
+                "-inform",
+                "SMIME",
+                "-in",
+                "signed.eml",
+            ],
         ))
         .to_string();
         let name = digest.micalg().replace('-', "");
@@ -183,11 +223,23 @@ fn openssl_message(
     md: &str,
     pss: bool,
     cipher: &str,
+    oaep: bool,
 ) -> (Vec<(String, String)>, Vec<u8>) {
     std::fs::write(d.join("entity.bin"), entity).expect("write");
     let mut args = vec![
-        "cms", "-sign", "-binary", "-md", md, "-signer", "partner.pem", "-passin", "pass:test",
-        "-in", "entity.bin", "-outform", "DER",
+        "cms",
+        "-sign",
+        "-binary",
+        "-md",
+        md,
+        "-signer",
+        "partner.pem",
+        "-passin",
+        "pass:test",
+        "-in",
+        "entity.bin",
+        "-outform",
+        "DER",
     ];
     if pss {
         args.extend(["-keyopt", "rsa_padding_mode:pss"]);
@@ -206,13 +258,22 @@ fn openssl_message(
         .as_bytes(),
     );
     std::fs::write(d.join("signed.bin"), &signed).expect("write");
-    let body = openssl(
-        d,
-        &[
-            "cms", "-encrypt", "-binary", cipher, "-in", "signed.bin", "-outform", "DER",
-            "edigate.cert.pem",
-        ],
-    );
+    let mut args = vec![
+        "cms",
+        "-encrypt",
+        "-binary",
+        cipher,
+        "-in",
+        "signed.bin",
+        "-outform",
+        "DER",
+        "-recip",
+        "edigate.cert.pem",
+    ];
+    if oaep {
+        args.extend(["-keyopt", "rsa_padding_mode:oaep"]);
+    }
+    let body = openssl(d, &args);
     let smime_type = if cipher.ends_with("gcm") {
         "authEnveloped-data"
     } else {
@@ -229,14 +290,16 @@ fn openssl_message(
         ("Disposition-Notification-To".to_string(), "x".to_string()),
         (
             "Disposition-Notification-Options".to_string(),
-            format!("signed-receipt-protocol=optional, pkcs7-signature; signed-receipt-micalg=optional, {md}"),
+            format!(
+                "signed-receipt-protocol=optional, pkcs7-signature; signed-receipt-micalg=optional, {md}"
+            ),
         ),
     ];
     (headers, body)
 }
 
 #[test]
-fn we_read_openssl_messages_every_cipher_pkcs1_and_pss_binary_and_base64() {
+fn we_read_openssl_messages_every_cipher_pkcs1_and_pss_oaep_binary_and_base64() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     make_certs(d, &["edigate", "partner"]);
@@ -249,44 +312,88 @@ fn we_read_openssl_messages_every_cipher_pkcs1_and_pss_binary_and_base64() {
         require_signature: true,
     };
     let binary = [
-        b"Content-Type: application/edi-x12\r\nContent-Transfer-Encoding: binary\r\n\r\n".as_slice(),
+        b"Content-Type: application/edi-x12\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+            .as_slice(),
         X12,
     ]
     .concat();
     let base64 = [
-        b"Content-Type: application/edi-x12\r\nContent-Transfer-Encoding: base64\r\n\r\n".as_slice(),
+        b"Content-Type: application/edi-x12\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            .as_slice(),
         b64(X12).as_bytes(),
         b"\r\n",
     ]
     .concat();
-    let ciphers = ["-des3", "-aes-128-cbc", "-aes-192-cbc", "-aes-256-cbc", "-aes-128-gcm", "-aes-256-gcm"];
-    let signatures = [("sha1", false), ("sha256", true), ("sha384", true), ("sha512", false)];
+    let ciphers = [
+        "-des3",
+        "-aes-128-cbc",
+        "-aes-192-cbc",
+        "-aes-256-cbc",
+        "-aes-128-gcm",
+        "-aes-256-gcm",
+    ];
+    let signatures = [
+        ("sha1", false),
+        ("sha256", true),
+        ("sha384", true),
+        ("sha512", false),
+    ];
     for (i, cipher) in ciphers.iter().enumerate() {
         for (j, (md, pss)) in signatures.iter().enumerate() {
             let entity = if (i + j) % 2 == 0 { &binary } else { &base64 };
-            let case = format!("{cipher}/{md}/pss={pss}/{}", if (i + j) % 2 == 0 { "binary" } else { "base64" });
-            let (headers, body) = openssl_message(d, entity, md, *pss, cipher);
+            let case = format!(
+                "{cipher}/{md}/pss={pss}/{}",
+                if (i + j) % 2 == 0 { "binary" } else { "base64" }
+            );
+            // RSAES-OAEP key transport for every other case, PKCS#1 v1.5 for the rest.
+            let oaep = j % 2 == 1;
+            let (headers, body) = openssl_message(d, entity, md, *pss, cipher, oaep);
             let rec = receive_with(&headers, &body, &r, &ReceiveOptions::default()).expect(&case);
             assert!(rec.encrypted && rec.signed, "{case}");
-            assert_eq!(rec.outcome.as_ref().map(|p| p.data.as_slice()), Ok(X12), "{case}: {:?}", rec.outcome);
+            assert_eq!(
+                rec.outcome.as_ref().map(|p| p.data.as_slice()),
+                Ok(X12),
+                "{case}: {:?}",
+                rec.outcome
+            );
             // The MIC, with the algorithm asked for, over the signed entity: as openssl digests it.
             let dgst = openssl(d, &["dgst", &format!("-{md}"), "-binary", "entity.bin"]);
             let mic = rec.mic.expect("a MIC");
             assert_eq!(mic.digest, b64(&dgst), "{case}");
-            assert_eq!(Some(mic.algorithm.as_str()), Digest::from_name(md).map(|d| d.micalg()), "{case}");
+            assert_eq!(
+                Some(mic.algorithm.as_str()),
+                Digest::from_name(md).map(|d| d.micalg()),
+                "{case}"
+            );
         }
     }
 }
 
 /// A message signed by `partner`, unencrypted, whose signed entity is `entity` with LF line ends
 /// on the wire but signed in the form `signed_form` makes of it.
-fn lf_message(d: &Path, header_lf: &[u8], body_lf: &[u8], signed_form: &[u8]) -> (Vec<(String, String)>, Vec<u8>) {
+fn lf_message(
+    d: &Path,
+    header_lf: &[u8],
+    body_lf: &[u8],
+    signed_form: &[u8],
+) -> (Vec<(String, String)>, Vec<u8>) {
     std::fs::write(d.join("entity.bin"), signed_form).expect("write");
     let sig = openssl(
         d,
         &[
-            "cms", "-sign", "-binary", "-md", "sha256", "-signer", "partner.pem", "-passin",
-            "pass:test", "-in", "entity.bin", "-outform", "DER",
+            "cms",
+            "-sign",
+            "-binary",
+            "-md",
+            "sha256",
+            "-signer",
+            "partner.pem",
+            "-passin",
+            "pass:test",
+            "-in",
+            "entity.bin",
+            "-outform",
+            "DER",
         ],
     );
     let mut body = b"--b1\n".to_vec();
@@ -320,8 +427,11 @@ fn canonicalisation_is_a_per_partnership_choice() {
         require_signature: true,
     };
     let header_lf = b"Content-Type: application/edi-x12\nContent-Transfer-Encoding: binary\n";
-    let header_crlf = b"Content-Type: application/edi-x12\r\nContent-Transfer-Encoding: binary\r\n\r\n";
-    let crlf_body = String::from_utf8_lossy(X12).replace('\n', "\r\n").into_bytes();
+    let header_crlf =
+        b"Content-Type: application/edi-x12\r\nContent-Transfer-Encoding: binary\r\n\r\n";
+    let crlf_body = String::from_utf8_lossy(X12)
+        .replace('\n', "\r\n")
+        .into_bytes();
     // What each kind of sender signed, for the same LF entity on the wire.
     let as_sent = [&header_lf[..], b"\n", X12].concat();
     let binary_form = [&header_crlf[..], X12].concat();
@@ -351,7 +461,10 @@ fn canonicalisation_is_a_per_partnership_choice() {
         (&text_form, "text", [true, false, false]),
     ] {
         let got = [AsReceivedThenCrlf, Binary, Strict].map(|c| accepted(form, c));
-        assert_eq!(got, expect, "signed in {name} form: [default, binary, strict]");
+        assert_eq!(
+            got, expect,
+            "signed in {name} form: [default, binary, strict]"
+        );
     }
 }
 
@@ -364,7 +477,8 @@ fn expired_identity() -> (as2::Identity, as2::Certificate) {
     use openssl::x509::{X509, X509NameBuilder};
     let key = PKey::from_rsa(Rsa::generate(2048).expect("rsa")).expect("key");
     let mut name = X509NameBuilder::new().expect("name");
-    name.append_entry_by_text("CN", "expired-as2-test").expect("cn");
+    name.append_entry_by_text("CN", "expired-as2-test")
+        .expect("cn");
     let name = name.build();
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -398,20 +512,32 @@ fn an_expired_certificate_is_neither_encrypted_to_nor_trusted() {
     assert!(old_cert.days_left().expect("days") < 0);
 
     // Encrypting to it: refused, saying so.
-    let err = build_with(X12, &outgoing(None, Some((&old_cert, Encryption::Aes256Cbc))), &SendOptions::default())
-        .expect_err("encrypting to an expired certificate");
-    assert!(matches!(&err, as2::Error::Certificate { problem, .. } if problem.contains("expired")), "{err}");
+    let err = build_with(
+        X12,
+        &outgoing(None, Some((&old_cert, Encryption::Aes256Cbc))),
+        &SendOptions::default(),
+    )
+    .expect_err("encrypting to an expired certificate");
+    assert!(
+        matches!(&err, as2::Error::Certificate { problem, .. } if problem.contains("expired")),
+        "{err}"
+    );
 
     // A message signed with its key: authentication-failed, saying why.
-    let msg = build_with(X12, &outgoing(Some(&old), Some((&edigate_cert, Encryption::Aes256Cbc))), &SendOptions::default())
-        .expect("build");
+    let msg = build_with(
+        X12,
+        &outgoing(Some(&old), Some((&edigate_cert, Encryption::Aes256Cbc))),
+        &SendOptions::default(),
+    )
+    .expect("build");
     let r = Receiver {
         own: &edigate,
         partner: &old_cert,
         require_encryption: true,
         require_signature: true,
     };
-    let rec = receive_with(&msg.headers, &msg.body, &r, &ReceiveOptions::default()).expect("receive");
+    let rec =
+        receive_with(&msg.headers, &msg.body, &r, &ReceiveOptions::default()).expect("receive");
     let f = rec.outcome.clone().expect_err("refused");
     assert_eq!(f.code, FailureCode::AuthenticationFailed);
     assert!(f.detail.contains("expired"), "{f:?}");
@@ -424,15 +550,36 @@ fn an_expired_certificate_is_neither_encrypted_to_nor_trusted() {
     assert_eq!(rec2.outcome.map(|p| p.data), Ok(X12.to_vec()));
 
     // An MDN signed with its key: not trusted.
-    let ours: OutgoingMessage = build_with(X12, &outgoing(Some(&edigate), None), &SendOptions::default()).expect("build");
+    let ours: OutgoingMessage = build_with(
+        X12,
+        &outgoing(Some(&edigate), None),
+        &SendOptions::default(),
+    )
+    .expect("build");
     let their_view = Receiver {
         own: &old,
         partner: &edigate_cert,
         require_encryption: false,
         require_signature: true,
     };
-    let rec = receive_with(&ours.headers, &ours.body, &their_view, &ReceiveOptions::default()).expect("receive");
+    let rec = receive_with(
+        &ours.headers,
+        &ours.body,
+        &their_view,
+        &ReceiveOptions::default(),
+    )
+    .expect("receive");
     let mdn = build_mdn(&rec, &old, "partner").expect("mdn");
-    let report = read_mdn_with(&mdn.headers, &mdn.body, &old_cert, &ours, &MdnCheck::default()).expect("read");
-    assert!(matches!(&report.status, MdnStatus::Failed(why) if why.contains("expired")), "{report:?}");
+    let report = read_mdn_with(
+        &mdn.headers,
+        &mdn.body,
+        &old_cert,
+        &ours,
+        &MdnCheck::default(),
+    )
+    .expect("read");
+    assert!(
+        matches!(&report.status, MdnStatus::Failed(why) if why.contains("expired")),
+        "{report:?}"
+    );
 }

@@ -47,7 +47,11 @@ impl Combo {
                 Some(Encryption::TripleDesCbc) => "3des",
                 Some(e) => panic!("{e:?} not in the matrix"),
             },
-            if self.compress { "compressed" } else { "uncompressed" },
+            if self.compress {
+                "compressed"
+            } else {
+                "uncompressed"
+            },
             self.digest.micalg(),
             self.mdn
         )
@@ -298,7 +302,10 @@ fn crate_to_pyas2lib(peer: &mut Peer, k: &Keys, c: Combo) -> Result<(), String> 
         return Err(format!("pyas2lib refused: {parsed}"));
     }
     if unb64(&parsed["payload"])? != X12 {
-        return Err(format!("pyas2lib read another payload: {}", parsed["payload"]));
+        return Err(format!(
+            "pyas2lib read another payload: {}",
+            parsed["payload"]
+        ));
     }
     let mdn = &parsed["mdn"];
     if c.mdn == "none" {

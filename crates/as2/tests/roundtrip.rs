@@ -318,14 +318,27 @@ fn mdn_checks_signer_message_id_and_mic() {
         m.signed = false;
     }
     let unsigned = build_mdn(&unsigned_request, &s.partner, "partner").expect("mdn");
-    let r = read_mdn(&unsigned.headers, &unsigned.body, &s.partner_cert, &msg, true).expect("read");
+    let r = read_mdn(
+        &unsigned.headers,
+        &unsigned.body,
+        &s.partner_cert,
+        &msg,
+        true,
+    )
+    .expect("read");
     assert!(
-        !r.signed
-            && matches!(&r.status, MdnStatus::Failed(why) if why.contains("unsigned MDN")),
+        !r.signed && matches!(&r.status, MdnStatus::Failed(why) if why.contains("unsigned MDN")),
         "{r:?}"
     );
     // The same MDN is fine where no signature was asked for: the checks above are the refusals.
-    let r = read_mdn(&unsigned.headers, &unsigned.body, &s.partner_cert, &msg, false).expect("read");
+    let r = read_mdn(
+        &unsigned.headers,
+        &unsigned.body,
+        &s.partner_cert,
+        &msg,
+        false,
+    )
+    .expect("read");
     assert_eq!(r.status, MdnStatus::Processed, "{r:?}");
 
     // A tampered signed MDN.
