@@ -26,6 +26,41 @@ pub enum Encryption {
 }
 
 impl Encryption {
+    /// Every choice, for listing in configuration errors.
+    pub const ALL: [Self; 6] = [
+        Self::Aes128Cbc,
+        Self::Aes192Cbc,
+        Self::Aes256Cbc,
+        Self::TripleDesCbc,
+        Self::Aes128Gcm,
+        Self::Aes256Gcm,
+    ];
+
+    /// The name used in configuration: `aes128-cbc`, `aes192-cbc`, `aes256-cbc`, `3des-cbc`,
+    /// `aes128-gcm`, `aes256-gcm`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Aes128Cbc => "aes128-cbc",
+            Self::Aes192Cbc => "aes192-cbc",
+            Self::Aes256Cbc => "aes256-cbc",
+            Self::TripleDesCbc => "3des-cbc",
+            Self::Aes128Gcm => "aes128-gcm",
+            Self::Aes256Gcm => "aes256-gcm",
+        }
+    }
+
+    /// The cipher named `name`: [`Encryption::name`]'s spelling, or pyas2lib's (`aes_256_cbc`,
+    /// `tripledes_192_cbc`), case and `-`/`_` ignored; `None` when unknown.
+    pub fn from_name(name: &str) -> Option<Self> {
+        let n = name.trim().to_ascii_lowercase().replace(['-', '_'], "");
+        match n.as_str() {
+            "tripledes192cbc" | "tripledescbc" | "3des" | "desede3cbc" => Some(Self::TripleDesCbc),
+            _ => Self::ALL
+                .into_iter()
+                .find(|e| e.name().replace('-', "") == n),
+        }
+    }
+
     fn cipher(self) -> Cipher {
         match self {
             Self::Aes128Cbc => Cipher::aes_128_cbc(),
@@ -80,6 +115,9 @@ impl Digest {
             _ => None,
         }
     }
+
+    /// Every choice, for listing in configuration errors.
+    pub const ALL: [Self; 4] = [Self::Sha1, Self::Sha256, Self::Sha384, Self::Sha512];
 
     pub(crate) fn message_digest(self) -> MessageDigest {
         match self {
@@ -445,4 +483,29 @@ fn sanitize_host(name: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
         .collect();
     if s.is_empty() { "as2".to_string() } else { s }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_read_back() {
+        for e in Encryption::ALL {
+            assert_eq!(Encryption::from_name(e.name()), Some(e));
+        }
+        assert_eq!(
+            Encryption::from_name("tripledes_192_cbc"),
+            Some(Encryption::TripleDesCbc)
+        );
+        assert_eq!(
+            Encryption::from_name("AES_256_CBC"),
+            Some(Encryption::Aes256Cbc)
+        );
+        assert_eq!(Encryption::from_name("rc2-cbc"), None);
+        for d in Digest::ALL {
+            assert_eq!(Digest::from_name(d.micalg()), Some(d));
+        }
+        assert_eq!(Digest::from_name("md5"), None);
+    }
 }
