@@ -156,7 +156,8 @@ pub struct SendOptions {
 pub enum MdnRequest {
     /// No MDN.
     None,
-    /// A synchronous MDN in the HTTP response; `signed` asks for it to be signed with SHA-256.
+    /// A synchronous MDN in the HTTP response; `signed` asks for it to be signed, with
+    /// [`SendOptions::digest`] as `signed-receipt-micalg` (SHA-256 with [`build`]).
     Sync {
         /// The value of `Disposition-Notification-To` (an address; AS2 does not use it for routing).
         to: String,
