@@ -21,6 +21,18 @@ encrypted (AES-256-CBC), not compressed. For `send`, the environment may change 
   AS2_ENCRYPT_TO     encrypt to this certificate instead of edigate's (the wrong-certificate case)
   AS2_SIGN_WITH      sign with this identity file instead of partner.pem (the wrong-signer case)
   AS2_TAMPER=FROM:TO replace the bytes FROM with TO in what is posted, after signing (sign only)
+
+  python as2_peer.py batch DIR           one JSON request per stdin line, one JSON answer per stdout
+                                         line, all in this process (no HTTP: the AS2 layer only):
+    {"op": "build", "id", "payload", "sign", "enc", "compress", "digest", "mdn", "content_type"}
+        pyas2lib builds a message from partner to edigate -> {"headers", "body", "message_id", "mic"}
+    {"op": "verify_mdn", "id", "headers", "body"}
+        pyas2lib checks edigate's MDN for the message built as "id" -> {"status", "detail"}
+    {"op": "parse", "sign", "enc", "compress", "digest", "headers", "body"}
+        pyas2lib reads edigate's message (the partnership requiring what it says) and answers
+        -> {"status", "detail", "payload", "mdn": {"headers", "body"} or null}
+  Bytes travel base64; headers as [[name, value], ...]; "enc" is a pyas2lib cipher name or null;
+  "mdn" is "sync", "async" or "none". A request that raises answers {"error": "..."}.
 """
 import http.server, json, os, pathlib, queue, sys, threading, urllib.parse, urllib.request
 from pyas2lib import as2
@@ -134,9 +146,73 @@ def send(d, url, file):
                       "status": status, "detail": detail}), flush=True)
 
 
+def batch(d):
+    import base64, traceback
+    d = pathlib.Path(d)
+    own_key = (d / "partner.pem").read_bytes()
+    edigate_cert = (d / "edigate.cert.pem").read_bytes()
+    built = {}
+
+    def partner_for(req):
+        mdn = req.get("mdn", "sync")
+        return as2.Partner(as2_name="edigate", verify_cert=edigate_cert, encrypt_cert=edigate_cert,
+                           validate_certs=False, compress=req["compress"], sign=req["sign"],
+                           digest_alg=req["digest"], encrypt=bool(req["enc"]),
+                           enc_alg=req["enc"] or "aes_256_cbc",
+                           mdn_mode={"sync": "SYNC", "async": "ASYNC"}.get(mdn),
+                           mdn_digest_alg=req["digest"])
+
+    def org():
+        # The async MDN URL is only announced: at this layer nothing is posted to it.
+        return as2.Organization(as2_name="partner", sign_key=own_key, sign_key_pass="test",
+                                decrypt_key=own_key, decrypt_key_pass="test",
+                                mdn_url="http://127.0.0.1:9/mdn")
+
+    def raw(req):
+        head = b"".join(f"{k}: {v}\r\n".encode() for k, v in req["headers"])
+        return head + b"\r\n" + base64.b64decode(req["body"])
+
+    def handle(req):
+        op = req["op"]
+        if op == "build":
+            msg = as2.Message(org(), partner_for(req))
+            msg.build(base64.b64decode(req["payload"]), filename="po.x12", subject="EDI",
+                      content_type=req.get("content_type", "application/edi-x12"))
+            built[req["id"]] = msg
+            return {"headers": [[k, v] for k, v in msg.headers.items()],
+                    "body": base64.b64encode(msg.content).decode(),
+                    "message_id": msg.message_id, "mic": msg.mic.decode() if msg.mic else None}
+        if op == "verify_mdn":
+            msg = built.pop(req["id"])
+            status, detail = as2.Mdn().parse(raw(req), find_message_cb=lambda mid, rcpt: msg)
+            return {"status": status, "detail": detail}
+        if op == "parse":
+            o, p = org(), partner_for(req)
+            msg = as2.Message()
+            status, exc, mdn = msg.parse(raw(req), find_org_cb=lambda h: o, find_partner_cb=lambda h: p)
+            detail = f"{exc[0]!r}" if exc and exc[0] else ""
+            return {"status": status, "detail": detail,
+                    "payload": base64.b64encode(msg.content).decode() if status == "processed" and msg.content else None,
+                    "mdn": None if mdn is None else {"headers": [[k, v] for k, v in mdn.headers.items()],
+                                                      "body": base64.b64encode(mdn.content).decode()}}
+        raise ValueError(f"unknown op {op!r}")
+
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            answer = handle(json.loads(line))
+        except Exception as e:  # one failing request must not end the batch
+            answer = {"error": f"{e!r}\n{traceback.format_exc()}"}
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
+
+
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "serve":
         serve(sys.argv[2])
+    elif len(sys.argv) >= 3 and sys.argv[1] == "batch":
+        batch(sys.argv[2])
     elif len(sys.argv) >= 5 and sys.argv[1] == "send":
         send(sys.argv[2], sys.argv[3], sys.argv[4])
     else:

@@ -1,10 +1,13 @@
 //! CMS compressed data (RFC 3274, used by AS2 per RFC 5402): zlib inside a small ASN.1 wrapper.
 //!
-//! The `openssl` crate has no safe call for `CMS_uncompress` (and Debian's OpenSSL is built
-//! without zlib), so the wrapper is read here; it is BER, with indefinite lengths and
-//! constructed OCTET STRINGs from Java peers, DER from others.
+//! The `openssl` crate has no safe call for `CMS_uncompress` or `CMS_compress` (and Debian's
+//! OpenSSL is built without zlib), so the wrapper is read and written here; what arrives is BER,
+//! with indefinite lengths and constructed OCTET STRINGs from Java peers, DER from others; what
+//! we send is DER.
 
-use std::io::Read as _;
+use std::io::{Read as _, Write as _};
+
+use crate::der::{oid, seq, tlv};
 
 /// id-ct-compressedData, 1.2.840.113549.1.9.16.1.9.
 const OID_COMPRESSED_DATA: &[u8] = &[
@@ -112,6 +115,25 @@ fn octets(t: &Tlv<'_>, depth: usize, out: &mut Vec<u8>) -> Result<(), String> {
     }
 }
 
+/// id-data, 1.2.840.113549.1.7.1.
+const OID_DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01];
+
+/// `entity` as a DER CMS ContentInfo of type compressed data (zlib), as RFC 5402 sends it.
+pub(crate) fn compress(entity: &[u8]) -> Result<Vec<u8>, std::io::Error> {
+    let mut z = flate2::write::ZlibEncoder::new(
+        Vec::with_capacity(entity.len() / 3 + 64),
+        flate2::Compression::default(),
+    );
+    z.write_all(entity)?;
+    let zlib = z.finish()?;
+    let encap = seq(&[&oid(OID_DATA), &tlv(0xa0, &tlv(0x04, &zlib))]);
+    let compressed_data = seq(&[&tlv(0x02, &[0]), &seq(&[&oid(OID_ZLIB)]), &encap]);
+    Ok(seq(&[
+        &oid(OID_COMPRESSED_DATA),
+        &tlv(0xa0, &compressed_data),
+    ]))
+}
+
 /// The MIME entity inside a CMS ContentInfo of type compressed data.
 pub(crate) fn decompress(ber: &[u8]) -> Result<Vec<u8>, String> {
     let (ci, _) = read_tlv(ber, 0)?;
@@ -158,7 +180,6 @@ pub(crate) fn decompress(ber: &[u8]) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write as _;
 
     fn der(tag: u8, content: &[u8]) -> Vec<u8> {
         let mut out = vec![tag];
@@ -216,6 +237,14 @@ mod tests {
             decompress(&compressed_data(pieces, true)).expect("ber"),
             entity
         );
+    }
+
+    #[test]
+    fn what_we_compress_reads_back() {
+        let entity = b"Content-Type: application/edi-x12\r\n\r\nISA*00~".repeat(5000);
+        let ber = compress(&entity).expect("compress");
+        assert!(ber.len() < entity.len() / 10);
+        assert_eq!(decompress(&ber).expect("decompress"), entity);
     }
 
     #[test]

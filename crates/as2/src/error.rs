@@ -31,6 +31,17 @@ pub enum Error {
         /// What is wrong with it.
         problem: String,
     },
+    /// A certificate that may not be used at the time it is needed (expired, not yet valid).
+    #[error("certificate {subject}: {problem}")]
+    Certificate {
+        /// The certificate's subject, as OpenSSL prints it.
+        subject: String,
+        /// What is wrong: expired on ..., not valid before ....
+        problem: String,
+    },
+    /// A combination this crate does not do (a chosen signing digest with a non-RSA key).
+    #[error("unsupported: {0}")]
+    Unsupported(String),
     /// The MIME structure of a message or MDN could not be read.
     #[error("malformed MIME: {0}")]
     Mime(String),

@@ -168,6 +168,37 @@ impl Certificate {
         self.0.not_after().to_string()
     }
 
+    /// Refuses a certificate that is not valid at `at` (now when `None`): past its notAfter or
+    /// before its notBefore. A pinned certificate is still only trusted for its stated lifetime:
+    /// an expired one is neither verified with nor encrypted to. Passing the time a message was
+    /// received lets a message spooled before the expiry be reprocessed after it.
+    pub fn check_valid_at(&self, at: Option<std::time::SystemTime>) -> Result<(), Error> {
+        let at = at.unwrap_or_else(std::time::SystemTime::now);
+        let secs = match at.duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
+        };
+        let crypto = |source| Error::Crypto {
+            operation: "reading the certificate's validity",
+            source,
+        };
+        let t = Asn1Time::from_unix(secs).map_err(crypto)?;
+        let subject = || format!("{:?}", self.0.subject_name());
+        if self.0.not_after().compare(&t).map_err(crypto)? == std::cmp::Ordering::Less {
+            return Err(Error::Certificate {
+                subject: subject(),
+                problem: format!("expired on {}", self.0.not_after()),
+            });
+        }
+        if self.0.not_before().compare(&t).map_err(crypto)? == std::cmp::Ordering::Greater {
+            return Err(Error::Certificate {
+                subject: subject(),
+                problem: format!("not valid before {}", self.0.not_before()),
+            });
+        }
+        Ok(())
+    }
+
     /// Reads a PEM certificate.
     pub fn from_pem(pem: &[u8]) -> Result<Self, Error> {
         X509::from_pem(pem)

@@ -1,40 +1,69 @@
 //! AS2 (RFC 4130) messages: building, reading and answering them.
 //!
 //! The roles:
-//! - [`build`] makes an outgoing message from a payload: a MIME entity, optionally signed
-//!   (detached `multipart/signed`, SHA-256) and encrypted (CMS enveloped data, AES-CBC, RSA key
-//!   transport), with the AS2 header fields and the MIC the partner's MDN must return.
-//! - [`receive`] reads an incoming message: decrypts it, verifies its signature against the
-//!   partner's pinned certificate (as received, then in canonical CRLF form, which senders such
-//!   as pyas2lib sign for text-like content types), undoes zlib CMS compression (before or after
-//!   signing), extracts the payload and computes the MIC.
+//! - [`build`] / [`build_with`] make an outgoing message from a payload: a MIME entity (binary
+//!   or base64), optionally compressed (RFC 5402, zlib CMS compressed data, before signing),
+//!   signed (detached `multipart/signed`, SHA-1/256/384/512 per [`Digest`]) and encrypted (CMS
+//!   enveloped data with AES-128/192/256-CBC or 3DES, or AuthEnvelopedData with AES-GCM, RSA key
+//!   transport; see [`Encryption`]), with the AS2 header fields and the MIC the partner's MDN must
+//!   return. A signed MDN is asked for with the same digest (`signed-receipt-micalg`).
+//! - [`receive`] / [`receive_with`] read an incoming message: decrypt it (any of those ciphers),
+//!   verify its signature (RSA PKCS#1 v1.5 or RSASSA-PSS, any of those digests) against the
+//!   partner's pinned certificate, undo zlib CMS compression (before or after signing), decode
+//!   a binary or base64 payload and compute the MIC with the algorithm the sender asked for.
+//!   Which bytes a signature is checked over is the partnership's [`Canonicalization`]: as
+//!   received, then header fields in CRLF form with the body untouched (what Mendelson AS2 signs),
+//!   then everything CRLF (what pyas2lib signs for text); or fewer of these.
 //!   A refused message is not an error: its [`Reception`] carries a [`Failure`] with the standard
-//!   code (`decryption-failed`, `authentication-failed`, `integrity-check-failed`, ...).
-//! - [`build_mdn`] answers a [`Reception`] with an MDN, signed when asked for.
-//! - [`read_mdn`] checks a partner's MDN: its signature, that it answers our message, and the MIC.
+//!   code (`decryption-failed`, `authentication-failed`, `integrity-check-failed`,
+//!   `insufficient-message-security` when [`Receiver`] requires a signature or encryption that
+//!   is missing, ...).
+//! - [`build_mdn`] answers a [`Reception`] with an MDN, signed when asked for, with the digest
+//!   asked for.
+//! - [`read_mdn`] / [`read_mdn_with`] check a partner's MDN: its signature (refused when missing
+//!   but asked for), that it answers our Message-ID, and the MIC.
 //!
-//! The crate does no I/O: callers move the header fields and bodies over HTTP. All cryptography
-//! is OpenSSL's CMS through the `openssl` crate.
+//! Certificates are pinned, and only trusted within their validity: an expired partner
+//! certificate is not encrypted to ([`Error::Certificate`]) and signatures made with it are
+//! refused; [`ReceiveOptions::certificates_valid_at`] checks a spooled message as of its
+//! reception instead of now.
+//!
+//! The crate does no I/O: callers move the header fields and bodies over HTTP. The cryptography
+//! is OpenSSL's (CMS through the `openssl` crate); for what that crate cannot call safely —
+//! compressing, and signing with another digest than SHA-256 — the small DER containers are
+//! written here, with OpenSSL computing digests and signatures.
 //!
 //! Asynchronous MDNs: [`MdnRequest::Async`] asks for one; a received request shows in
 //! [`MdnRequested::async_url`], where the caller POSTs what [`build_mdn`] made; an MDN arriving on
 //! its own is matched to its message with [`mdn_original_message_id`], then checked with
 //! [`read_mdn`].
 //!
-//! Not here yet: retrying async MDNs and noticing those that never come (the caller's outbox),
-//! compressing what we send, partner configuration, and wiring into the gateway.
+//! Not here: retrying async MDNs and noticing those that never come (the caller's outbox),
+//! partner configuration and the HTTP channel (the gateway), certificate chains (partners'
+//! certificates are pinned), RSASSA-PSS and RSAES-OAEP when sending.
 
 mod compress;
+mod der;
 mod error;
 mod identity;
 mod mdn;
 mod mime;
 mod receive;
 mod send;
+mod signed_data;
 
 pub use error::Error;
 pub use identity::{Certificate, Identity};
-pub use mdn::{MdnReport, MdnResponse, MdnStatus, build_mdn, mdn_original_message_id, read_mdn};
+pub use mdn::{
+    MdnCheck, MdnReport, MdnResponse, MdnStatus, build_mdn, mdn_original_message_id, read_mdn,
+    read_mdn_with,
+};
 pub use mime::Mic;
-pub use receive::{Failure, FailureCode, MdnRequested, Payload, Receiver, Reception, receive};
-pub use send::{Encryption, MdnRequest, Outgoing, OutgoingMessage, build};
+pub use receive::{
+    Canonicalization, Failure, FailureCode, MdnRequested, Payload, ReceiveOptions, Receiver,
+    Reception, receive, receive_with,
+};
+pub use send::{
+    Digest, Encryption, MdnRequest, Outgoing, OutgoingMessage, SendOptions, TransferEncoding,
+    build, build_with,
+};

@@ -4,9 +4,9 @@ use crate::mime::{
     Entity, Mic, canonicalize_crlf, decode_body, field, head, multipart_parts, random_token,
     split_head,
 };
-use crate::receive::{Reception, verify_detached};
-use crate::send::{quote_name, sign_entity};
-use crate::{Certificate, Error, Identity, OutgoingMessage};
+use crate::receive::{Canonicalization, Reception, verify_detached};
+use crate::send::{quote_name, sign_entity_with};
+use crate::{Certificate, Digest, Error, Identity, OutgoingMessage};
 
 /// An MDN ready to be sent: the HTTP header fields and body of the response (sync MDN).
 #[derive(Debug, Clone)]
@@ -18,7 +18,8 @@ pub struct MdnResponse {
 }
 
 /// Builds the MDN answering `rec`: `processed` with the MIC, or `processed/error: <code>`.
-/// Signed with `own` when the sender asked for a signed receipt.
+/// Signed with `own` when the sender asked for a signed receipt, with the digest it asked for
+/// (`signed-receipt-micalg`).
 pub fn build_mdn(
     rec: &Reception,
     own: &Identity,
@@ -65,8 +66,9 @@ Original-Message-ID: <{}>\r\nDisposition: {disposition}\r\n",
         )],
         body,
     };
-    if rec.mdn.as_ref().is_some_and(|m| m.signed) {
-        entity = sign_entity(&entity.to_bytes(), own)?;
+    if let Some(m) = rec.mdn.as_ref().filter(|m| m.signed) {
+        let digest = Digest::from_name(&m.micalg).unwrap_or_default();
+        entity = sign_entity_with(&entity.to_bytes(), own, digest)?;
     }
     let mut headers = vec![
         ("AS2-Version".to_string(), "1.2".to_string()),
@@ -112,11 +114,33 @@ pub struct MdnReport {
     pub status: MdnStatus,
 }
 
+/// What [`read_mdn_with`] insists on.
+#[derive(Debug, Clone)]
+pub struct MdnCheck {
+    /// Refuse an unsigned MDN (we asked for a signed one).
+    pub require_signed: bool,
+    /// Refuse a `processed` MDN without `Received-Content-MIC`. Some peers (pyas2lib) return no
+    /// MIC for unsigned messages; a MIC that is returned must match whatever this says.
+    pub require_mic: bool,
+    /// The time at which the partner's certificate must be valid; now when `None`.
+    pub certificates_valid_at: Option<std::time::SystemTime>,
+}
+
+impl Default for MdnCheck {
+    fn default() -> Self {
+        Self {
+            require_signed: true,
+            require_mic: true,
+            certificates_valid_at: None,
+        }
+    }
+}
+
 /// Reads the MDN answering `sent`, from the HTTP header fields and body of the response.
 ///
 /// The signature is verified against `partner` (refused if `require_signed` and it is missing),
 /// the `Original-Message-ID` must be the message's, and a `processed` disposition needs the MIC
-/// we computed when sending.
+/// we computed when sending. [`read_mdn_with`] with a MIC required and the certificate valid now.
 pub fn read_mdn(
     headers: &[(String, String)],
     body: &[u8],
@@ -124,6 +148,29 @@ pub fn read_mdn(
     sent: &OutgoingMessage,
     require_signed: bool,
 ) -> Result<MdnReport, Error> {
+    read_mdn_with(
+        headers,
+        body,
+        partner,
+        sent,
+        &MdnCheck {
+            require_signed,
+            ..MdnCheck::default()
+        },
+    )
+}
+
+/// Reads the MDN answering `sent` like [`read_mdn`], checking what `check` says. A signed MDN is
+/// verified as received, then in canonical CRLF form; with a partner certificate that is not
+/// valid at `check.certificates_valid_at`, the MDN is not trusted.
+pub fn read_mdn_with(
+    headers: &[(String, String)],
+    body: &[u8],
+    partner: &Certificate,
+    sent: &OutgoingMessage,
+    check: &MdnCheck,
+) -> Result<MdnReport, Error> {
+    let require_signed = check.require_signed;
     let mut top = Vec::with_capacity(body.len() + 256);
     for name in ["Content-Type", "Content-Transfer-Encoding"] {
         if let Some(v) = field(headers, name) {
@@ -154,7 +201,16 @@ pub fn read_mdn(
         let sh = head(sig_part);
         let (_, sb) = split_head(sig_part);
         let sig = decode_body(sb, sh.transfer_encoding.as_deref())?;
-        if let Err(f) = verify_detached(content, &sig, &partner.0) {
+        if let Err(e) = partner.check_valid_at(check.certificates_valid_at) {
+            report.status = MdnStatus::Failed(format!("MDN signature: {e}"));
+            return Ok(report);
+        }
+        if let Err(f) = verify_detached(
+            content,
+            &sig,
+            &partner.0,
+            Canonicalization::AsReceivedThenCrlf,
+        ) {
             report.status =
                 MdnStatus::Failed(format!("MDN signature: {} ({})", f.code.as_str(), f.detail));
             return Ok(report);
@@ -204,7 +260,7 @@ pub fn read_mdn(
         None => (disposition.to_ascii_lowercase(), String::new()),
     };
     report.status = match kind.as_str() {
-        "processed" => check_mic(&sent.mic, report.returned_mic.as_deref()),
+        "processed" => check_mic(&sent.mic, report.returned_mic.as_deref(), check.require_mic),
         k if k.starts_with("processed/warning") => MdnStatus::Warning(modifier),
         _ => MdnStatus::Failed(if modifier.is_empty() {
             kind
@@ -216,8 +272,9 @@ pub fn read_mdn(
     Ok(report)
 }
 
-fn check_mic(expected: &Mic, returned: Option<&str>) -> MdnStatus {
+fn check_mic(expected: &Mic, returned: Option<&str>, required: bool) -> MdnStatus {
     match returned {
+        None if !required => MdnStatus::Processed,
         Some(r) if expected.matches_field(r) => MdnStatus::Processed,
         Some(r) => MdnStatus::Failed(format!(
             "MIC mismatch: sent {}, partner computed {r}",

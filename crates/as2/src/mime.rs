@@ -48,8 +48,11 @@ pub(crate) struct Head {
 }
 
 /// Splits an entity at its first empty line (CRLF or bare LF) into header bytes and body.
+///
+/// Content without a header block is all body: some senders (Mendelson AS2, encrypting only)
+/// put the bare payload inside the envelope. It is recognised by having no empty line, or a line
+/// before it that is neither a `Name: value` field nor a folded continuation.
 pub(crate) fn split_head(entity: &[u8]) -> (&[u8], &[u8]) {
-    let mut i = 0;
     // An entity may start directly with the empty line (no fields).
     if entity.starts_with(b"\r\n") {
         return (&[], &entity[2..]);
@@ -57,8 +60,14 @@ pub(crate) fn split_head(entity: &[u8]) -> (&[u8], &[u8]) {
     if entity.starts_with(b"\n") {
         return (&[], &entity[1..]);
     }
+    let mut line_start = 0;
+    let mut i = 0;
     while i < entity.len() {
         if entity[i] == b'\n' {
+            let line = &entity[line_start..i];
+            if !is_field_line(line, line_start == 0) {
+                return (&[], entity);
+            }
             let rest = &entity[i + 1..];
             if rest.starts_with(b"\r\n") {
                 return (&entity[..i + 1], &rest[2..]);
@@ -66,10 +75,23 @@ pub(crate) fn split_head(entity: &[u8]) -> (&[u8], &[u8]) {
             if rest.starts_with(b"\n") {
                 return (&entity[..i + 1], &rest[1..]);
             }
+            line_start = i + 1;
         }
         i += 1;
     }
-    (entity, &[])
+    (&[], entity)
+}
+
+/// Whether `line` can belong to a header block: `Name: value` (the name printable ASCII without
+/// spaces) or, after the first line, a folded continuation.
+fn is_field_line(line: &[u8], first: bool) -> bool {
+    if !first && line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
+        return true;
+    }
+    match line.iter().position(|&b| b == b':') {
+        Some(0) | None => false,
+        Some(colon) => line[..colon].iter().all(|&b| b.is_ascii_graphic()),
+    }
 }
 
 /// Reads the header fields of an entity.
@@ -266,6 +288,22 @@ mod tests {
         let body = b"preamble\r\n--b\r\nA: 1\r\n\r\nx\r\n\r\n--b\r\n\r\ny\r\n--b--\r\n";
         let parts = multipart_parts(body, "b").expect("parts");
         assert_eq!(parts, vec![&b"A: 1\r\n\r\nx\r\n"[..], &b"\r\ny"[..]]);
+    }
+
+    #[test]
+    fn content_without_a_header_block_is_all_body() {
+        let edifact = b"UNB+UNOA:2+S:14+R:14+140407:0910+5'\nUNH+1+ORDERS:D:96A:UN'\n";
+        assert_eq!(split_head(edifact), (&b""[..], &edifact[..]));
+        let x12 = b"ISA*00*  *00~\n\nGS*PO~\n";
+        assert_eq!(split_head(x12), (&b""[..], &x12[..]));
+        let entity = b"Content-Type: text/plain\r\n\tcharset=x\r\n\r\nbody";
+        assert_eq!(
+            split_head(entity),
+            (
+                &b"Content-Type: text/plain\r\n\tcharset=x\r\n"[..],
+                &b"body"[..]
+            )
+        );
     }
 
     #[test]

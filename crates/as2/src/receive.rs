@@ -23,6 +23,35 @@ pub struct Receiver<'a> {
     pub require_signature: bool,
 }
 
+/// Which bytes a detached signature is checked against. Real peers differ in what they sign
+/// when the entity's line ends are not CRLF on the wire (or were changed on the way):
+/// - text: the whole entity in canonical MIME form, bare LF made CRLF (pyas2lib for every content
+///   type but `application/octet-stream`);
+/// - binary: the header fields in CRLF form, the body byte for byte (Mendelson AS2, and pyas2lib,
+///   for a `Content-Transfer-Encoding: binary` part).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Canonicalization {
+    /// The entity as received; failing that, the binary form; failing that, the text form.
+    #[default]
+    AsReceivedThenCrlf,
+    /// The entity as received, or the binary form: a body is never verified with other line
+    /// ends than it arrived with.
+    Binary,
+    /// Only the entity exactly as received: a signature over other line ends is an
+    /// `integrity-check-failed`.
+    Strict,
+}
+
+/// Per-partnership choices for reading messages, beyond [`Receiver`].
+#[derive(Debug, Clone, Default)]
+pub struct ReceiveOptions {
+    /// Which bytes signatures are checked against.
+    pub canonicalization: Canonicalization,
+    /// The time at which the partner's certificate must be valid; now when `None`. A message
+    /// spooled before the certificate expired is reprocessed as of its reception.
+    pub certificates_valid_at: Option<std::time::SystemTime>,
+}
+
 /// The standard reasons an AS2 message is refused (RFC 4130 §7.4.3, `processed/error: ...`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -118,7 +147,8 @@ pub struct Reception {
     pub outcome: Result<Payload, Failure>,
 }
 
-/// Reads an AS2 message from its HTTP header fields and body.
+/// Reads an AS2 message from its HTTP header fields and body, with the default
+/// [`ReceiveOptions`] (signatures checked as received, then in CRLF form; certificates valid now).
 ///
 /// Fails only when the message cannot be answered at all (no `Message-ID`, `AS2-From` or
 /// `AS2-To`); every other problem is a [`Failure`] in the returned [`Reception`], to be reported
@@ -128,6 +158,20 @@ pub fn receive(
     body: &[u8],
     r: &Receiver<'_>,
 ) -> Result<Reception, Error> {
+    receive_with(headers, body, r, &ReceiveOptions::default())
+}
+
+/// Reads an AS2 message like [`receive`], with the partnership's [`ReceiveOptions`].
+///
+/// The payload may travel binary or base64; encrypted as CMS EnvelopedData (AES-128/192/256-CBC,
+/// 3DES) or AuthEnvelopedData (AES-GCM); signed with SHA-1/256/384/512, RSA PKCS#1 v1.5 or
+/// RSASSA-PSS; compressed before or after signing.
+pub fn receive_with(
+    headers: &[(String, String)],
+    body: &[u8],
+    r: &Receiver<'_>,
+    opts: &ReceiveOptions,
+) -> Result<Reception, Error> {
     let message_id = required(headers, "Message-ID")?
         .trim_start_matches('<')
         .trim_end_matches('>')
@@ -135,10 +179,10 @@ pub fn receive(
     let from = unquote_name(required(headers, "AS2-From")?);
     let to = unquote_name(required(headers, "AS2-To")?);
     let mdn = mdn_requested(headers);
-    let micalg = mdn
-        .as_ref()
-        .map_or("sha-256", |m| m.micalg.as_str())
-        .to_string();
+    // The MIC algorithm the sender asked for, if it named one we know (`signed-receipt-micalg`).
+    let asked_micalg = micalg_named(headers)
+        .then(|| mdn.as_ref().map(|m| m.micalg.clone()))
+        .flatten();
 
     // AS2 carries the top entity's own fields as HTTP fields; put them back in front of the body.
     let mut top = Vec::with_capacity(body.len() + 256);
@@ -168,7 +212,7 @@ pub fn receive(
             "not read",
         )),
     };
-    rec.outcome = read_entity(&top, r, &micalg, &mut rec);
+    rec.outcome = read_entity(&top, r, asked_micalg.as_deref(), opts, &mut rec);
     match &rec.outcome {
         Ok(p) => {
             tracing::info!(message_id = %rec.message_id, from = %rec.from, signed = rec.signed,
@@ -231,6 +275,20 @@ fn mdn_requested(headers: &[(String, String)]) -> Option<MdnRequested> {
     })
 }
 
+/// Whether `Disposition-Notification-Options` names a MIC algorithm we know.
+fn micalg_named(headers: &[(String, String)]) -> bool {
+    let options = field(headers, "Disposition-Notification-Options").unwrap_or("");
+    options.split(';').any(|param| {
+        param.split_once('=').is_some_and(|(name, value)| {
+            name.trim().eq_ignore_ascii_case("signed-receipt-micalg")
+                && value
+                    .split(',')
+                    .skip(1)
+                    .any(|a| crate::Digest::from_name(a).is_some())
+        })
+    })
+}
+
 fn unexpected(e: impl std::fmt::Display) -> Failure {
     Failure::new(FailureCode::UnexpectedProcessingError, e.to_string())
 }
@@ -238,15 +296,17 @@ fn unexpected(e: impl std::fmt::Display) -> Failure {
 fn read_entity(
     top: &[u8],
     r: &Receiver<'_>,
-    micalg: &str,
+    asked_micalg: Option<&str>,
+    opts: &ReceiveOptions,
     rec: &mut Reception,
 ) -> Result<Payload, Failure> {
+    let micalg = asked_micalg.unwrap_or("sha-256");
     let mut entity: Vec<u8> = top.to_vec();
     let h = head(&entity);
     if is_pkcs7_mime(&h.mime_type)
         && h.smime_type
             .as_deref()
-            .is_none_or(|t| t == "enveloped-data")
+            .is_none_or(|t| t == "enveloped-data" || t == "authenveloped-data")
     {
         rec.encrypted = true;
         let (_, body) = split_head(&entity);
@@ -293,9 +353,13 @@ fn read_entity(
         let (_, sig_body) = split_head(sig_part);
         let sig = decode_body(sig_body, sh.transfer_encoding.as_deref())
             .map_err(|e| Failure::new(FailureCode::AuthenticationFailed, e.to_string()))?;
-        let signed_bytes = verify_detached(content, &sig, &r.partner.0)?;
-        // RFC 4130 §7.3.1: the MIC is over the signed entity, with the signer's algorithm.
-        let alg = h.micalg.as_deref().unwrap_or(micalg);
+        r.partner
+            .check_valid_at(opts.certificates_valid_at)
+            .map_err(|e| Failure::new(FailureCode::AuthenticationFailed, e.to_string()))?;
+        let signed_bytes = verify_detached(content, &sig, &r.partner.0, opts.canonicalization)?;
+        // RFC 4130 §7.3.1: the MIC is over the signed entity, with the algorithm the sender
+        // asked for, else the one it signed with.
+        let alg = asked_micalg.or(h.micalg.as_deref()).unwrap_or(micalg);
         rec.mic = Some(Mic::compute(&signed_bytes, alg).map_err(unexpected)?);
         let mut content = content.to_vec();
         let mut ch = head(&content);
@@ -357,6 +421,7 @@ pub(crate) fn verify_detached(
     content: &[u8],
     sig_der: &[u8],
     partner: &X509,
+    canonicalization: Canonicalization,
 ) -> Result<Vec<u8>, Failure> {
     let mut certs = Stack::new().map_err(unexpected)?;
     certs.push(partner.clone()).map_err(unexpected)?;
@@ -373,9 +438,20 @@ pub(crate) fn verify_detached(
         Ok(()) => return Ok(content.to_vec()),
         Err(e) => e,
     };
-    let canonical = canonicalize_crlf(content);
-    if canonical != content && attempt(&canonical, CMSOptions::empty()).is_ok() {
-        return Ok(canonical);
+    if canonicalization != Canonicalization::Strict {
+        let (fields, body) = split_head(content);
+        let mut binary = canonicalize_crlf(fields);
+        binary.extend_from_slice(b"\r\n");
+        binary.extend_from_slice(body);
+        if binary != content && attempt(&binary, CMSOptions::empty()).is_ok() {
+            return Ok(binary);
+        }
+    }
+    if canonicalization == Canonicalization::AsReceivedThenCrlf {
+        let canonical = canonicalize_crlf(content);
+        if canonical != content && attempt(&canonical, CMSOptions::empty()).is_ok() {
+            return Ok(canonical);
+        }
     }
     // Which failed: the signer (authentication) or the content digest (integrity)?
     match attempt(content, CMSOptions::NO_CONTENT_VERIFY) {

@@ -1,28 +1,154 @@
 //! Building an outgoing AS2 message.
 
 use openssl::cms::{CMSOptions, CmsContentInfo};
+use openssl::hash::MessageDigest;
 use openssl::stack::Stack;
 use openssl::symm::Cipher;
 
 use crate::mime::{Entity, Mic, base64_lines, random_token};
-use crate::{Certificate, Error, Identity};
+use crate::{Certificate, Error, Identity, compress, signed_data};
 
 /// The content encryption algorithm of an encrypted message (key transport is always RSA).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encryption {
     /// AES-128 in CBC mode.
     Aes128Cbc,
+    /// AES-192 in CBC mode.
+    Aes192Cbc,
     /// AES-256 in CBC mode.
     Aes256Cbc,
+    /// Triple DES (DES-EDE3) in CBC mode: for old peers only.
+    TripleDesCbc,
+    /// AES-128 in GCM mode, as CMS AuthEnvelopedData (RFC 5083/5084; `smime-type=authEnveloped-data`).
+    Aes128Gcm,
+    /// AES-256 in GCM mode, as CMS AuthEnvelopedData.
+    Aes256Gcm,
 }
 
 impl Encryption {
+    /// Every choice, for listing in configuration errors.
+    pub const ALL: [Self; 6] = [
+        Self::Aes128Cbc,
+        Self::Aes192Cbc,
+        Self::Aes256Cbc,
+        Self::TripleDesCbc,
+        Self::Aes128Gcm,
+        Self::Aes256Gcm,
+    ];
+
+    /// The name used in configuration: `aes128-cbc`, `aes192-cbc`, `aes256-cbc`, `3des-cbc`,
+    /// `aes128-gcm`, `aes256-gcm`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Aes128Cbc => "aes128-cbc",
+            Self::Aes192Cbc => "aes192-cbc",
+            Self::Aes256Cbc => "aes256-cbc",
+            Self::TripleDesCbc => "3des-cbc",
+            Self::Aes128Gcm => "aes128-gcm",
+            Self::Aes256Gcm => "aes256-gcm",
+        }
+    }
+
+    /// The cipher named `name`: [`Encryption::name`]'s spelling, or pyas2lib's (`aes_256_cbc`,
+    /// `tripledes_192_cbc`), case and `-`/`_` ignored; `None` when unknown.
+    pub fn from_name(name: &str) -> Option<Self> {
+        let n = name.trim().to_ascii_lowercase().replace(['-', '_'], "");
+        match n.as_str() {
+            "tripledes192cbc" | "tripledescbc" | "3des" | "desede3cbc" => Some(Self::TripleDesCbc),
+            _ => Self::ALL
+                .into_iter()
+                .find(|e| e.name().replace('-', "") == n),
+        }
+    }
+
     fn cipher(self) -> Cipher {
         match self {
             Self::Aes128Cbc => Cipher::aes_128_cbc(),
+            Self::Aes192Cbc => Cipher::aes_192_cbc(),
             Self::Aes256Cbc => Cipher::aes_256_cbc(),
+            Self::TripleDesCbc => Cipher::des_ede3_cbc(),
+            Self::Aes128Gcm => Cipher::aes_128_gcm(),
+            Self::Aes256Gcm => Cipher::aes_256_gcm(),
         }
     }
+
+    fn smime_type(self) -> &'static str {
+        match self {
+            Self::Aes128Gcm | Self::Aes256Gcm => "authEnveloped-data",
+            _ => "enveloped-data",
+        }
+    }
+}
+
+/// The digest of signatures and MICs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Digest {
+    /// SHA-1: for old peers only.
+    Sha1,
+    /// SHA-256, the default.
+    #[default]
+    Sha256,
+    /// SHA-384.
+    Sha384,
+    /// SHA-512.
+    Sha512,
+}
+
+impl Digest {
+    /// The name as AS2 writes it in `micalg` and `Received-Content-MIC`: `sha1`, `sha-256`, ...
+    pub fn micalg(self) -> &'static str {
+        match self {
+            Self::Sha1 => "sha1",
+            Self::Sha256 => "sha-256",
+            Self::Sha384 => "sha-384",
+            Self::Sha512 => "sha-512",
+        }
+    }
+
+    /// The digest named `name`, whatever the spelling (`sha256`, `SHA-256`); `None` when unknown.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name.trim().to_ascii_lowercase().replace('-', "").as_str() {
+            "sha1" => Some(Self::Sha1),
+            "sha256" => Some(Self::Sha256),
+            "sha384" => Some(Self::Sha384),
+            "sha512" => Some(Self::Sha512),
+            _ => None,
+        }
+    }
+
+    /// Every choice, for listing in configuration errors.
+    pub const ALL: [Self; 4] = [Self::Sha1, Self::Sha256, Self::Sha384, Self::Sha512];
+
+    pub(crate) fn message_digest(self) -> MessageDigest {
+        match self {
+            Self::Sha1 => MessageDigest::sha1(),
+            Self::Sha256 => MessageDigest::sha256(),
+            Self::Sha384 => MessageDigest::sha384(),
+            Self::Sha512 => MessageDigest::sha512(),
+        }
+    }
+}
+
+/// How the payload's bytes travel inside the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TransferEncoding {
+    /// Byte for byte (`Content-Transfer-Encoding: binary`), the AS2 norm over HTTP.
+    #[default]
+    Binary,
+    /// Base64 in lines of 76 characters, for peers that cannot take binary entities.
+    Base64,
+}
+
+/// The partnership's choices for what we send, beyond [`Outgoing`].
+#[derive(Debug, Clone, Default)]
+pub struct SendOptions {
+    /// The signature's digest; also the MIC's, and the `signed-receipt-micalg` asked of the
+    /// partner for a signed MDN.
+    pub digest: Digest,
+    /// Compress the payload (RFC 5402 CMS compressed data, zlib) before signing.
+    pub compress: bool,
+    /// The payload's transfer encoding.
+    pub transfer_encoding: TransferEncoding,
 }
 
 /// What receipt to ask the partner for.
@@ -30,7 +156,8 @@ impl Encryption {
 pub enum MdnRequest {
     /// No MDN.
     None,
-    /// A synchronous MDN in the HTTP response; `signed` asks for it to be signed with SHA-256.
+    /// A synchronous MDN in the HTTP response; `signed` asks for it to be signed, with
+    /// [`SendOptions::digest`] as `signed-receipt-micalg` (SHA-256 with [`build`]).
     Sync {
         /// The value of `Disposition-Notification-To` (an address; AS2 does not use it for routing).
         to: String,
@@ -63,7 +190,8 @@ pub struct Outgoing<'a> {
     pub filename: Option<&'a str>,
     /// The `Subject` header, if any.
     pub subject: Option<&'a str>,
-    /// Our identity to sign with (SHA-256, detached `multipart/signed`), or no signature.
+    /// Our identity to sign with (detached `multipart/signed`; SHA-256 unless
+    /// [`SendOptions::digest`] says otherwise), or no signature.
     pub sign: Option<&'a Identity>,
     /// The partner's certificate and the cipher to encrypt with, or no encryption.
     pub encrypt: Option<(&'a Certificate, Encryption)>,
@@ -86,8 +214,23 @@ pub struct OutgoingMessage {
 }
 
 /// Builds an outgoing AS2 message for `payload` (sent byte for byte, `Content-Transfer-Encoding:
-/// binary`, so no line ends are changed and the MIC is over exactly what is sent).
+/// binary`, so no line ends are changed and the MIC is over exactly what is sent), signed with
+/// SHA-256 and not compressed: [`build_with`] with the default [`SendOptions`].
 pub fn build(payload: &[u8], out: &Outgoing<'_>) -> Result<OutgoingMessage, Error> {
+    build_with(payload, out, &SendOptions::default())
+}
+
+/// Builds an outgoing AS2 message for `payload` with the partnership's digest, compression and
+/// transfer encoding. The order is RFC 5402's: compress, sign, encrypt. Encrypting to a
+/// certificate that is expired (or not yet valid) is refused with [`Error::Certificate`].
+pub fn build_with(
+    payload: &[u8],
+    out: &Outgoing<'_>,
+    opts: &SendOptions,
+) -> Result<OutgoingMessage, Error> {
+    if let Some((cert, _)) = out.encrypt {
+        cert.check_valid_at(None)?;
+    }
     check_name("AS2-From", out.from)?;
     check_name("AS2-To", out.to)?;
     if out.content_type.contains(['\r', '\n']) {
@@ -100,7 +243,11 @@ pub fn build(payload: &[u8], out: &Outgoing<'_>) -> Result<OutgoingMessage, Erro
         ("Content-Type".to_string(), out.content_type.to_string()),
         (
             "Content-Transfer-Encoding".to_string(),
-            "binary".to_string(),
+            match opts.transfer_encoding {
+                TransferEncoding::Binary => "binary",
+                TransferEncoding::Base64 => "base64",
+            }
+            .to_string(),
         ),
     ];
     if let Some(name) = out.filename {
@@ -116,19 +263,46 @@ pub fn build(payload: &[u8], out: &Outgoing<'_>) -> Result<OutgoingMessage, Erro
     }
     let payload_entity = Entity {
         headers: payload_headers,
-        body: payload.to_vec(),
+        body: match opts.transfer_encoding {
+            TransferEncoding::Binary => payload.to_vec(),
+            TransferEncoding::Base64 => base64_lines(payload),
+        },
     };
     let payload_bytes = payload_entity.to_bytes();
-
+    let micalg = opts.digest.micalg();
+    // Unsigned, the receiver computes the MIC over the payload entity it finds after decrypting
+    // and decompressing; signed, over the signed entity (compressed, when compressed).
+    let unsigned_mic = Mic::compute(&payload_bytes, micalg)?;
+    let mut entity = payload_entity;
+    if opts.compress {
+        let der = compress::compress(&payload_bytes)
+            .map_err(|e| Error::Mime(format!("compressing the payload: {e}")))?;
+        entity = Entity {
+            headers: vec![
+                (
+                    "Content-Type".to_string(),
+                    "application/pkcs7-mime; smime-type=compressed-data; name=\"smime.p7z\""
+                        .to_string(),
+                ),
+                (
+                    "Content-Transfer-Encoding".to_string(),
+                    "binary".to_string(),
+                ),
+                (
+                    "Content-Disposition".to_string(),
+                    "attachment; filename=\"smime.p7z\"".to_string(),
+                ),
+            ],
+            body: der,
+        };
+    }
     let (mut entity, mic) = match out.sign {
         Some(id) => {
-            let mic = Mic::compute(&payload_bytes, "sha-256")?;
-            (sign_entity(&payload_bytes, id)?, mic)
+            let signed_bytes = entity.to_bytes();
+            let mic = Mic::compute(&signed_bytes, micalg)?;
+            (sign_entity_with(&signed_bytes, id, opts.digest)?, mic)
         }
-        None => {
-            let mic = Mic::compute(&payload_bytes, "sha-256")?;
-            (payload_entity, mic)
-        }
+        None => (entity, unsigned_mic),
     };
 
     if let Some((cert, enc)) = out.encrypt {
@@ -151,8 +325,10 @@ pub fn build(payload: &[u8], out: &Outgoing<'_>) -> Result<OutgoingMessage, Erro
             headers: vec![
                 (
                     "Content-Type".to_string(),
-                    "application/pkcs7-mime; smime-type=enveloped-data; name=\"smime.p7m\""
-                        .to_string(),
+                    format!(
+                        "application/pkcs7-mime; smime-type={}; name=\"smime.p7m\"",
+                        enc.smime_type()
+                    ),
                 ),
                 (
                     "Content-Transfer-Encoding".to_string(),
@@ -197,8 +373,7 @@ pub fn build(payload: &[u8], out: &Outgoing<'_>) -> Result<OutgoingMessage, Erro
         if signed {
             headers.push((
                 "Disposition-Notification-Options".to_string(),
-                "signed-receipt-protocol=required, pkcs7-signature; signed-receipt-micalg=required, sha-256"
-                    .to_string(),
+                format!("signed-receipt-protocol=required, pkcs7-signature; signed-receipt-micalg=required, {micalg}"),
             ));
         }
     }
@@ -214,21 +389,31 @@ pub fn build(payload: &[u8], out: &Outgoing<'_>) -> Result<OutgoingMessage, Erro
     })
 }
 
-/// Wraps `content` (a complete MIME entity) in a detached SHA-256 `multipart/signed`.
-pub(crate) fn sign_entity(content: &[u8], id: &Identity) -> Result<Entity, Error> {
-    // BINARY: the bytes are signed as they are; the entity is already in the form it travels in.
-    let sig = CmsContentInfo::sign(
-        Some(&id.cert),
-        Some(&id.key),
-        None,
-        Some(content),
-        CMSOptions::DETACHED | CMSOptions::BINARY,
-    )
-    .and_then(|c| c.to_der())
-    .map_err(|source| Error::Crypto {
-        operation: "sign",
-        source,
-    })?;
+/// Wraps `content` (a complete MIME entity) in a detached `multipart/signed` with `digest`.
+pub(crate) fn sign_entity_with(
+    content: &[u8],
+    id: &Identity,
+    digest: Digest,
+) -> Result<Entity, Error> {
+    let sig = if digest == Digest::Sha256 {
+        // OpenSSL's own CMS_sign, whose default digest for RSA is SHA-256. BINARY: the bytes are
+        // signed as they are; the entity is already in the form it travels in.
+        CmsContentInfo::sign(
+            Some(&id.cert),
+            Some(&id.key),
+            None,
+            Some(content),
+            CMSOptions::DETACHED | CMSOptions::BINARY,
+        )
+        .and_then(|c| c.to_der())
+        .map_err(|source| Error::Crypto {
+            operation: "sign",
+            source,
+        })?
+    } else {
+        signed_data::sign_detached(content, &id.key, &id.cert, digest)?
+    };
+    let micalg = digest.micalg();
     let boundary = format!("----=_as2_{}", random_token()?);
     let mut body = Vec::with_capacity(content.len() + sig.len() * 2 + 512);
     body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
@@ -245,7 +430,7 @@ Content-Disposition: attachment; filename=\"smime.p7s\"\r\n\r\n",
         headers: vec![(
             "Content-Type".to_string(),
             format!(
-                "multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256; boundary=\"{boundary}\""
+                "multipart/signed; protocol=\"application/pkcs7-signature\"; micalg={micalg}; boundary=\"{boundary}\""
             ),
         )],
         body,
@@ -299,4 +484,29 @@ fn sanitize_host(name: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
         .collect();
     if s.is_empty() { "as2".to_string() } else { s }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_read_back() {
+        for e in Encryption::ALL {
+            assert_eq!(Encryption::from_name(e.name()), Some(e));
+        }
+        assert_eq!(
+            Encryption::from_name("tripledes_192_cbc"),
+            Some(Encryption::TripleDesCbc)
+        );
+        assert_eq!(
+            Encryption::from_name("AES_256_CBC"),
+            Some(Encryption::Aes256Cbc)
+        );
+        assert_eq!(Encryption::from_name("rc2-cbc"), None);
+        for d in Digest::ALL {
+            assert_eq!(Digest::from_name(d.micalg()), Some(d));
+        }
+        assert_eq!(Digest::from_name("md5"), None);
+    }
 }

@@ -220,6 +220,7 @@ fn encrypted_to_another_certificate_is_a_decryption_failure() {
 #[test]
 fn unsigned_or_unencrypted_where_required_is_insufficient_security() {
     let s = setup();
+    // Signed, not encrypted.
     let msg = plain_signed(&s.edigate, X12);
     refused_with(
         &s,
@@ -228,6 +229,41 @@ fn unsigned_or_unencrypted_where_required_is_insufficient_security() {
         &msg.body,
         FailureCode::InsufficientMessageSecurity,
     );
+    // Encrypted, not signed.
+    let sealed_only = build(
+        X12,
+        &Outgoing {
+            from: "edigate",
+            to: "partner",
+            content_type: "application/edi-x12",
+            filename: None,
+            subject: None,
+            sign: None,
+            encrypt: Some((&s.partner_cert, Encryption::Aes256Cbc)),
+            mdn: MdnRequest::Sync {
+                to: "x".into(),
+                signed: true,
+            },
+        },
+    )
+    .expect("build");
+    refused_with(
+        &s,
+        &partner_receiver(&s),
+        &sealed_only,
+        &sealed_only.body,
+        FailureCode::InsufficientMessageSecurity,
+    );
+    // Both accepted where the partnership does not require them.
+    let relaxed = Receiver {
+        require_encryption: false,
+        require_signature: false,
+        ..partner_receiver(&s)
+    };
+    for m in [&msg, &sealed_only] {
+        let rec = receive(&m.headers, &m.body, &relaxed).expect("receive");
+        assert_eq!(rec.outcome.map(|p| p.data), Ok(X12.to_vec()));
+    }
 }
 
 #[test]
@@ -275,6 +311,35 @@ fn mdn_checks_signer_message_id_and_mic() {
         matches!(&r.status, MdnStatus::Failed(why) if why.contains("MIC mismatch")),
         "{r:?}"
     );
+
+    // Unsigned, where a signed MDN was asked for.
+    let mut unsigned_request = rec.clone();
+    if let Some(m) = unsigned_request.mdn.as_mut() {
+        m.signed = false;
+    }
+    let unsigned = build_mdn(&unsigned_request, &s.partner, "partner").expect("mdn");
+    let r = read_mdn(
+        &unsigned.headers,
+        &unsigned.body,
+        &s.partner_cert,
+        &msg,
+        true,
+    )
+    .expect("read");
+    assert!(
+        !r.signed && matches!(&r.status, MdnStatus::Failed(why) if why.contains("unsigned MDN")),
+        "{r:?}"
+    );
+    // The same MDN is fine where no signature was asked for: the checks above are the refusals.
+    let r = read_mdn(
+        &unsigned.headers,
+        &unsigned.body,
+        &s.partner_cert,
+        &msg,
+        false,
+    )
+    .expect("read");
+    assert_eq!(r.status, MdnStatus::Processed, "{r:?}");
 
     // A tampered signed MDN.
     let body = String::from_utf8_lossy(&good.body)
