@@ -238,7 +238,7 @@ pub fn run_due(
                             }
                         }
                     }
-                    let written = dir.deliver_many(&files);
+                    let written = dir.deliver_many(&files, concurrency);
                     let mut delivered = Vec::with_capacity(named.len());
                     for (c, result) in named.into_iter().zip(written) {
                         if settle(outbox, policy, c, result)? {

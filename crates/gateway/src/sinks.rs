@@ -233,64 +233,93 @@ impl OutboundDirectory {
         })
     }
 
-    /// Writes a round's documents, each atomically, with two syncs for the whole round instead
-    /// of two per file: every document is written under a temporary name, the file system is
-    /// synced once (their contents durable), each is renamed into place, and the directory is
-    /// synced once (their names durable). One writer per directory also keeps parallel workers
-    /// from queueing on the directory's lock. The result of each document, in order; a failed
-    /// sync fails every document of the round (each is written again on its retry, under the
-    /// same name).
-    pub fn deliver_many(&self, files: &[(String, &[u8])]) -> Vec<Result<(), DeliveryError>> {
+    /// Writes a round's documents, each atomically, with one directory sync for the whole
+    /// round instead of one per file: every document is written under a temporary name, then
+    /// they are synced, `parallel_syncs` at a time (once all are written, so on a journalling
+    /// file system one commit carries many), renamed into place, and the directory is synced
+    /// once (their names durable). One thread creating and renaming in the directory keeps
+    /// parallel workers from queueing on its lock. The result of each document, in order; a failed directory sync fails
+    /// every document of the round (each is written again on its retry, under the same name).
+    pub fn deliver_many(
+        &self,
+        files: &[(String, &[u8])],
+        parallel_syncs: usize,
+    ) -> Vec<Result<(), DeliveryError>> {
         let io = |what: String| move |source| DeliveryError::Io { what, source };
-        let mut results: Vec<Result<(), DeliveryError>> = Vec::with_capacity(files.len());
-        let mut written = Vec::with_capacity(files.len());
         if let Err(e) =
             fs::create_dir_all(&self.dir).map_err(io(format!("creating {}", self.dir.display())))
         {
             return files.iter().map(|_| Err(e.again())).collect();
         }
+        let mut results: Vec<Result<(), DeliveryError>> = Vec::with_capacity(files.len());
+        let mut written = Vec::with_capacity(files.len());
         for (index, (name, bytes)) in files.iter().enumerate() {
             let tmp = self.dir.join(format!(".{name}.part"));
             let result = check_file_name(name).and_then(|()| {
                 File::create(&tmp)
-                    .and_then(|mut f| f.write_all(bytes))
+                    .and_then(|mut f| f.write_all(bytes).map(|()| f))
                     .map_err(io(format!("writing {}", tmp.display())))
             });
-            if result.is_ok() {
-                written.push((index, tmp, self.dir.join(name)));
+            match result {
+                Ok(file) => {
+                    written.push((index, file, tmp, self.dir.join(name)));
+                    results.push(Ok(()));
+                }
+                Err(e) => results.push(Err(e)),
             }
-            results.push(result);
         }
-        if written.is_empty() {
+        // The syncs run side by side: each waits on the device, and none takes the directory's
+        // lock.
+        let per_thread = written.len().div_ceil(parallel_syncs.max(1)).max(1);
+        let synced: Vec<Result<(), DeliveryError>> = std::thread::scope(|scope| {
+            let threads: Vec<_> = written
+                .chunks(per_thread)
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        chunk
+                            .iter()
+                            .map(|(_, file, tmp, _)| {
+                                file.sync_data()
+                                    .map_err(io(format!("syncing {}", tmp.display())))
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .flat_map(|t| {
+                    t.join().unwrap_or_else(|_| {
+                        vec![Err(DeliveryError::Unavailable {
+                            what: "syncing a round of documents".into(),
+                            message: "a sync thread panicked".into(),
+                        })]
+                    })
+                })
+                .collect()
+        });
+        let mut renamed = Vec::with_capacity(written.len());
+        for ((index, _, tmp, path), sync) in written.iter().zip(synced) {
+            let done = sync.and_then(|()| {
+                fs::rename(tmp, path).map_err(io(format!(
+                    "renaming {} to {}",
+                    tmp.display(),
+                    path.display()
+                )))
+            });
+            match done {
+                Ok(()) => renamed.push(*index),
+                Err(e) => results[*index] = Err(e),
+            }
+        }
+        if renamed.is_empty() {
             return results;
-        }
-        let synced = File::open(&self.dir)
-            .and_then(|d| rustix::fs::syncfs(&d).map_err(io::Error::from))
-            .map_err(io(format!(
-                "syncing the file system of {}",
-                self.dir.display()
-            )));
-        if let Err(e) = synced {
-            for (index, _, _) in &written {
-                results[*index] = Err(e.again());
-            }
-            return results;
-        }
-        for (index, tmp, path) in &written {
-            if let Err(e) = fs::rename(tmp, path) {
-                results[*index] = Err(DeliveryError::Io {
-                    what: format!("renaming {} to {}", tmp.display(), path.display()),
-                    source: e,
-                });
-            }
         }
         if let Err(e) =
             crate::spool::sync_dir(&self.dir).map_err(io(format!("syncing {}", self.dir.display())))
         {
-            for (index, _, _) in &written {
-                if results[*index].is_ok() {
-                    results[*index] = Err(e.again());
-                }
+            for index in renamed {
+                results[index] = Err(e.again());
             }
         }
         results
@@ -324,7 +353,7 @@ mod tests {
             ("../escape.x12".into(), b"ISA*b~"),
             ("c.x12".into(), b"ISA*c~"),
         ];
-        let results = out.deliver_many(&files);
+        let results = out.deliver_many(&files, 2);
         assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
         assert!(results[1].is_err(), "a path is refused");
         let mut names: Vec<String> = fs::read_dir(&out.dir)
@@ -335,7 +364,7 @@ mod tests {
         assert_eq!(names, ["a.x12", "c.x12"], "no temporary file is left");
         assert_eq!(fs::read(out.dir.join("c.x12")).expect("c"), b"ISA*c~");
         // Written again (a retry after a crash): the same names, the new contents.
-        let again = out.deliver_many(&[("a.x12".into(), b"ISA*a2~".as_slice())]);
+        let again = out.deliver_many(&[("a.x12".into(), b"ISA*a2~".as_slice())], 4);
         assert!(again[0].is_ok());
         assert_eq!(fs::read(out.dir.join("a.x12")).expect("a"), b"ISA*a2~");
         assert!(!dir.path().join("escape.x12").exists());
