@@ -239,7 +239,7 @@ impl Partners {
         let address = address.trim().to_ascii_lowercase();
         self.all
             .iter()
-            .find(|p| p.inbound_email.iter().any(|a| *a == address))
+            .find(|p| p.inbound_email.contains(&address))
     }
 
     /// The partner with this id.
