@@ -255,13 +255,13 @@ impl Gateway {
                             sftp_status.clone(),
                         )))
                     }
-                    partner::Outbound::Email(mail) => PartnerOutbound::Email(Box::new(
-                        email::EmailOutbox::new(
+                    partner::Outbound::Email(mail) => {
+                        PartnerOutbound::Email(Box::new(email::EmailOutbox::new(
                             partner_destination(&p.id),
                             (**mail).clone(),
                             email_status.clone(),
-                        )?,
-                    )),
+                        )?))
+                    }
                 })
                 .map(|out| (partner_destination(&p.id), out))
             })
@@ -276,11 +276,7 @@ impl Gateway {
             .alerts
             .as_ref()
             .map(|a| {
-                email::EmailOutbox::new(
-                    alerts::DESTINATION.into(),
-                    a.email(),
-                    email_status.clone(),
-                )
+                email::EmailOutbox::new(alerts::DESTINATION.into(), a.email(), email_status.clone())
             })
             .transpose()?;
         let alerts_webhook = match config.alerts.as_ref().and_then(|a| a.webhook.as_ref()) {

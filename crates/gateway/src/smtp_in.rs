@@ -91,8 +91,12 @@ impl EmailInbox {
                 Error::Internal(format!("email channel {name}: [inbound.tls]: {e}"))
             })?),
         };
-        let listener = std::net::TcpListener::bind(config.listen)
-            .map_err(|e| Error::io(format!("email channel {name}: listening on {}", config.listen), e))?;
+        let listener = std::net::TcpListener::bind(config.listen).map_err(|e| {
+            Error::io(
+                format!("email channel {name}: listening on {}", config.listen),
+                e,
+            )
+        })?;
         listener
             .set_nonblocking(true)
             .map_err(|e| Error::io(format!("email channel {name}: socket"), e))?;
@@ -126,7 +130,10 @@ impl EmailInbox {
 }
 
 /// The STARTTLS side of a channel, from PEM files.
-fn acceptor(cert_file: &std::path::Path, key_file: &std::path::Path) -> Result<TlsAcceptor, String> {
+fn acceptor(
+    cert_file: &std::path::Path,
+    key_file: &std::path::Path,
+) -> Result<TlsAcceptor, String> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let certs = CertificateDer::pem_file_iter(cert_file)
@@ -167,7 +174,8 @@ impl Gateway {
             Some(Ok(l)) => l,
             Some(Err(e)) => {
                 tracing::error!(channel = %name, error = %e, "email channel cannot listen");
-                self.email_status.failed(&name, format!("cannot listen: {e}"));
+                self.email_status
+                    .failed(&name, format!("cannot listen: {e}"));
                 return;
             }
             None => return,
@@ -381,7 +389,14 @@ impl MailHandler {
     /// Refuses the mail in hand: logged, counted and shown on the board.
     fn refuse(&self, code: u16, reason: &'static str, text: String) -> Response {
         let channel = &self.inbox.config.name;
-        telemetry::email_refused(channel, &self.transaction.sender, self.peer, code, reason, &text);
+        telemetry::email_refused(
+            channel,
+            &self.transaction.sender,
+            self.peer,
+            code,
+            reason,
+            &text,
+        );
         self.gw
             .email_status
             .refused(channel, &self.transaction.sender, code, text.clone());
@@ -431,9 +446,10 @@ impl MailHandler {
             Err(e) => {
                 // Nothing is acknowledged: the sender keeps the mail and tries again.
                 tracing::error!(channel = %self.inbox.config.name, sender = %self.transaction.sender, error = %e, "cannot record a mail; the sender is told to retry");
-                self.gw
-                    .email_status
-                    .failed(&self.inbox.config.name, format!("cannot record a mail: {e}"));
+                self.gw.email_status.failed(
+                    &self.inbox.config.name,
+                    format!("cannot record a mail: {e}"),
+                );
                 Response::custom(451, "4.3.0 local error, try again later".into())
             }
         }
@@ -494,7 +510,13 @@ impl Handler for MailHandler {
         }
     }
 
-    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, _to: &[String]) -> Response {
+    fn data_start(
+        &mut self,
+        _domain: &str,
+        _from: &str,
+        _is8bit: bool,
+        _to: &[String],
+    ) -> Response {
         self.transaction.data.clear();
         self.transaction.too_large = false;
         mailin::response::OK
@@ -545,7 +567,10 @@ pub fn documents(raw: &[u8], now: u64) -> Vec<(String, Vec<u8>)> {
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     for (i, part) in message.attachments().enumerate() {
         let (ctype, subtype) = part.content_type().map_or(("", String::new()), |c| {
-            (c.ctype(), c.subtype().unwrap_or_default().to_ascii_lowercase())
+            (
+                c.ctype(),
+                c.subtype().unwrap_or_default().to_ascii_lowercase(),
+            )
         });
         let ctype = ctype.to_ascii_lowercase();
         let not_a_document = matches!(ctype.as_str(), "image" | "audio" | "video")

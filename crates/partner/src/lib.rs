@@ -237,9 +237,7 @@ impl Partners {
     /// to case.
     pub fn by_email_sender(&self, address: &str) -> Option<&Partner> {
         let address = address.trim().to_ascii_lowercase();
-        self.all
-            .iter()
-            .find(|p| p.inbound_email.contains(&address))
+        self.all.iter().find(|p| p.inbound_email.contains(&address))
     }
 
     /// The partner with this id.

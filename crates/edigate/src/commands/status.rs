@@ -305,8 +305,16 @@ fn render_email(links: &[EmailLinkStatus]) -> String {
             state.into(),
             time(l.last_success),
             l.consecutive_failures.to_string(),
-            if inbound { l.received.to_string() } else { "-".into() },
-            if inbound { l.refused.to_string() } else { "-".into() },
+            if inbound {
+                l.received.to_string()
+            } else {
+                "-".into()
+            },
+            if inbound {
+                l.refused.to_string()
+            } else {
+                "-".into()
+            },
         ]);
         if let Some(e) = &l.last_error {
             details.push_str(&format!(
