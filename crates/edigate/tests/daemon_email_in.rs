@@ -460,3 +460,132 @@ fn starttls_is_offered_required_and_verified_by_the_client() {
     let _ = fs::remove_dir_all(&dir);
     let _ = fs::remove_dir_all(&other);
 }
+
+/// One SMTP connection spoken by hand, for what no well-behaved client sends.
+struct RawSmtp {
+    reader: std::io::BufReader<TcpStream>,
+}
+
+impl RawSmtp {
+    fn connect(port: u16) -> RawSmtp {
+        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        let mut smtp = RawSmtp {
+            reader: std::io::BufReader::new(stream),
+        };
+        assert!(smtp.reply().starts_with("220 edi.widgetco.example"));
+        smtp
+    }
+
+    /// The next reply, all its lines.
+    fn reply(&mut self) -> String {
+        use std::io::BufRead;
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            if self.reader.read_line(&mut line).unwrap() == 0 {
+                return all;
+            }
+            all.push_str(&line);
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return all;
+            }
+        }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.reader.get_mut().write_all(bytes).unwrap();
+    }
+
+    fn command(&mut self, line: &[u8]) -> String {
+        self.send(line);
+        self.reply()
+    }
+}
+
+#[test]
+fn protocol_abuse_is_answered_and_never_takes_the_daemon_down() {
+    let dir = scratch("abuse");
+    let port = free_port();
+    let daemon = Daemon::start("email-in-abuse", &config(&partners(&dir), port, ""));
+
+    let mut smtp = RawSmtp::connect(port);
+    assert!(smtp.command(b"EHLO client.example\r\n").starts_with("250"));
+    assert!(smtp.command(b"\x00\xff\xfe nonsense\r\n").starts_with('5'));
+    assert!(
+        smtp.command(b"DATA\r\n").starts_with("503"),
+        "no DATA before MAIL"
+    );
+    assert!(
+        smtp.command(format!("MAIL FROM:<{ACME}>\r\n").as_bytes())
+            .starts_with("250")
+    );
+    assert!(
+        smtp.command(format!("RCPT TO:<{US}>\r\n").as_bytes())
+            .starts_with("250")
+    );
+    assert!(smtp.command(b"DATA\r\n").starts_with("354"));
+    // The order as the mail's body, then a bare-LF dot and a second mail "from" EuroFoods
+    // hidden inside: only CRLF.CRLF ends a mail, so it stays this mail's text.
+    let order = String::from_utf8(example("order-850.x12")).unwrap();
+    let smuggled = format!(
+        "From: {ACME}\r\nSubject: order\r\n\r\n{}\r\n\n.\nMAIL FROM:<{EUROFOODS}>\nRCPT TO:<{US}>\nDATA\n{}\n.\n",
+        order.trim_end(),
+        String::from_utf8(example("order-orders.edi"))
+            .unwrap()
+            .trim_end()
+    );
+    smtp.send(smuggled.as_bytes());
+    let reply = smtp.command(b"\r\n.\r\n");
+    assert!(reply.starts_with("250"), "{reply}");
+    assert!(smtp.command(b"QUIT\r\n").starts_with("221"));
+
+    // A line longer than any mail needs ends that connection only.
+    let mut long = RawSmtp::connect(port);
+    long.send(&vec![b'A'; 70_000]);
+    let reply = long.command(b"\r\n");
+    assert!(reply.starts_with("500"), "{reply}");
+    // Silence, then a dropped connection in the middle of a mail.
+    let mut dropped = RawSmtp::connect(port);
+    assert!(
+        dropped
+            .command(b"HELO client.example\r\n")
+            .starts_with("250")
+    );
+    assert!(
+        dropped
+            .command(format!("MAIL FROM:<{ACME}>\r\n").as_bytes())
+            .starts_with("250")
+    );
+    assert!(
+        dropped
+            .command(format!("RCPT TO:<{US}>\r\n").as_bytes())
+            .starts_with("250")
+    );
+    assert!(dropped.command(b"DATA\r\n").starts_with("354"));
+    dropped.send(b"Subject: half\r\n\r\nISA*00*");
+    drop(dropped);
+
+    let mut after = RawSmtp::connect(port);
+    assert!(after.command(b"NOOP\r\n").starts_with("250"));
+    wait_until("the mail's body finished", || {
+        daemon.log().contains("mail-body-") && daemon.log().contains("quarantined m-")
+    });
+    let data = daemon.stop();
+    let all = messages(&data);
+    assert_eq!(all.len(), 1, "one mail, one message: {all:?}");
+    assert_eq!(all[0].channel, "mail:acme-retail");
+    assert!(all[0].file_name.starts_with("mail-body-"), "{all:?}");
+    // The "second mail" is text of the first, where the parser finds it after the interchange.
+    let outbox::MessageState::Quarantined { reason } = &all[0].state else {
+        panic!("{all:?}");
+    };
+    assert!(
+        reason.contains("unexpected data after the interchange trailer: \"MAIL\""),
+        "{reason}"
+    );
+    assert!(data.events().is_empty());
+    let _ = fs::remove_dir_all(&dir);
+}

@@ -264,6 +264,7 @@ impl Gateway {
     ) -> std::io::Result<Option<S>> {
         let mut reader = BufReader::new(stream);
         let mut line = Vec::with_capacity(1024);
+        let mut in_data = false;
         loop {
             line.clear();
             let read = tokio::time::timeout(
@@ -292,19 +293,27 @@ impl Gateway {
                     .await;
                 return Ok(None);
             }
-            if !line.ends_with(b"\r\n") {
-                // A bare LF ends a line for us too (RFC 5321 2.3.8 lets a server be lenient);
-                // the state machine only knows CRLF.
+            if !in_data && !line.ends_with(b"\r\n") {
+                // A command ended by a bare LF is taken (RFC 5321 2.3.8 lets a server be
+                // lenient); the state machine only knows CRLF. Inside a mail a bare LF stays
+                // data: only CRLF.CRLF ends it, so a mail cannot smuggle a second one, with
+                // another sender, past whatever relayed it.
                 line.pop();
                 line.extend_from_slice(b"\r\n");
             }
-            let response = if line == b".\r\n" {
+            let ends_mail = in_data && line == b".\r\n";
+            let response = if ends_mail {
                 // The end of a mail: spooling and flushing block, so they run where blocking
                 // is allowed.
                 blocking(|| session.process(&line))
             } else {
                 session.process(&line)
             };
+            if ends_mail {
+                in_data = false;
+            } else if response.code == 354 {
+                in_data = true;
+            }
             let mut reply = Vec::new();
             response.write_to(&mut reply)?;
             if !reply.is_empty() {
