@@ -200,6 +200,20 @@ fn partners_mail_x12_and_edifact_that_become_events_and_acknowledgements() {
     assert_eq!(link["received"], 2);
     assert!(link["last_success"].as_u64().is_some(), "{link}");
     assert_eq!(link["server"], format!("127.0.0.1:{port}"));
+    let out = Command::new(env!("CARGO_BIN_EXE_edigate"))
+        .args(["status", "--admin", &daemon.admin_url(), "--token", TOKEN])
+        .env_remove("EDIGATE_ADMIN")
+        .env_remove("EDIGATE_TOKEN")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.lines().any(|l| l.starts_with("mail ")
+            && l.contains("inbound")
+            && l.contains("listening")
+            && l.contains(&format!("127.0.0.1:{port}"))),
+        "{text}"
+    );
     let data = daemon.stop();
 
     let events = data.events();
