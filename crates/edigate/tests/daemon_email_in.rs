@@ -554,6 +554,24 @@ fn protocol_abuse_is_answered_and_never_takes_the_daemon_down() {
     smtp.send(smuggled.as_bytes());
     let reply = smtp.command(b"\r\n.\r\n");
     assert!(reply.starts_with("250"), "{reply}");
+    // A refused mail ends its transaction too: the next commands are commands again.
+    assert!(
+        smtp.command(format!("MAIL FROM:<{ACME}>\r\n").as_bytes())
+            .starts_with("250")
+    );
+    assert!(
+        smtp.command(format!("RCPT TO:<{US}>\r\n").as_bytes())
+            .starts_with("250")
+    );
+    assert!(smtp.command(b"DATA\r\n").starts_with("354"));
+    for _ in 0..300 {
+        smtp.send(&[b'Z'; 100]);
+        smtp.send(b"\r\n");
+    }
+    let reply = smtp.command(b".\r\n");
+    assert!(reply.starts_with("552"), "{reply}");
+    assert!(smtp.command(b"NOOP\r\n").starts_with("250"));
+    assert!(smtp.command(b"RSET\r\n").starts_with("250"));
     assert!(smtp.command(b"QUIT\r\n").starts_with("221"));
 
     // A line longer than any mail needs ends that connection only.

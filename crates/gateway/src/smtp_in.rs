@@ -547,6 +547,17 @@ impl Handler for MailHandler {
     }
 
     fn data_end(&mut self) -> Response {
+        // The transaction is over whatever the answer (RFC 5321 4.1.1.4); the state machine
+        // would stay in DATA after an error reply, taking the client's next commands as text.
+        let mut response = self.end_of_data();
+        response.is_error = false;
+        response
+    }
+}
+
+impl MailHandler {
+    /// The answer to the end of a mail.
+    fn end_of_data(&mut self) -> Response {
         if self.transaction.too_large {
             let limit = self.inbox.config.max_message_bytes;
             return self.refuse(
