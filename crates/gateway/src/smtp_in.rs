@@ -245,7 +245,9 @@ impl Gateway {
         let Some(acceptor) = inbox.tls.clone() else {
             return Ok(());
         };
-        let tls = acceptor.accept(tcp).await?;
+        let tls = tokio::time::timeout(IDLE, acceptor.accept(tcp))
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake"))??;
         shared.tls.store(true, Ordering::SeqCst);
         session.tls_active();
         self.converse(&mut session, &shared, tls, true).await?;
