@@ -61,14 +61,14 @@ fn partners(dir: &Path) -> PathBuf {
     out
 }
 
-/// The configuration: the partners above, one email channel on `port` (with `tls`, a
+/// The configuration: the partners above, one email channel on `port` (with `extra` keys or an
 /// `[inbound.tls]` table), and a token for the admin API.
-fn config(partners: &Path, port: u16, tls: &str) -> String {
+fn config(partners: &Path, port: u16, extra: &str) -> String {
     format!(
         "partners_dir = {:?}\n\
          [[inbound]]\ntype = \"email\"\nname = \"mail\"\nlisten = \"127.0.0.1:{port}\"\n\
          recipients = [{US:?}]\nmax_message_bytes = 20000\nhostname = \"edi.widgetco.example\"\n\
-         {tls}\n\
+         {extra}\n\
          [admin]\nlisten = \"127.0.0.1:0\"\ntoken = {TOKEN:?}\n",
         partners.display().to_string()
     )
@@ -619,5 +619,35 @@ fn protocol_abuse_is_answered_and_never_takes_the_daemon_down() {
         "{reason}"
     );
     assert!(data.events().is_empty());
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_channel_reserved_to_a_partner_refuses_the_other_partners_senders() {
+    let dir = scratch("reserved");
+    let port = free_port();
+    let daemon = Daemon::start(
+        "email-in-reserved",
+        &config(&partners(&dir), port, "partner = \"eurofoods\"\n"),
+    );
+    let order = attachment(&dir, "po-731.x12", &example("order-850.x12"));
+    let (stage, code, message) = send(port, ACME, US, None, &[&order]);
+    assert_eq!((stage.as_str(), code), ("mail", 550), "{message}");
+    assert!(message.contains("reserved to eurofoods"), "{message}");
+    let orders = attachment(&dir, "orders-0042.edi", &example("order-orders.edi"));
+    assert_eq!(send(port, EUROFOODS, US, None, &[&orders]).1, 250);
+    wait_until("EuroFoods' order", || daemon.events().len() == 1);
+    let link = mail_link(&daemon, "mail");
+    assert_eq!(link["partner"], "eurofoods", "{link}");
+    assert_eq!(link["last_refusal"]["sender"], ACME, "{link}");
+    assert!(
+        metrics(&daemon)
+            .lines()
+            .any(|l| l.starts_with("edigate_email_refused_total{")
+                && l.contains("reason=\"wrong_partner\"")
+                && l.ends_with(" 1"))
+    );
+    let data = daemon.stop();
+    assert_eq!(data.events()[0]["partner"], "eurofoods");
     let _ = fs::remove_dir_all(&dir);
 }
