@@ -11,7 +11,16 @@
                                        With SMTP_SINK_CERT and SMTP_SINK_KEY set (PEM files),
                                        STARTTLS with that certificate is offered and required
                                        before anything else (and AUTH is then offered only after).
+                                       With SMTP_SINK_IMPLICIT_TLS=1 as well, TLS starts with the
+                                       connection instead (implicit TLS, as on port 465).
                                        Prints "listening" once it accepts; runs until killed.
+  python smtp_sink.py send HOST PORT FROM TO [--ca CA] [--body FILE] [ATTACHMENT...]
+                                       mail the attachments (.x12 as application/edi-x12, .edi as
+                                       application/edifact, others application/octet-stream) with
+                                       Python's smtplib; with --ca, STARTTLS first, the server's
+                                       certificate verified against CA for HOST. Prints the
+                                       server's answer as JSON: stage (done, mail, rcpt, data,
+                                       tls), code and message.
   python smtp_sink.py show FILE        print one saved message as JSON: from, to, subject,
                                        message_id, the text body, and each attachment's file name, content type
                                        and bytes (hex), as Python's own MIME parser reads them.
@@ -72,7 +81,10 @@ def serve(directory, port, credentials=None):
 
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(cert, key)
-        auth.update(tls_context=context, require_starttls=True, auth_require_tls=True)
+        if os.environ.get("SMTP_SINK_IMPLICIT_TLS") == "1":
+            auth.update(ssl_context=context, auth_require_tls=False)
+        else:
+            auth.update(tls_context=context, require_starttls=True, auth_require_tls=True)
     controller = Controller(Save(), hostname="127.0.0.1", port=port, **auth)
     controller.start()
     print(f"listening on 127.0.0.1:{port}", flush=True)
@@ -103,8 +115,61 @@ def show(path):
     }))
 
 
+def send(args):
+    import argparse
+    import smtplib
+    import ssl
+    from email.message import EmailMessage
+
+    parser = argparse.ArgumentParser(prog="smtp_sink.py send")
+    parser.add_argument("host")
+    parser.add_argument("port", type=int)
+    parser.add_argument("sender")
+    parser.add_argument("to")
+    parser.add_argument("--ca")
+    parser.add_argument("--body")
+    parser.add_argument("attachments", nargs="*")
+    a = parser.parse_intermixed_args(args)
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = a.sender, a.to, "EDI documents"
+    if a.body:
+        msg.set_content(pathlib.Path(a.body).read_text())
+    else:
+        msg.set_content("The documents are attached.\n")
+    types = {".x12": ("application", "edi-x12"), ".edi": ("application", "edifact")}
+    for path in a.attachments:
+        p = pathlib.Path(path)
+        maintype, subtype = types.get(p.suffix, ("application", "octet-stream"))
+        msg.add_attachment(p.read_bytes(), maintype=maintype, subtype=subtype, filename=p.name)
+
+    def answer(stage, code, message):
+        if isinstance(message, bytes):
+            message = message.decode(errors="replace")
+        print(json.dumps({"stage": stage, "code": code, "message": message}))
+
+    try:
+        with smtplib.SMTP(a.host, a.port, timeout=30) as s:
+            s.ehlo()
+            if a.ca:
+                s.starttls(context=ssl.create_default_context(cafile=a.ca))
+                s.ehlo()
+            s.sendmail(a.sender, [a.to], msg.as_bytes())
+            answer("done", 250, "taken")
+    except smtplib.SMTPSenderRefused as e:
+        answer("mail", e.smtp_code, e.smtp_error)
+    except smtplib.SMTPRecipientsRefused as e:
+        code, message = next(iter(e.recipients.values()))
+        answer("rcpt", code, message)
+    except smtplib.SMTPDataError as e:
+        answer("data", e.smtp_code, e.smtp_error)
+    except ssl.SSLError as e:
+        answer("tls", 0, str(e))
+
+
 def main():
-    if len(sys.argv) in (4, 6) and sys.argv[1] == "serve":
+    if len(sys.argv) > 5 and sys.argv[1] == "send":
+        send(sys.argv[2:])
+    elif len(sys.argv) in (4, 6) and sys.argv[1] == "serve":
         serve(sys.argv[2], int(sys.argv[3]), sys.argv[4:6] or None)
     elif len(sys.argv) == 3 and sys.argv[1] == "show":
         show(sys.argv[2])

@@ -30,11 +30,22 @@ struct SmtpSink {
     credentials: Option<(String, String)>,
     /// Its certificate and key, when it requires STARTTLS.
     tls: Option<(PathBuf, PathBuf)>,
+    /// TLS from the first byte (as on port 465) instead of STARTTLS.
+    implicit_tls: bool,
 }
 
 impl SmtpSink {
     fn start(dir: &Path, credentials: Option<(&str, &str)>) -> SmtpSink {
         SmtpSink::start_with(dir, credentials, None)
+    }
+
+    /// TLS with this certificate and key from the first byte (implicit TLS).
+    fn start_implicit_tls(dir: &Path, cert: PathBuf, key: PathBuf) -> SmtpSink {
+        let mut sink = SmtpSink::start_with(dir, None, Some((cert, key)));
+        sink.stop();
+        sink.implicit_tls = true;
+        sink.restart();
+        sink
     }
 
     /// With `tls` (certificate and key files), STARTTLS is required.
@@ -54,6 +65,7 @@ impl SmtpSink {
             dir: dir.to_path_buf(),
             credentials: credentials.map(|(u, p)| (u.to_string(), p.to_string())),
             tls,
+            implicit_tls: false,
         };
         sink.restart();
         sink
@@ -73,6 +85,9 @@ impl SmtpSink {
             command
                 .env("SMTP_SINK_CERT", cert)
                 .env("SMTP_SINK_KEY", key);
+            if self.implicit_tls {
+                command.env("SMTP_SINK_IMPLICIT_TLS", "1");
+            }
         }
         let mut child = command
             .arg(peers().join("smtp_sink.py"))
@@ -900,5 +915,146 @@ fn alerts_are_posted_to_the_webhook_as_well_as_mailed() {
     // The mail says the same.
     let mail = show(&smtp.messages()[0]);
     assert_eq!(mail["subject"], alert["subject"], "{mail}");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn implicit_tls_mails_over_tls_from_the_first_byte() {
+    let dir = scratch("implicit-tls");
+    let (ca, cert, key) = test_certificates(&dir);
+    let smtp = SmtpSink::start_implicit_tls(&dir.join("mail"), cert, key);
+    let partners = email_partner(
+        &dir,
+        smtp.port,
+        "edi@acme-retail.example",
+        &format!("tls = \"tls\"\nca_file = {:?}\n", ca.display().to_string()),
+    );
+    let daemon = Daemon::start("email-implicit-tls", &config(&partners));
+    daemon.drop_file("acme-retail", "po-731.x12", &example("order-850.x12"));
+    wait_until("both acknowledgements mailed over implicit TLS", || {
+        smtp.messages().len() == 2
+    });
+    let link = mail_link(&daemon, "partner:acme-retail");
+    assert_eq!(link["tls"], "tls", "{link}");
+    assert_eq!(link["server"], format!("127.0.0.1:{}", smtp.port), "{link}");
+    assert_eq!(link["failing"], false, "{link}");
+    daemon.stop();
+    for message in smtp.messages() {
+        let m = show(&message);
+        let bytes = unhex(m["attachments"][0]["hex"].as_str().unwrap());
+        assert!(bytes.starts_with(b"ISA*"), "{m}");
+    }
+
+    // A client expecting STARTTLS from this server gets no greeting it understands: nothing
+    // is sent in clear.
+    let starttls_dir = dir.join("starttls");
+    fs::create_dir_all(&starttls_dir).unwrap();
+    let partners = email_partner(
+        &starttls_dir,
+        smtp.port,
+        "edi@acme-retail.example",
+        &format!(
+            "tls = \"starttls\"\nca_file = {:?}\n",
+            ca.display().to_string()
+        ),
+    );
+    let daemon = Daemon::start("email-implicit-mismatch", &config(&partners));
+    daemon.drop_file("acme-retail", "po-731.x12", &example("order-850.x12"));
+    wait_until("the failed attempt in the status", || {
+        mail_link(&daemon, "partner:acme-retail")["failing"] == true
+    });
+    daemon.stop();
+    assert_eq!(smtp.messages().len(), 2, "nothing more arrived");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// `edigate status` against `daemon`; `json` adds `--json`.
+fn status_output(daemon: &Daemon, json: bool) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_edigate"));
+    cmd.args(["status", "--admin", &daemon.admin_url(), "--token", TOKEN])
+        .env_remove("EDIGATE_ADMIN")
+        .env_remove("EDIGATE_TOKEN");
+    if json {
+        cmd.arg("--json");
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The mail link `name` in `edigate status --json`.
+fn mail_link(daemon: &Daemon, name: &str) -> Value {
+    let report: Value = serde_json::from_str(&status_output(daemon, true)).unwrap();
+    report["email"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == name)
+        .unwrap_or_else(|| panic!("no mail link {name} in {report}"))
+        .clone()
+}
+
+#[test]
+fn smtp_link_state_shows_a_failure_and_the_recovery() {
+    let dir = scratch("link-state");
+    let mut smtp = SmtpSink::start(&dir.join("mail"), None);
+    let partners = email_partner(&dir, smtp.port, "edi@acme-retail.example", "");
+    let daemon = Daemon::start(
+        "email-link-state",
+        &format!(
+            "{}[alerts]\nto = [\"ops@widgetco.example\"]\nfrom = \"edigate@widgetco.example\"\n\
+             host = \"127.0.0.1\"\nport = {}\ntls = \"none\"\n",
+            config(&partners),
+            smtp.port
+        ),
+    );
+    // Both servers we mail through are on the board before any mail.
+    let alerts = mail_link(&daemon, "alerts:email");
+    assert_eq!(alerts["direction"], "outbound", "{alerts}");
+    assert_eq!(alerts["failing"], false, "{alerts}");
+    assert!(alerts["last_success"].is_null(), "{alerts}");
+
+    smtp.stop();
+    daemon.drop_file("acme-retail", "po-731.x12", &example("order-850.x12"));
+    let mut link = Value::Null;
+    wait_until("the failure in the status", || {
+        link = mail_link(&daemon, "partner:acme-retail");
+        link["failing"] == true
+    });
+    assert!(
+        link["consecutive_failures"].as_u64().unwrap() >= 1,
+        "{link}"
+    );
+    assert!(link["last_success"].is_null(), "{link}");
+    let error = link["last_error"]["message"].as_str().unwrap();
+    assert!(error.contains("127.0.0.1"), "{link}");
+    let text = status_output(&daemon, false);
+    assert!(text.contains("MAIL LINK"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("partner:acme-retail") && l.contains("failing")),
+        "{text}"
+    );
+    assert!(
+        text.contains("warning: mail link partner:acme-retail"),
+        "{text}"
+    );
+
+    smtp.restart();
+    wait_until("the recovery in the status", || {
+        link = mail_link(&daemon, "partner:acme-retail");
+        link["failing"] == false && link["last_success"].is_u64()
+    });
+    assert_eq!(link["consecutive_failures"], 0, "{link}");
+    // The failure stays visible after the recovery, for whoever looks later.
+    assert!(link["last_error"]["at"].is_u64(), "{link}");
+    wait_until("both acknowledgements mailed", || {
+        smtp.messages().len() == 2
+    });
+    daemon.stop();
     let _ = fs::remove_dir_all(&dir);
 }

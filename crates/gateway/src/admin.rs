@@ -265,6 +265,7 @@ struct AdminState {
     token: String,
     metrics: Option<Exporter>,
     sftp: SftpStatusBoard,
+    email: crate::email_status::EmailStatusBoard,
 }
 
 /// Processes one message to its final state: the daemon's pipeline, for reprocessing.
@@ -282,6 +283,8 @@ pub struct Services {
     pub reprocess: Option<Reprocess>,
     /// The SFTP links' state, for the status report (empty without SFTP).
     pub sftp: SftpStatusBoard,
+    /// The mail links' state, for the status report (empty without email).
+    pub email: crate::email_status::EmailStatusBoard,
 }
 
 /// Starts the daemon's admin API on `config.admin.listen` with `token`, serving `outbox` (and
@@ -363,6 +366,7 @@ impl AdminServer {
             outbound,
             reprocess,
             sftp,
+            email,
         } = services;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -392,6 +396,7 @@ impl AdminServer {
             token: token.secret,
             metrics,
             sftp,
+            email,
         });
         Ok(AdminServer {
             listener,
@@ -550,6 +555,10 @@ pub struct StatusReport {
     /// absent from a daemon without SFTP support.
     #[serde(default)]
     pub sftp: Vec<SftpLinkStatus>,
+    /// The mail links (SMTP servers we mail through, inbound email channels), as this process
+    /// has seen them; absent from a daemon without email.
+    #[serde(default)]
+    pub email: Vec<crate::email_status::EmailLinkStatus>,
 }
 
 /// `GET /v1/messages`.
@@ -793,6 +802,7 @@ fn status_report(state: &AdminState, now: Millis) -> Result<StatusReport, ApiErr
             None => Vec::new(),
         },
         sftp: state.sftp.snapshot(),
+        email: state.email.snapshot(),
     })
 }
 

@@ -127,6 +127,46 @@ pub enum InboundConfig {
         /// The server, the account, the pinned host key and the directories.
         server: Box<sftp::SftpConfig>,
     },
+    /// An SMTP endpoint partners mail their documents to (see [`crate::smtp_in`]).
+    Email(Box<EmailInboundConfig>),
+}
+
+/// An inbound email channel: where it listens, which recipients it takes mail for, and how
+/// large a mail may be.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailInboundConfig {
+    /// The channel's name in the trace.
+    pub name: String,
+    /// When set, only this partner may send through the channel.
+    pub partner: Option<String>,
+    /// The address and port to listen on.
+    pub listen: SocketAddr,
+    /// The recipient addresses mail is taken for (`edi@us.example`); any other is refused with
+    /// 550.
+    #[serde(deserialize_with = "one_or_many")]
+    pub recipients: Vec<String>,
+    /// Mails larger than this are refused with 552.
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: u64,
+    /// The name the server greets with; the machine's host name is not guessed.
+    #[serde(default = "default_smtp_hostname")]
+    pub hostname: String,
+    /// STARTTLS with this certificate and key; none: plain SMTP only.
+    pub tls: Option<InboundTlsConfig>,
+}
+
+/// The certificate an inbound email channel offers with STARTTLS.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboundTlsConfig {
+    /// The certificate chain, PEM, the server's own first.
+    pub cert_file: PathBuf,
+    /// Its private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+    /// Refuse mail until the client has said STARTTLS.
+    #[serde(default)]
+    pub required: bool,
 }
 
 impl InboundConfig {
@@ -134,6 +174,7 @@ impl InboundConfig {
     pub fn name(&self) -> &str {
         match self {
             InboundConfig::Directory { name, .. } | InboundConfig::Sftp { name, .. } => name,
+            InboundConfig::Email(mail) => &mail.name,
         }
     }
 }
@@ -317,6 +358,25 @@ fn default_concurrency() -> usize {
 fn default_webhook_timeout_ms() -> u64 {
     10_000
 }
+fn default_max_message_bytes() -> u64 {
+    25 * 1024 * 1024
+}
+fn default_smtp_hostname() -> String {
+    "edigate".into()
+}
+
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
+}
 
 impl Config {
     /// The embedded default: everything under `./edigate-data/`, the example partners.
@@ -461,6 +521,32 @@ name = "out"
         let bad = text.replace("type = \"stdout\"", "type = \"stdot\"");
         let e = Config::from_toml(Path::new("c.toml"), &bad).expect_err("refused");
         assert!(e.to_string().contains("c.toml:9:"), "{e}");
+    }
+
+    #[test]
+    fn an_email_channel_has_defaults_and_refuses_unknown_keys() {
+        let text = r#"
+[[inbound]]
+type = "email"
+name = "mail"
+listen = "127.0.0.1:2525"
+recipients = "edi@us.example"
+[inbound.tls]
+cert_file = "/etc/edigate/smtp.pem"
+key_file = "/etc/edigate/smtp.key"
+"#;
+        let c = Config::from_toml(Path::new("c.toml"), text).expect("valid");
+        let InboundConfig::Email(mail) = &c.inbound[0] else {
+            panic!("not email: {:?}", c.inbound);
+        };
+        assert_eq!(c.inbound[0].name(), "mail");
+        assert_eq!(mail.recipients, ["edi@us.example"]);
+        assert_eq!(mail.max_message_bytes, 25 * 1024 * 1024);
+        assert!(mail.tls.as_ref().is_some_and(|t| !t.required));
+        let bad = text.replace("key_file", "keyfile");
+        let e = Config::from_toml(Path::new("c.toml"), &bad).expect_err("refused");
+        // Within a tagged channel table the position is the table's; the message names the key.
+        assert!(e.to_string().contains("unknown field `keyfile`"), "{e}");
     }
 
     #[test]

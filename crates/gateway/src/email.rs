@@ -18,6 +18,7 @@ use lettre::{Message, SmtpTransport, Transport};
 use outbox::Delivery;
 use partner::email::{EmailConfig, TlsMode};
 
+use crate::email_status::{EmailDirection, EmailStatusBoard};
 use crate::sinks::DeliveryError;
 
 /// Why a partner's mail settings cannot be used; found when the gateway starts.
@@ -61,6 +62,7 @@ pub struct EmailOutbox {
     from: Mailbox,
     to: Vec<Mailbox>,
     tls: Option<TlsParameters>,
+    status: EmailStatusBoard,
 }
 
 impl std::fmt::Debug for EmailOutbox {
@@ -76,7 +78,12 @@ impl std::fmt::Debug for EmailOutbox {
 impl EmailOutbox {
     /// The mailbox of `destination` (`partner:ID`); the addresses and the TLS settings are
     /// checked now, so a wrong one stops the gateway from starting rather than failing each mail.
-    pub fn new(destination: String, config: EmailConfig) -> Result<EmailOutbox, EmailError> {
+    /// Each attempt's outcome goes to `status`.
+    pub fn new(
+        destination: String,
+        config: EmailConfig,
+        status: EmailStatusBoard,
+    ) -> Result<EmailOutbox, EmailError> {
         config.check().map_err(|message| EmailError::Settings {
             destination: destination.clone(),
             message,
@@ -119,12 +126,24 @@ impl EmailOutbox {
                 )
             }
         };
+        status.register(
+            &destination,
+            EmailDirection::Outbound,
+            destination.strip_prefix("partner:"),
+            format!("{}:{}", config.host, config.port()),
+            match config.tls {
+                TlsMode::None => "none",
+                TlsMode::Starttls => "starttls",
+                TlsMode::Tls => "tls",
+            },
+        );
         Ok(EmailOutbox {
             destination,
             config,
             from,
             to,
             tls,
+            status,
         })
     }
 
@@ -176,6 +195,15 @@ impl EmailOutbox {
 
     /// Sends one mail; `what` says what was being done when it fails.
     fn send(&self, d: &Delivery, what: String, message: &Message) -> Result<(), DeliveryError> {
+        let result = self.try_send(d, what, message);
+        match &result {
+            Ok(()) => self.status.succeeded(&self.destination),
+            Err(e) => self.status.failed(&self.destination, e.to_string()),
+        }
+        result
+    }
+
+    fn try_send(&self, d: &Delivery, what: String, message: &Message) -> Result<(), DeliveryError> {
         let transport = self
             .transport()
             .map_err(|message| DeliveryError::Unavailable {

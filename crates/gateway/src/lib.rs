@@ -27,6 +27,7 @@ pub mod clock;
 pub mod config;
 pub mod deliver;
 pub mod email;
+pub mod email_status;
 pub mod inbox;
 pub mod outbound;
 pub mod outgoing;
@@ -37,6 +38,7 @@ pub mod retention;
 pub mod sftp_status;
 pub mod silence;
 pub mod sinks;
+pub mod smtp_in;
 pub mod spool;
 pub mod telemetry;
 pub mod webhook;
@@ -117,6 +119,10 @@ pub struct Gateway {
     sftp_inboxes: Vec<remote::SftpInbox>,
     /// The SFTP links' state now, for the status report.
     sftp_status: sftp_status::SftpStatusBoard,
+    /// The inbound email channels.
+    email_inboxes: Vec<Arc<smtp_in::EmailInbox>>,
+    /// The mail links' state now (SMTP servers we mail through, inbound channels).
+    email_status: email_status::EmailStatusBoard,
     destinations: Destinations,
     retry: RetryPolicy,
     admin_token: admin::Token,
@@ -154,6 +160,8 @@ impl Gateway {
         let mut channel_partner = BTreeMap::new();
         let mut sftp_inboxes = Vec::new();
         let sftp_status = sftp_status::SftpStatusBoard::default();
+        let mut email_inboxes = Vec::new();
+        let email_status = email_status::EmailStatusBoard::default();
         for channel in config.inbound(&partners) {
             match channel {
                 config::InboundConfig::Directory {
@@ -202,6 +210,24 @@ impl Gateway {
                         config: *server,
                     });
                 }
+                config::InboundConfig::Email(mail) => {
+                    if let Some(p) = &mail.partner
+                        && partners.get(p).is_none()
+                    {
+                        return Err(Error::Internal(format!(
+                            "channel {} is reserved to partner {p}, which has no partner file",
+                            mail.name
+                        )));
+                    }
+                    let inbox = smtp_in::EmailInbox::open(*mail, &email_status)?;
+                    // A mail's files are recorded under a channel of the sender's partner, so
+                    // their envelopes must name that partner.
+                    channel_partner.insert(inbox.config.name.clone(), inbox.config.partner.clone());
+                    for p in partners.all() {
+                        channel_partner.insert(inbox.channel_for(&p.id), Some(p.id.clone()));
+                    }
+                    email_inboxes.push(Arc::new(inbox));
+                }
             }
         }
 
@@ -229,9 +255,13 @@ impl Gateway {
                             sftp_status.clone(),
                         )))
                     }
-                    partner::Outbound::Email(mail) => PartnerOutbound::Email(Box::new(
-                        email::EmailOutbox::new(partner_destination(&p.id), (**mail).clone())?,
-                    )),
+                    partner::Outbound::Email(mail) => {
+                        PartnerOutbound::Email(Box::new(email::EmailOutbox::new(
+                            partner_destination(&p.id),
+                            (**mail).clone(),
+                            email_status.clone(),
+                        )?))
+                    }
                 })
                 .map(|out| (partner_destination(&p.id), out))
             })
@@ -245,7 +275,9 @@ impl Gateway {
         let alerts = config
             .alerts
             .as_ref()
-            .map(|a| email::EmailOutbox::new(alerts::DESTINATION.into(), a.email()))
+            .map(|a| {
+                email::EmailOutbox::new(alerts::DESTINATION.into(), a.email(), email_status.clone())
+            })
             .transpose()?;
         let alerts_webhook = match config.alerts.as_ref().and_then(|a| a.webhook.as_ref()) {
             None => None,
@@ -304,6 +336,8 @@ impl Gateway {
             inboxes,
             sftp_inboxes,
             sftp_status,
+            email_inboxes,
+            email_status,
             destinations: Destinations {
                 sinks,
                 partners: partner_dirs,
@@ -352,6 +386,7 @@ impl Gateway {
                         as admin::Reprocess
                 }),
                 sftp: gw.sftp_status.clone(),
+                email: gw.email_status.clone(),
             },
         )
         .await;
@@ -389,8 +424,11 @@ impl Gateway {
                 })
             })
             .collect();
+        let smtp: Vec<_> = (0..gw.email_inboxes.len())
+            .map(|i| tokio::spawn(Arc::clone(&gw).smtp_loop(i)))
+            .collect();
         tracing::info!(
-            channels = gw.inboxes.len() + gw.sftp_inboxes.len(),
+            channels = gw.inboxes.len() + gw.sftp_inboxes.len() + gw.email_inboxes.len(),
             partners = gw.pipeline.partners.all().len(),
             data_dir = %gw.config.data_dir.display(),
             "edigate is running"
@@ -401,6 +439,13 @@ impl Gateway {
         let upkeep = gw.exporter.clone().map(|e| tokio::spawn(metrics_upkeep(e)));
 
         shutdown.await;
+        // Mail not yet answered 250 is the sender's to send again; mail answered is recorded.
+        for s in &smtp {
+            s.abort();
+        }
+        for s in smtp {
+            let _ = s.await;
+        }
         sweeper.abort();
         alerter.abort();
         if let Some(upkeep) = upkeep {

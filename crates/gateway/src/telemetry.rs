@@ -102,6 +102,10 @@ pub const ACKNOWLEDGEMENTS: &str = "edigate_acknowledgements_received_total";
 /// Gauge: documents we sent still unacknowledged past the partner's `ack_within`, by partner.
 pub const ACKS_OVERDUE: &str = "edigate_acknowledgements_overdue";
 
+/// Counter: mails an inbound email channel refused, by `channel` and `reason`
+/// (`unknown_sender`, `wrong_partner`, `unknown_recipient`, `too_large`, `no_document`).
+pub const EMAIL_REFUSED: &str = "edigate_email_refused_total";
+
 /// How long before a sum a directory must have been last modified for that sum to be reused
 /// while its modification time stays the same: file systems with coarse times (whole seconds,
 /// two on FAT) would hide a change made in the same tick as the sum.
@@ -223,6 +227,10 @@ fn describe() {
         ACKS_OVERDUE,
         "Documents we sent still without an acknowledgement past the partner's ack_within."
     );
+    describe_counter!(
+        EMAIL_REFUSED,
+        "Mails an inbound email channel refused, by channel and reason."
+    );
     describe_gauge!(
         BUILD_INFO,
         "The running edigate version, as a label; always 1."
@@ -251,6 +259,19 @@ pub fn register_known<'a>(
                 .increment(0);
         }
     }
+}
+
+/// An inbound email channel refused a mail with `code`: who sent it, from where, and why.
+pub fn email_refused(
+    channel: &str,
+    sender: &str,
+    peer: std::net::IpAddr,
+    code: u16,
+    reason: &'static str,
+    text: &str,
+) {
+    tracing::warn!(channel, sender, peer = %peer, code, reason, reply = text, "mail refused");
+    counter!(EMAIL_REFUSED, "channel" => channel.to_owned(), "reason" => reason).increment(1);
 }
 
 /// A file was spooled and recorded.

@@ -40,6 +40,10 @@ pub struct Partner {
     pub ack_within: Option<Duration>,
     /// The AS2 partnership, when the partner exchanges over AS2 (`[as2]`).
     pub as2: Option<As2Partnership>,
+    /// The addresses the partner mails its documents from (`[inbound.email] from`), in lower
+    /// case: the gateway's inbound email channels take mail only from a known address, and the
+    /// envelope inside must then name this partner. Empty: the partner sends no mail.
+    pub inbound_email: Vec<String>,
     /// The default mappings with this partner's overrides applied.
     pub mappings: mapping::Mappings,
     /// The file this partner was read from.
@@ -311,6 +315,7 @@ struct RawPartner {
     #[serde(default)]
     duplicates: RawDuplicates,
     outbound: Option<RawOutbound>,
+    inbound: Option<RawInbound>,
     #[serde(default)]
     mappings: BTreeMap<Spanned<String>, Spanned<toml::Table>>,
 }
@@ -375,6 +380,18 @@ struct RawOutbound {
     file_name: Option<Spanned<String>>,
     sftp: Option<Spanned<sftp::SftpConfig>>,
     email: Option<Spanned<crate::email::EmailConfig>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInbound {
+    email: Option<Spanned<RawInboundEmail>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInboundEmail {
+    from: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -637,6 +654,35 @@ pub fn parse(path: &Path, text: &str) -> Result<Partner, Vec<Diagnostic>> {
         }
     });
 
+    let mut inbound_email: Vec<String> = Vec::new();
+    if let Some(mail) = raw.inbound.as_ref().and_then(|i| i.email.as_ref()) {
+        if mail.get_ref().from.is_empty() {
+            at(
+                mail.span(),
+                "[inbound.email] lists no sender address".into(),
+                Some("from = [\"edi@partner.example\"]".into()),
+            );
+        }
+        for address in &mail.get_ref().from {
+            let lower = address.get_ref().trim().to_ascii_lowercase();
+            if let Err(e) = crate::email::check_address(&lower) {
+                at(
+                    address.span(),
+                    format!("[inbound.email] from: {e}"),
+                    Some("write the address the partner's mails come from: from = [\"edi@partner.example\"]".into()),
+                );
+            } else if inbound_email.contains(&lower) {
+                at(
+                    address.span(),
+                    format!("[inbound.email] from lists {lower:?} twice"),
+                    None,
+                );
+            } else {
+                inbound_email.push(lower);
+            }
+        }
+    }
+
     let mut mappings = builtin;
     for (name, table) in &raw.mappings {
         if let Err(d) = overrides::apply(path, text, syntax, name, table, &mut mappings) {
@@ -658,6 +704,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Partner, Vec<Diagnostic>> {
         expect_within,
         ack_within,
         as2,
+        inbound_email,
         mappings,
         origin: path.to_path_buf(),
     })

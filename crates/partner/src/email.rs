@@ -183,7 +183,7 @@ pub fn render_subject(template: &str, values: &[(&str, &str)]) -> Result<String,
 
 /// A plain address (`local@domain`), without a display name or anything a header could be
 /// split with; the gateway's mail library checks it fully when the gateway starts.
-fn check_address(a: &str) -> Result<(), String> {
+pub(crate) fn check_address(a: &str) -> Result<(), String> {
     let ok = a.split_once('@').is_some_and(|(local, domain)| {
         !local.is_empty() && !domain.is_empty() && !domain.contains('@')
     }) && !a

@@ -181,6 +181,21 @@ impl Partners {
                             ),
                             Some("give each partner its own id".into()),
                         ));
+                    } else if let Some((other, address)) = all.iter().find_map(|o| {
+                        p.inbound_email
+                            .iter()
+                            .find(|a| o.inbound_email.contains(a))
+                            .map(|a| (o, a))
+                    }) {
+                        problems.push(Diagnostic::file(
+                            &file,
+                            format!(
+                                "[inbound.email] from: {address:?} is already {}'s ({})",
+                                other.id,
+                                other.origin.display()
+                            ),
+                            Some("a sender address must identify exactly one partner".into()),
+                        ));
                     } else if let Some(other) = all
                         .iter()
                         .find(|o| same_identity(o, &p) || same_xml_identity(o, &p))
@@ -216,6 +231,13 @@ impl Partners {
     /// Every partner, in file name order.
     pub fn all(&self) -> &[Partner] {
         &self.all
+    }
+
+    /// The partner that mails from `address` (`[inbound.email] from`), compared without regard
+    /// to case.
+    pub fn by_email_sender(&self, address: &str) -> Option<&Partner> {
+        let address = address.trim().to_ascii_lowercase();
+        self.all.iter().find(|p| p.inbound_email.contains(&address))
     }
 
     /// The partner with this id.

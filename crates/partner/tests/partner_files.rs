@@ -566,3 +566,50 @@ fn outbound_email_is_checked_and_kept_alone() {
     assert!(d.message.contains("unknown variable {nope}"), "{d}");
     assert!(d.message.starts_with("[outbound.email]"), "{d}");
 }
+
+#[test]
+fn inbound_email_senders_are_checked_where_they_are_written() {
+    let text = format!(
+        "{GOOD_X12}[inbound.email]\nfrom = [\"EDI@Acme.example\", \"orders@acme.example\"]\n"
+    );
+    let p = Partner::from_toml(Path::new("p.toml"), &text).unwrap();
+    assert_eq!(p.inbound_email, ["edi@acme.example", "orders@acme.example"]);
+    let partners = Partners::from_partners(vec![p]);
+    assert!(partners.by_email_sender(" edi@ACME.example").is_some());
+    assert!(partners.by_email_sender("someone@acme.example").is_none());
+
+    let bad = format!("{GOOD_X12}[inbound.email]\nfrom = [\"edi@acme.example\", \"Bob <b@c>\"]\n");
+    let d = &problems("p.toml", &bad)[0];
+    assert_eq!((d.line, d.column), (7, 29), "{d}");
+    assert!(d.message.starts_with("[inbound.email] from:"), "{d}");
+    let empty = format!("{GOOD_X12}[inbound.email]\nfrom = []\n");
+    let d = &problems("p.toml", &empty)[0];
+    assert!(d.message.contains("no sender address"), "{d}");
+    let unknown = format!("{GOOD_X12}[inbound.email]\nsender = [\"a@b\"]\n");
+    let d = &problems("p.toml", &unknown)[0];
+    assert_eq!(d.line, 7, "{d}");
+    assert!(d.message.contains("sender"), "{d}");
+}
+
+#[test]
+fn two_files_with_one_sender_address_are_refused() {
+    let dir = std::env::temp_dir().join(format!("edigate-partner-mail-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(
+        dir.join("a.toml"),
+        format!("{GOOD_X12}[inbound.email]\nfrom = [\"edi@shared.example\"]\n"),
+    )
+    .unwrap();
+    let other = GOOD_X12.replace("SENDER", "OTHER");
+    fs::write(
+        dir.join("b.toml"),
+        format!("{other}[inbound.email]\nfrom = [\"EDI@shared.example\"]\n"),
+    )
+    .unwrap();
+    let err = Partners::load(&dir).unwrap_err();
+    fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(err.0.len(), 1, "{err}");
+    assert!(err.0[0].path.ends_with("b.toml"), "{err}");
+    assert!(err.0[0].message.contains("already a's"), "{err}");
+}

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use gateway::admin::{MessageCounts, StatusReport};
+use gateway::email_status::{EmailDirection, EmailLinkStatus};
 use gateway::sftp_status::{SftpDirection, SftpLinkStatus};
 
 use super::ops::{self, AdminArgs, Client, Failure, Table};
@@ -101,6 +102,7 @@ fn render(r: &StatusReport, admin: &str) -> String {
     }
 
     out.push_str(&render_sftp(&r.sftp));
+    out.push_str(&render_email(&r.email));
 
     out.push_str(&format!(
         "\nmessages being processed: {}   deliveries queued: {}   dead letters: {}\n",
@@ -134,6 +136,7 @@ fn render(r: &StatusReport, admin: &str) -> String {
         )
     }));
     warnings.extend(sftp_warnings(&r.sftp));
+    warnings.extend(email_warnings(&r.email));
     for w in warnings {
         out.push_str(&format!("warning: {w}\n"));
     }
@@ -260,6 +263,100 @@ fn render_sftp(links: &[SftpLinkStatus]) -> String {
         }
     }
     format!("\n{}{errors}", table.render())
+}
+
+/// The mail links: one row each, then each link's last error and last refusal on lines of
+/// their own.
+fn render_email(links: &[EmailLinkStatus]) -> String {
+    if links.is_empty() {
+        return String::new();
+    }
+    let time = |t: Option<u64>| t.map_or_else(|| "-".into(), ops::utc);
+    let mut table = Table::new(&[
+        "MAIL LINK",
+        "DIRECTION",
+        "SERVER",
+        "TLS",
+        "STATE",
+        "LAST SUCCESS",
+        ">FAILURES",
+        ">RECEIVED",
+        ">REFUSED",
+    ]);
+    let mut details = String::new();
+    for l in links {
+        let (direction, state) = match l.direction {
+            EmailDirection::Inbound => (
+                "inbound",
+                match (l.listening, l.failing) {
+                    (true, false) => "listening",
+                    (true, true) => "listening, failing",
+                    (false, _) => "not listening",
+                },
+            ),
+            EmailDirection::Outbound => ("outbound", if l.failing { "failing" } else { "ok" }),
+        };
+        let inbound = l.direction == EmailDirection::Inbound;
+        table.row(vec![
+            l.name.clone(),
+            direction.into(),
+            l.server.clone(),
+            l.tls.clone(),
+            state.into(),
+            time(l.last_success),
+            l.consecutive_failures.to_string(),
+            if inbound {
+                l.received.to_string()
+            } else {
+                "-".into()
+            },
+            if inbound {
+                l.refused.to_string()
+            } else {
+                "-".into()
+            },
+        ]);
+        if let Some(e) = &l.last_error {
+            details.push_str(&format!(
+                "  {}: last error {}: {}\n",
+                l.name,
+                ops::utc(e.at),
+                e.message
+            ));
+        }
+        if let Some(r) = &l.last_refusal {
+            details.push_str(&format!(
+                "  {}: last refused {} from {}: {} {}\n",
+                l.name,
+                ops::utc(r.at),
+                if r.sender.is_empty() { "<>" } else { &r.sender },
+                r.code,
+                r.reason
+            ));
+        }
+    }
+    format!("\n{}{details}", table.render())
+}
+
+/// A warning for each mail link failing now.
+fn email_warnings(links: &[EmailLinkStatus]) -> Vec<String> {
+    links
+        .iter()
+        .filter(|l| l.failing || (l.direction == EmailDirection::Inbound && !l.listening))
+        .map(|l| match l.direction {
+            EmailDirection::Outbound => format!(
+                "mail link {} to {}: {} attempt(s) in a row failed; retrying",
+                l.name, l.server, l.consecutive_failures
+            ),
+            EmailDirection::Inbound if !l.listening => {
+                format!("email channel {} is not listening on {}", l.name, l.server)
+            }
+            EmailDirection::Inbound => format!(
+                "email channel {}: {} mail(s) in a row could not be recorded; senders are told to retry",
+                l.name, l.consecutive_failures
+            ),
+        })
+        .collect()
 }
 
 /// A warning for each SFTP link whose last attempts failed.
