@@ -43,7 +43,6 @@
 //! certificates are pinned), RSASSA-PSS and RSAES-OAEP when sending.
 
 mod compress;
-mod der;
 mod error;
 mod identity;
 mod mdn;
