@@ -160,6 +160,26 @@ mod tests {
     }
 
     #[test]
+    fn another_algorithm_or_content_type_is_refused() {
+        let entity = b"Content-Type: text/plain\r\n\r\nhello".to_vec();
+        let ci = ContentInfo::from_der(&compress(&entity).expect("compress")).expect("decode");
+        let mut cd: CompressedData = ci.content.decode_as().expect("CompressedData");
+        cd.compression_alg.oid = rfc6268::ID_CT_COMPRESSED_DATA;
+        let other_alg = ContentInfo {
+            content_type: rfc6268::ID_CT_COMPRESSED_DATA,
+            content: Any::encode_from(&cd).expect("encode"),
+        };
+        let err = decompress(&other_alg.to_der().expect("encode")).expect_err("not zlib");
+        assert!(err.contains("not zlib"), "{err}");
+        let signed_data = ContentInfo {
+            content_type: rfc5911::ID_SIGNED_DATA,
+            content: ci.content,
+        };
+        let err = decompress(&signed_data.to_der().expect("encode")).expect_err("not compressed");
+        assert!(err.starts_with("not CMS"), "{err}");
+    }
+
+    #[test]
     fn garbage_is_an_error_not_a_panic() {
         for bad in [
             &b""[..],
