@@ -36,7 +36,10 @@
 //! digest and signature (the signature over the `der` encoding of the signed attributes), zlib
 //! is flate2's, and received BER (indefinite lengths, split OCTET STRINGs from Java peers) is
 //! read by OpenSSL's CMS decoder and re-encoded as DER before the `cms` types decode it. No
-//! ASN.1 is written or parsed by hand.
+//! ASN.1 is written or parsed by hand. The one consequence: signing with SHA-1/384/512 embeds
+//! our certificate through the X.509 types, so a certificate they would not re-encode byte for
+//! byte (a GeneralizedTime before 2050, against RFC 5280) is refused with
+//! [`Error::Unsupported`] rather than sent altered; SHA-256 signatures are OpenSSL's own.
 //!
 //! Asynchronous MDNs: [`MdnRequest::Async`] asks for one; a received request shows in
 //! [`MdnRequested::async_url`], where the caller POSTs what [`build_mdn`] made; an MDN arriving on

@@ -48,6 +48,7 @@ fn algorithm(oid: ObjectIdentifier) -> AlgorithmIdentifierOwned {
 enum Failed {
     Crypto(ErrorStack),
     Asn1(&'static str, der::Error),
+    NotReproducible,
 }
 
 impl From<ErrorStack> for Failed {
@@ -81,6 +82,12 @@ pub(crate) fn sign_detached(
         // Only our own certificate can make this fail (one the X.509 types cannot represent).
         Failed::Asn1(what, e) => Error::Unsupported(format!(
             "signing with {}: cannot encode {what}: {e}",
+            digest.micalg()
+        )),
+        Failed::NotReproducible => Error::Unsupported(format!(
+            "signing with {}: our certificate is not in the strict DER of RFC 5280 (such as a \
+             GeneralizedTime before 2050) and could not be embedded unchanged; \
+             sign with sha-256 or reissue the certificate",
             digest.micalg()
         )),
     })
@@ -119,8 +126,14 @@ fn build(
     signer.update(&signed_attrs_der)?;
     let signature = signer.sign_to_vec()?;
 
-    let certificate =
-        X509Certificate::from_der(&cert.to_der()?).map_err(asn1("the certificate"))?;
+    let cert_der = cert.to_der()?;
+    let certificate = X509Certificate::from_der(&cert_der).map_err(asn1("the certificate"))?;
+    // The X.509 types re-encode what they decoded, and their RFC 5280 profile rewrites a
+    // GeneralizedTime before 2050 as UTCTime: a certificate that does not come back byte for
+    // byte would travel with a broken signature of its own, so it is refused instead.
+    if certificate.to_der().map_err(asn1("the certificate"))? != cert_der {
+        return Err(Failed::NotReproducible);
+    }
     let tbs = certificate.tbs_certificate();
     let signer_info = SignerInfo {
         version: CmsVersion::V1,
@@ -156,4 +169,89 @@ fn build(
     }
     .to_der()
     .map_err(asn1("the content info"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use openssl::asn1::Asn1Time;
+    use openssl::bn::BigNum;
+    use openssl::pkey::PKey;
+    use openssl::rsa::Rsa;
+    use openssl::sign::Verifier;
+    use openssl::x509::{X509, X509NameBuilder};
+
+    use super::*;
+
+    fn self_signed(key: &PKeyRef<Private>, not_before: &str) -> X509 {
+        let mut name = X509NameBuilder::new().unwrap();
+        name.append_entry_by_text("CN", "edigate test").unwrap();
+        let name = name.build();
+        let mut b = X509::builder().unwrap();
+        b.set_version(2).unwrap();
+        let serial = BigNum::from_hex_str("00ff0102").unwrap();
+        b.set_serial_number(&serial.to_asn1_integer().unwrap())
+            .unwrap();
+        b.set_subject_name(&name).unwrap();
+        b.set_issuer_name(&name).unwrap();
+        b.set_pubkey(key).unwrap();
+        b.set_not_before(&Asn1Time::from_str(not_before).unwrap())
+            .unwrap();
+        b.set_not_after(&Asn1Time::days_from_now(30).unwrap())
+            .unwrap();
+        b.sign(key, MessageDigest::sha256()).unwrap();
+        b.build()
+    }
+
+    #[test]
+    fn signer_info_names_the_digest_and_openssl_signature_covers_the_attributes() {
+        let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+        let cert = self_signed(&key, "250101000000Z");
+        let content = b"Content-Type: application/edi-x12\r\n\r\nISA*00~";
+        for digest in [Digest::Sha1, Digest::Sha384, Digest::Sha512] {
+            let der = sign_detached(content, &key, &cert, digest).unwrap();
+            let ci = ContentInfo::from_der(&der).unwrap();
+            assert_eq!(ci.content_type, rfc5911::ID_SIGNED_DATA);
+            let sd: SignedData = ci.content.decode_as().unwrap();
+            assert!(sd.encap_content_info.econtent.is_none(), "detached");
+            let embedded = sd.certificates.unwrap().0.into_vec();
+            let [CertificateChoices::Certificate(embedded)] = embedded.as_slice() else {
+                panic!("one certificate");
+            };
+            assert_eq!(embedded.to_der().unwrap(), cert.to_der().unwrap());
+            let [si] = sd.signer_infos.0.as_slice() else {
+                panic!("one signer");
+            };
+            assert_eq!(si.digest_alg.oid, digest_oid(digest));
+            let attrs = si.signed_attrs.as_ref().unwrap();
+            let md = attrs
+                .iter()
+                .find(|a| a.oid == rfc5911::ID_MESSAGE_DIGEST)
+                .unwrap();
+            let md: OctetString = md.values.get(0).unwrap().decode_as().unwrap();
+            assert_eq!(
+                md.as_bytes(),
+                &*hash(digest.message_digest(), content).unwrap()
+            );
+            let mut verifier = Verifier::new(digest.message_digest(), &key).unwrap();
+            verifier.update(&attrs.to_der().unwrap()).unwrap();
+            assert!(
+                verifier.verify(si.signature.as_bytes()).unwrap(),
+                "{digest:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_certificate_that_would_not_travel_unchanged_is_refused() {
+        let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+        // GeneralizedTime for a date before 2050: valid DER, but not RFC 5280's choice.
+        let cert = self_signed(&key, "20250101000000Z");
+        let err = sign_detached(b"x", &key, &cert, Digest::Sha384).unwrap_err();
+        assert!(
+            matches!(&err, Error::Unsupported(m) if m.contains("unchanged")),
+            "{err}"
+        );
+    }
 }
