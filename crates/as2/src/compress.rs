@@ -1,122 +1,24 @@
 //! CMS compressed data (RFC 3274, used by AS2 per RFC 5402): zlib inside a small ASN.1 wrapper.
 //!
 //! The `openssl` crate has no safe call for `CMS_uncompress` or `CMS_compress` (and Debian's
-//! OpenSSL is built without zlib), so the wrapper is read and written here; what arrives is BER,
-//! with indefinite lengths and constructed OCTET STRINGs from Java peers, DER from others; what
-//! we send is DER.
+//! OpenSSL is built without zlib), so the wrapper is the `cms` crate's `CompressedData`, encoded
+//! and decoded by `der`, around flate2's zlib. What arrives is BER from Java peers (indefinite
+//! lengths, OCTET STRINGs split into pieces) and DER from others: OpenSSL's CMS decoder reads
+//! either and writes DER back, which the `cms` types then decode. What we send is DER.
 
 use std::io::{Read as _, Write as _};
 
-use crate::der::{oid, seq, tlv};
+use cms::compressed_data::CompressedData;
+use cms::content_info::{CmsVersion, ContentInfo};
+use cms::signed_data::EncapsulatedContentInfo;
+use const_oid::db::{rfc5911, rfc6268};
+use der::asn1::OctetString;
+use der::{Any, Decode as _, Encode as _};
+use openssl::cms::CmsContentInfo;
+use spki::AlgorithmIdentifierOwned;
 
-/// id-ct-compressedData, 1.2.840.113549.1.9.16.1.9.
-const OID_COMPRESSED_DATA: &[u8] = &[
-    0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x01, 0x09,
-];
-/// id-alg-zlibCompress, 1.2.840.113549.1.9.16.3.8.
-const OID_ZLIB: &[u8] = &[
-    0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x03, 0x08,
-];
 /// A cap on what one message may decompress to, against decompression bombs.
 const MAX_DECOMPRESSED: u64 = 1 << 30;
-/// Nesting deeper than this is not a CompressedData (and would only cost stack).
-const MAX_DEPTH: usize = 16;
-
-/// One BER element: its tag byte and its content (for an indefinite length, up to the
-/// end-of-contents marker).
-struct Tlv<'a> {
-    tag: u8,
-    content: &'a [u8],
-}
-
-/// Reads one element from the front of `data`; returns it and what follows.
-fn read_tlv(data: &[u8], depth: usize) -> Result<(Tlv<'_>, &[u8]), String> {
-    if depth > MAX_DEPTH {
-        return Err("ASN.1 nested too deeply".into());
-    }
-    let (&tag, rest) = data.split_first().ok_or("truncated ASN.1")?;
-    if tag & 0x1f == 0x1f {
-        return Err("multi-byte ASN.1 tags are not part of CompressedData".into());
-    }
-    let (&first, rest) = rest.split_first().ok_or("truncated ASN.1 length")?;
-    if first == 0x80 {
-        // Indefinite length (constructed only): the children run up to 00 00.
-        if tag & 0x20 == 0 {
-            return Err("indefinite length on a primitive ASN.1 element".into());
-        }
-        let mut cur = rest;
-        loop {
-            if cur.starts_with(&[0, 0]) {
-                let len = rest.len() - cur.len();
-                return Ok((
-                    Tlv {
-                        tag,
-                        content: &rest[..len],
-                    },
-                    &cur[2..],
-                ));
-            }
-            let (_, next) = read_tlv(cur, depth + 1)?;
-            cur = next;
-        }
-    }
-    let len = if first & 0x80 == 0 {
-        usize::from(first)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
-            return Err("bad ASN.1 length".into());
-        }
-        let mut len = 0usize;
-        for &b in &rest[..n] {
-            len = (len << 8) | usize::from(b);
-        }
-        return split(tag, &rest[n..], len);
-    };
-    split(tag, rest, len)
-}
-
-fn split(tag: u8, data: &[u8], len: usize) -> Result<(Tlv<'_>, &[u8]), String> {
-    if data.len() < len {
-        return Err("ASN.1 length beyond the data".into());
-    }
-    Ok((
-        Tlv {
-            tag,
-            content: &data[..len],
-        },
-        &data[len..],
-    ))
-}
-
-/// The children of a constructed element.
-fn children(content: &[u8], depth: usize) -> Result<Vec<Tlv<'_>>, String> {
-    let mut out = Vec::new();
-    let mut cur = content;
-    while !cur.is_empty() {
-        let (t, next) = read_tlv(cur, depth + 1)?;
-        out.push(t);
-        cur = next;
-    }
-    Ok(out)
-}
-
-/// The bytes of an OCTET STRING, primitive or constructed (BER splits long ones into pieces).
-fn octets(t: &Tlv<'_>, depth: usize, out: &mut Vec<u8>) -> Result<(), String> {
-    match t.tag {
-        0x04 => {
-            out.extend_from_slice(t.content);
-            Ok(())
-        }
-        0x24 => children(t.content, depth)?
-            .iter()
-            .try_for_each(|c| octets(c, depth + 1, out)),
-        other => Err(format!("expected an OCTET STRING, found tag {other:#04x}")),
-    }
-}
-
-/// id-data, 1.2.840.113549.1.7.1.
-const OID_DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01];
 
 /// `entity` as a DER CMS ContentInfo of type compressed data (zlib), as RFC 5402 sends it.
 pub(crate) fn compress(entity: &[u8]) -> Result<Vec<u8>, std::io::Error> {
@@ -126,55 +28,61 @@ pub(crate) fn compress(entity: &[u8]) -> Result<Vec<u8>, std::io::Error> {
     );
     z.write_all(entity)?;
     let zlib = z.finish()?;
-    let encap = seq(&[&oid(OID_DATA), &tlv(0xa0, &tlv(0x04, &zlib))]);
-    let compressed_data = seq(&[&tlv(0x02, &[0]), &seq(&[&oid(OID_ZLIB)]), &encap]);
-    Ok(seq(&[
-        &oid(OID_COMPRESSED_DATA),
-        &tlv(0xa0, &compressed_data),
-    ]))
+    let asn1 = |e: der::Error| std::io::Error::other(format!("encoding CompressedData: {e}"));
+    let compressed_data = CompressedData {
+        version: CmsVersion::V0,
+        // RFC 3274 §2: the zlib algorithm identifier has no parameters.
+        compression_alg: AlgorithmIdentifierOwned {
+            oid: rfc6268::ID_ALG_ZLIB_COMPRESS,
+            parameters: None,
+        },
+        encap_content_info: EncapsulatedContentInfo {
+            econtent_type: rfc5911::ID_DATA,
+            econtent: Some(Any::encode_from(&OctetString::new(zlib).map_err(asn1)?).map_err(asn1)?),
+        },
+    };
+    ContentInfo {
+        content_type: rfc6268::ID_CT_COMPRESSED_DATA,
+        content: Any::encode_from(&compressed_data).map_err(asn1)?,
+    }
+    .to_der()
+    .map_err(asn1)
 }
 
-/// The MIME entity inside a CMS ContentInfo of type compressed data.
+/// The MIME entity inside a CMS ContentInfo of type compressed data, in BER or DER.
 pub(crate) fn decompress(ber: &[u8]) -> Result<Vec<u8>, String> {
-    let (ci, _) = read_tlv(ber, 0)?;
-    let ci = children(ci.content, 0)?;
-    match ci.as_slice() {
-        [oid, wrapped, ..]
-            if oid.tag == 0x06 && oid.content == OID_COMPRESSED_DATA && wrapped.tag == 0xa0 =>
-        {
-            let (cd, _) = read_tlv(wrapped.content, 1)?;
-            let cd = children(cd.content, 1)?;
-            // CompressedData ::= SEQUENCE { version, compressionAlgorithm, encapContentInfo }
-            let [_version, alg, encap, ..] = cd.as_slice() else {
-                return Err("CompressedData needs three fields".into());
-            };
-            let alg = children(alg.content, 2)?;
-            if !alg
-                .first()
-                .is_some_and(|o| o.tag == 0x06 && o.content == OID_ZLIB)
-            {
-                return Err("compression algorithm is not zlib".into());
-            }
-            let encap = children(encap.content, 2)?;
-            let Some(explicit) = encap.get(1).filter(|t| t.tag == 0xa0) else {
-                return Err("compressed data without content".into());
-            };
-            let mut compressed = Vec::new();
-            for t in children(explicit.content, 3)? {
-                octets(&t, 4, &mut compressed)?;
-            }
-            let mut out = Vec::new();
-            flate2::read::ZlibDecoder::new(compressed.as_slice())
-                .take(MAX_DECOMPRESSED + 1)
-                .read_to_end(&mut out)
-                .map_err(|e| format!("zlib: {e}"))?;
-            if out.len() as u64 > MAX_DECOMPRESSED {
-                return Err("decompresses to more than 1 GiB".into());
-            }
-            Ok(out)
-        }
-        _ => Err("not CMS compressed data".into()),
+    let der = CmsContentInfo::from_der(ber)
+        .and_then(|ci| ci.to_der())
+        .map_err(|e| format!("not CMS: {e}"))?;
+    let ci = ContentInfo::from_der(&der).map_err(|e| format!("CMS ContentInfo: {e}"))?;
+    if ci.content_type != rfc6268::ID_CT_COMPRESSED_DATA {
+        return Err(format!("not CMS compressed data but {}", ci.content_type));
     }
+    let cd: CompressedData = ci
+        .content
+        .decode_as()
+        .map_err(|e| format!("CompressedData: {e}"))?;
+    if cd.compression_alg.oid != rfc6268::ID_ALG_ZLIB_COMPRESS {
+        return Err(format!(
+            "compression algorithm {} is not zlib",
+            cd.compression_alg.oid
+        ));
+    }
+    let compressed: OctetString = cd
+        .encap_content_info
+        .econtent
+        .ok_or("compressed data without content")?
+        .decode_as()
+        .map_err(|e| format!("compressed content: {e}"))?;
+    let mut out = Vec::new();
+    flate2::read::ZlibDecoder::new(compressed.as_bytes())
+        .take(MAX_DECOMPRESSED + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("zlib: {e}"))?;
+    if out.len() as u64 > MAX_DECOMPRESSED {
+        return Err("decompresses to more than 1 GiB".into());
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -207,7 +115,7 @@ mod tests {
 
     fn compressed_data(octet_string: Vec<u8>, indefinite: bool) -> Vec<u8> {
         let wrap = if indefinite { ber_indefinite } else { der };
-        let alg = der(0x30, &der(0x06, OID_ZLIB));
+        let alg = der(0x30, &der(0x06, rfc6268::ID_ALG_ZLIB_COMPRESS.as_bytes()));
         let encap = [
             der(
                 0x06,
@@ -219,7 +127,11 @@ mod tests {
         let cd = [der(0x02, &[0]), alg, wrap(0x30, &encap)].concat();
         wrap(
             0x30,
-            &[der(0x06, OID_COMPRESSED_DATA), wrap(0xa0, &wrap(0x30, &cd))].concat(),
+            &[
+                der(0x06, rfc6268::ID_CT_COMPRESSED_DATA.as_bytes()),
+                wrap(0xa0, &wrap(0x30, &cd)),
+            ]
+            .concat(),
         )
     }
 
@@ -245,6 +157,26 @@ mod tests {
         let ber = compress(&entity).expect("compress");
         assert!(ber.len() < entity.len() / 10);
         assert_eq!(decompress(&ber).expect("decompress"), entity);
+    }
+
+    #[test]
+    fn another_algorithm_or_content_type_is_refused() {
+        let entity = b"Content-Type: text/plain\r\n\r\nhello".to_vec();
+        let ci = ContentInfo::from_der(&compress(&entity).expect("compress")).expect("decode");
+        let mut cd: CompressedData = ci.content.decode_as().expect("CompressedData");
+        cd.compression_alg.oid = rfc6268::ID_CT_COMPRESSED_DATA;
+        let other_alg = ContentInfo {
+            content_type: rfc6268::ID_CT_COMPRESSED_DATA,
+            content: Any::encode_from(&cd).expect("encode"),
+        };
+        let err = decompress(&other_alg.to_der().expect("encode")).expect_err("not zlib");
+        assert!(err.contains("not zlib"), "{err}");
+        let signed_data = ContentInfo {
+            content_type: rfc5911::ID_SIGNED_DATA,
+            content: ci.content,
+        };
+        let err = decompress(&signed_data.to_der().expect("encode")).expect_err("not compressed");
+        assert!(err.starts_with("not CMS"), "{err}");
     }
 
     #[test]

@@ -29,9 +29,17 @@
 //! reception instead of now.
 //!
 //! The crate does no I/O: callers move the header fields and bodies over HTTP. The cryptography
-//! is OpenSSL's (CMS through the `openssl` crate); for what that crate cannot call safely —
-//! compressing, and signing with another digest than SHA-256 — the small DER containers are
-//! written here, with OpenSSL computing digests and signatures.
+//! is OpenSSL's (CMS through the `openssl` crate). Two CMS structures that crate cannot make
+//! without `unsafe` — CompressedData (`CMS_compress`/`CMS_uncompress`, and Debian's OpenSSL has
+//! no zlib) and SignedData with another digest than SHA-256 (`CMS_add1_signer`) — are the
+//! RustCrypto `cms` crate's types, encoded and decoded by `der`; OpenSSL still computes every
+//! digest and signature (the signature over the `der` encoding of the signed attributes), zlib
+//! is flate2's, and received BER (indefinite lengths, split OCTET STRINGs from Java peers) is
+//! read by OpenSSL's CMS decoder and re-encoded as DER before the `cms` types decode it. No
+//! ASN.1 is written or parsed by hand. The one consequence: signing with SHA-1/384/512 embeds
+//! our certificate through the X.509 types, so a certificate they would not re-encode byte for
+//! byte (a GeneralizedTime before 2050, against RFC 5280) is refused with
+//! [`Error::Unsupported`] rather than sent altered; SHA-256 signatures are OpenSSL's own.
 //!
 //! Asynchronous MDNs: [`MdnRequest::Async`] asks for one; a received request shows in
 //! [`MdnRequested::async_url`], where the caller POSTs what [`build_mdn`] made; an MDN arriving on
@@ -43,7 +51,6 @@
 //! certificates are pinned), RSASSA-PSS and RSAES-OAEP when sending.
 
 mod compress;
-mod der;
 mod error;
 mod identity;
 mod mdn;
