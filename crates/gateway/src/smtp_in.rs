@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use mail_parser::{MessageParser, MimeHeaders};
+use mail_parser::{Encoding, MessageParser, MimeHeaders, PartType};
 use mailin::{Action, Handler, Response, SessionBuilder};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio_rustls::TlsAcceptor;
@@ -616,7 +616,7 @@ pub fn documents(raw: &[u8], now: u64) -> Vec<(String, Vec<u8>)> {
         } else {
             name
         };
-        files.push((name, part.contents().to_vec()));
+        files.push((name, part_bytes(&message, part)));
     }
     if files.is_empty()
         && let Some(body) = message.body_text(0)
@@ -641,6 +641,27 @@ fn safe_name(name: &str) -> String {
         .collect::<String>()
         .trim_matches(|c: char| c == '.' || c.is_whitespace())
         .to_string()
+}
+
+/// A part's bytes as the sender wrote them: the transfer encoding (base64, quoted-printable)
+/// undone, the character set left alone. The MIME parser hands a text part over as UTF-8
+/// converted from its declared charset, which would change every byte above 127 of an
+/// ISO-8859-1 EDIFACT file sent as `text/plain`; the document must reach the spool as it was.
+fn part_bytes(message: &mail_parser::Message<'_>, part: &mail_parser::MessagePart<'_>) -> Vec<u8> {
+    if !matches!(part.body, PartType::Text(_) | PartType::Html(_)) {
+        return part.contents().to_vec();
+    }
+    let raw = message
+        .raw_message()
+        .get(part.raw_body_offset() as usize..part.raw_end_offset() as usize);
+    let decoded = raw.and_then(|raw| match part.encoding {
+        Encoding::Base64 => mail_parser::decoders::base64::base64_decode(raw),
+        Encoding::QuotedPrintable => {
+            mail_parser::decoders::quoted_printable::quoted_printable_decode(raw)
+        }
+        Encoding::None => Some(raw.to_vec()),
+    });
+    decoded.unwrap_or_else(|| part.contents().to_vec())
 }
 
 #[cfg(test)]
@@ -682,5 +703,36 @@ mod tests {
         assert!(files[0].1.starts_with(b"ISA*00*~GS*PO~"));
         let chatter = b"From: a@b\r\nSubject: x\r\n\r\nHello, the order follows.\r\n";
         assert!(documents(chatter, 7).is_empty());
+    }
+    #[test]
+    fn a_text_attachment_arrives_byte_for_byte_whatever_its_charset() {
+        // "Cafe" with e-acute in ISO-8859-1: one byte, 0xE9, that a conversion to UTF-8 would
+        // turn into two.
+        let mut raw = mail(
+            "--b\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\
+             Content-Disposition: attachment; filename=orders.edi\r\n\r\n",
+        );
+        raw.truncate(raw.len() - "--b--\r\n".len());
+        raw.extend_from_slice(b"UNB+UNOC:3+A+B'NAD+BY+++Caf\xe9'\r\n");
+        raw.extend_from_slice(
+            b"--b\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\
+              Content-Transfer-Encoding: quoted-printable\r\n\
+              Content-Disposition: attachment; filename=qp.edi\r\n\r\n\
+              UNB+UNOC:3+A+B'NAD+BY+++Caf=E9'\r\n\
+              --b\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\
+              Content-Transfer-Encoding: base64\r\n\
+              Content-Disposition: attachment; filename=b64.edi\r\n\r\n\
+              VU5CK1VOT0M6MytBK0InTkFEK0JZKysrQ2Fm6Sc=\r\n--b--\r\n",
+        );
+        let files = documents(&raw, 7);
+        let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["orders.edi", "qp.edi", "b64.edi"]);
+        for (name, bytes) in &files {
+            assert!(
+                bytes.starts_with(b"UNB+UNOC:3+A+B'NAD+BY+++Caf\xe9'"),
+                "{name}: {:?}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
     }
 }
