@@ -22,6 +22,8 @@
 pub mod acks;
 pub mod admin;
 pub mod alerts;
+pub mod as2_channel;
+pub mod as2_outbox;
 pub mod certificates;
 pub mod clock;
 pub mod config;
@@ -126,6 +128,12 @@ pub struct Gateway {
     documents: outbound::OutboundDocuments,
     /// Where the ERP drops events to send.
     outgoing: outgoing::OutgoingDir,
+    /// Our AS2 identity (`[as2]`), when configured.
+    own_as2: Option<Arc<as2_channel::OwnAs2>>,
+    /// The partners' AS2 partnerships.
+    as2_partnerships: as2_channel::As2Partnerships,
+    /// The AS2 listeners.
+    as2_listeners: Vec<as2_channel::As2Listener>,
 }
 
 impl Gateway {
@@ -150,6 +158,14 @@ impl Gateway {
         let spool = Spool::open(&data.join("spool"))
             .map_err(|e| Error::io(format!("opening the spool in {}", data.display()), e))?;
 
+        let own_as2 = config
+            .as2
+            .as_ref()
+            .map(|c| as2_channel::OwnAs2::load(c, std::path::Path::new("")))
+            .transpose()?
+            .map(Arc::new);
+        let as2_partnerships = as2_channel::As2Partnerships::of(&partners)?;
+        let mut as2_listeners = Vec::new();
         let mut inboxes = Vec::new();
         let mut channel_partner = BTreeMap::new();
         let mut sftp_inboxes = Vec::new();
@@ -202,7 +218,38 @@ impl Gateway {
                         config: *server,
                     });
                 }
+                config::InboundConfig::As2 {
+                    name,
+                    listen,
+                    tls,
+                    plain_http,
+                    max_body_bytes,
+                } => {
+                    if tls.is_none() && !plain_http {
+                        return Err(Error::Internal(format!(
+                            "AS2 channel {name}: no [inbound.tls]; add one with certificate and                              key files, or write plain_http = true for plain HTTP"
+                        )));
+                    }
+                    for p in as2_partnerships.all() {
+                        channel_partner.insert(
+                            as2_channel::channel_of(&name, &p.partner),
+                            Some(p.partner.clone()),
+                        );
+                    }
+                    as2_listeners.push(as2_channel::As2Listener {
+                        name,
+                        listen,
+                        tls,
+                        max_body_bytes,
+                    });
+                }
             }
+        }
+        if own_as2.is_none() && (!as2_listeners.is_empty() || as2_partnerships.all().any(|p| p.settings.url.is_some())) {
+            return Err(Error::Internal(
+                "AS2 is used (an AS2 channel, or a partner with an [as2] url) but the                  configuration has no [as2] table with our name and keys"
+                    .into(),
+            ));
         }
 
         let mut sinks = BTreeMap::new();
@@ -216,6 +263,16 @@ impl Gateway {
             .all()
             .iter()
             .map(|p| {
+                if let (Some(own), Some(a)) = (&own_as2, as2_partnerships.of_partner(&p.id))
+                    && a.settings.url.is_some()
+                {
+                    let out = as2_outbox::As2Outbox::new(Arc::clone(a), Arc::clone(own))
+                        .map_err(Error::Internal)?;
+                    return Ok((
+                        partner_destination(&p.id),
+                        PartnerOutbound::As2(Box::new(out)),
+                    ));
+                }
                 Ok::<_, Error>(match &p.outbound {
                     partner::Outbound::Directory(dir) => {
                         PartnerOutbound::Directory(OutboundDirectory {
@@ -310,12 +367,21 @@ impl Gateway {
                 file_names,
                 alerts,
                 alerts_webhook,
+                as2_mdn: match &own_as2 {
+                    Some(own) => Some(
+                        as2_outbox::MdnSender::new(own.timeout_ms).map_err(Error::Internal)?,
+                    ),
+                    None => None,
+                },
             },
             retry,
             admin_token,
             exporter,
             documents,
             outgoing,
+            own_as2,
+            as2_partnerships,
+            as2_listeners,
         })
     }
 
@@ -369,6 +435,13 @@ impl Gateway {
             );
         }
 
+        // AS2 listeners: after recovery, so a retransmission finds its first arrival processed.
+        let (as2_stop, as2_stopped) = tokio::sync::watch::channel(false);
+        let mut as2_tasks = Vec::new();
+        for l in gw.as2_listeners.clone() {
+            as2_tasks.push(as2_channel::serve(Arc::clone(&gw), l, as2_stopped.clone()).await?);
+        }
+
         let ingest = {
             let (gw, stop) = (Arc::clone(&gw), Arc::clone(&stop));
             tokio::task::spawn_blocking(move || gw.ingest_loop(&stop))
@@ -390,7 +463,7 @@ impl Gateway {
             })
             .collect();
         tracing::info!(
-            channels = gw.inboxes.len() + gw.sftp_inboxes.len(),
+            channels = gw.inboxes.len() + gw.sftp_inboxes.len() + gw.as2_listeners.len(),
             partners = gw.pipeline.partners.all().len(),
             data_dir = %gw.config.data_dir.display(),
             "edigate is running"
@@ -407,6 +480,12 @@ impl Gateway {
             upkeep.abort();
         }
         admin.stop().await;
+        let _ = as2_stop.send(true);
+        for t in as2_tasks {
+            if let Err(e) = t.await {
+                tracing::error!(error = %e, "AS2 listener task failed");
+            }
+        }
         tracing::info!("stopping: finishing the work in hand");
         stop.store(true, Ordering::SeqCst);
         let ingested = ingest

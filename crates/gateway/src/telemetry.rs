@@ -557,6 +557,7 @@ fn state_label(kind: DeliveryStateKind) -> &'static str {
         DeliveryStateKind::Delivered => "delivered",
         DeliveryStateKind::Dead => "dead",
         DeliveryStateKind::Dropped => "dropped",
+        DeliveryStateKind::AwaitingReceipt => "awaiting_receipt",
     }
 }
 
