@@ -265,6 +265,7 @@ struct AdminState {
     token: String,
     metrics: Option<Exporter>,
     sftp: SftpStatusBoard,
+    as2: crate::as2_channel::As2Board,
 }
 
 /// Processes one message to its final state: the daemon's pipeline, for reprocessing.
@@ -282,6 +283,8 @@ pub struct Services {
     pub reprocess: Option<Reprocess>,
     /// The SFTP links' state, for the status report (empty without SFTP).
     pub sftp: SftpStatusBoard,
+    /// The AS2 listeners, as they bound (empty without AS2).
+    pub as2: crate::as2_channel::As2Board,
 }
 
 /// Starts the daemon's admin API on `config.admin.listen` with `token`, serving `outbox` (and
@@ -363,6 +366,7 @@ impl AdminServer {
             outbound,
             reprocess,
             sftp,
+            as2,
         } = services;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -392,6 +396,7 @@ impl AdminServer {
             token: token.secret,
             metrics,
             sftp,
+            as2,
         });
         Ok(AdminServer {
             listener,
@@ -550,6 +555,12 @@ pub struct StatusReport {
     /// absent from a daemon without SFTP support.
     #[serde(default)]
     pub sftp: Vec<SftpLinkStatus>,
+    /// The AS2 listeners.
+    #[serde(default)]
+    pub as2_listeners: Vec<crate::as2_channel::As2ListenerStatus>,
+    /// Deliveries sent over AS2 whose asynchronous MDN is awaited.
+    #[serde(default)]
+    pub awaiting_mdn: u64,
 }
 
 /// `GET /v1/messages`.
@@ -774,6 +785,7 @@ fn status_report(state: &AdminState, now: Millis) -> Result<StatusReport, ApiErr
     let dead_letters = destinations.iter().map(|d| d.dead).sum();
     let queued_deliveries = destinations.iter().map(|d| d.pending + d.in_flight).sum();
     let pending_messages = outbox.pending_messages()?.len() as u64;
+    let awaiting_mdn = destinations.iter().map(|d| d.awaiting_receipt).sum();
     Ok(StatusReport {
         now,
         data_dir: state.data_dir.display().to_string(),
@@ -793,6 +805,8 @@ fn status_report(state: &AdminState, now: Millis) -> Result<StatusReport, ApiErr
             None => Vec::new(),
         },
         sftp: state.sftp.snapshot(),
+        as2_listeners: state.as2.snapshot(),
+        awaiting_mdn,
     })
 }
 

@@ -404,6 +404,34 @@ impl Answer {
     }
 }
 
+/// One AS2 listener in the status report.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct As2ListenerStatus {
+    /// The channel's name.
+    pub name: String,
+    /// The address it listens on.
+    pub addr: String,
+    /// Whether it speaks TLS.
+    pub tls: bool,
+}
+
+/// The AS2 listeners as they bound, for the status report.
+#[derive(Debug, Clone, Default)]
+pub struct As2Board(Arc<std::sync::Mutex<Vec<As2ListenerStatus>>>);
+
+impl As2Board {
+    fn add(&self, status: As2ListenerStatus) {
+        if let Ok(mut all) = self.0.lock() {
+            all.push(status);
+        }
+    }
+
+    /// The listeners now.
+    pub fn snapshot(&self) -> Vec<As2ListenerStatus> {
+        self.0.lock().map(|a| a.clone()).unwrap_or_default()
+    }
+}
+
 struct ListenerState {
     gateway: Arc<Gateway>,
     listener: As2Listener,
@@ -429,6 +457,11 @@ pub async fn serve(
         None => None,
     };
     tracing::info!(channel = %listener.name, addr = %addr, tls = tls.is_some(), "AS2 listening");
+    gateway.as2_board.add(As2ListenerStatus {
+        name: listener.name.clone(),
+        addr: addr.to_string(),
+        tls: tls.is_some(),
+    });
     // The largest limit any partner has: each message is then held to its partner's own.
     let limit = gateway
         .as2_partnerships

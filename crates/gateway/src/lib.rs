@@ -134,6 +134,8 @@ pub struct Gateway {
     as2_partnerships: as2_channel::As2Partnerships,
     /// The AS2 listeners.
     as2_listeners: Vec<as2_channel::As2Listener>,
+    /// The AS2 listeners as they bound, for the status report.
+    as2_board: as2_channel::As2Board,
 }
 
 impl Gateway {
@@ -382,6 +384,7 @@ impl Gateway {
             own_as2,
             as2_partnerships,
             as2_listeners,
+            as2_board: as2_channel::As2Board::default(),
         })
     }
 
@@ -418,6 +421,7 @@ impl Gateway {
                         as admin::Reprocess
                 }),
                 sftp: gw.sftp_status.clone(),
+                as2: gw.as2_board.clone(),
             },
         )
         .await;

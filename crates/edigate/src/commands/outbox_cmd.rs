@@ -182,5 +182,9 @@ fn state_text(state: &DeliveryState) -> (String, String) {
         DeliveryState::Delivered { at } => ("delivered".into(), ops::utc(*at)),
         DeliveryState::Dead { at, .. } => ("dead".into(), ops::utc(*at)),
         DeliveryState::Dropped { at } => ("dropped".into(), ops::utc(*at)),
+        DeliveryState::AwaitingReceipt { until, .. } => (
+            "awaiting_mdn".into(),
+            format!("until {}", ops::utc(*until)),
+        ),
     }
 }
