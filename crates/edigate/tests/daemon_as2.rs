@@ -208,7 +208,7 @@ fn unsigned_unencrypted_messages_are_taken_only_where_the_partnership_allows() {
     let cfg = config(&certs, &partners(&certs, ""), port, "");
     let daemon = Daemon::start("as2-plain-refused", &cfg);
     let verdicts = send(&certs, port, &order(&certs), &env);
-    assert_eq!(verdicts[0]["status"], "processed/Error", "{verdicts:?}");
+    assert_eq!(verdicts[0]["status"], "processed/error", "{verdicts:?}");
     assert_eq!(verdicts[0]["detail"], "insufficient-message-security");
     let data = daemon.stop();
     assert!(data.events().is_empty());
@@ -224,13 +224,14 @@ fn unsigned_unencrypted_messages_are_taken_only_where_the_partnership_allows() {
 fn wrong_certificate_tampered_body_and_unknown_partnership_are_refused_and_recorded() {
     let certs = certificates("faults-in");
     let port = free_port();
-    let cfg = config(&certs, &partners(&certs, ""), port, "");
+    // Signed, encryption optional: a tampered body can then be posted as it is.
+    let cfg = config(&certs, &partners(&certs, "encrypt = false"), port, "");
     let daemon = Daemon::start("as2-faults-in", &cfg);
     let file = order(&certs);
 
     let stranger = certs.join("stranger.cert.pem").display().to_string();
     let v = send(&certs, port, &file, &[("AS2_ENCRYPT_TO", stranger.as_str())]);
-    assert_eq!(v[0]["status"], "processed/Error", "{v:?}");
+    assert_eq!(v[0]["status"], "processed/error", "{v:?}");
     assert_eq!(v[0]["detail"], "decryption-failed");
 
     let stranger_key = certs.join("stranger.pem").display().to_string();
@@ -404,8 +405,8 @@ impl Receiver {
     }
 }
 
-/// The one delivery to ACME Retail (its 999), once the daemon stopped.
-fn ack_delivery(data: &Data) -> outbox::Delivery {
+/// The deliveries to ACME Retail (its TA1 and 999), once the daemon stopped.
+fn ack_deliveries(data: &Data) -> Vec<outbox::Delivery> {
     let outbox = data.outbox();
     let all = outbox
         .list_deliveries(
@@ -416,8 +417,16 @@ fn ack_delivery(data: &Data) -> outbox::Delivery {
             10,
         )
         .unwrap();
-    assert_eq!(all.len(), 1, "{all:?}");
-    all[0].clone()
+    assert_eq!(all.len(), 2, "{all:?}");
+    all
+}
+
+/// The 999's delivery.
+fn ack_delivery(data: &Data) -> outbox::Delivery {
+    ack_deliveries(data)
+        .into_iter()
+        .find(|d| d.key.ends_with(":functional"))
+        .unwrap()
 }
 
 fn trace_output(daemon: &Daemon, message: &str, json: bool) -> String {
@@ -468,11 +477,18 @@ fn acknowledge_over_as2(
 }
 
 fn wait_delivered(daemon: &Daemon, receiver: &Receiver) {
-    wait_until("pyas2lib to accept the 999", || {
-        receiver.log().iter().any(|l| l["status"] == "processed")
+    wait_until("pyas2lib to accept the acknowledgements", || {
+        receiver.log().iter().filter(|l| l["status"] == "processed").count() >= 2
     });
-    wait_until("the MDN recorded as accepted", || {
-        trace_output(daemon, "1", false).contains("accepted")
+    wait_until("both acknowledgements delivered, their MDNs accepted", || {
+        let json: serde_json::Value =
+            serde_json::from_str(&trace_output(daemon, "1", true)).unwrap();
+        json["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["destination"] == "partner:acme-retail")
+            .all(|d| d["state"]["state"] == "delivered")
     });
 }
 
@@ -492,9 +508,8 @@ fn acknowledgements_go_over_as2_and_the_sync_mdn_is_checked_and_kept() {
             .iter()
             .flat_map(|d| d["receipts"].as_array().cloned().unwrap_or_default())
             .collect::<Vec<_>>();
-        assert_eq!(receipts.len(), 1, "{json}");
-        assert_eq!(receipts[0]["verdict"], "accepted");
-        assert_eq!(receipts[0]["signed"], true);
+        assert_eq!(receipts.len(), 2, "{json}");
+        assert!(receipts.iter().all(|r| r["verdict"] == "accepted" && r["signed"] == true));
     });
     let d = ack_delivery(&data);
     assert!(matches!(d.state, DeliveryState::Delivered { .. }), "{d:?}");
@@ -503,12 +518,13 @@ fn acknowledgements_go_over_as2_and_the_sync_mdn_is_checked_and_kept() {
     let raw = data.outbox().receipt_raw(d.id, 0).unwrap().unwrap();
     let raw = String::from_utf8_lossy(&raw);
     assert!(raw.contains("application/pkcs7-signature"), "the signed MDN is kept: {raw}");
-    let inbox: Vec<_> = fs::read_dir(certs.join("inbox")).unwrap().collect();
-    assert_eq!(inbox.len(), 1, "pyas2lib received the 999");
-    let log = receiver.log();
-    let payload = fs::read_to_string(fs::read_dir(certs.join("inbox")).unwrap().next().unwrap().unwrap().path()).unwrap();
-    assert!(payload.contains("ST*999*"), "{payload}");
-    assert_eq!(log[0]["answer"], "sync");
+    let payloads: Vec<String> = fs::read_dir(certs.join("inbox"))
+        .unwrap()
+        .map(|f| fs::read_to_string(f.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(payloads.len(), 2, "pyas2lib received the TA1 and the 999");
+    assert!(payloads.iter().any(|p| p.contains("ST*999*")), "{payloads:?}");
+    assert!(receiver.log().iter().all(|l| l["answer"] == "sync"));
 }
 
 #[test]
@@ -527,7 +543,7 @@ fn an_async_mdn_settles_the_delivery_awaiting_it() {
     assert_eq!(d.receipts.len(), 1, "{d:?}");
     assert_eq!(d.receipts[0].via, "async");
     assert!(d.receipts[0].signed);
-    assert_eq!(receiver.log()[0]["answer"], "async");
+    assert!(receiver.log().iter().all(|l| l["answer"] == "async"));
 }
 
 #[test]
@@ -537,15 +553,24 @@ fn a_wrong_mic_in_the_mdn_fails_the_attempt_and_the_retry_delivers() {
     let data = acknowledge_over_as2("as2-mic-out", &receiver, "", "", |daemon| {
         wait_delivered(daemon, &receiver);
     });
-    let d = ack_delivery(&data);
-    assert!(matches!(d.state, DeliveryState::Delivered { .. }), "{d:?}");
-    assert_eq!(d.attempts, 2);
+    let all = ack_deliveries(&data);
+    assert!(all.iter().all(|d| matches!(d.state, DeliveryState::Delivered { .. })), "{all:?}");
+    // The first message pyas2lib answered got the wrong MIC: that delivery was tried again.
+    let retried: Vec<_> = all.iter().filter(|d| d.attempts == 2).collect();
+    assert_eq!(retried.len(), 1, "{all:?}");
+    let d = retried[0];
     assert_eq!(d.receipts.len(), 2, "{d:?}");
     assert_eq!(d.receipts[0].verdict, ReceiptVerdict::Refused);
     assert!(d.receipts[0].detail.contains("MIC mismatch"), "{:?}", d.receipts[0]);
     assert_eq!(d.receipts[1].verdict, ReceiptVerdict::Accepted);
+    assert_eq!(d.receipts[0].reference, d.receipts[1].reference, "the same message sent again");
     let log = receiver.log();
-    assert_eq!(log[0]["message_id"], log[1]["message_id"], "the same message sent again");
+    let bad = log.iter().find(|l| l["answer"] == "bad-mic").unwrap();
+    assert_eq!(
+        log.iter().filter(|l| l["message_id"] == bad["message_id"]).count(),
+        2,
+        "{log:?}"
+    );
 }
 
 #[test]
@@ -555,11 +580,18 @@ fn a_receiver_answering_500_is_retried() {
     let data = acknowledge_over_as2("as2-500-out", &receiver, "", "", |daemon| {
         wait_delivered(daemon, &receiver);
     });
-    let d = ack_delivery(&data);
-    assert!(matches!(d.state, DeliveryState::Delivered { .. }), "{d:?}");
-    assert_eq!(d.attempts, 3);
-    assert_eq!(d.receipts.len(), 1);
-    assert_eq!(receiver.log()[0]["status"], "http-500");
+    let all = ack_deliveries(&data);
+    assert!(all.iter().all(|d| matches!(d.state, DeliveryState::Delivered { .. })), "{all:?}");
+    let attempts: u32 = all.iter().map(|d| d.attempts).sum();
+    assert_eq!(attempts, 4, "two refused with HTTP 500, then both delivered: {all:?}");
+    assert!(all.iter().all(|d| d.receipts.len() == 1), "{all:?}");
+    assert!(
+        all.iter()
+            .any(|d| d.last_error.as_deref().is_some_and(|e| e.contains("HTTP 500"))),
+        "{all:?}"
+    );
+    let log = receiver.log();
+    assert_eq!(log.iter().filter(|l| l["status"] == "http-500").count(), 2);
 }
 
 #[test]
@@ -581,10 +613,23 @@ fn an_async_mdn_that_never_comes_times_out_and_the_message_is_sent_again() {
             wait_delivered(daemon, &receiver);
         },
     );
-    let d = ack_delivery(&data);
-    assert!(matches!(d.state, DeliveryState::Delivered { .. }), "{d:?}");
-    assert_eq!(d.attempts, 2, "{d:?}");
+    let all = ack_deliveries(&data);
+    assert!(all.iter().all(|d| matches!(d.state, DeliveryState::Delivered { .. })), "{all:?}");
+    let retried: Vec<_> = all.iter().filter(|d| d.attempts == 2).collect();
+    assert_eq!(retried.len(), 1, "the one whose MDN never came was sent again: {all:?}");
+    assert!(
+        retried[0]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("no receipt came before the deadline")),
+        "{:?}",
+        retried[0]
+    );
     let log = receiver.log();
     assert_eq!(log[0]["answer"], "async-withheld");
-    assert_eq!(log[1]["answer"], "async");
+    assert_eq!(
+        log.iter().filter(|l| l["message_id"] == log[0]["message_id"]).count(),
+        2,
+        "the same message sent again: {log:?}"
+    );
 }
