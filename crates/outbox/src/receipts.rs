@@ -406,3 +406,157 @@ fn fail_awaiting(
     write(tx, Some(old), Some(&d))?;
     Ok(outcome)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{NewDelivery, RetryPolicy};
+
+    fn received(name: &str) -> NewMessage {
+        NewMessage {
+            channel: "as2:acme".into(),
+            file_name: name.into(),
+            spool_path: "spool/seg".into(),
+            spool_offset: 0,
+            size: 3,
+            sha256: "abc".into(),
+            received_at: 1_000,
+        }
+    }
+
+    #[test]
+    fn a_reference_arrives_once_per_partner_and_repeats_are_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path()).unwrap();
+        let Arrival::New(first) = outbox
+            .record_received_once(&received("a"), "acme", "m1@x")
+            .unwrap()
+        else {
+            panic!("new");
+        };
+        assert_eq!(
+            outbox.message(first).unwrap().unwrap().partner.as_deref(),
+            Some("acme")
+        );
+        let again = outbox
+            .record_received_once(&received("a"), "acme", "m1@x")
+            .unwrap();
+        assert_eq!(
+            again,
+            Arrival::Repeat(InboundReference {
+                message: first,
+                received_at: 1_000,
+                repeats: 1
+            })
+        );
+        assert_eq!(
+            outbox
+                .inbound_reference("acme", "m1@x")
+                .unwrap()
+                .unwrap()
+                .repeats,
+            1
+        );
+        // Another partner's message with the same id is its own.
+        assert!(matches!(
+            outbox
+                .record_received_once(&received("a"), "globex", "m1@x")
+                .unwrap(),
+            Arrival::New(_)
+        ));
+        assert_eq!(outbox.pending_messages().unwrap().len(), 2);
+        assert_eq!(outbox.answer("acme", "m1@x").unwrap(), None);
+        outbox.set_answer("acme", "m1@x", b"MDN").unwrap();
+        assert_eq!(outbox.answer("acme", "m1@x").unwrap().as_deref(), Some(&b"MDN"[..]));
+    }
+
+    fn sent_delivery(outbox: &Outbox, now: Millis) -> DeliveryId {
+        let d = outbox
+            .enqueue(
+                NewDelivery::new("partner:acme", "doc-1", "application/edi-x12", now),
+                b"ISA",
+            )
+            .unwrap()
+            .delivery;
+        outbox.claim(d.id, now, 60_000).unwrap().unwrap();
+        outbox
+            .record_transmission(
+                d.id,
+                &Transmission {
+                    reference: "ref-1@edigate".into(),
+                    check: "abc=, sha-256".into(),
+                    headers: vec![("AS2-To".into(), "acme".into())],
+                    body: b"body".to_vec(),
+                    cycle_started_at: now,
+                    at: now,
+                },
+            )
+            .unwrap();
+        d.id
+    }
+
+    #[test]
+    fn an_awaited_receipt_settles_the_delivery_or_its_deadline_fails_the_attempt() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path()).unwrap();
+        let policy = RetryPolicy::default();
+        let id = sent_delivery(&outbox, 1_000);
+        let t = outbox.transmission(id).unwrap().unwrap();
+        assert_eq!(t.body, b"body");
+        assert_eq!(
+            outbox.delivery_by_reference("ref-1@edigate").unwrap().unwrap().id,
+            id
+        );
+        outbox.await_receipt(id, 1_100, 5_000).unwrap();
+        assert_eq!(
+            outbox.counts().unwrap()[0].get(DeliveryStateKind::AwaitingReceipt),
+            1
+        );
+        assert!(outbox.due(10_000, 10).unwrap().is_empty(), "not due while awaited");
+        assert!(outbox.expire_awaited(4_999, &policy).unwrap().is_empty());
+        let expired = outbox.expire_awaited(5_000, &policy).unwrap();
+        assert!(matches!(expired[..], [(i, FailOutcome::RetryAt(_))] if i == id));
+        let d = outbox.delivery(id).unwrap().unwrap();
+        assert_eq!(d.state.kind(), DeliveryStateKind::Pending);
+        // The late receipt still counts: recorded, and the delivery is delivered.
+        let receipt = Receipt {
+            at: 6_000,
+            reference: "ref-1@edigate".into(),
+            verdict: ReceiptVerdict::Accepted,
+            detail: "processed".into(),
+            signed: true,
+            via: "async".into(),
+            size: 3,
+        };
+        outbox.record_receipt(id, &receipt, b"MDN").unwrap();
+        let d = outbox.confirm_receipt(id, 6_000).unwrap();
+        assert_eq!(d.state, DeliveryState::Delivered { at: 6_000 });
+        assert_eq!(d.receipts, vec![receipt]);
+        assert_eq!(outbox.receipt_raw(id, 0).unwrap().as_deref(), Some(&b"MDN"[..]));
+        // Purged with its delivery, index and evidence alike.
+        outbox.purge(7_000).unwrap();
+        assert!(outbox.delivery_by_reference("ref-1@edigate").unwrap().is_none());
+        assert!(outbox.receipt_raw(id, 0).unwrap().is_none());
+        assert!(outbox.transmission(id).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_refusing_receipt_fails_only_an_awaited_delivery() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path()).unwrap();
+        let policy = RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        };
+        let id = sent_delivery(&outbox, 1_000);
+        // In flight: not awaited, nothing changes.
+        assert_eq!(outbox.refuse_receipt(id, "no", 1_200, &policy).unwrap(), None);
+        outbox.await_receipt(id, 1_100, 9_000).unwrap();
+        assert_eq!(
+            outbox.refuse_receipt(id, "MIC mismatch", 1_200, &policy).unwrap(),
+            Some(FailOutcome::Dead)
+        );
+        let d = outbox.delivery(id).unwrap().unwrap();
+        assert!(matches!(&d.state, DeliveryState::Dead { reason, .. } if reason.contains("MIC mismatch")));
+    }
+}
