@@ -29,6 +29,8 @@ serve, from the environment (N counts requests from the first):
   AS2_SERVE_FAIL_FIRST=N      answer HTTP 500 to the first N messages, without reading them
   AS2_SERVE_BAD_MIC_FIRST=N   the MDN of the first N messages returns a wrong MIC
   AS2_SERVE_NO_MDN_FIRST=N    send no asynchronous MDN for the first N messages
+  AS2_SERVE_LATE_FIRST=N      send the asynchronous MDN of the first N messages only after
+                              AS2_SERVE_LATE_MS milliseconds (default 3000)
 """
 import http.server, json, os, pathlib, queue, sys, threading, time, urllib.error, urllib.parse, urllib.request
 from pyas2lib import as2
@@ -66,6 +68,8 @@ def serve(d):
     fail_first = int(os.environ.get("AS2_SERVE_FAIL_FIRST", "0"))
     bad_mic_first = int(os.environ.get("AS2_SERVE_BAD_MIC_FIRST", "0"))
     no_mdn_first = int(os.environ.get("AS2_SERVE_NO_MDN_FIRST", "0"))
+    late_first = int(os.environ.get("AS2_SERVE_LATE_FIRST", "0"))
+    late_s = int(os.environ.get("AS2_SERVE_LATE_MS", "3000")) / 1000
 
     def log(entry):
         with lock, open(d / "serve.log", "a") as f:
@@ -108,10 +112,17 @@ def serve(d):
                     answer = "async-withheld"
                 elif loopback(mdn.mdn_url):
                     answer = answer if answer != "none" else "async"
+                    delay = late_s if n <= late_first else 0
+                    if delay:
+                        answer = "async-late"
                     req = urllib.request.Request(mdn.mdn_url, data=mdn.content, method="POST",
                                                  headers=dict(mdn.headers))
-                    threading.Thread(target=lambda: urllib.request.urlopen(req, timeout=30).read(),
-                                     daemon=True).start()
+
+                    def post(req=req, delay=delay):
+                        time.sleep(delay)
+                        urllib.request.urlopen(req, timeout=30).read()
+
+                    threading.Thread(target=post, daemon=True).start()
             else:
                 answer = answer if answer != "none" else "sync"
                 self.send_response(200)

@@ -312,6 +312,7 @@ fn a_kill_after_the_spool_before_the_mdn_leaves_a_retransmission_processed_once(
     let port = free_port();
     let cfg = config(&certs, &partners(&certs, ""), port, "");
     let data = Data::new("as2-kill-in", &cfg);
+    let log_path = data.dir.with_extension("log");
     // A pause between the spool and the MDN (debug builds only), for the kill to land in.
     let daemon = Daemon::start_with_env(data, &[("EDIGATE_TEST_AS2_PAUSE_MS", "20000")]);
     let sender = Command::new(python())
@@ -346,6 +347,12 @@ fn a_kill_after_the_spool_before_the_mdn_leaves_a_retransmission_processed_once(
     let all = messages(&data);
     assert_eq!(all.len(), 1, "recorded once");
     assert_eq!(all[0].state, MessageState::Processed);
+    let log = strip_ansi(&fs::read_to_string(log_path).unwrap());
+    let restarted = log.rsplit("edigate is running").next().unwrap();
+    assert!(
+        restarted.contains("AS2 retransmission"),
+        "the retransmission was recognised after the restart:\n{restarted}"
+    );
 }
 
 // --- edigate → pyas2lib ---
@@ -632,4 +639,102 @@ fn an_async_mdn_that_never_comes_times_out_and_the_message_is_sent_again() {
         2,
         "the same message sent again: {log:?}"
     );
+}
+
+#[test]
+fn a_late_async_mdn_is_still_matched_and_kept() {
+    let certs = certificates("late-out");
+    let receiver = Receiver::start(
+        &certs,
+        &[("AS2_SERVE_LATE_FIRST", "1"), ("AS2_SERVE_LATE_MS", "2500")],
+    );
+    let data = acknowledge_over_as2(
+        "as2-late-out",
+        &receiver,
+        "mdn = \"async\"",
+        "async_mdn_url = \"http://127.0.0.1:{port}/mdn\"\nmdn_timeout_s = 1",
+        |daemon| {
+            wait_delivered(daemon, &receiver);
+            wait_until("the late MDN recorded too", || {
+                let json: serde_json::Value =
+                    serde_json::from_str(&trace_output(daemon, "1", true)).unwrap();
+                json["deliveries"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| d["receipts"].as_array().map_or(0, Vec::len))
+                    .sum::<usize>()
+                    == 3
+            });
+        },
+    );
+    let all = ack_deliveries(&data);
+    assert!(all.iter().all(|d| matches!(d.state, DeliveryState::Delivered { .. })), "{all:?}");
+    let late: Vec<_> = all.iter().filter(|d| d.receipts.len() == 2).collect();
+    assert_eq!(late.len(), 1, "{all:?}");
+    let d = late[0];
+    assert_eq!(d.attempts, 2, "sent again once the wait ran out: {d:?}");
+    assert!(d.receipts.iter().all(|r| r.verdict == ReceiptVerdict::Accepted && r.via == "async"));
+    assert_eq!(d.receipts[0].reference, d.receipts[1].reference);
+    assert!(receiver.log().iter().any(|l| l["answer"] == "async-late"));
+}
+
+#[test]
+fn an_as2_channel_with_tls_takes_messages_over_https() {
+    let certs = certificates("tls-in");
+    let (crt, key) = (certs.join("tls.crt"), certs.join("tls.key"));
+    let status = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-sha256", "-days", "2", "-nodes"])
+        .args(["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&crt)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "openssl req failed");
+    let port = free_port();
+    let cfg = config(&certs, &partners(&certs, ""), port, "").replace(
+        "plain_http = true\n",
+        &format!(
+            "[inbound.tls]\ncertificate = {:?}\nkey = {:?}\n",
+            crt.display().to_string(),
+            key.display().to_string()
+        ),
+    );
+    let daemon = Daemon::start("as2-tls-in", &cfg);
+    let out = Command::new(python())
+        .arg(peer_script())
+        .arg("send")
+        .arg(&certs)
+        .arg(format!("https://127.0.0.1:{port}/"))
+        .arg(order(&certs))
+        .env("SSL_CERT_FILE", &crt)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let verdict: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(verdict["status"], "processed", "{verdict}");
+    wait_until("the order's event", || daemon.events().len() == 1);
+    let status = status_output(&daemon);
+    assert!(status.contains("AS2 CHANNEL"), "{status}");
+    assert!(
+        status.lines().any(|l| l.starts_with("as2 ") && l.contains("yes")),
+        "the TLS listener is shown: {status}"
+    );
+    drop(daemon.stop());
+
+    // Without TLS and without plain_http = true the channel is refused at start.
+    let bad = config(&certs, &partners(&certs, ""), free_port(), "").replace("plain_http = true\n", "");
+    let data = Data::new("as2-no-tls", &bad);
+    let out = Command::new(env!("CARGO_BIN_EXE_edigate"))
+        .args(["serve", "--config"])
+        .arg(&data.config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("plain_http = true"), "{stderr}");
 }

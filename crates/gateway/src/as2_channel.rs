@@ -856,7 +856,7 @@ impl Gateway {
 
     /// Spools a refused message raw (header fields and body) and records it as quarantined
     /// with the reason, so an operator sees what came and why it was refused.
-    fn as2_refuse(
+    pub(crate) fn as2_refuse(
         &self,
         channel: &str,
         partner: Option<&str>,

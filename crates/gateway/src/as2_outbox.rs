@@ -328,8 +328,11 @@ pub(crate) fn receive_async_mdn(
     let reference = match as2::mdn_original_message_id(headers, body) {
         Ok(r) => r,
         Err(e) => {
-            tracing::warn!(channel, error = %e, "not an MDN; refused");
-            return (StatusCode::BAD_REQUEST, format!("not an MDN: {e}"));
+            let reason = format!("not an MDN: {e}");
+            if let Err(e) = gw.as2_refuse(channel, None, "as2-mdn-unreadable", headers, body, &reason) {
+                tracing::error!(channel, error = %e, "cannot keep an unreadable MDN");
+            }
+            return (StatusCode::BAD_REQUEST, reason);
         }
     };
     let found = outbox.delivery_by_reference(&reference).and_then(|d| {
@@ -341,11 +344,12 @@ pub(crate) fn receive_async_mdn(
     let (d, t) = match found {
         Ok(Some(found)) => found,
         Ok(None) => {
-            tracing::warn!(channel, as2_message_id = %reference, "MDN for a message we do not know");
-            return (
-                StatusCode::NOT_FOUND,
-                format!("no message {reference} was sent from here"),
-            );
+            let reason = format!("an MDN for AS2 message {reference}, which was not sent from here (or was purged)");
+            // Kept raw like any refused input, for an operator to look at.
+            if let Err(e) = gw.as2_refuse(channel, None, "as2-mdn-unmatched", headers, body, &reason) {
+                tracing::error!(channel, error = %e, "cannot keep an unmatched MDN");
+            }
+            return (StatusCode::NOT_FOUND, reason);
         }
         Err(e) => {
             tracing::error!(channel, error = %e, "cannot look the MDN's message up");

@@ -58,6 +58,9 @@ enum DeliveryStateArg {
     Delivered,
     Dead,
     Dropped,
+    /// Sent over AS2, its asynchronous MDN awaited.
+    #[value(name = "awaiting_receipt", alias = "awaiting-mdn")]
+    AwaitingReceipt,
 }
 
 impl DeliveryStateArg {
@@ -68,6 +71,7 @@ impl DeliveryStateArg {
             DeliveryStateArg::Delivered => "delivered",
             DeliveryStateArg::Dead => "dead",
             DeliveryStateArg::Dropped => "dropped",
+            DeliveryStateArg::AwaitingReceipt => "awaiting_receipt",
         }
     }
 }
@@ -183,7 +187,7 @@ fn state_text(state: &DeliveryState) -> (String, String) {
         DeliveryState::Dead { at, .. } => ("dead".into(), ops::utc(*at)),
         DeliveryState::Dropped { at } => ("dropped".into(), ops::utc(*at)),
         DeliveryState::AwaitingReceipt { until, .. } => (
-            "awaiting_mdn".into(),
+            "awaiting_receipt".into(),
             format!("until {}", ops::utc(*until)),
         ),
     }
