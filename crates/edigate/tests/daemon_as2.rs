@@ -141,7 +141,9 @@ fn a_signed_encrypted_message_is_spooled_processed_and_answered_with_a_signed_md
     assert_eq!(verdicts[0]["status"], "processed", "{verdicts:?}");
     assert_eq!(verdicts[0]["signed"], true);
     wait_until("the order's event", || daemon.events().len() == 1);
-    wait_until("the 999 queued and written", || functional_acks(&daemon) == 1);
+    wait_until("the 999 queued and written", || {
+        functional_acks(&daemon) == 1
+    });
     let data = daemon.stop();
     let events = data.events();
     assert_eq!(events[0]["partner"], "acme-retail");
@@ -198,7 +200,10 @@ fn unsigned_unencrypted_messages_are_taken_only_where_the_partnership_allows() {
     let env = [("AS2_SIGN", "0"), ("AS2_ENCRYPT", "0")];
     let verdicts = send(&certs, port, &order(&certs), &env);
     assert_eq!(verdicts[0]["status"], "processed", "{verdicts:?}");
-    assert_eq!(verdicts[0]["signed"], false, "an unsigned MDN was asked for");
+    assert_eq!(
+        verdicts[0]["signed"], false,
+        "an unsigned MDN was asked for"
+    );
     wait_until("the order's event", || daemon.events().len() == 1);
     drop(daemon.stop());
 
@@ -230,19 +235,32 @@ fn wrong_certificate_tampered_body_and_unknown_partnership_are_refused_and_recor
     let file = order(&certs);
 
     let stranger = certs.join("stranger.cert.pem").display().to_string();
-    let v = send(&certs, port, &file, &[("AS2_ENCRYPT_TO", stranger.as_str())]);
+    let v = send(
+        &certs,
+        port,
+        &file,
+        &[("AS2_ENCRYPT_TO", stranger.as_str())],
+    );
     assert_eq!(v[0]["status"], "processed/error", "{v:?}");
     assert_eq!(v[0]["detail"], "decryption-failed");
 
     let stranger_key = certs.join("stranger.pem").display().to_string();
-    let v = send(&certs, port, &file, &[("AS2_SIGN_WITH", stranger_key.as_str())]);
+    let v = send(
+        &certs,
+        port,
+        &file,
+        &[("AS2_SIGN_WITH", stranger_key.as_str())],
+    );
     assert_eq!(v[0]["detail"], "authentication-failed", "{v:?}");
 
     let v = send(
         &certs,
         port,
         &file,
-        &[("AS2_ENCRYPT", "0"), ("AS2_TAMPER", "PO-2026-0042:PO-2026-0043")],
+        &[
+            ("AS2_ENCRYPT", "0"),
+            ("AS2_TAMPER", "PO-2026-0042:PO-2026-0043"),
+        ],
     );
     assert_eq!(v[0]["detail"], "integrity-check-failed", "{v:?}");
 
@@ -253,7 +271,11 @@ fn wrong_certificate_tampered_body_and_unknown_partnership_are_refused_and_recor
     assert!(data.events().is_empty(), "nothing refused is processed");
     assert_eq!(functional_acks(&data), 0);
     let all = messages(&data);
-    assert_eq!(all.len(), 4, "every refused message is spooled and recorded");
+    assert_eq!(
+        all.len(),
+        4,
+        "every refused message is spooled and recorded"
+    );
     let mut reasons: Vec<String> = all
         .iter()
         .map(|m| match &m.state {
@@ -446,7 +468,11 @@ fn trace_output(daemon: &Daemon, message: &str, json: bool) -> String {
         cmd.arg("--json");
     }
     let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -458,7 +484,11 @@ fn status_output(daemon: &Daemon) -> String {
         .env_remove("EDIGATE_TOKEN")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -477,7 +507,11 @@ fn acknowledge_over_as2(
     let as2_config = as2_config.replace("{port}", &port.to_string());
     let cfg = config(&certs, &partners(&certs, &partner_as2), port, &as2_config);
     let daemon = Daemon::start(name, &cfg);
-    daemon.drop_file("acme-retail", "po-731.x12", &support::example("order-850.x12"));
+    daemon.drop_file(
+        "acme-retail",
+        "po-731.x12",
+        &support::example("order-850.x12"),
+    );
     wait_until("the order's event", || daemon.events().len() == 1);
     check(&daemon);
     daemon.stop()
@@ -485,18 +519,26 @@ fn acknowledge_over_as2(
 
 fn wait_delivered(daemon: &Daemon, receiver: &Receiver) {
     wait_until("pyas2lib to accept the acknowledgements", || {
-        receiver.log().iter().filter(|l| l["status"] == "processed").count() >= 2
-    });
-    wait_until("both acknowledgements delivered, their MDNs accepted", || {
-        let json: serde_json::Value =
-            serde_json::from_str(&trace_output(daemon, "1", true)).unwrap();
-        json["deliveries"]
-            .as_array()
-            .unwrap()
+        receiver
+            .log()
             .iter()
-            .filter(|d| d["destination"] == "partner:acme-retail")
-            .all(|d| d["state"]["state"] == "delivered")
+            .filter(|l| l["status"] == "processed")
+            .count()
+            >= 2
     });
+    wait_until(
+        "both acknowledgements delivered, their MDNs accepted",
+        || {
+            let json: serde_json::Value =
+                serde_json::from_str(&trace_output(daemon, "1", true)).unwrap();
+            json["deliveries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|d| d["destination"] == "partner:acme-retail")
+                .all(|d| d["state"]["state"] == "delivered")
+        },
+    );
 }
 
 #[test]
@@ -508,7 +550,8 @@ fn acknowledgements_go_over_as2_and_the_sync_mdn_is_checked_and_kept() {
         let trace = trace_output(daemon, "1", false);
         assert!(trace.contains("MDN AT"), "{trace}");
         assert!(trace.contains("sync"), "{trace}");
-        let json: serde_json::Value = serde_json::from_str(&trace_output(daemon, "1", true)).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&trace_output(daemon, "1", true)).unwrap();
         let receipts = json["deliveries"]
             .as_array()
             .unwrap()
@@ -516,7 +559,11 @@ fn acknowledgements_go_over_as2_and_the_sync_mdn_is_checked_and_kept() {
             .flat_map(|d| d["receipts"].as_array().cloned().unwrap_or_default())
             .collect::<Vec<_>>();
         assert_eq!(receipts.len(), 2, "{json}");
-        assert!(receipts.iter().all(|r| r["verdict"] == "accepted" && r["signed"] == true));
+        assert!(
+            receipts
+                .iter()
+                .all(|r| r["verdict"] == "accepted" && r["signed"] == true)
+        );
     });
     let d = ack_delivery(&data);
     assert!(matches!(d.state, DeliveryState::Delivered { .. }), "{d:?}");
@@ -524,13 +571,19 @@ fn acknowledgements_go_over_as2_and_the_sync_mdn_is_checked_and_kept() {
     assert_eq!(d.receipts[0].verdict, ReceiptVerdict::Accepted);
     let raw = data.outbox().receipt_raw(d.id, 0).unwrap().unwrap();
     let raw = String::from_utf8_lossy(&raw);
-    assert!(raw.contains("application/pkcs7-signature"), "the signed MDN is kept: {raw}");
+    assert!(
+        raw.contains("application/pkcs7-signature"),
+        "the signed MDN is kept: {raw}"
+    );
     let payloads: Vec<String> = fs::read_dir(certs.join("inbox"))
         .unwrap()
         .map(|f| fs::read_to_string(f.unwrap().path()).unwrap())
         .collect();
     assert_eq!(payloads.len(), 2, "pyas2lib received the TA1 and the 999");
-    assert!(payloads.iter().any(|p| p.contains("ST*999*")), "{payloads:?}");
+    assert!(
+        payloads.iter().any(|p| p.contains("ST*999*")),
+        "{payloads:?}"
+    );
     assert!(receiver.log().iter().all(|l| l["answer"] == "sync"));
 }
 
@@ -561,20 +614,33 @@ fn a_wrong_mic_in_the_mdn_fails_the_attempt_and_the_retry_delivers() {
         wait_delivered(daemon, &receiver);
     });
     let all = ack_deliveries(&data);
-    assert!(all.iter().all(|d| matches!(d.state, DeliveryState::Delivered { .. })), "{all:?}");
+    assert!(
+        all.iter()
+            .all(|d| matches!(d.state, DeliveryState::Delivered { .. })),
+        "{all:?}"
+    );
     // The first message pyas2lib answered got the wrong MIC: that delivery was tried again.
     let retried: Vec<_> = all.iter().filter(|d| d.attempts == 2).collect();
     assert_eq!(retried.len(), 1, "{all:?}");
     let d = retried[0];
     assert_eq!(d.receipts.len(), 2, "{d:?}");
     assert_eq!(d.receipts[0].verdict, ReceiptVerdict::Refused);
-    assert!(d.receipts[0].detail.contains("MIC mismatch"), "{:?}", d.receipts[0]);
+    assert!(
+        d.receipts[0].detail.contains("MIC mismatch"),
+        "{:?}",
+        d.receipts[0]
+    );
     assert_eq!(d.receipts[1].verdict, ReceiptVerdict::Accepted);
-    assert_eq!(d.receipts[0].reference, d.receipts[1].reference, "the same message sent again");
+    assert_eq!(
+        d.receipts[0].reference, d.receipts[1].reference,
+        "the same message sent again"
+    );
     let log = receiver.log();
     let bad = log.iter().find(|l| l["answer"] == "bad-mic").unwrap();
     assert_eq!(
-        log.iter().filter(|l| l["message_id"] == bad["message_id"]).count(),
+        log.iter()
+            .filter(|l| l["message_id"] == bad["message_id"])
+            .count(),
         2,
         "{log:?}"
     );
@@ -588,13 +654,22 @@ fn a_receiver_answering_500_is_retried() {
         wait_delivered(daemon, &receiver);
     });
     let all = ack_deliveries(&data);
-    assert!(all.iter().all(|d| matches!(d.state, DeliveryState::Delivered { .. })), "{all:?}");
-    let attempts: u32 = all.iter().map(|d| d.attempts).sum();
-    assert_eq!(attempts, 4, "two refused with HTTP 500, then both delivered: {all:?}");
-    assert!(all.iter().all(|d| d.receipts.len() == 1), "{all:?}");
     assert!(
         all.iter()
-            .any(|d| d.last_error.as_deref().is_some_and(|e| e.contains("HTTP 500"))),
+            .all(|d| matches!(d.state, DeliveryState::Delivered { .. })),
+        "{all:?}"
+    );
+    let attempts: u32 = all.iter().map(|d| d.attempts).sum();
+    assert_eq!(
+        attempts, 4,
+        "two refused with HTTP 500, then both delivered: {all:?}"
+    );
+    assert!(all.iter().all(|d| d.receipts.len() == 1), "{all:?}");
+    assert!(
+        all.iter().any(|d| d
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("HTTP 500"))),
         "{all:?}"
     );
     let log = receiver.log();
@@ -621,9 +696,17 @@ fn an_async_mdn_that_never_comes_times_out_and_the_message_is_sent_again() {
         },
     );
     let all = ack_deliveries(&data);
-    assert!(all.iter().all(|d| matches!(d.state, DeliveryState::Delivered { .. })), "{all:?}");
+    assert!(
+        all.iter()
+            .all(|d| matches!(d.state, DeliveryState::Delivered { .. })),
+        "{all:?}"
+    );
     let retried: Vec<_> = all.iter().filter(|d| d.attempts == 2).collect();
-    assert_eq!(retried.len(), 1, "the one whose MDN never came was sent again: {all:?}");
+    assert_eq!(
+        retried.len(),
+        1,
+        "the one whose MDN never came was sent again: {all:?}"
+    );
     assert!(
         retried[0]
             .last_error
@@ -635,7 +718,9 @@ fn an_async_mdn_that_never_comes_times_out_and_the_message_is_sent_again() {
     let log = receiver.log();
     assert_eq!(log[0]["answer"], "async-withheld");
     assert_eq!(
-        log.iter().filter(|l| l["message_id"] == log[0]["message_id"]).count(),
+        log.iter()
+            .filter(|l| l["message_id"] == log[0]["message_id"])
+            .count(),
         2,
         "the same message sent again: {log:?}"
     );
@@ -669,12 +754,20 @@ fn a_late_async_mdn_is_still_matched_and_kept() {
         },
     );
     let all = ack_deliveries(&data);
-    assert!(all.iter().all(|d| matches!(d.state, DeliveryState::Delivered { .. })), "{all:?}");
+    assert!(
+        all.iter()
+            .all(|d| matches!(d.state, DeliveryState::Delivered { .. })),
+        "{all:?}"
+    );
     let late: Vec<_> = all.iter().filter(|d| d.receipts.len() == 2).collect();
     assert_eq!(late.len(), 1, "{all:?}");
     let d = late[0];
     assert_eq!(d.attempts, 2, "sent again once the wait ran out: {d:?}");
-    assert!(d.receipts.iter().all(|r| r.verdict == ReceiptVerdict::Accepted && r.via == "async"));
+    assert!(
+        d.receipts
+            .iter()
+            .all(|r| r.verdict == ReceiptVerdict::Accepted && r.via == "async")
+    );
     assert_eq!(d.receipts[0].reference, d.receipts[1].reference);
     assert!(receiver.log().iter().any(|l| l["answer"] == "async-late"));
 }
@@ -684,8 +777,15 @@ fn an_as2_channel_with_tls_takes_messages_over_https() {
     let certs = certificates("tls-in");
     let (crt, key) = (certs.join("tls.crt"), certs.join("tls.key"));
     let status = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-sha256", "-days", "2", "-nodes"])
-        .args(["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-sha256", "-days", "2", "-nodes",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
@@ -714,20 +814,27 @@ fn an_as2_channel_with_tls_takes_messages_over_https() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let verdict: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(verdict["status"], "processed", "{verdict}");
     wait_until("the order's event", || daemon.events().len() == 1);
     let status = status_output(&daemon);
     assert!(status.contains("AS2 CHANNEL"), "{status}");
     assert!(
-        status.lines().any(|l| l.starts_with("as2 ") && l.contains("yes")),
+        status
+            .lines()
+            .any(|l| l.starts_with("as2 ") && l.contains("yes")),
         "the TLS listener is shown: {status}"
     );
     drop(daemon.stop());
 
     // Without TLS and without plain_http = true the channel is refused at start.
-    let bad = config(&certs, &partners(&certs, ""), free_port(), "").replace("plain_http = true\n", "");
+    let bad =
+        config(&certs, &partners(&certs, ""), free_port(), "").replace("plain_http = true\n", "");
     let data = Data::new("as2-no-tls", &bad);
     let out = Command::new(env!("CARGO_BIN_EXE_edigate"))
         .args(["serve", "--config"])

@@ -66,7 +66,10 @@ impl OwnAs2 {
     /// Reads and checks `[as2]`: the passphrase (never logged), each key with its certificate,
     /// and that each key belongs to its certificate.
     pub fn load(c: &As2Config, base: &Path) -> Result<OwnAs2, Error> {
-        if c.name.is_empty() || c.name.len() > 128 || !c.name.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        if c.name.is_empty()
+            || c.name.len() > 128
+            || !c.name.bytes().all(|b| (0x20..0x7f).contains(&b))
+        {
             return Err(config_error(format!(
                 "name {:?} is not 1-128 printable ASCII characters; write name = \"EDIGATE\"",
                 c.name
@@ -116,9 +119,8 @@ impl OwnAs2 {
             let (key_path, cert_path) = (base.join(&k.key), base.join(&k.certificate));
             let key = std::fs::read(&key_path)
                 .map_err(|e| config_error(format!("key {}: {e}", key_path.display())))?;
-            let cert = std::fs::read(&cert_path).map_err(|e| {
-                config_error(format!("certificate {}: {e}", cert_path.display()))
-            })?;
+            let cert = std::fs::read(&cert_path)
+                .map_err(|e| config_error(format!("certificate {}: {e}", cert_path.display())))?;
             let id = as2::Identity::from_pem(&key, &cert, passphrase.as_deref().map(str::as_bytes))
                 .map_err(|e| {
                     config_error(format!(
@@ -217,7 +219,12 @@ impl As2Partner {
             .settings
             .certificates
             .iter()
-            .map(|c| (c.certificate.days_left().unwrap_or(i64::MIN), &c.certificate))
+            .map(|c| {
+                (
+                    c.certificate.days_left().unwrap_or(i64::MIN),
+                    &c.certificate,
+                )
+            })
             .filter(|(d, _)| *d >= 0)
             .collect();
         valid.sort_by_key(|(d, _)| std::cmp::Reverse(*d));
@@ -353,7 +360,9 @@ fn field<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 fn unquote(v: &str) -> String {
     let v = v.trim();
     if v.len() >= 2 && v.starts_with('"') && v.ends_with('"') {
-        v[1..v.len() - 1].replace("\\\"", "\"").replace("\\\\", "\\")
+        v[1..v.len() - 1]
+            .replace("\\\"", "\"")
+            .replace("\\\\", "\\")
     } else {
         v.to_string()
     }
@@ -446,14 +455,20 @@ pub async fn serve(
 ) -> Result<tokio::task::JoinHandle<()>, Error> {
     let tcp = tokio::net::TcpListener::bind(listener.listen)
         .await
-        .map_err(|e| Error::io(format!("AS2 channel {}: binding {}", listener.name, listener.listen), e))?;
+        .map_err(|e| {
+            Error::io(
+                format!("AS2 channel {}: binding {}", listener.name, listener.listen),
+                e,
+            )
+        })?;
     let addr = tcp
         .local_addr()
         .map_err(|e| Error::io(format!("AS2 channel {}", listener.name), e))?;
     let tls = match &listener.tls {
-        Some(files) => Some(tls_acceptor(files).map_err(|e| {
-            Error::Internal(format!("AS2 channel {}: TLS: {e}", listener.name))
-        })?),
+        Some(files) => Some(
+            tls_acceptor(files)
+                .map_err(|e| Error::Internal(format!("AS2 channel {}: TLS: {e}", listener.name)))?,
+        ),
         None => None,
     };
     tracing::info!(channel = %listener.name, addr = %addr, tls = tls.is_some(), "AS2 listening");
@@ -477,7 +492,9 @@ pub async fn serve(
     let app = axum::Router::new()
         .route("/", axum::routing::post(inbound))
         .route("/mdn", axum::routing::post(async_mdn))
-        .layer(DefaultBodyLimit::max(usize::try_from(limit).unwrap_or(usize::MAX)))
+        .layer(DefaultBodyLimit::max(
+            usize::try_from(limit).unwrap_or(usize::MAX),
+        ))
         .with_state(state);
     let mut stop = stop;
     let shutdown = async move {
@@ -508,7 +525,10 @@ fn tls_acceptor(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, String> {
         .collect::<Result<_, _>>()
         .map_err(|e| format!("{}: {e}", files.certificate.display()))?;
     if certs.is_empty() {
-        return Err(format!("{}: no certificate in it", files.certificate.display()));
+        return Err(format!(
+            "{}: no certificate in it",
+            files.certificate.display()
+        ));
     }
     let key = std::fs::read(&files.key).map_err(|e| format!("{}: {e}", files.key.display()))?;
     let key = PrivateKeyDer::from_pem_slice(&key).map_err(|e| {
@@ -611,7 +631,12 @@ async fn async_mdn(
         crate::as2_outbox::receive_async_mdn(&st.gateway, &st.listener.name, &headers, &body)
     })
     .await
-    .unwrap_or_else(|e| (StatusCode::INTERNAL_SERVER_ERROR, format!("internal error: {e}")));
+    .unwrap_or_else(|e| {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("internal error: {e}"),
+        )
+    });
     answer.into_response()
 }
 
@@ -631,23 +656,36 @@ impl Gateway {
         headers: &[(String, String)],
         body: &[u8],
     ) -> Result<Answer, Error> {
-        let message_id = field(headers, "Message-ID").map(|m| {
-            m.trim_start_matches('<').trim_end_matches('>').to_string()
-        });
+        let message_id = field(headers, "Message-ID")
+            .map(|m| m.trim_start_matches('<').trim_end_matches('>').to_string());
         let (from, to) = (
             field(headers, "AS2-From").map(unquote),
             field(headers, "AS2-To").map(unquote),
         );
         let (Some(from), Some(to), Some(message_id)) = (from, to, message_id.clone()) else {
             let reason = "not an AS2 message: AS2-From, AS2-To or Message-ID missing".to_string();
-            self.as2_refuse(&listener.name, None, &refused_name(message_id.as_deref()), headers, body, &reason)?;
+            self.as2_refuse(
+                &listener.name,
+                None,
+                &refused_name(message_id.as_deref()),
+                headers,
+                body,
+                &reason,
+            )?;
             return Ok(Answer::text(StatusCode::BAD_REQUEST, reason));
         };
         let Some(p) = self.as2_partnerships.find(&from, &to).cloned() else {
             let reason = format!(
                 "no partner file has an [as2] partnership with id = {from:?} and us = {to:?}"
             );
-            self.as2_refuse(&listener.name, None, &refused_name(Some(&message_id)), headers, body, &reason)?;
+            self.as2_refuse(
+                &listener.name,
+                None,
+                &refused_name(Some(&message_id)),
+                headers,
+                body,
+                &reason,
+            )?;
             return Ok(Answer::text(StatusCode::FORBIDDEN, reason));
         };
         let channel = channel_of(&listener.name, &p.partner);
@@ -658,7 +696,14 @@ impl Gateway {
                 p.partner,
                 body.len()
             );
-            self.as2_refuse(&channel, Some(&p.partner), &refused_name(Some(&message_id)), headers, body, &reason)?;
+            self.as2_refuse(
+                &channel,
+                Some(&p.partner),
+                &refused_name(Some(&message_id)),
+                headers,
+                body,
+                &reason,
+            )?;
             return Ok(Answer::text(StatusCode::PAYLOAD_TOO_LARGE, reason));
         }
         let Some(own) = self.own_as2.as_ref() else {
@@ -666,18 +711,28 @@ impl Gateway {
         };
 
         // A retransmission: the first arrival's answer again, nothing processed twice.
-        if let Some(prior) = self.pipeline.outbox.inbound_reference(&p.partner, &message_id)? {
+        if let Some(prior) = self
+            .pipeline
+            .outbox
+            .inbound_reference(&p.partner, &message_id)?
+        {
             return self.as2_repeat(own, &p, &message_id, prior.message, headers, body);
         }
 
-        let rec = read_with_every_key(own, &p, headers, body).map_err(|e| {
-            Error::Internal(format!("AS2 message {message_id}: {e}"))
-        });
+        let rec = read_with_every_key(own, &p, headers, body)
+            .map_err(|e| Error::Internal(format!("AS2 message {message_id}: {e}")));
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
                 let reason = e.to_string();
-                self.as2_refuse(&channel, Some(&p.partner), &refused_name(Some(&message_id)), headers, body, &reason)?;
+                self.as2_refuse(
+                    &channel,
+                    Some(&p.partner),
+                    &refused_name(Some(&message_id)),
+                    headers,
+                    body,
+                    &reason,
+                )?;
                 return Ok(Answer::text(StatusCode::BAD_REQUEST, reason));
             }
         };
@@ -691,7 +746,14 @@ impl Gateway {
                     f.code.as_str(),
                     f.detail
                 );
-                let id = self.as2_refuse(&channel, Some(&p.partner), &refused_name(Some(&message_id)), headers, body, &reason)?;
+                let id = self.as2_refuse(
+                    &channel,
+                    Some(&p.partner),
+                    &refused_name(Some(&message_id)),
+                    headers,
+                    body,
+                    &reason,
+                )?;
                 return self.as2_answer(own, &p, &rec, id, false);
             }
         };
@@ -895,7 +957,9 @@ impl Gateway {
         let state = MessageState::Quarantined {
             reason: reason.to_string(),
         };
-        self.pipeline.outbox.set_state(id, state.clone(), now, reason)?;
+        self.pipeline
+            .outbox
+            .set_state(id, state.clone(), now, reason)?;
         self.pipeline.outbox.flush()?;
         telemetry::received(channel, id, file_name, raw.len() as u64);
         telemetry::message_finished(id, file_name, partner, &state, now, now);

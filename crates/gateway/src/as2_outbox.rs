@@ -169,8 +169,8 @@ impl As2Outbox {
                 message: "no MDN in the response".into(),
             });
         }
-        let receipt = check_mdn(outbox, &self.partner, d, &t, &headers, &body, "sync")
-            .map_err(local)?;
+        let receipt =
+            check_mdn(outbox, &self.partner, d, &t, &headers, &body, "sync").map_err(local)?;
         match receipt.verdict {
             ReceiptVerdict::Accepted | ReceiptVerdict::Warning => Ok(Sent::Delivered),
             ReceiptVerdict::Refused => Err(DeliveryError::Unavailable {
@@ -264,8 +264,10 @@ fn check_mdn(
             algorithm: algorithm.to_string(),
         },
     };
-    let mut outcome: Result<as2::MdnReport, String> =
-        Err(format!("partner {} has no valid certificate to check the MDN with", partner.partner));
+    let mut outcome: Result<as2::MdnReport, String> = Err(format!(
+        "partner {} has no valid certificate to check the MDN with",
+        partner.partner
+    ));
     for cert in partner.certificates() {
         match as2::read_mdn(headers, body, cert, &sent, true) {
             Ok(report) => {
@@ -329,7 +331,9 @@ pub(crate) fn receive_async_mdn(
         Ok(r) => r,
         Err(e) => {
             let reason = format!("not an MDN: {e}");
-            if let Err(e) = gw.as2_refuse(channel, None, "as2-mdn-unreadable", headers, body, &reason) {
+            if let Err(e) =
+                gw.as2_refuse(channel, None, "as2-mdn-unreadable", headers, body, &reason)
+            {
                 tracing::error!(channel, error = %e, "cannot keep an unreadable MDN");
             }
             return (StatusCode::BAD_REQUEST, reason);
@@ -344,9 +348,13 @@ pub(crate) fn receive_async_mdn(
     let (d, t) = match found {
         Ok(Some(found)) => found,
         Ok(None) => {
-            let reason = format!("an MDN for AS2 message {reference}, which was not sent from here (or was purged)");
+            let reason = format!(
+                "an MDN for AS2 message {reference}, which was not sent from here (or was purged)"
+            );
             // Kept raw like any refused input, for an operator to look at.
-            if let Err(e) = gw.as2_refuse(channel, None, "as2-mdn-unmatched", headers, body, &reason) {
+            if let Err(e) =
+                gw.as2_refuse(channel, None, "as2-mdn-unmatched", headers, body, &reason)
+            {
                 tracing::error!(channel, error = %e, "cannot keep an unmatched MDN");
             }
             return (StatusCode::NOT_FOUND, reason);
@@ -385,13 +393,21 @@ pub(crate) fn receive_async_mdn(
             }),
         },
         ReceiptVerdict::Refused => outbox
-            .refuse_receipt(d.id, &format!("MDN not accepted: {}", receipt.detail), now, &gw.retry)
+            .refuse_receipt(
+                d.id,
+                &format!("MDN not accepted: {}", receipt.detail),
+                now,
+                &gw.retry,
+            )
             .map(|_| ()),
     };
     if let Err(e) = settled {
         tracing::error!(channel, delivery = %d.id, error = %e, "MDN recorded; the delivery's state could not be changed");
     }
-    (StatusCode::OK, format!("MDN for {reference} recorded: {}", receipt.verdict.as_str()))
+    (
+        StatusCode::OK,
+        format!("MDN for {reference} recorded: {}", receipt.verdict.as_str()),
+    )
 }
 
 /// Posts our asynchronous MDNs to the URLs partners gave.

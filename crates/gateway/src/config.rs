@@ -465,7 +465,11 @@ impl Config {
     /// The inbound channels, or one inbox per partner.
     pub fn inbound(&self, partners: &partner::Partners) -> Vec<InboundConfig> {
         // AS2 listeners alone do not replace the default inboxes.
-        if self.inbound.iter().all(|c| matches!(c, InboundConfig::As2 { .. })) {
+        if self
+            .inbound
+            .iter()
+            .all(|c| matches!(c, InboundConfig::As2 { .. }))
+        {
             let mut all: Vec<InboundConfig> = partners
                 .all()
                 .iter()

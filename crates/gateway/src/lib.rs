@@ -247,7 +247,10 @@ impl Gateway {
                 }
             }
         }
-        if own_as2.is_none() && (!as2_listeners.is_empty() || as2_partnerships.all().any(|p| p.settings.url.is_some())) {
+        if own_as2.is_none()
+            && (!as2_listeners.is_empty()
+                || as2_partnerships.all().any(|p| p.settings.url.is_some()))
+        {
             return Err(Error::Internal(
                 "AS2 is used (an AS2 channel, or a partner with an [as2] url) but the                  configuration has no [as2] table with our name and keys"
                     .into(),
@@ -370,9 +373,9 @@ impl Gateway {
                 alerts,
                 alerts_webhook,
                 as2_mdn: match &own_as2 {
-                    Some(own) => Some(
-                        as2_outbox::MdnSender::new(own.timeout_ms).map_err(Error::Internal)?,
-                    ),
+                    Some(own) => {
+                        Some(as2_outbox::MdnSender::new(own.timeout_ms).map_err(Error::Internal)?)
+                    }
                     None => None,
                 },
             },

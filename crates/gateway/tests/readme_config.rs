@@ -24,7 +24,11 @@ fn the_readme_configuration_parses() {
     assert_eq!(as2.keys.len(), 1);
     assert!(matches!(
         &config.inbound[2],
-        gateway::config::InboundConfig::As2 { tls: Some(_), plain_http: false, .. }
+        gateway::config::InboundConfig::As2 {
+            tls: Some(_),
+            plain_http: false,
+            ..
+        }
     ));
     assert_eq!(config.delivery.concurrency_per_destination, 4);
     assert_eq!(config.limits.max_file_bytes, 67_108_864);
@@ -40,7 +44,10 @@ fn the_example_production_configuration_parses() {
         .unwrap_or_else(|e| panic!("the example configuration is refused: {e}"));
     assert_eq!(config.inbound.len(), 3);
     assert_eq!(config.sinks().len(), 2);
-    assert_eq!(config.as2.as_ref().map(|a| a.name.as_str()), Some("WIDGETCO-AS2"));
+    assert_eq!(
+        config.as2.as_ref().map(|a| a.name.as_str()),
+        Some("WIDGETCO-AS2")
+    );
     assert_eq!(config.retention.keep_days, 90);
     assert!(config.admin.listen.ip().is_loopback());
 }

@@ -313,7 +313,12 @@ fn note_received(tx: &Tx<'_>, partner: &str, at: Millis) -> TxResult<()> {
     Ok(())
 }
 
-pub(crate) fn assign_partner(tx: &Tx<'_>, id: MessageId, partner: &str, now: Millis) -> TxResult<()> {
+pub(crate) fn assign_partner(
+    tx: &Tx<'_>,
+    id: MessageId,
+    partner: &str,
+    now: Millis,
+) -> TxResult<()> {
     let mut m = load(tx, id)?;
     match &m.partner {
         Some(existing) if existing == partner => return Ok(()),

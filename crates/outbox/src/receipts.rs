@@ -157,7 +157,9 @@ impl Outbox {
         reference: &str,
     ) -> Result<Arrival> {
         if reference.is_empty() {
-            return Err(Error::Invalid("an inbound reference cannot be empty".into()));
+            return Err(Error::Invalid(
+                "an inbound reference cannot be empty".into(),
+            ));
         }
         let key = inbound_key(INBOUND, partner, reference);
         let arrival = self.transact(|tx| {
@@ -257,7 +259,12 @@ impl Outbox {
 
     /// Records a receipt of delivery `id` with its raw bytes, whatever it said and whatever
     /// state the delivery is in. Flushed.
-    pub fn record_receipt(&self, id: DeliveryId, receipt: &Receipt, raw: &[u8]) -> Result<Delivery> {
+    pub fn record_receipt(
+        &self,
+        id: DeliveryId,
+        receipt: &Receipt,
+        raw: &[u8],
+    ) -> Result<Delivery> {
         let d = self.transact(|tx| {
             let old = load(tx, id)?;
             let mut d = old.clone();
@@ -365,8 +372,15 @@ impl Outbox {
                     DeliveryState::AwaitingReceipt { until, .. } if until <= now => {}
                     _ => return Ok(None),
                 }
-                fail_awaiting(tx, &old, "no receipt came before the deadline", now, policy, draw)
-                    .map(Some)
+                fail_awaiting(
+                    tx,
+                    &old,
+                    "no receipt came before the deadline",
+                    now,
+                    policy,
+                    draw,
+                )
+                .map(Some)
             })?;
             if let Some(o) = outcome {
                 out.push((id, o));
@@ -467,7 +481,10 @@ mod tests {
         assert_eq!(outbox.pending_messages().unwrap().len(), 2);
         assert_eq!(outbox.answer("acme", "m1@x").unwrap(), None);
         outbox.set_answer("acme", "m1@x", b"MDN").unwrap();
-        assert_eq!(outbox.answer("acme", "m1@x").unwrap().as_deref(), Some(&b"MDN"[..]));
+        assert_eq!(
+            outbox.answer("acme", "m1@x").unwrap().as_deref(),
+            Some(&b"MDN"[..])
+        );
     }
 
     fn sent_delivery(outbox: &Outbox, now: Millis) -> DeliveryId {
@@ -504,7 +521,11 @@ mod tests {
         let t = outbox.transmission(id).unwrap().unwrap();
         assert_eq!(t.body, b"body");
         assert_eq!(
-            outbox.delivery_by_reference("ref-1@edigate").unwrap().unwrap().id,
+            outbox
+                .delivery_by_reference("ref-1@edigate")
+                .unwrap()
+                .unwrap()
+                .id,
             id
         );
         outbox.await_receipt(id, 1_100, 5_000).unwrap();
@@ -512,7 +533,10 @@ mod tests {
             outbox.counts().unwrap()[0].get(DeliveryStateKind::AwaitingReceipt),
             1
         );
-        assert!(outbox.due(10_000, 10).unwrap().is_empty(), "not due while awaited");
+        assert!(
+            outbox.due(10_000, 10).unwrap().is_empty(),
+            "not due while awaited"
+        );
         assert!(outbox.expire_awaited(4_999, &policy).unwrap().is_empty());
         let expired = outbox.expire_awaited(5_000, &policy).unwrap();
         assert!(matches!(expired[..], [(i, FailOutcome::RetryAt(_))] if i == id));
@@ -532,10 +556,18 @@ mod tests {
         let d = outbox.confirm_receipt(id, 6_000).unwrap();
         assert_eq!(d.state, DeliveryState::Delivered { at: 6_000 });
         assert_eq!(d.receipts, vec![receipt]);
-        assert_eq!(outbox.receipt_raw(id, 0).unwrap().as_deref(), Some(&b"MDN"[..]));
+        assert_eq!(
+            outbox.receipt_raw(id, 0).unwrap().as_deref(),
+            Some(&b"MDN"[..])
+        );
         // Purged with its delivery, index and evidence alike.
         outbox.purge(7_000).unwrap();
-        assert!(outbox.delivery_by_reference("ref-1@edigate").unwrap().is_none());
+        assert!(
+            outbox
+                .delivery_by_reference("ref-1@edigate")
+                .unwrap()
+                .is_none()
+        );
         assert!(outbox.receipt_raw(id, 0).unwrap().is_none());
         assert!(outbox.transmission(id).unwrap().is_none());
     }
@@ -550,13 +582,20 @@ mod tests {
         };
         let id = sent_delivery(&outbox, 1_000);
         // In flight: not awaited, nothing changes.
-        assert_eq!(outbox.refuse_receipt(id, "no", 1_200, &policy).unwrap(), None);
+        assert_eq!(
+            outbox.refuse_receipt(id, "no", 1_200, &policy).unwrap(),
+            None
+        );
         outbox.await_receipt(id, 1_100, 9_000).unwrap();
         assert_eq!(
-            outbox.refuse_receipt(id, "MIC mismatch", 1_200, &policy).unwrap(),
+            outbox
+                .refuse_receipt(id, "MIC mismatch", 1_200, &policy)
+                .unwrap(),
             Some(FailOutcome::Dead)
         );
         let d = outbox.delivery(id).unwrap().unwrap();
-        assert!(matches!(&d.state, DeliveryState::Dead { reason, .. } if reason.contains("MIC mismatch")));
+        assert!(
+            matches!(&d.state, DeliveryState::Dead { reason, .. } if reason.contains("MIC mismatch"))
+        );
     }
 }

@@ -90,7 +90,15 @@ fn render(d: &MessageDetail) -> String {
         .collect();
     if !receipts.is_empty() {
         out.push('\n');
-        let mut t = Table::new(&["DELIVERY", "MDN AT", "VIA", "VERDICT", "SIGNED", "MESSAGE-ID", "DETAIL"]);
+        let mut t = Table::new(&[
+            "DELIVERY",
+            "MDN AT",
+            "VIA",
+            "VERDICT",
+            "SIGNED",
+            "MESSAGE-ID",
+            "DETAIL",
+        ]);
         for (id, r) in receipts {
             t.row(vec![
                 id.to_string(),
