@@ -121,7 +121,13 @@ impl OwnAs2 {
                 .map_err(|e| config_error(format!("key {}: {e}", key_path.display())))?;
             let cert = std::fs::read(&cert_path)
                 .map_err(|e| config_error(format!("certificate {}: {e}", cert_path.display())))?;
-            let id = as2::Identity::from_pem(&key, &cert, passphrase.as_deref().map(str::as_bytes))
+            // Always a passphrase, empty when none is configured: given none, OpenSSL would ask
+            // for one on the terminal when the key is encrypted.
+            let id = as2::Identity::from_pem(
+                &key,
+                &cert,
+                Some(passphrase.as_deref().unwrap_or("").as_bytes()),
+            )
                 .map_err(|e| {
                     config_error(format!(
                         "key {} with certificate {}: {e}{}",
@@ -1040,5 +1046,108 @@ fn pause_for_tests() {
     {
         tracing::warn!(ms, "pausing before the MDN (test setting)");
         std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::config::{As2KeyConfig, Config};
+
+    fn write_identity(dir: &Path, name: &str, password: Option<&[u8]>) -> As2KeyConfig {
+        let id = as2::Identity::generate(name, 30).unwrap();
+        let key = dir.join(format!("{name}.key.pem"));
+        let cert = dir.join(format!("{name}.cert.pem"));
+        std::fs::write(&key, id.key_pem(password).unwrap()).unwrap();
+        std::fs::write(&cert, id.certificate().to_pem().unwrap()).unwrap();
+        As2KeyConfig {
+            key,
+            certificate: cert,
+        }
+    }
+
+    fn as2_config(keys: Vec<As2KeyConfig>) -> As2Config {
+        let text = "[as2]\nname = \"EDIGATE\"\nkeys = []\n";
+        let mut c = Config::from_toml(Path::new("t.toml"), text)
+            .unwrap()
+            .as2
+            .unwrap();
+        c.keys = keys;
+        c
+    }
+
+    #[test]
+    fn our_keys_are_read_with_their_passphrase_and_checked_against_their_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = write_identity(dir.path(), "ours", Some(b"s3cret"));
+        let pass = dir.path().join("pass");
+        std::fs::write(&pass, "s3cret\n").unwrap();
+
+        let mut c = as2_config(vec![key.clone()]);
+        let e = OwnAs2::load(&c, Path::new("")).unwrap_err().to_string();
+        assert!(e.contains("passphrase_file or passphrase_env"), "{e}");
+
+        c.passphrase_file = Some(pass.clone());
+        let own = OwnAs2::load(&c, Path::new("")).unwrap();
+        assert_eq!(own.all().len(), 1);
+        assert_eq!(own.mdn_timeout_ms, 600_000);
+        assert!(!format!("{own:?}").contains("s3cret"));
+
+        c.passphrase_env = Some("EDIGATE_TEST_NOT_SET".into());
+        let e = OwnAs2::load(&c, Path::new("")).unwrap_err().to_string();
+        assert!(e.contains("keep one"), "{e}");
+
+        // A key with someone else's certificate.
+        let other = write_identity(dir.path(), "other", None);
+        let mixed = As2KeyConfig {
+            key: other.key,
+            certificate: key.certificate,
+        };
+        let c = as2_config(vec![mixed]);
+        let e = OwnAs2::load(&c, Path::new("")).unwrap_err().to_string();
+        assert!(e.contains("does not belong to certificate"), "{e}");
+
+        let c = as2_config(Vec::new());
+        let e = OwnAs2::load(&c, Path::new("")).unwrap_err().to_string();
+        assert!(e.contains("[[as2.keys]]"), "{e}");
+    }
+
+    #[test]
+    fn as2_channels_parse_with_their_defaults() {
+        let text = "[[inbound]]\ntype = \"as2\"\nname = \"as2\"\nlisten = \"127.0.0.1:4080\"\n";
+        let c = Config::from_toml(Path::new("c.toml"), text).unwrap();
+        let crate::config::InboundConfig::As2 {
+            tls,
+            plain_http,
+            max_body_bytes,
+            ..
+        } = &c.inbound[0]
+        else {
+            panic!("not AS2: {:?}", c.inbound);
+        };
+        assert!(tls.is_none() && !plain_http);
+        assert_eq!(*max_body_bytes, 64 * 1024 * 1024);
+        let e = Config::from_toml(Path::new("c.toml"), &format!("{text}plain = true\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `plain`"), "{e}");
+    }
+
+    #[test]
+    fn kept_http_messages_read_back_as_written() {
+        let headers = vec![
+            ("AS2-From".to_string(), "\"A B\"".to_string()),
+            ("Content-Type".to_string(), "multipart/signed; boundary=\"x\"".to_string()),
+        ];
+        let body = b"\r\n--x\r\nbinary\0\xff\r\n".to_vec();
+        for url in [None, Some("http://127.0.0.1:9/mdn")] {
+            let (u, h, b) = decode_http(&encode_http(url, &headers, &body));
+            assert_eq!(u.as_deref(), url);
+            assert_eq!(h, headers);
+            assert_eq!(b, body);
+        }
+        assert_eq!(unquote("\"A \\\"B\\\"\""), "A \"B\"");
     }
 }
