@@ -32,7 +32,7 @@ serve, from the environment (N counts requests from the first):
   AS2_SERVE_LATE_FIRST=N      send the asynchronous MDN of the first N messages only after
                               AS2_SERVE_LATE_MS milliseconds (default 3000)
 """
-import http.server, json, os, pathlib, queue, sys, threading, time, urllib.error, urllib.parse, urllib.request
+import http.server, json, os, pathlib, queue, re, sys, threading, time, urllib.error, urllib.parse, urllib.request
 from pyas2lib import as2
 
 
@@ -204,7 +204,9 @@ def send(d, url, file):
                                   "attempt": attempt}), flush=True)
                 continue
         status, detail = as2.Mdn().parse(mdn_raw, find_message_cb=lambda mid, rcpt: msg)
+        returned = re.search(rb"Received-Content-MIC:\s*([^,\r\n]+)", mdn_raw, re.IGNORECASE)
         print(json.dumps({"message_id": msg.message_id, "mic": msg.mic.decode() if msg.mic else None,
+                          "mdn_mic": returned.group(1).decode().strip() if returned else None,
                           "status": status, "detail": detail, "attempt": attempt,
                           "signed": b"application/pkcs7-signature" in mdn_raw}), flush=True)
 

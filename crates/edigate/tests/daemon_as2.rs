@@ -140,6 +140,11 @@ fn a_signed_encrypted_message_is_spooled_processed_and_answered_with_a_signed_md
     // pyas2lib verified our MDN's signature and the MIC it returns.
     assert_eq!(verdicts[0]["status"], "processed", "{verdicts:?}");
     assert_eq!(verdicts[0]["signed"], true);
+    assert!(verdicts[0]["mic"].is_string());
+    assert_eq!(
+        verdicts[0]["mdn_mic"], verdicts[0]["mic"],
+        "our MDN returns the sender's MIC"
+    );
     wait_until("the order's event", || daemon.events().len() == 1);
     wait_until("the 999 queued and written", || {
         functional_acks(&daemon) == 1

@@ -59,7 +59,7 @@ impl std::fmt::Debug for OwnAs2 {
 }
 
 fn config_error(message: String) -> Error {
-    Error::Internal(format!("[as2]: {message}"))
+    Error::As2(format!("[as2]: {message}"))
 }
 
 impl OwnAs2 {
@@ -128,18 +128,18 @@ impl OwnAs2 {
                 &cert,
                 Some(passphrase.as_deref().unwrap_or("").as_bytes()),
             )
-                .map_err(|e| {
-                    config_error(format!(
-                        "key {} with certificate {}: {e}{}",
-                        key_path.display(),
-                        cert_path.display(),
-                        if passphrase.is_none() {
-                            " (an encrypted key needs passphrase_file or passphrase_env)"
-                        } else {
-                            " (a wrong passphrase, or not a PEM key and certificate)"
-                        }
-                    ))
-                })?;
+            .map_err(|e| {
+                config_error(format!(
+                    "key {} with certificate {}: {e}{}",
+                    key_path.display(),
+                    cert_path.display(),
+                    if passphrase.is_none() {
+                        " (an encrypted key needs passphrase_file or passphrase_env)"
+                    } else {
+                        " (a wrong passphrase, or not a PEM key and certificate)"
+                    }
+                ))
+            })?;
             check_pair(&id).map_err(|e| {
                 config_error(format!(
                     "key {} does not belong to certificate {}: {e}",
@@ -257,7 +257,7 @@ impl As2Partnerships {
             });
             let key = (settings.id.clone(), settings.us.clone());
             if let Some(other) = out.by_names.insert(key, Arc::clone(&entry)) {
-                return Err(Error::Internal(format!(
+                return Err(Error::As2(format!(
                     "partners {} and {} both have [as2] id = {:?} and us = {:?}; one AS2 \
                      partnership per pair of names",
                     other.partner, p.id, settings.id, settings.us
@@ -470,13 +470,13 @@ pub async fn serve(
     let addr = tcp
         .local_addr()
         .map_err(|e| Error::io(format!("AS2 channel {}", listener.name), e))?;
-    let tls = match &listener.tls {
-        Some(files) => Some(
-            tls_acceptor(files)
-                .map_err(|e| Error::Internal(format!("AS2 channel {}: TLS: {e}", listener.name)))?,
-        ),
-        None => None,
-    };
+    let tls =
+        match &listener.tls {
+            Some(files) => Some(tls_acceptor(files).map_err(|e| {
+                Error::As2(format!("channel {}: [inbound.tls]: {e}", listener.name))
+            })?),
+            None => None,
+        };
     tracing::info!(channel = %listener.name, addr = %addr, tls = tls.is_some(), "AS2 listening");
     gateway.as2_board.add(As2ListenerStatus {
         name: listener.name.clone(),
@@ -725,12 +725,10 @@ impl Gateway {
             return self.as2_repeat(own, &p, &message_id, prior.message, headers, body);
         }
 
-        let rec = read_with_every_key(own, &p, headers, body)
-            .map_err(|e| Error::Internal(format!("AS2 message {message_id}: {e}")));
-        let rec = match rec {
+        let rec = match read_with_every_key(own, &p, headers, body) {
             Ok(r) => r,
             Err(e) => {
-                let reason = e.to_string();
+                let reason = format!("AS2 message {message_id} from {}: {e}", p.partner);
                 self.as2_refuse(
                     &channel,
                     Some(&p.partner),
@@ -916,7 +914,7 @@ impl Gateway {
             // processed from the first arrival's record.
             None => {
                 let rec = read_with_every_key(own, p, headers, body)
-                    .map_err(|e| Error::Internal(format!("AS2 message {message_id}: {e}")))?;
+                    .map_err(|e| Error::As2(format!("AS2 message {message_id}: {e}")))?;
                 self.as2_answer(own, p, &rec, first, false)
             }
         }
@@ -1139,7 +1137,10 @@ mod tests {
     fn kept_http_messages_read_back_as_written() {
         let headers = vec![
             ("AS2-From".to_string(), "\"A B\"".to_string()),
-            ("Content-Type".to_string(), "multipart/signed; boundary=\"x\"".to_string()),
+            (
+                "Content-Type".to_string(),
+                "multipart/signed; boundary=\"x\"".to_string(),
+            ),
         ];
         let body = b"\r\n--x\r\nbinary\0\xff\r\n".to_vec();
         for url in [None, Some("http://127.0.0.1:9/mdn")] {

@@ -94,6 +94,10 @@ pub enum Error {
         /// The error.
         source: std::io::Error,
     },
+    /// The AS2 settings cannot be used (`[as2]`, an AS2 channel, a partner's `[as2]`): what is
+    /// wrong and what to write instead.
+    #[error("AS2: {0}")]
+    As2(String),
     /// A bug: something that cannot happen did.
     #[error("internal error: {0}")]
     Internal(String),
@@ -228,7 +232,7 @@ impl Gateway {
                     max_body_bytes,
                 } => {
                     if tls.is_none() && !plain_http {
-                        return Err(Error::Internal(format!(
+                        return Err(Error::As2(format!(
                             "AS2 channel {name}: no [inbound.tls]; add one with certificate and                              key files, or write plain_http = true for plain HTTP"
                         )));
                     }
@@ -251,7 +255,7 @@ impl Gateway {
             && (!as2_listeners.is_empty()
                 || as2_partnerships.all().any(|p| p.settings.url.is_some()))
         {
-            return Err(Error::Internal(
+            return Err(Error::As2(
                 "AS2 is used (an AS2 channel, or a partner with an [as2] url) but the                  configuration has no [as2] table with our name and keys"
                     .into(),
             ));
@@ -272,7 +276,7 @@ impl Gateway {
                     && a.settings.url.is_some()
                 {
                     let out = as2_outbox::As2Outbox::new(Arc::clone(a), Arc::clone(own))
-                        .map_err(Error::Internal)?;
+                        .map_err(Error::As2)?;
                     return Ok((
                         partner_destination(&p.id),
                         PartnerOutbound::As2(Box::new(out)),
@@ -374,7 +378,7 @@ impl Gateway {
                 alerts_webhook,
                 as2_mdn: match &own_as2 {
                     Some(own) => {
-                        Some(as2_outbox::MdnSender::new(own.timeout_ms).map_err(Error::Internal)?)
+                        Some(as2_outbox::MdnSender::new(own.timeout_ms).map_err(Error::As2)?)
                     }
                     None => None,
                 },
