@@ -194,6 +194,30 @@ impl Outbox {
         self.get_json(T::Receipts, &inbound_key(INBOUND, partner, reference))
     }
 
+    /// Forgets partners' references that first arrived before `older_than`, with the answers
+    /// kept for them: a retransmission that late is a new message. Returns how many.
+    pub fn purge_inbound_references(&self, older_than: Millis) -> Result<usize> {
+        let tree = self.tree(T::Receipts);
+        let mut old = Vec::new();
+        for entry in tree.scan_prefix([INBOUND]) {
+            let (key, value) = entry?;
+            let r: InboundReference = crate::store::decode(T::Receipts, &value)?;
+            if r.received_at < older_than {
+                old.push(key);
+            }
+        }
+        for key in &old {
+            tree.remove(key)?;
+            let mut answer = key.to_vec();
+            answer[0] = ANSWER;
+            tree.remove(answer)?;
+        }
+        if !old.is_empty() {
+            self.flush()?;
+        }
+        Ok(old.len())
+    }
+
     /// Keeps the answer given to `partner`'s `reference` (our MDN), to give it again to a
     /// retransmission. Flushed.
     pub fn set_answer(&self, partner: &str, reference: &str, answer: &[u8]) -> Result<()> {
@@ -485,6 +509,15 @@ mod tests {
             outbox.answer("acme", "m1@x").unwrap().as_deref(),
             Some(&b"MDN"[..])
         );
+        assert_eq!(outbox.purge_inbound_references(1_000).unwrap(), 0);
+        assert_eq!(outbox.purge_inbound_references(1_001).unwrap(), 2);
+        assert_eq!(outbox.answer("acme", "m1@x").unwrap(), None);
+        assert!(matches!(
+            outbox
+                .record_received_once(&received("a"), "acme", "m1@x")
+                .unwrap(),
+            Arrival::New(_)
+        ));
     }
 
     fn sent_delivery(outbox: &Outbox, now: Millis) -> DeliveryId {

@@ -539,6 +539,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Partner, Vec<Diagnostic>> {
         None => DEFAULT_FILE_NAME.to_string(),
     };
 
+    // Documents go to one place: an [as2] url, or [outbound]'s SFTP server or mailbox.
+    let outbound_elsewhere = raw
+        .outbound
+        .as_ref()
+        .is_some_and(|o| o.sftp.is_some() || o.email.is_some());
     let outbound = match raw.outbound {
         Some(RawOutbound {
             email: Some(mail),
@@ -637,6 +642,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Partner, Vec<Diagnostic>> {
                     Some("name a PEM certificate file, relative to this partner file".into()),
                 ),
             }
+        }
+        if raw_as2.url.is_some() && outbound_elsewhere {
+            at(
+                spanned.span(),
+                "[as2] has a url, and [outbound] names an SFTP server or a mailbox too".into(),
+                Some("keep one: documents for a partner go to one place".into()),
+            );
         }
         if raw_as2.certificates.is_empty() {
             at(
