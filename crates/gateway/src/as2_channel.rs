@@ -716,15 +716,6 @@ impl Gateway {
             return Err(Error::Internal("AS2 channel without [as2]".into()));
         };
 
-        // A retransmission: the first arrival's answer again, nothing processed twice.
-        if let Some(prior) = self
-            .pipeline
-            .outbox
-            .inbound_reference(&p.partner, &message_id)?
-        {
-            return self.as2_repeat(own, &p, &message_id, prior.message, headers, body);
-        }
-
         let rec = match read_with_every_key(own, &p, headers, body) {
             Ok(r) => r,
             Err(e) => {
@@ -762,6 +753,15 @@ impl Gateway {
             }
         };
 
+        // A retransmission (read and checked like any message first): the first arrival's
+        // answer again, nothing processed twice.
+        if let Some(prior) = self
+            .pipeline
+            .outbox
+            .inbound_reference(&p.partner, &message_id)?
+        {
+            return self.as2_repeat(own, &p, &rec, prior.message);
+        }
         let mut segment = self
             .pipeline
             .spool
@@ -796,7 +796,7 @@ impl Gateway {
             // Another connection brought the same message a moment ago.
             Arrival::Repeat(prior) => {
                 self.pipeline.outbox.flush()?;
-                return self.as2_repeat(own, &p, &message_id, prior.message, headers, body);
+                return self.as2_repeat(own, &p, &rec, prior.message);
             }
         };
         self.pipeline.outbox.append_trace(
@@ -874,11 +874,10 @@ impl Gateway {
         &self,
         own: &OwnAs2,
         p: &As2Partner,
-        message_id: &str,
+        rec: &as2::Reception,
         first: MessageId,
-        headers: &[(String, String)],
-        body: &[u8],
     ) -> Result<Answer, Error> {
+        let message_id = rec.message_id.as_str();
         let now = clock::now_ms();
         tracing::info!(partner = %p.partner, as2_message_id = %message_id, message = %first, "AS2 retransmission: answered again, not processed again");
         self.pipeline.outbox.append_trace(
@@ -912,11 +911,7 @@ impl Gateway {
             }
             // Recorded, but stopped before answering: read it again to answer it now. It is
             // processed from the first arrival's record.
-            None => {
-                let rec = read_with_every_key(own, p, headers, body)
-                    .map_err(|e| Error::As2(format!("AS2 message {message_id}: {e}")))?;
-                self.as2_answer(own, p, &rec, first, false)
-            }
+            None => self.as2_answer(own, p, rec, first, false),
         }
     }
 
