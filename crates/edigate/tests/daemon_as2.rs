@@ -122,6 +122,22 @@ fn messages(data: &Data) -> Vec<outbox::Message> {
         .unwrap()
 }
 
+/// The `/metrics` text of the running daemon.
+fn metrics(daemon: &Daemon) -> String {
+    use std::io::{Read, Write};
+    let url = daemon.admin_url();
+    let addr = url.strip_prefix("http://").unwrap();
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
 fn functional_acks(data: &Data) -> usize {
     data.outbound_files()
         .iter()
@@ -271,6 +287,18 @@ fn wrong_certificate_tampered_body_and_unknown_partnership_are_refused_and_recor
 
     let v = send(&certs, port, &file, &[("AS2_FROM", "nobody")]);
     assert_eq!(v[0]["status"], "http-403", "{v:?}");
+
+    let m = metrics(&daemon);
+    for outcome in [
+        "decryption-failed",
+        "authentication-failed",
+        "integrity-check-failed",
+    ] {
+        let line = format!(
+            "edigate_as2_messages_total{{partner=\"acme-retail\",outcome=\"{outcome}\"}} 1"
+        );
+        assert!(m.contains(&line), "{line} missing in:\n{m}");
+    }
 
     let data = daemon.stop();
     assert!(data.events().is_empty(), "nothing refused is processed");

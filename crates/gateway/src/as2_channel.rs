@@ -749,6 +749,7 @@ impl Gateway {
                     body,
                     &reason,
                 )?;
+                telemetry::as2_message(&p.partner, &message_id, f.code.as_str());
                 return self.as2_answer(own, &p, &rec, id, false);
             }
         };
@@ -814,6 +815,7 @@ impl Gateway {
         self.pipeline.outbox.flush()?;
         telemetry::received(&channel, id, &file_name, new.size);
         tracing::info!(channel = %channel, message = %id, as2_message_id = %message_id, partner = %p.partner, "AS2 message spooled");
+        telemetry::as2_message(&p.partner, &message_id, "accepted");
         #[cfg(debug_assertions)]
         pause_for_tests();
         self.as2_answer(own, &p, &rec, id, true)
@@ -879,6 +881,7 @@ impl Gateway {
     ) -> Result<Answer, Error> {
         let message_id = rec.message_id.as_str();
         let now = clock::now_ms();
+        telemetry::as2_message(&p.partner, message_id, "retransmission");
         tracing::info!(partner = %p.partner, as2_message_id = %message_id, message = %first, "AS2 retransmission: answered again, not processed again");
         self.pipeline.outbox.append_trace(
             first,

@@ -307,14 +307,10 @@ fn check_mdn(
         size: raw.len() as u64,
     };
     outbox.record_receipt(d.id, &receipt, &raw)?;
-    match verdict {
-        ReceiptVerdict::Refused => {
-            tracing::warn!(delivery = %d.id, as2_message_id = %t.reference, partner = %partner.partner, via, reason = %receipt.detail, "AS2 MDN not accepted")
-        }
-        _ => {
-            tracing::info!(delivery = %d.id, as2_message_id = %t.reference, partner = %partner.partner, via, "AS2 MDN accepted")
-        }
+    if verdict == ReceiptVerdict::Refused {
+        tracing::warn!(delivery = %d.id, as2_message_id = %t.reference, partner = %partner.partner, via, reason = %receipt.detail, "AS2 MDN not accepted");
     }
+    telemetry::as2_mdn(&partner.partner, &t.reference, verdict.as_str(), via);
     Ok(receipt)
 }
 
