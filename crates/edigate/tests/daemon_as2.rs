@@ -592,6 +592,24 @@ fn acknowledgements_go_over_as2_and_the_sync_mdn_is_checked_and_kept() {
             .flat_map(|d| d["receipts"].as_array().cloned().unwrap_or_default())
             .collect::<Vec<_>>();
         assert_eq!(receipts.len(), 2, "{json}");
+        // The MDN itself, exactly as kept: `edigate outbox mdn`.
+        let url = daemon.admin_url();
+        let out = Command::new(env!("CARGO_BIN_EXE_edigate"))
+            .args(["outbox", "mdn", "2", "0", "--admin", &url, "--token", TOKEN])
+            .env_remove("EDIGATE_ADMIN")
+            .env_remove("EDIGATE_TOKEN")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mdn = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            mdn.contains("application/pkcs7-signature") && mdn.contains("Original-Message-ID"),
+            "{mdn}"
+        );
         assert!(
             receipts
                 .iter()
