@@ -205,8 +205,10 @@ def send(d, url, file):
                 continue
         status, detail = as2.Mdn().parse(mdn_raw, find_message_cb=lambda mid, rcpt: msg)
         returned = re.search(rb"Received-Content-MIC:\s*([^,\r\n]+)", mdn_raw, re.IGNORECASE)
+        mdn_id = re.search(rb"^Message-ID:\s*(\S+)", mdn_raw, re.IGNORECASE | re.MULTILINE)
         print(json.dumps({"message_id": msg.message_id, "mic": msg.mic.decode() if msg.mic else None,
                           "mdn_mic": returned.group(1).decode().strip() if returned else None,
+                          "mdn_id": mdn_id.group(1).decode() if mdn_id else None,
                           "status": status, "detail": detail, "attempt": attempt,
                           "signed": b"application/pkcs7-signature" in mdn_raw}), flush=True)
 

@@ -346,6 +346,11 @@ fn a_retransmitted_message_id_is_answered_again_and_processed_once() {
     for verdict in &v {
         assert_eq!(verdict["status"], "processed", "{v:?}");
     }
+    assert!(v[0]["mdn_id"].is_string(), "{v:?}");
+    assert!(
+        v.iter().all(|x| x["mdn_id"] == v[0]["mdn_id"]),
+        "the same MDN every time: {v:?}"
+    );
     wait_until("the order's event", || daemon.events().len() == 1);
     std::thread::sleep(std::time::Duration::from_millis(500));
     let data = daemon.stop();
