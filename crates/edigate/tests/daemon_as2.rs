@@ -901,3 +901,22 @@ fn an_as2_channel_with_tls_takes_messages_over_https() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("plain_http = true"), "{stderr}");
 }
+
+#[test]
+fn a_message_over_the_partners_own_limit_is_refused_and_kept() {
+    let certs = certificates("limit-in");
+    let port = free_port();
+    let cfg = config(&certs, &partners(&certs, "max_body_bytes = 200"), port, "");
+    let daemon = Daemon::start("as2-limit-in", &cfg);
+    let v = send(&certs, port, &order(&certs), &[]);
+    assert_eq!(v[0]["status"], "http-413", "{v:?}");
+    let data = daemon.stop();
+    assert!(data.events().is_empty());
+    let all = messages(&data);
+    assert_eq!(all.len(), 1);
+    let MessageState::Quarantined { reason } = &all[0].state else {
+        panic!("not quarantined: {:?}", all[0].state);
+    };
+    assert!(reason.contains("over the limit of 200"), "{reason}");
+    assert_eq!(all[0].partner.as_deref(), Some("acme-retail"));
+}
