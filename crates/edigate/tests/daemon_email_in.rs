@@ -446,7 +446,7 @@ fn starttls_is_offered_required_and_verified_by_the_client() {
     let (ca, cert, key) = certificates(&dir);
     let port = free_port();
     let tls = format!(
-        "[inbound.tls]\ncert_file = {:?}\nkey_file = {:?}\nrequired = true\n",
+        "require_tls = true\n[inbound.tls]\ncertificate = {:?}\nkey = {:?}\n",
         cert.display().to_string(),
         key.display().to_string()
     );

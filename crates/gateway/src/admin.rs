@@ -18,11 +18,12 @@
 //! | `POST` | `/v1/messages/{id}/replay` | [`MessageDetail`]: every delivery the message made (acknowledgements, events) sent again, same ids |
 //! | `POST` | `/v1/deliveries/{id}/retry` | [`DeliveryAction`]: a dead or pending one, due now |
 //! | `POST` | `/v1/deliveries/{id}/drop` | [`DeliveryAction`]: a dead or pending one, never sent |
+//! | `GET` | `/v1/deliveries/{id}/receipts/{n}` | [`ReceiptDetail`]: an AS2 MDN it was answered with, raw |
 //!
 //! Times are milliseconds since the Unix epoch, as the outbox keeps them. `since` is such a time,
 //! or a duration back from now (`90s`, `15m`, `1h`, `2d`, `1w`). States are the outbox's names
 //! (`received`, `processed`, `quarantined`, `failed`, `duplicate` for messages; `pending`,
-//! `in_flight`, `delivered`, `dead`, `dropped` for deliveries). Ids may be given in full
+//! `in_flight`, `delivered`, `dead`, `dropped`, `awaiting_receipt` for deliveries). Ids may be given in full
 //! (`m-000000000042`), short (`m-42`) or as the bare number. `type` is a message type the file
 //! held (`850`, `ORDERS`) or an event type it made (`order.created`), in any case.
 //!
@@ -266,6 +267,7 @@ struct AdminState {
     metrics: Option<Exporter>,
     sftp: SftpStatusBoard,
     email: crate::email_status::EmailStatusBoard,
+    as2: crate::as2_channel::As2Board,
 }
 
 /// Processes one message to its final state: the daemon's pipeline, for reprocessing.
@@ -285,6 +287,8 @@ pub struct Services {
     pub sftp: SftpStatusBoard,
     /// The mail links' state, for the status report (empty without email).
     pub email: crate::email_status::EmailStatusBoard,
+    /// The AS2 listeners, as they bound (empty without AS2).
+    pub as2: crate::as2_channel::As2Board,
 }
 
 /// Starts the daemon's admin API on `config.admin.listen` with `token`, serving `outbox` (and
@@ -367,6 +371,7 @@ impl AdminServer {
             reprocess,
             sftp,
             email,
+            as2,
         } = services;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -397,6 +402,7 @@ impl AdminServer {
             metrics,
             sftp,
             email,
+            as2,
         });
         Ok(AdminServer {
             listener,
@@ -458,6 +464,7 @@ fn router(state: Arc<AdminState>) -> Router {
         .route("/v1/messages/{id}/reprocess", post(reprocess))
         .route("/v1/deliveries/{id}/retry", post(retry))
         .route("/v1/deliveries/{id}/drop", post(drop_delivery))
+        .route("/v1/deliveries/{id}/receipts/{n}", get(receipt))
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
@@ -559,6 +566,12 @@ pub struct StatusReport {
     /// has seen them; absent from a daemon without email.
     #[serde(default)]
     pub email: Vec<crate::email_status::EmailLinkStatus>,
+    /// The AS2 listeners.
+    #[serde(default)]
+    pub as2_listeners: Vec<crate::as2_channel::As2ListenerStatus>,
+    /// Deliveries sent over AS2 whose asynchronous MDN is awaited.
+    #[serde(default)]
+    pub awaiting_mdn: u64,
 }
 
 /// `GET /v1/messages`.
@@ -783,6 +796,7 @@ fn status_report(state: &AdminState, now: Millis) -> Result<StatusReport, ApiErr
     let dead_letters = destinations.iter().map(|d| d.dead).sum();
     let queued_deliveries = destinations.iter().map(|d| d.pending + d.in_flight).sum();
     let pending_messages = outbox.pending_messages()?.len() as u64;
+    let awaiting_mdn = destinations.iter().map(|d| d.awaiting_receipt).sum();
     Ok(StatusReport {
         now,
         data_dir: state.data_dir.display().to_string(),
@@ -803,6 +817,8 @@ fn status_report(state: &AdminState, now: Millis) -> Result<StatusReport, ApiErr
         },
         sftp: state.sftp.snapshot(),
         email: state.email.snapshot(),
+        as2_listeners: state.as2.snapshot(),
+        awaiting_mdn,
     })
 }
 
@@ -992,6 +1008,66 @@ fn message_detail(outbox: &Outbox, id: MessageId) -> Result<MessageDetail, ApiEr
         trace: outbox.trace(id)?,
         deliveries: outbox.deliveries_for(id)?,
     })
+}
+
+/// `GET /v1/deliveries/{id}/receipts/{n}`: receipt `n` (0 is the first) of a delivery — an AS2
+/// MDN — with the exact bytes kept as evidence.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReceiptDetail {
+    /// The delivery.
+    pub delivery: DeliveryId,
+    /// Which of its receipts.
+    pub index: u32,
+    /// What it said.
+    pub receipt: outbox::Receipt,
+    /// Its header fields and body as received (`Name: value` lines, an empty line, the body),
+    /// as text; bytes that are not UTF-8 are shown as U+FFFD.
+    pub raw: String,
+    /// The SHA-256 of the raw bytes, in hex: what the text above must hash to.
+    pub sha256: String,
+}
+
+async fn receipt(
+    State(state): State<Arc<AdminState>>,
+    UrlPath((id, n)): UrlPath<(String, String)>,
+) -> ApiResult<ReceiptDetail> {
+    let delivery: DeliveryId = parse_id(&id, "d").ok_or_else(|| {
+        ApiError::bad_request(format!("{id:?} is not a delivery id (d-000000000042)"))
+    })?;
+    let index: u32 = n
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("{n:?} is not a receipt number (0, 1, ...)")))?;
+    blocking(move || {
+        let not_found = || {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("delivery {delivery} has no receipt {index}"),
+            )
+        };
+        let d = state.outbox.delivery(delivery)?.ok_or_else(not_found)?;
+        let receipt = d
+            .receipts
+            .get(index as usize)
+            .cloned()
+            .ok_or_else(not_found)?;
+        let raw = state
+            .outbox
+            .receipt_raw(delivery, index)?
+            .ok_or_else(not_found)?;
+        use sha2::Digest;
+        let sha256 = sha2::Sha256::digest(&raw)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Ok(ReceiptDetail {
+            delivery,
+            index,
+            receipt,
+            raw: String::from_utf8_lossy(&raw).into_owned(),
+            sha256,
+        })
+    })
+    .await
 }
 
 /// The query of `GET /v1/deliveries`, as given.

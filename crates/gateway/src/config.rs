@@ -74,6 +74,78 @@ pub struct Config {
     /// Alert mails to the operators; none when absent.
     #[serde(default)]
     pub alerts: Option<crate::alerts::AlertsConfig>,
+    /// Our own AS2 identity (`[as2]`): needed by AS2 channels and partners with an AS2 url.
+    #[serde(default)]
+    pub as2: Option<As2Config>,
+}
+
+/// Our AS2 identity: our name, our keys with their certificates, and how MDNs are awaited.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct As2Config {
+    /// Our AS2 name (`AS2-To` on what partners send, `AS2-From` on what we send), unless a
+    /// partner's `[as2] us` names us otherwise.
+    pub name: String,
+    /// Our keys, each with its certificate: several during a rollover. The valid certificate
+    /// ending last signs what we send; every key is tried to decrypt what we receive.
+    pub keys: Vec<As2KeyConfig>,
+    /// A file holding the keys' passphrase (its first line). Keys may also be unencrypted.
+    pub passphrase_file: Option<PathBuf>,
+    /// An environment variable holding the keys' passphrase, read at start.
+    pub passphrase_env: Option<String>,
+    /// Where partners POST asynchronous MDNs to us: the URL of an AS2 channel's `/mdn` path as
+    /// partners reach it. Needed when a partner's `[as2] mdn = "async"`.
+    pub async_mdn_url: Option<String>,
+    /// How long an asynchronous MDN is awaited before the message is sent again, in seconds.
+    #[serde(default = "default_mdn_timeout_s")]
+    pub mdn_timeout_s: u64,
+    /// How long one POST to a partner may take, connecting included, in milliseconds.
+    #[serde(default = "default_as2_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+// By hand: the passphrase's source may be shown, never a key.
+impl std::fmt::Debug for As2Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("As2Config")
+            .field("name", &self.name)
+            .field("keys", &self.keys)
+            .field("passphrase_file", &self.passphrase_file)
+            .field("passphrase_env", &self.passphrase_env)
+            .field("async_mdn_url", &self.async_mdn_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One of our AS2 keys and its certificate (PEM files, as `edigate as2 keygen` writes them).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct As2KeyConfig {
+    /// The private key (PEM, PKCS#8, encrypted or not).
+    pub key: PathBuf,
+    /// Its certificate (PEM).
+    pub certificate: PathBuf,
+}
+
+/// A listener's TLS certificate and key (PEM files): an AS2 channel's, an email channel's for
+/// STARTTLS.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// The certificate chain, the server's own first.
+    pub certificate: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1; unencrypted).
+    pub key: PathBuf,
+}
+
+fn default_mdn_timeout_s() -> u64 {
+    600
+}
+fn default_as2_timeout_ms() -> u64 {
+    30_000
+}
+fn default_as2_max_body() -> u64 {
+    64 * 1024 * 1024
 }
 
 /// How long finished messages, deliveries and their raw files are kept.
@@ -127,6 +199,23 @@ pub enum InboundConfig {
         /// The server, the account, the pinned host key and the directories.
         server: Box<sftp::SftpConfig>,
     },
+    /// An HTTP listener taking AS2 messages from the partners whose files have an `[as2]`
+    /// table, and asynchronous MDNs (path `/mdn`) for what we sent.
+    As2 {
+        /// The channel's name in the trace.
+        name: String,
+        /// Address to listen on.
+        listen: SocketAddr,
+        /// TLS; without it the listener speaks plain HTTP, which needs `plain_http = true`.
+        tls: Option<TlsFiles>,
+        /// Plain HTTP, for a listener behind a TLS-terminating proxy or on a private link.
+        #[serde(default)]
+        plain_http: bool,
+        /// The largest message body taken, in bytes (a partner's `[as2] max_body_bytes` may
+        /// lower or raise it for that partner).
+        #[serde(default = "default_as2_max_body")]
+        max_body_bytes: u64,
+    },
     /// An SMTP endpoint partners mail their documents to (see [`crate::smtp_in`]).
     Email(Box<EmailInboundConfig>),
 }
@@ -153,27 +242,19 @@ pub struct EmailInboundConfig {
     #[serde(default = "default_smtp_hostname")]
     pub hostname: String,
     /// STARTTLS with this certificate and key; none: plain SMTP only.
-    pub tls: Option<InboundTlsConfig>,
-}
-
-/// The certificate an inbound email channel offers with STARTTLS.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InboundTlsConfig {
-    /// The certificate chain, PEM, the server's own first.
-    pub cert_file: PathBuf,
-    /// Its private key, PEM (PKCS#8, PKCS#1 or SEC1).
-    pub key_file: PathBuf,
-    /// Refuse mail until the client has said STARTTLS.
+    pub tls: Option<TlsFiles>,
+    /// Refuse mail until the client has said STARTTLS (needs `tls`).
     #[serde(default)]
-    pub required: bool,
+    pub require_tls: bool,
 }
 
 impl InboundConfig {
     /// The channel's name.
     pub fn name(&self) -> &str {
         match self {
-            InboundConfig::Directory { name, .. } | InboundConfig::Sftp { name, .. } => name,
+            InboundConfig::Directory { name, .. }
+            | InboundConfig::Sftp { name, .. }
+            | InboundConfig::As2 { name, .. } => name,
             InboundConfig::Email(mail) => &mail.name,
         }
     }
@@ -434,6 +515,24 @@ impl Config {
 
     /// The inbound channels, or one inbox per partner.
     pub fn inbound(&self, partners: &partner::Partners) -> Vec<InboundConfig> {
+        // AS2 listeners alone do not replace the default inboxes.
+        if self
+            .inbound
+            .iter()
+            .all(|c| matches!(c, InboundConfig::As2 { .. }))
+        {
+            let mut all: Vec<InboundConfig> = partners
+                .all()
+                .iter()
+                .map(|p| InboundConfig::Directory {
+                    name: format!("inbox-{}", p.id),
+                    path: self.data_dir.join("inbox").join(&p.id),
+                    partner: Some(p.id.clone()),
+                })
+                .collect();
+            all.extend(self.inbound.iter().cloned());
+            return all;
+        }
         if self.inbound.is_empty() {
             partners
                 .all()
@@ -466,6 +565,7 @@ fn unreachable_default() -> Config {
         delivery: DeliveryConfig::default(),
         retention: RetentionConfig::default(),
         alerts: None,
+        as2: None,
     }
 }
 
@@ -532,8 +632,8 @@ name = "mail"
 listen = "127.0.0.1:2525"
 recipients = "edi@us.example"
 [inbound.tls]
-cert_file = "/etc/edigate/smtp.pem"
-key_file = "/etc/edigate/smtp.key"
+certificate = "/etc/edigate/smtp.pem"
+key = "/etc/edigate/smtp.key"
 "#;
         let c = Config::from_toml(Path::new("c.toml"), text).expect("valid");
         let InboundConfig::Email(mail) = &c.inbound[0] else {
@@ -542,8 +642,8 @@ key_file = "/etc/edigate/smtp.key"
         assert_eq!(c.inbound[0].name(), "mail");
         assert_eq!(mail.recipients, ["edi@us.example"]);
         assert_eq!(mail.max_message_bytes, 25 * 1024 * 1024);
-        assert!(mail.tls.as_ref().is_some_and(|t| !t.required));
-        let bad = text.replace("key_file", "keyfile");
+        assert!(mail.tls.is_some() && !mail.require_tls);
+        let bad = text.replace("\nkey =", "\nkeyfile =");
         let e = Config::from_toml(Path::new("c.toml"), &bad).expect_err("refused");
         // Within a tagged channel table the position is the table's; the message names the key.
         assert!(e.to_string().contains("unknown field `keyfile`"), "{e}");

@@ -28,6 +28,9 @@ pub struct Destinations {
     /// Where alerts are posted besides ([`crate::alerts::WEBHOOK_DESTINATION`]), when
     /// `[alerts.webhook]` is set.
     pub alerts_webhook: Option<Sink>,
+    /// Posts our asynchronous AS2 MDNs ([`crate::as2_channel::mdn_destination`]), when `[as2]`
+    /// is configured.
+    pub as2_mdn: Option<crate::as2_outbox::MdnSender>,
 }
 
 /// Where one partner's documents go.
@@ -38,6 +41,8 @@ pub enum PartnerOutbound {
     Sftp(Box<crate::remote::SftpOutbox>),
     /// The partner's mailbox, through an SMTP server.
     Email(Box<crate::email::EmailOutbox>),
+    /// The partner's AS2 endpoint (`[as2] url`), each document checked by its MDN.
+    As2(Box<crate::as2_outbox::As2Outbox>),
 }
 
 impl Destinations {
@@ -78,6 +83,11 @@ impl Destinations {
         {
             return hook.deliver_with_id(d.id, payload);
         }
+        if d.destination.starts_with("as2-mdn:")
+            && let Some(sender) = &self.as2_mdn
+        {
+            return sender.deliver(payload);
+        }
         let Some(target) = self.partners.get(&d.destination) else {
             return Err(DeliveryError::UnknownDestination(d.destination.clone()));
         };
@@ -87,6 +97,11 @@ impl Destinations {
             PartnerOutbound::Directory(dir) => dir.deliver(&name, payload),
             PartnerOutbound::Sftp(server) => server.deliver(&name, payload),
             PartnerOutbound::Email(mailbox) => mailbox.deliver(d, &name, &values.pairs(), payload),
+            // Sent by the worker itself, which holds the outbox it needs (`deliver_one`).
+            PartnerOutbound::As2(_) => Err(DeliveryError::Unsendable(format!(
+                "delivery {} to {}: AS2 is sent through the outbox",
+                d.id, d.destination
+            ))),
         }
     }
 }
@@ -179,6 +194,10 @@ pub fn run_due(
     concurrency: usize,
 ) -> Result<usize, outbox::Error> {
     let now = clock::now_ms();
+    // Deliveries whose AS2 MDN did not come in time are sent again like any failed attempt.
+    for (id, outcome) in outbox.expire_awaited(now, policy)? {
+        tracing::warn!(delivery = %id, outcome = ?outcome, "no MDN came before the deadline");
+    }
     let due: Vec<_> = outbox.due(now, limit)?.iter().map(|d| d.id).collect();
     if due.is_empty() {
         return Ok(0);
@@ -294,6 +313,23 @@ fn deliver_one(
     policy: &RetryPolicy,
     c: &Claimed,
 ) -> Result<bool, outbox::Error> {
+    if let Some(PartnerOutbound::As2(endpoint)) = destinations.partners.get(&c.delivery.destination)
+    {
+        let template = destinations
+            .file_names
+            .get(&c.delivery.destination)
+            .map_or(partner::DEFAULT_FILE_NAME, String::as_str);
+        let sent = file_name(&c.delivery, &c.payload, template)
+            .and_then(|name| endpoint.deliver(outbox, &c.delivery, &name, &c.payload));
+        return match sent {
+            Ok(crate::as2_outbox::Sent::Delivered) => Ok(true),
+            Ok(crate::as2_outbox::Sent::AwaitingMdn { until }) => {
+                outbox.await_receipt(c.delivery.id, clock::now_ms(), until)?;
+                Ok(false)
+            }
+            Err(e) => settle(outbox, policy, c, Err(e)),
+        };
+    }
     settle(
         outbox,
         policy,
@@ -353,6 +389,7 @@ mod tests {
             cycle_started_at: 0,
             ack_expected: false,
             acknowledgements: Vec::new(),
+            receipts: Vec::new(),
         }
     }
 

@@ -22,6 +22,8 @@
 pub mod acks;
 pub mod admin;
 pub mod alerts;
+pub mod as2_channel;
+pub mod as2_outbox;
 pub mod certificates;
 pub mod clock;
 pub mod config;
@@ -41,6 +43,7 @@ pub mod sinks;
 pub mod smtp_in;
 pub mod spool;
 pub mod telemetry;
+mod tls;
 pub mod webhook;
 
 use std::collections::BTreeMap;
@@ -94,6 +97,10 @@ pub enum Error {
         /// The error.
         source: std::io::Error,
     },
+    /// The AS2 settings cannot be used (`[as2]`, an AS2 channel, a partner's `[as2]`): what is
+    /// wrong and what to write instead.
+    #[error("AS2: {0}")]
+    As2(String),
     /// A bug: something that cannot happen did.
     #[error("internal error: {0}")]
     Internal(String),
@@ -132,6 +139,14 @@ pub struct Gateway {
     documents: outbound::OutboundDocuments,
     /// Where the ERP drops events to send.
     outgoing: outgoing::OutgoingDir,
+    /// Our AS2 identity (`[as2]`), when configured.
+    own_as2: Option<Arc<as2_channel::OwnAs2>>,
+    /// The partners' AS2 partnerships.
+    as2_partnerships: as2_channel::As2Partnerships,
+    /// The AS2 listeners.
+    as2_listeners: Vec<as2_channel::As2Listener>,
+    /// The AS2 listeners as they bound, for the status report.
+    as2_board: as2_channel::As2Board,
 }
 
 impl Gateway {
@@ -156,6 +171,14 @@ impl Gateway {
         let spool = Spool::open(&data.join("spool"))
             .map_err(|e| Error::io(format!("opening the spool in {}", data.display()), e))?;
 
+        let own_as2 = config
+            .as2
+            .as_ref()
+            .map(|c| as2_channel::OwnAs2::load(c, std::path::Path::new("")))
+            .transpose()?
+            .map(Arc::new);
+        let as2_partnerships = as2_channel::As2Partnerships::of(&partners)?;
+        let mut as2_listeners = Vec::new();
         let mut inboxes = Vec::new();
         let mut channel_partner = BTreeMap::new();
         let mut sftp_inboxes = Vec::new();
@@ -228,7 +251,42 @@ impl Gateway {
                     }
                     email_inboxes.push(Arc::new(inbox));
                 }
+                config::InboundConfig::As2 {
+                    name,
+                    listen,
+                    tls,
+                    plain_http,
+                    max_body_bytes,
+                } => {
+                    if tls.is_none() && !plain_http {
+                        return Err(Error::As2(format!(
+                            "AS2 channel {name}: no [inbound.tls]; add one with certificate and key files, \
+                             or write plain_http = true for plain HTTP"
+                        )));
+                    }
+                    for p in as2_partnerships.all() {
+                        channel_partner.insert(
+                            as2_channel::channel_of(&name, &p.partner),
+                            Some(p.partner.clone()),
+                        );
+                    }
+                    as2_listeners.push(as2_channel::As2Listener {
+                        name,
+                        listen,
+                        tls,
+                        max_body_bytes,
+                    });
+                }
             }
+        }
+        if own_as2.is_none()
+            && (!as2_listeners.is_empty()
+                || as2_partnerships.all().any(|p| p.settings.url.is_some()))
+        {
+            return Err(Error::As2(
+                "AS2 is used (an AS2 channel, or a partner with an [as2] url) but the                  configuration has no [as2] table with our name and keys"
+                    .into(),
+            ));
         }
 
         let mut sinks = BTreeMap::new();
@@ -242,6 +300,16 @@ impl Gateway {
             .all()
             .iter()
             .map(|p| {
+                if let (Some(own), Some(a)) = (&own_as2, as2_partnerships.of_partner(&p.id))
+                    && a.settings.url.is_some()
+                {
+                    let out = as2_outbox::As2Outbox::new(Arc::clone(a), Arc::clone(own))
+                        .map_err(Error::As2)?;
+                    return Ok((
+                        partner_destination(&p.id),
+                        PartnerOutbound::As2(Box::new(out)),
+                    ));
+                }
                 Ok::<_, Error>(match &p.outbound {
                     partner::Outbound::Directory(dir) => {
                         PartnerOutbound::Directory(OutboundDirectory {
@@ -344,12 +412,22 @@ impl Gateway {
                 file_names,
                 alerts,
                 alerts_webhook,
+                as2_mdn: match &own_as2 {
+                    Some(own) => {
+                        Some(as2_outbox::MdnSender::new(own.timeout_ms).map_err(Error::As2)?)
+                    }
+                    None => None,
+                },
             },
             retry,
             admin_token,
             exporter,
             documents,
             outgoing,
+            own_as2,
+            as2_partnerships,
+            as2_listeners,
+            as2_board: as2_channel::As2Board::default(),
         })
     }
 
@@ -387,6 +465,7 @@ impl Gateway {
                 }),
                 sftp: gw.sftp_status.clone(),
                 email: gw.email_status.clone(),
+                as2: gw.as2_board.clone(),
             },
         )
         .await;
@@ -402,6 +481,13 @@ impl Gateway {
                 messages = recovered,
                 "finished messages interrupted by the last stop"
             );
+        }
+
+        // AS2 listeners: after recovery, so a retransmission finds its first arrival processed.
+        let (as2_stop, as2_stopped) = tokio::sync::watch::channel(false);
+        let mut as2_tasks = Vec::new();
+        for l in gw.as2_listeners.clone() {
+            as2_tasks.push(as2_channel::serve(Arc::clone(&gw), l, as2_stopped.clone()).await?);
         }
 
         let ingest = {
@@ -428,7 +514,10 @@ impl Gateway {
             .map(|i| tokio::spawn(Arc::clone(&gw).smtp_loop(i)))
             .collect();
         tracing::info!(
-            channels = gw.inboxes.len() + gw.sftp_inboxes.len() + gw.email_inboxes.len(),
+            channels = gw.inboxes.len()
+                + gw.sftp_inboxes.len()
+                + gw.email_inboxes.len()
+                + gw.as2_listeners.len(),
             partners = gw.pipeline.partners.all().len(),
             data_dir = %gw.config.data_dir.display(),
             "edigate is running"
@@ -452,6 +541,12 @@ impl Gateway {
             upkeep.abort();
         }
         admin.stop().await;
+        let _ = as2_stop.send(true);
+        for t in as2_tasks {
+            if let Err(e) = t.await {
+                tracing::error!(error = %e, "AS2 listener task failed");
+            }
+        }
         tracing::info!("stopping: finishing the work in hand");
         stop.store(true, Ordering::SeqCst);
         let ingested = ingest

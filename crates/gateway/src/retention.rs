@@ -36,6 +36,8 @@ pub fn sweep(
 ) -> Result<Swept, Error> {
     let purged = outbox.purge(keep_before)?;
     let interchanges = outbox.purge_interchanges(forget_interchanges_before)?;
+    // AS2 Message-IDs are remembered as long as interchange control numbers are.
+    outbox.purge_inbound_references(forget_interchanges_before)?;
 
     // A segment holds many files: it can go only when no message left refers to it.
     let candidates: BTreeSet<PathBuf> = purged

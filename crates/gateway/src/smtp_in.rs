@@ -29,7 +29,6 @@ use mail_parser::{Encoding, MessageParser, MimeHeaders, PartType};
 use mailin::{Action, Handler, Response, SessionBuilder};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::rustls;
 
 use crate::config::EmailInboundConfig;
 use crate::email_status::{EmailDirection, EmailStatusBoard};
@@ -85,9 +84,15 @@ impl EmailInbox {
             .iter()
             .map(|r| r.trim().to_ascii_lowercase())
             .collect();
+        if config.require_tls && config.tls.is_none() {
+            return Err(Error::Internal(format!(
+                "email channel {name}: require_tls = true needs an [inbound.tls] table with \
+                 certificate and key files"
+            )));
+        }
         let tls = match &config.tls {
             None => None,
-            Some(t) => Some(acceptor(&t.cert_file, &t.key_file).map_err(|e| {
+            Some(t) => Some(crate::tls::server_acceptor(t).map_err(|e| {
                 Error::Internal(format!("email channel {name}: [inbound.tls]: {e}"))
             })?),
         };
@@ -127,35 +132,6 @@ impl EmailInbox {
     pub fn channel_for(&self, partner: &str) -> String {
         format!("{}:{partner}", self.config.name)
     }
-}
-
-/// The STARTTLS side of a channel, from PEM files.
-fn acceptor(
-    cert_file: &std::path::Path,
-    key_file: &std::path::Path,
-) -> Result<TlsAcceptor, String> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let certs = CertificateDer::pem_file_iter(cert_file)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("cert_file {}: {e}", cert_file.display()))?;
-    if certs.is_empty() {
-        return Err(format!(
-            "cert_file {}: no certificate in it",
-            cert_file.display()
-        ));
-    }
-    let key = PrivateKeyDer::from_pem_file(key_file)
-        .map_err(|e| format!("key_file {}: {e}", key_file.display()))?;
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| e.to_string())?
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .map_err(|e| format!("the certificate and key do not make a server identity: {e}"))?;
-    Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
 impl Gateway {
@@ -473,9 +449,7 @@ impl Handler for MailHandler {
             sender: from.to_string(),
             ..Transaction::default()
         };
-        if self.inbox.config.tls.as_ref().is_some_and(|t| t.required)
-            && !self.shared.tls.load(Ordering::SeqCst)
-        {
+        if self.inbox.config.require_tls && !self.shared.tls.load(Ordering::SeqCst) {
             return Response::custom(530, "5.7.0 must issue a STARTTLS command first".into());
         }
         let Some(partner) = self.gw.pipeline.partners.by_email_sender(from) else {

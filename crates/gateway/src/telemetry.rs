@@ -101,6 +101,11 @@ pub const OUTBOUND_DOCUMENTS: &str = "edigate_outbound_documents_total";
 pub const ACKNOWLEDGEMENTS: &str = "edigate_acknowledgements_received_total";
 /// Gauge: documents we sent still unacknowledged past the partner's `ack_within`, by partner.
 pub const ACKS_OVERDUE: &str = "edigate_acknowledgements_overdue";
+/// Counter: AS2 messages partners posted to us, by partner and outcome (`accepted`,
+/// `retransmission`, or the refusal's disposition modifier, `decryption-failed`, ...).
+pub const AS2_MESSAGES: &str = "edigate_as2_messages_total";
+/// Counter: AS2 MDNs partners answered our messages with, by partner, verdict and `via`.
+pub const AS2_MDNS: &str = "edigate_as2_mdns_total";
 
 /// Counter: mails an inbound email channel refused, by `channel` and `reason`
 /// (`unknown_sender`, `wrong_partner`, `unknown_recipient`, `too_large`, `no_document`).
@@ -163,6 +168,14 @@ fn build_and_install() -> Option<PrometheusHandle> {
 
 fn describe() {
     describe_counter!(MESSAGES_RECEIVED, "Files taken from a channel and spooled.");
+    describe_counter!(
+        AS2_MESSAGES,
+        "AS2 messages posted to us, by partner and outcome (accepted, retransmission, or why refused)."
+    );
+    describe_counter!(
+        AS2_MDNS,
+        "AS2 MDNs answering what we sent, by partner, verdict and via (sync or async)."
+    );
     describe_counter!(
         MESSAGES_PROCESSED,
         "Files finished, by partner and final state (processed, quarantined, duplicate, failed)."
@@ -285,6 +298,20 @@ pub fn received(channel: &str, message: MessageId, file: &str, size: u64) {
 pub fn oversized(channel: &str, message: MessageId, file: &str, size: u64) {
     tracing::warn!(message = %message, channel, file, size, "oversized file quarantined");
     counter!(MESSAGES_RECEIVED, "channel" => channel.to_owned()).increment(1);
+}
+
+/// An AS2 message a partner posted was taken, answered again, or refused (`outcome`).
+pub fn as2_message(partner: &str, as2_message_id: &str, outcome: &str) {
+    tracing::info!(partner, as2_message_id, outcome, "AS2 message answered");
+    counter!(AS2_MESSAGES, "partner" => partner.to_owned(), "outcome" => outcome.to_owned())
+        .increment(1);
+}
+
+/// A partner's MDN for what we sent was checked and kept.
+pub fn as2_mdn(partner: &str, as2_message_id: &str, verdict: &str, via: &str) {
+    tracing::info!(partner, as2_message_id, verdict, via, "AS2 MDN recorded");
+    counter!(AS2_MDNS, "partner" => partner.to_owned(), "verdict" => verdict.to_owned(), "via" => via.to_owned())
+        .increment(1);
 }
 
 /// A message reached its final state, and that state is recorded.
@@ -578,6 +605,7 @@ fn state_label(kind: DeliveryStateKind) -> &'static str {
         DeliveryStateKind::Delivered => "delivered",
         DeliveryStateKind::Dead => "dead",
         DeliveryStateKind::Dropped => "dropped",
+        DeliveryStateKind::AwaitingReceipt => "awaiting_receipt",
     }
 }
 

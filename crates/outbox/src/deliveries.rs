@@ -110,6 +110,10 @@ pub struct Delivery {
     /// What the partner's acknowledgements said of it, oldest first.
     #[serde(default)]
     pub acknowledgements: Vec<crate::Acknowledgement>,
+    /// The signed receipts (AS2 MDNs) the receiver answered it with, oldest first; their raw
+    /// bytes are kept as evidence ([`Outbox::receipt_raw`]).
+    #[serde(default)]
+    pub receipts: Vec<crate::Receipt>,
 }
 
 /// Where a delivery stands.
@@ -145,6 +149,15 @@ pub enum DeliveryState {
         /// When.
         at: Millis,
     },
+    /// Sent; the receiver's signed receipt (an asynchronous AS2 MDN) is awaited until `until`,
+    /// after which the attempt counts as failed and the delivery is retried
+    /// ([`Outbox::expire_awaited`]). A receipt arriving later is still recorded.
+    AwaitingReceipt {
+        /// When it was sent.
+        sent_at: Millis,
+        /// When waiting ends.
+        until: Millis,
+    },
 }
 
 /// [`DeliveryState`] without its details.
@@ -161,19 +174,22 @@ pub enum DeliveryStateKind {
     Dead,
     /// [`DeliveryState::Dropped`].
     Dropped,
+    /// [`DeliveryState::AwaitingReceipt`].
+    AwaitingReceipt,
 }
 
-const KINDS: [DeliveryStateKind; 5] = [
+const KINDS: [DeliveryStateKind; 6] = [
     DeliveryStateKind::Pending,
     DeliveryStateKind::InFlight,
     DeliveryStateKind::Delivered,
     DeliveryStateKind::Dead,
     DeliveryStateKind::Dropped,
+    DeliveryStateKind::AwaitingReceipt,
 ];
 
 impl DeliveryStateKind {
-    /// Every kind, in lifecycle order.
-    pub const ALL: [DeliveryStateKind; 5] = KINDS;
+    /// Every kind (the tag order: awaiting a receipt came last).
+    pub const ALL: [DeliveryStateKind; 6] = KINDS;
 
     /// Its byte in the `by_state` and `counts` keys.
     pub(crate) const fn tag(self) -> u8 {
@@ -193,6 +209,7 @@ impl fmt::Display for DeliveryStateKind {
             DeliveryStateKind::Delivered => "delivered",
             DeliveryStateKind::Dead => "dead",
             DeliveryStateKind::Dropped => "dropped",
+            DeliveryStateKind::AwaitingReceipt => "awaiting receipt",
         })
     }
 }
@@ -206,6 +223,7 @@ impl DeliveryState {
             DeliveryState::Delivered { .. } => DeliveryStateKind::Delivered,
             DeliveryState::Dead { .. } => DeliveryStateKind::Dead,
             DeliveryState::Dropped { .. } => DeliveryStateKind::Dropped,
+            DeliveryState::AwaitingReceipt { .. } => DeliveryStateKind::AwaitingReceipt,
         }
     }
 
@@ -214,6 +232,7 @@ impl DeliveryState {
         match *self {
             DeliveryState::Pending { due_at } => due_at,
             DeliveryState::InFlight { lease_until, .. } => lease_until,
+            DeliveryState::AwaitingReceipt { until, .. } => until,
             DeliveryState::Delivered { at }
             | DeliveryState::Dead { at, .. }
             | DeliveryState::Dropped { at } => at,
@@ -265,6 +284,9 @@ pub struct DestinationCounts {
     pub dead: u64,
     /// Dropped.
     pub dropped: u64,
+    /// Sent, waiting for the receiver's receipt.
+    #[serde(default)]
+    pub awaiting_receipt: u64,
 }
 
 impl DestinationCounts {
@@ -276,6 +298,7 @@ impl DestinationCounts {
             DeliveryStateKind::Delivered => self.delivered,
             DeliveryStateKind::Dead => self.dead,
             DeliveryStateKind::Dropped => self.dropped,
+            DeliveryStateKind::AwaitingReceipt => self.awaiting_receipt,
         }
     }
 
@@ -286,6 +309,7 @@ impl DestinationCounts {
             DeliveryStateKind::Delivered => &mut self.delivered,
             DeliveryStateKind::Dead => &mut self.dead,
             DeliveryStateKind::Dropped => &mut self.dropped,
+            DeliveryStateKind::AwaitingReceipt => &mut self.awaiting_receipt,
         }
     }
 }
@@ -349,6 +373,7 @@ pub(crate) fn remove(tx: &Tx<'_>, d: &Delivery) -> TxResult<()> {
         tx.remove(T::MessageIndex, &message_key(message, d.id))?;
     }
     crate::acknowledgements::unindex(tx, d)?;
+    crate::receipts::unindex(tx, d)?;
     Ok(())
 }
 
@@ -394,6 +419,7 @@ fn insert(
         cycle_started_at: new.created_at,
         ack_expected: new.ack_expected,
         acknowledgements: Vec::new(),
+        receipts: Vec::new(),
     };
     tx.put(T::Payloads, &id.key(), payload)?;
     tx.put(T::Keys, new.key.as_bytes(), &id.key())?;
@@ -426,7 +452,7 @@ pub(crate) fn check_new(new: &NewDelivery) -> Result<()> {
     Ok(())
 }
 
-fn invalid(d: &Delivery, operation: &'static str) -> Error {
+pub(crate) fn invalid(d: &Delivery, operation: &'static str) -> Error {
     Error::InvalidState {
         id: d.id,
         state: d.state.kind(),

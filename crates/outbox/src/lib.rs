@@ -36,6 +36,7 @@
 //! | `by_state` | state tag, time, delivery id | empty: in-flight by lease end, delivered, dead, dropped by time |
 //! | `keys` | idempotency key | delivery id |
 //! | `counts` | destination, state tag | number of deliveries |
+//! | `receipts` | `i`/`a` partner, reference · `s`/`b` delivery id · `r` reference · `e` delivery id, number | inbound reference (JSON) / our answer · a transmission (JSON) / its body · delivery id · a receipt's raw bytes |
 //!
 //! `p` lists the messages not yet finished, `r` orders messages by arrival for listings and
 //! purges, `d` lists a message's deliveries, `u` marks files recorded but not yet confirmed gone
@@ -54,6 +55,9 @@
 //! | `InFlight` | [`Outbox::open`] after a crash | `Pending`, due when it was claimed |
 //! | `Pending`, `Dead` | [`Outbox::retry`] (attempts start over) | `Pending`, due now |
 //! | `Pending`, `Dead` | [`Outbox::drop`] | `Dropped { at }` |
+//! | `InFlight` | [`Outbox::await_receipt`] | `AwaitingReceipt { sent_at, until }` |
+//! | `AwaitingReceipt`, `Pending`, `Dead` | [`Outbox::confirm_receipt`] | `Delivered { at }` |
+//! | `AwaitingReceipt`, past `until` | [`Outbox::expire_awaited`] | `Pending` after a backoff, or `Dead` |
 //! | `Delivered`, `Dropped` | [`Outbox::purge`] | removed |
 //!
 //! Leases and the put-back on open make delivery at-least-once: a sender that dies after sending
@@ -101,6 +105,7 @@ mod error;
 mod ids;
 mod messages;
 mod purge;
+mod receipts;
 mod retry;
 mod store;
 
@@ -126,6 +131,7 @@ pub use messages::{
     Message, MessageFilter, MessageState, MessageStateKind, NewMessage, Step, TraceEntry,
 };
 pub use purge::Purged;
+pub use receipts::{Arrival, InboundReference, Receipt, ReceiptVerdict, Transmission};
 pub use retry::{FailOutcome, RetryPolicy};
 
 use store::{NAMES, T, Tx, TxResult};

@@ -313,7 +313,12 @@ fn note_received(tx: &Tx<'_>, partner: &str, at: Millis) -> TxResult<()> {
     Ok(())
 }
 
-fn assign_partner(tx: &Tx<'_>, id: MessageId, partner: &str, now: Millis) -> TxResult<()> {
+pub(crate) fn assign_partner(
+    tx: &Tx<'_>,
+    id: MessageId,
+    partner: &str,
+    now: Millis,
+) -> TxResult<()> {
     let mut m = load(tx, id)?;
     match &m.partner {
         Some(existing) if existing == partner => return Ok(()),
@@ -342,7 +347,7 @@ fn assign_partner(tx: &Tx<'_>, id: MessageId, partner: &str, now: Millis) -> TxR
     tx.put_json(T::Messages, &id.key(), &m)
 }
 
-fn insert_received(tx: &Tx<'_>, new: &NewMessage) -> TxResult<MessageId> {
+pub(crate) fn insert_received(tx: &Tx<'_>, new: &NewMessage) -> TxResult<MessageId> {
     let id = MessageId::new(tx.next_seq(SEQ_MESSAGE)?);
     let mut m = Message {
         id,

@@ -25,9 +25,10 @@ pub(crate) enum T {
     ByState,
     Keys,
     Counts,
+    Receipts,
 }
 
-pub(crate) const NAMES: [&str; 12] = [
+pub(crate) const NAMES: [&str; 13] = [
     "meta",
     "messages",
     "message_index",
@@ -40,6 +41,7 @@ pub(crate) const NAMES: [&str; 12] = [
     "by_state",
     "keys",
     "counts",
+    "receipts",
 ];
 
 impl T {

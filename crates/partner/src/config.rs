@@ -67,6 +67,21 @@ pub struct As2Partnership {
     pub sign: bool,
     /// Its messages must be encrypted, and ours are.
     pub encrypt: bool,
+    /// The MDN we ask for on what we send (`mdn`): sync (default) or async.
+    pub mdn: As2MdnMode,
+    /// The largest message body taken from it, in bytes, in place of the channel's limit.
+    pub max_body_bytes: Option<u64>,
+}
+
+/// How a partner is to answer our AS2 messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum As2MdnMode {
+    /// A signed MDN in the HTTP response.
+    #[default]
+    Sync,
+    /// A signed MDN POSTed later to the gateway's `[as2] async_mdn_url`.
+    Async,
 }
 
 /// One of a partner's AS2 certificates.
@@ -405,6 +420,9 @@ struct RawAs2 {
     sign: bool,
     #[serde(default = "yes")]
     encrypt: bool,
+    #[serde(default)]
+    mdn: As2MdnMode,
+    max_body_bytes: Option<u64>,
 }
 
 fn yes() -> bool {
@@ -538,6 +556,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Partner, Vec<Diagnostic>> {
         None => DEFAULT_FILE_NAME.to_string(),
     };
 
+    // Documents go to one place: an [as2] url, or [outbound]'s SFTP server or mailbox.
+    let outbound_elsewhere = raw
+        .outbound
+        .as_ref()
+        .is_some_and(|o| o.sftp.is_some() || o.email.is_some());
     let outbound = match raw.outbound {
         Some(RawOutbound {
             email: Some(mail),
@@ -637,6 +660,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Partner, Vec<Diagnostic>> {
                 ),
             }
         }
+        if raw_as2.url.is_some() && outbound_elsewhere {
+            at(
+                spanned.span(),
+                "[as2] has a url, and [outbound] names an SFTP server or a mailbox too".into(),
+                Some("keep one: documents for a partner go to one place".into()),
+            );
+        }
         if raw_as2.certificates.is_empty() {
             at(
                 spanned.span(),
@@ -651,6 +681,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Partner, Vec<Diagnostic>> {
             url: raw_as2.url.clone(),
             sign: raw_as2.sign,
             encrypt: raw_as2.encrypt,
+            mdn: raw_as2.mdn,
+            max_body_bytes: raw_as2.max_body_bytes,
         }
     });
 

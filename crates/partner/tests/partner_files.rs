@@ -613,3 +613,36 @@ fn two_files_with_one_sender_address_are_refused() {
     assert!(err.0[0].path.ends_with("b.toml"), "{err}");
     assert!(err.0[0].message.contains("already a's"), "{err}");
 }
+
+#[test]
+fn an_as2_partnership_reads_its_certificates_mdn_mode_and_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = as2::Identity::generate("ACMEAS2", 30)
+        .unwrap()
+        .certificate()
+        .to_pem()
+        .unwrap();
+    fs::write(dir.path().join("acme.pem"), cert).unwrap();
+    let text = format!(
+        "{GOOD_X12}[as2]\nid = \"ACMEAS2\"\nus = \"WIDGETCO\"\ncertificates = [\"acme.pem\"]\n\
+         url = \"https://as2.acme.example/as2\"\nmdn = \"async\"\nmax_body_bytes = 1000\n"
+    );
+    let file = dir.path().join("acme.toml");
+    let p = Partner::from_toml(&file, &text).unwrap();
+    let as2 = p.as2.unwrap();
+    assert_eq!(as2.mdn, partner::As2MdnMode::Async);
+    assert_eq!(as2.max_body_bytes, Some(1000));
+    assert_eq!(as2.certificates.len(), 1);
+    assert!(as2.sign && as2.encrypt);
+
+    let wrong = text.replace("\"async\"", "\"later\"");
+    let e = Partner::from_toml(&file, &wrong).unwrap_err().to_string();
+    assert!(e.contains("later"), "{e}");
+
+    let both = format!(
+        "{text}[outbound.email]\nto = [\"edi@acme.example\"]\nfrom = \"edi@widgetco.example\"\n\
+         host = \"127.0.0.1\"\ntls = \"none\"\n"
+    );
+    let e = Partner::from_toml(&file, &both).unwrap_err().to_string();
+    assert!(e.contains("[as2] has a url"), "{e}");
+}

@@ -47,6 +47,16 @@ enum OutboxCommand {
         #[command(flatten)]
         admin: AdminArgs,
     },
+    /// Print an AS2 MDN a delivery was answered with, exactly as kept (the evidence).
+    Mdn {
+        /// The delivery: `d-000000000042`, `d-42` or `42`.
+        id: String,
+        /// Which of its MDNs, 0 the first (`edigate trace` lists them).
+        #[arg(default_value_t = 0)]
+        index: u32,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
 }
 
 /// A delivery state, as the admin API names it.
@@ -58,6 +68,9 @@ enum DeliveryStateArg {
     Delivered,
     Dead,
     Dropped,
+    /// Sent over AS2, its asynchronous MDN awaited.
+    #[value(name = "awaiting_receipt", alias = "awaiting-mdn")]
+    AwaitingReceipt,
 }
 
 impl DeliveryStateArg {
@@ -68,6 +81,7 @@ impl DeliveryStateArg {
             DeliveryStateArg::Delivered => "delivered",
             DeliveryStateArg::Dead => "dead",
             DeliveryStateArg::Dropped => "dropped",
+            DeliveryStateArg::AwaitingReceipt => "awaiting_receipt",
         }
     }
 }
@@ -84,7 +98,25 @@ pub fn run(args: &OutboxArgs) -> ExitCode {
         } => list(*state, destination.as_deref(), *limit, admin),
         OutboxCommand::Retry { id, admin } => action(id, "retry", admin),
         OutboxCommand::Drop { id, admin } => action(id, "drop", admin),
+        OutboxCommand::Mdn { id, index, admin } => mdn(id, *index, admin),
     })
+}
+
+fn mdn(id: &str, index: u32, admin: &AdminArgs) -> Result<(), Failure> {
+    let id: DeliveryId = gateway::admin::parse_id(id, "d").ok_or_else(|| {
+        Failure::Usage(format!(
+            "{id:?} is not a delivery id (d-000000000042, d-42 or 42)"
+        ))
+    })?;
+    let client = Client::new(admin)?;
+    let body = client.get(&format!("/v1/deliveries/{id}/receipts/{index}"), &[])?;
+    if admin.json {
+        ops::print_json(&body);
+        return Ok(());
+    }
+    let detail: gateway::admin::ReceiptDetail = ops::decode(body)?;
+    print!("{}", detail.raw);
+    Ok(())
 }
 
 fn list(
@@ -182,5 +214,9 @@ fn state_text(state: &DeliveryState) -> (String, String) {
         DeliveryState::Delivered { at } => ("delivered".into(), ops::utc(*at)),
         DeliveryState::Dead { at, .. } => ("dead".into(), ops::utc(*at)),
         DeliveryState::Dropped { at } => ("dropped".into(), ops::utc(*at)),
+        DeliveryState::AwaitingReceipt { until, .. } => (
+            "awaiting_receipt".into(),
+            format!("until {}", ops::utc(*until)),
+        ),
     }
 }

@@ -103,6 +103,24 @@ fn render(r: &StatusReport, admin: &str) -> String {
 
     out.push_str(&render_sftp(&r.sftp));
     out.push_str(&render_email(&r.email));
+    if !r.as2_listeners.is_empty() {
+        out.push('\n');
+        let mut t = Table::new(&["AS2 CHANNEL", "LISTENING ON", "TLS"]);
+        for l in &r.as2_listeners {
+            t.row(vec![
+                l.name.clone(),
+                l.addr.clone(),
+                if l.tls { "yes" } else { "no (plain HTTP)" }.into(),
+            ]);
+        }
+        out.push_str(&t.render());
+    }
+    if r.awaiting_mdn > 0 {
+        out.push_str(&format!(
+            "\ndeliveries awaiting an AS2 MDN: {} (see `edigate outbox list --state awaiting_receipt`)\n",
+            r.awaiting_mdn
+        ));
+    }
 
     out.push_str(&format!(
         "\nmessages being processed: {}   deliveries queued: {}   dead letters: {}\n",

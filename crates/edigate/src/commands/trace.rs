@@ -82,6 +82,36 @@ fn render(d: &MessageDetail) -> String {
     } else {
         out.push_str(&outbox_cmd::table(&d.deliveries).render());
     }
+    // The AS2 MDNs each delivery was answered with: the evidence it arrived (or why not).
+    let receipts: Vec<_> = d
+        .deliveries
+        .iter()
+        .flat_map(|del| del.receipts.iter().map(move |r| (del.id, r)))
+        .collect();
+    if !receipts.is_empty() {
+        out.push('\n');
+        let mut t = Table::new(&[
+            "DELIVERY",
+            "MDN AT",
+            "VIA",
+            "VERDICT",
+            "SIGNED",
+            "MESSAGE-ID",
+            "DETAIL",
+        ]);
+        for (id, r) in receipts {
+            t.row(vec![
+                id.to_string(),
+                ops::utc(r.at),
+                r.via.clone(),
+                r.verdict.as_str().into(),
+                if r.signed { "yes" } else { "no" }.into(),
+                r.reference.clone(),
+                r.detail.clone(),
+            ]);
+        }
+        out.push_str(&t.render());
+    }
     out
 }
 

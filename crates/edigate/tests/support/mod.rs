@@ -170,6 +170,11 @@ impl Daemon {
 
     /// Starts a daemon on an existing data directory.
     pub fn start_on(data: Data) -> Daemon {
+        Daemon::start_with_env(data, &[])
+    }
+
+    /// Starts a daemon on an existing data directory with extra environment variables.
+    pub fn start_with_env(data: Data, env: &[(&str, &str)]) -> Daemon {
         let log = data.dir.with_extension("log");
         let runs = |log: &Path| {
             fs::read_to_string(log).map_or(0, |l| l.matches("edigate is running").count())
@@ -179,6 +184,7 @@ impl Daemon {
             .args(["serve", "--config"])
             .arg(&data.config)
             .env("EDIGATE_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(
                 fs::OpenOptions::new()

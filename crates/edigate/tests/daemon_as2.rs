@@ -1,0 +1,922 @@
+//! `edigate serve` speaking AS2 with pyas2lib (tests/peers/as2_daemon_peer.py) on loopback: the
+//! partner posting to our AS2 channel, and us posting to a pyas2lib receiver, faults included.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use outbox::{DeliveryState, MessageState, ReceiptVerdict};
+use support::{Daemon, Data, root, strip_ansi, wait_until};
+
+const TOKEN: &str = "as2-status-token";
+
+fn python() -> PathBuf {
+    let p = root().join("tests/peers/.venv/bin/python");
+    assert!(
+        p.exists(),
+        "pyas2lib is not installed: run `sh tests/peers/setup.sh` (expected {})",
+        p.display()
+    );
+    p
+}
+
+fn peer_script() -> PathBuf {
+    root().join("tests/peers/as2_daemon_peer.py")
+}
+
+/// Throwaway identities: edigate (ours), partner, and a stranger nobody trusts.
+fn certificates(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("edigate-as2-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    let status = Command::new("sh")
+        .arg(root().join("tests/peers/as2_certs.sh"))
+        .arg(&dir)
+        .args(["edigate", "partner", "stranger"])
+        .status()
+        .unwrap();
+    assert!(status.success(), "as2_certs.sh failed");
+    fs::write(dir.join("passphrase"), "test\n").unwrap();
+    dir
+}
+
+/// A partner directory with ACME Retail exchanging over AS2; `as2` is added to its `[as2]`.
+fn partners(certs: &Path, as2: &str) -> PathBuf {
+    let dir = certs.join("partners");
+    fs::create_dir_all(&dir).unwrap();
+    let acme =
+        fs::read_to_string(root().join("deploy/examples/partners/acme-retail.toml")).unwrap();
+    fs::write(
+        dir.join("acme-retail.toml"),
+        format!(
+            "{acme}\n[as2]\nid = \"partner\"\nus = \"edigate\"\ncertificates = [{:?}]\n{as2}\n",
+            certs.join("partner.cert.pem").display().to_string()
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The daemon's configuration: our partners, an AS2 channel on `port`, our `[as2]` identity,
+/// quick retries, and `extra` settings of `[as2]` (before the other tables).
+fn config(certs: &Path, partners: &Path, port: u16, as2_extra: &str) -> String {
+    format!(
+        "partners_dir = {partners:?}\n\
+         [[inbound]]\ntype = \"as2\"\nname = \"as2\"\nlisten = \"127.0.0.1:{port}\"\nplain_http = true\n\
+         [as2]\nname = \"edigate\"\npassphrase_file = {pass:?}\n{as2_extra}\n\
+         [[as2.keys]]\nkey = {key:?}\ncertificate = {cert:?}\n\
+         [delivery]\nbase_delay_ms = 100\nmax_delay_ms = 400\n\
+         [admin]\nlisten = \"127.0.0.1:0\"\ntoken = {TOKEN:?}\n",
+        partners = partners.display().to_string(),
+        pass = certs.join("passphrase").display().to_string(),
+        key = certs.join("edigate.pem").display().to_string(),
+        cert = certs.join("edigate.cert.pem").display().to_string(),
+    )
+}
+
+/// Posts `file` to the daemon's AS2 channel as pyas2lib's partner; one JSON verdict per post.
+fn send(certs: &Path, port: u16, file: &Path, env: &[(&str, &str)]) -> Vec<serde_json::Value> {
+    let out = Command::new(python())
+        .arg(peer_script())
+        .arg("send")
+        .arg(certs)
+        .arg(format!("http://127.0.0.1:{port}/"))
+        .arg(file)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "pyas2lib send failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn order(certs: &Path) -> PathBuf {
+    let f = certs.join("po-731.x12");
+    fs::write(&f, support::example("order-850.x12")).unwrap();
+    f
+}
+
+fn messages(data: &Data) -> Vec<outbox::Message> {
+    let outbox = data.outbox();
+    outbox
+        .list_messages(&outbox::MessageFilter::default(), 100)
+        .unwrap()
+}
+
+/// The `/metrics` text of the running daemon.
+fn metrics(daemon: &Daemon) -> String {
+    use std::io::{Read, Write};
+    let url = daemon.admin_url();
+    let addr = url.strip_prefix("http://").unwrap();
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+fn functional_acks(data: &Data) -> usize {
+    data.outbound_files()
+        .iter()
+        .filter(|(p, name, _)| p == "acme-retail" && name.starts_with("functional"))
+        .count()
+}
+
+#[test]
+fn a_signed_encrypted_message_is_spooled_processed_and_answered_with_a_signed_mdn() {
+    let certs = certificates("sync-in");
+    let port = free_port();
+    let cfg = config(&certs, &partners(&certs, ""), port, "");
+    let daemon = Daemon::start("as2-sync-in", &cfg);
+    let verdicts = send(&certs, port, &order(&certs), &[]);
+    assert_eq!(verdicts.len(), 1);
+    // pyas2lib verified our MDN's signature and the MIC it returns.
+    assert_eq!(verdicts[0]["status"], "processed", "{verdicts:?}");
+    assert_eq!(verdicts[0]["signed"], true);
+    assert!(verdicts[0]["mic"].is_string());
+    assert_eq!(
+        verdicts[0]["mdn_mic"], verdicts[0]["mic"],
+        "our MDN returns the sender's MIC"
+    );
+    wait_until("the order's event", || daemon.events().len() == 1);
+    wait_until("the 999 queued and written", || {
+        functional_acks(&daemon) == 1
+    });
+    let data = daemon.stop();
+    let events = data.events();
+    assert_eq!(events[0]["partner"], "acme-retail");
+    assert_eq!(events[0]["data"]["order_number"], "PO-2026-0042");
+    let all = messages(&data);
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].channel, "as2:acme-retail");
+    assert_eq!(all[0].file_name, "po-731.x12");
+    assert_eq!(all[0].state, MessageState::Processed);
+    let trace = data.outbox().trace(all[0].id).unwrap();
+    let message_id = verdicts[0]["message_id"].as_str().unwrap();
+    assert!(
+        trace.iter().any(|t| t.detail.contains(message_id)),
+        "the AS2 Message-ID is in the trace: {trace:?}"
+    );
+}
+
+#[test]
+fn an_async_mdn_is_posted_to_the_partner_and_verified_there() {
+    let certs = certificates("async-in");
+    let port = free_port();
+    let cfg = config(&certs, &partners(&certs, ""), port, "");
+    let daemon = Daemon::start("as2-async-in", &cfg);
+    let verdicts = send(&certs, port, &order(&certs), &[("AS2_ASYNC", "1")]);
+    assert_eq!(verdicts[0]["status"], "processed", "{verdicts:?}");
+    assert_eq!(verdicts[0]["signed"], true);
+    wait_until("the order's event", || daemon.events().len() == 1);
+    let data = daemon.stop();
+    let outbox = data.outbox();
+    let mdns = outbox
+        .list_deliveries(
+            &outbox::DeliveryFilter {
+                destination: Some("as2-mdn:acme-retail".into()),
+                ..Default::default()
+            },
+            10,
+        )
+        .unwrap();
+    assert_eq!(mdns.len(), 1, "the async MDN went through the outbox");
+    assert!(matches!(mdns[0].state, DeliveryState::Delivered { .. }));
+}
+
+#[test]
+fn unsigned_unencrypted_messages_are_taken_only_where_the_partnership_allows() {
+    let certs = certificates("plain-in");
+    let port = free_port();
+    let cfg = config(
+        &certs,
+        &partners(&certs, "sign = false\nencrypt = false"),
+        port,
+        "",
+    );
+    let daemon = Daemon::start("as2-plain-in", &cfg);
+    let env = [("AS2_SIGN", "0"), ("AS2_ENCRYPT", "0")];
+    let verdicts = send(&certs, port, &order(&certs), &env);
+    assert_eq!(verdicts[0]["status"], "processed", "{verdicts:?}");
+    assert_eq!(
+        verdicts[0]["signed"], false,
+        "an unsigned MDN was asked for"
+    );
+    wait_until("the order's event", || daemon.events().len() == 1);
+    drop(daemon.stop());
+
+    // The same partner requiring both: refused with the standard disposition, nothing processed.
+    let certs = certificates("plain-refused");
+    let port = free_port();
+    let cfg = config(&certs, &partners(&certs, ""), port, "");
+    let daemon = Daemon::start("as2-plain-refused", &cfg);
+    let verdicts = send(&certs, port, &order(&certs), &env);
+    assert_eq!(verdicts[0]["status"], "processed/error", "{verdicts:?}");
+    assert_eq!(verdicts[0]["detail"], "insufficient-message-security");
+    let data = daemon.stop();
+    assert!(data.events().is_empty());
+    let all = messages(&data);
+    assert_eq!(all.len(), 1, "the refused message is kept");
+    let MessageState::Quarantined { reason } = &all[0].state else {
+        panic!("not quarantined: {:?}", all[0].state);
+    };
+    assert!(reason.contains("insufficient-message-security"), "{reason}");
+}
+
+#[test]
+fn wrong_certificate_tampered_body_and_unknown_partnership_are_refused_and_recorded() {
+    let certs = certificates("faults-in");
+    let port = free_port();
+    // Signed, encryption optional: a tampered body can then be posted as it is.
+    let cfg = config(&certs, &partners(&certs, "encrypt = false"), port, "");
+    let daemon = Daemon::start("as2-faults-in", &cfg);
+    let file = order(&certs);
+
+    let stranger = certs.join("stranger.cert.pem").display().to_string();
+    let v = send(
+        &certs,
+        port,
+        &file,
+        &[("AS2_ENCRYPT_TO", stranger.as_str())],
+    );
+    assert_eq!(v[0]["status"], "processed/error", "{v:?}");
+    assert_eq!(v[0]["detail"], "decryption-failed");
+
+    let stranger_key = certs.join("stranger.pem").display().to_string();
+    let v = send(
+        &certs,
+        port,
+        &file,
+        &[("AS2_SIGN_WITH", stranger_key.as_str())],
+    );
+    assert_eq!(v[0]["detail"], "authentication-failed", "{v:?}");
+
+    let v = send(
+        &certs,
+        port,
+        &file,
+        &[
+            ("AS2_ENCRYPT", "0"),
+            ("AS2_TAMPER", "PO-2026-0042:PO-2026-0043"),
+        ],
+    );
+    assert_eq!(v[0]["detail"], "integrity-check-failed", "{v:?}");
+
+    let v = send(&certs, port, &file, &[("AS2_FROM", "nobody")]);
+    assert_eq!(v[0]["status"], "http-403", "{v:?}");
+
+    let m = metrics(&daemon);
+    for outcome in [
+        "decryption-failed",
+        "authentication-failed",
+        "integrity-check-failed",
+    ] {
+        let line = format!(
+            "edigate_as2_messages_total{{partner=\"acme-retail\",outcome=\"{outcome}\"}} 1"
+        );
+        assert!(m.contains(&line), "{line} missing in:\n{m}");
+    }
+
+    let data = daemon.stop();
+    assert!(data.events().is_empty(), "nothing refused is processed");
+    assert_eq!(functional_acks(&data), 0);
+    let all = messages(&data);
+    assert_eq!(
+        all.len(),
+        4,
+        "every refused message is spooled and recorded"
+    );
+    let mut reasons: Vec<String> = all
+        .iter()
+        .map(|m| match &m.state {
+            MessageState::Quarantined { reason } => reason.clone(),
+            other => panic!("not quarantined: {other:?}"),
+        })
+        .collect();
+    reasons.sort();
+    let joined = reasons.join("\n");
+    for code in [
+        "decryption-failed",
+        "authentication-failed",
+        "integrity-check-failed",
+        "no partner file has an [as2] partnership with id = \"nobody\"",
+    ] {
+        assert!(joined.contains(code), "{code} missing in:\n{joined}");
+    }
+    for m in &all {
+        assert!(
+            fs::metadata(&m.spool_path).is_ok() && m.size > 0,
+            "the raw body of {} is in the spool",
+            m.id
+        );
+    }
+}
+
+#[test]
+fn a_retransmitted_message_id_is_answered_again_and_processed_once() {
+    let certs = certificates("dup-in");
+    let port = free_port();
+    let cfg = config(&certs, &partners(&certs, ""), port, "");
+    let daemon = Daemon::start("as2-dup-in", &cfg);
+    let v = send(&certs, port, &order(&certs), &[("AS2_POSTS", "3")]);
+    assert_eq!(v.len(), 3);
+    for verdict in &v {
+        assert_eq!(verdict["status"], "processed", "{v:?}");
+    }
+    assert!(v[0]["mdn_id"].is_string(), "{v:?}");
+    assert!(
+        v.iter().all(|x| x["mdn_id"] == v[0]["mdn_id"]),
+        "the same MDN every time: {v:?}"
+    );
+    wait_until("the order's event", || daemon.events().len() == 1);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let data = daemon.stop();
+    assert_eq!(data.events().len(), 1, "processed once");
+    assert_eq!(functional_acks(&data), 1, "acknowledged once");
+    let all = messages(&data);
+    assert_eq!(all.len(), 1);
+    let trace = data.outbox().trace(all[0].id).unwrap();
+    let repeats = trace
+        .iter()
+        .filter(|t| t.detail.contains("sent again by the partner"))
+        .count();
+    assert_eq!(repeats, 2, "{trace:?}");
+}
+
+#[test]
+fn a_kill_after_the_spool_before_the_mdn_leaves_a_retransmission_processed_once() {
+    let certs = certificates("kill-in");
+    let port = free_port();
+    let cfg = config(&certs, &partners(&certs, ""), port, "");
+    let data = Data::new("as2-kill-in", &cfg);
+    let log_path = data.dir.with_extension("log");
+    // A pause between the spool and the MDN (debug builds only), for the kill to land in.
+    let daemon = Daemon::start_with_env(data, &[("EDIGATE_TEST_AS2_PAUSE_MS", "20000")]);
+    let sender = Command::new(python())
+        .arg(peer_script())
+        .arg("send")
+        .arg(&certs)
+        .arg(format!("http://127.0.0.1:{port}/"))
+        .arg(order(&certs))
+        .env("AS2_RETRY_S", "60")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the message spooled", || {
+        strip_ansi(&daemon.log()).contains("AS2 message spooled")
+    });
+    let data = daemon.kill();
+    let daemon = Daemon::start_on(data);
+    let out = sender.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let verdict: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(verdict["status"], "processed", "{verdict}");
+    wait_until("the order's event", || daemon.events().len() == 1);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let data = daemon.stop();
+    assert_eq!(data.events().len(), 1, "processed once");
+    let all = messages(&data);
+    assert_eq!(all.len(), 1, "recorded once");
+    assert_eq!(all[0].state, MessageState::Processed);
+    let log = strip_ansi(&fs::read_to_string(log_path).unwrap());
+    let restarted = log.rsplit("edigate is running").next().unwrap();
+    assert!(
+        restarted.contains("AS2 retransmission"),
+        "the retransmission was recognised after the restart:\n{restarted}"
+    );
+}
+
+// --- edigate → pyas2lib ---
+
+struct Receiver {
+    child: std::process::Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Receiver {
+    fn start(certs: &Path, env: &[(&str, &str)]) -> Receiver {
+        use std::io::BufRead;
+        let mut child = Command::new(python())
+            .arg(peer_script())
+            .arg("serve")
+            .arg(certs)
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("port ")
+            .unwrap_or_else(|| panic!("pyas2lib serve said {line:?}"))
+            .parse()
+            .unwrap();
+        Receiver {
+            child,
+            port,
+            dir: certs.to_path_buf(),
+        }
+    }
+
+    fn log(&self) -> Vec<serde_json::Value> {
+        fs::read_to_string(self.dir.join("serve.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+}
+
+/// The deliveries to ACME Retail (its TA1 and 999), once the daemon stopped.
+fn ack_deliveries(data: &Data) -> Vec<outbox::Delivery> {
+    let outbox = data.outbox();
+    let all = outbox
+        .list_deliveries(
+            &outbox::DeliveryFilter {
+                destination: Some("partner:acme-retail".into()),
+                ..Default::default()
+            },
+            10,
+        )
+        .unwrap();
+    assert_eq!(all.len(), 2, "{all:?}");
+    all
+}
+
+/// The 999's delivery.
+fn ack_delivery(data: &Data) -> outbox::Delivery {
+    ack_deliveries(data)
+        .into_iter()
+        .find(|d| d.key.ends_with(":functional"))
+        .unwrap()
+}
+
+fn trace_output(daemon: &Daemon, message: &str, json: bool) -> String {
+    let url = daemon.admin_url();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_edigate"));
+    cmd.args(["trace", message, "--admin", &url, "--token", TOKEN])
+        .env_remove("EDIGATE_ADMIN")
+        .env_remove("EDIGATE_TOKEN");
+    if json {
+        cmd.arg("--json");
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn status_output(daemon: &Daemon) -> String {
+    let url = daemon.admin_url();
+    let out = Command::new(env!("CARGO_BIN_EXE_edigate"))
+        .args(["status", "--admin", &url, "--token", TOKEN])
+        .env_remove("EDIGATE_ADMIN")
+        .env_remove("EDIGATE_TOKEN")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs ACME's order through the daemon with ACME's `[as2]` pointing at `receiver`; returns the
+/// stopped daemon's data, after `check` ran against the running one.
+fn acknowledge_over_as2(
+    name: &str,
+    receiver: &Receiver,
+    as2: &str,
+    as2_config: &str,
+    check: impl FnOnce(&Daemon),
+) -> Data {
+    let certs = receiver.dir.clone();
+    let port = free_port();
+    let partner_as2 = format!("url = {:?}\n{as2}", receiver.url());
+    let as2_config = as2_config.replace("{port}", &port.to_string());
+    let cfg = config(&certs, &partners(&certs, &partner_as2), port, &as2_config);
+    let daemon = Daemon::start(name, &cfg);
+    daemon.drop_file(
+        "acme-retail",
+        "po-731.x12",
+        &support::example("order-850.x12"),
+    );
+    wait_until("the order's event", || daemon.events().len() == 1);
+    check(&daemon);
+    daemon.stop()
+}
+
+fn wait_delivered(daemon: &Daemon, receiver: &Receiver) {
+    wait_until("pyas2lib to accept the acknowledgements", || {
+        receiver
+            .log()
+            .iter()
+            .filter(|l| l["status"] == "processed")
+            .count()
+            >= 2
+    });
+    wait_until(
+        "both acknowledgements delivered, their MDNs accepted",
+        || {
+            let json: serde_json::Value =
+                serde_json::from_str(&trace_output(daemon, "1", true)).unwrap();
+            json["deliveries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|d| d["destination"] == "partner:acme-retail")
+                .all(|d| d["state"]["state"] == "delivered")
+        },
+    );
+}
+
+#[test]
+fn acknowledgements_go_over_as2_and_the_sync_mdn_is_checked_and_kept() {
+    let certs = certificates("sync-out");
+    let receiver = Receiver::start(&certs, &[]);
+    let data = acknowledge_over_as2("as2-sync-out", &receiver, "", "", |daemon| {
+        wait_delivered(daemon, &receiver);
+        let trace = trace_output(daemon, "1", false);
+        assert!(trace.contains("MDN AT"), "{trace}");
+        assert!(trace.contains("sync"), "{trace}");
+        let json: serde_json::Value =
+            serde_json::from_str(&trace_output(daemon, "1", true)).unwrap();
+        let receipts = json["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|d| d["receipts"].as_array().cloned().unwrap_or_default())
+            .collect::<Vec<_>>();
+        assert_eq!(receipts.len(), 2, "{json}");
+        // The MDN itself, exactly as kept: `edigate outbox mdn`.
+        let url = daemon.admin_url();
+        let out = Command::new(env!("CARGO_BIN_EXE_edigate"))
+            .args(["outbox", "mdn", "2", "0", "--admin", &url, "--token", TOKEN])
+            .env_remove("EDIGATE_ADMIN")
+            .env_remove("EDIGATE_TOKEN")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mdn = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            mdn.contains("application/pkcs7-signature") && mdn.contains("Original-Message-ID"),
+            "{mdn}"
+        );
+        assert!(
+            receipts
+                .iter()
+                .all(|r| r["verdict"] == "accepted" && r["signed"] == true)
+        );
+    });
+    let d = ack_delivery(&data);
+    assert!(matches!(d.state, DeliveryState::Delivered { .. }), "{d:?}");
+    assert_eq!(d.receipts.len(), 1);
+    assert_eq!(d.receipts[0].verdict, ReceiptVerdict::Accepted);
+    let raw = data.outbox().receipt_raw(d.id, 0).unwrap().unwrap();
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(
+        raw.contains("application/pkcs7-signature"),
+        "the signed MDN is kept: {raw}"
+    );
+    let payloads: Vec<String> = fs::read_dir(certs.join("inbox"))
+        .unwrap()
+        .map(|f| fs::read_to_string(f.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(payloads.len(), 2, "pyas2lib received the TA1 and the 999");
+    assert!(
+        payloads.iter().any(|p| p.contains("ST*999*")),
+        "{payloads:?}"
+    );
+    assert!(receiver.log().iter().all(|l| l["answer"] == "sync"));
+}
+
+#[test]
+fn an_async_mdn_settles_the_delivery_awaiting_it() {
+    let certs = certificates("async-out");
+    let receiver = Receiver::start(&certs, &[]);
+    let data = acknowledge_over_as2(
+        "as2-async-out",
+        &receiver,
+        "mdn = \"async\"",
+        "async_mdn_url = \"http://127.0.0.1:{port}/mdn\"",
+        |daemon| wait_delivered(daemon, &receiver),
+    );
+    let d = ack_delivery(&data);
+    assert!(matches!(d.state, DeliveryState::Delivered { .. }), "{d:?}");
+    assert_eq!(d.receipts.len(), 1, "{d:?}");
+    assert_eq!(d.receipts[0].via, "async");
+    assert!(d.receipts[0].signed);
+    assert!(receiver.log().iter().all(|l| l["answer"] == "async"));
+}
+
+#[test]
+fn a_wrong_mic_in_the_mdn_fails_the_attempt_and_the_retry_delivers() {
+    let certs = certificates("mic-out");
+    let receiver = Receiver::start(&certs, &[("AS2_SERVE_BAD_MIC_FIRST", "1")]);
+    let data = acknowledge_over_as2("as2-mic-out", &receiver, "", "", |daemon| {
+        wait_delivered(daemon, &receiver);
+    });
+    let all = ack_deliveries(&data);
+    assert!(
+        all.iter()
+            .all(|d| matches!(d.state, DeliveryState::Delivered { .. })),
+        "{all:?}"
+    );
+    // The first message pyas2lib answered got the wrong MIC: that delivery was tried again.
+    let retried: Vec<_> = all.iter().filter(|d| d.attempts == 2).collect();
+    assert_eq!(retried.len(), 1, "{all:?}");
+    let d = retried[0];
+    assert_eq!(d.receipts.len(), 2, "{d:?}");
+    assert_eq!(d.receipts[0].verdict, ReceiptVerdict::Refused);
+    assert!(
+        d.receipts[0].detail.contains("MIC mismatch"),
+        "{:?}",
+        d.receipts[0]
+    );
+    assert_eq!(d.receipts[1].verdict, ReceiptVerdict::Accepted);
+    assert_eq!(
+        d.receipts[0].reference, d.receipts[1].reference,
+        "the same message sent again"
+    );
+    let log = receiver.log();
+    let bad = log.iter().find(|l| l["answer"] == "bad-mic").unwrap();
+    assert_eq!(
+        log.iter()
+            .filter(|l| l["message_id"] == bad["message_id"])
+            .count(),
+        2,
+        "{log:?}"
+    );
+}
+
+#[test]
+fn a_receiver_answering_500_is_retried() {
+    let certs = certificates("500-out");
+    let receiver = Receiver::start(&certs, &[("AS2_SERVE_FAIL_FIRST", "2")]);
+    let data = acknowledge_over_as2("as2-500-out", &receiver, "", "", |daemon| {
+        wait_delivered(daemon, &receiver);
+    });
+    let all = ack_deliveries(&data);
+    assert!(
+        all.iter()
+            .all(|d| matches!(d.state, DeliveryState::Delivered { .. })),
+        "{all:?}"
+    );
+    let attempts: u32 = all.iter().map(|d| d.attempts).sum();
+    assert_eq!(
+        attempts, 4,
+        "two refused with HTTP 500, then both delivered: {all:?}"
+    );
+    assert!(all.iter().all(|d| d.receipts.len() == 1), "{all:?}");
+    assert!(
+        all.iter().any(|d| d
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("HTTP 500"))),
+        "{all:?}"
+    );
+    let log = receiver.log();
+    assert_eq!(log.iter().filter(|l| l["status"] == "http-500").count(), 2);
+}
+
+#[test]
+fn an_async_mdn_that_never_comes_times_out_and_the_message_is_sent_again() {
+    let certs = certificates("nomdn-out");
+    let receiver = Receiver::start(&certs, &[("AS2_SERVE_NO_MDN_FIRST", "1")]);
+    let data = acknowledge_over_as2(
+        "as2-nomdn-out",
+        &receiver,
+        "mdn = \"async\"",
+        "async_mdn_url = \"http://127.0.0.1:{port}/mdn\"\nmdn_timeout_s = 3",
+        |daemon| {
+            // The one whose MDN is withheld waits, shown by `edigate status`, for 3 s.
+            wait_until("the delivery awaiting its MDN", || {
+                status_output(daemon).contains("deliveries awaiting an AS2 MDN: 1")
+            });
+            let status = status_output(daemon);
+            assert!(status.contains("AS2 CHANNEL"), "{status}");
+            wait_delivered(daemon, &receiver);
+        },
+    );
+    let all = ack_deliveries(&data);
+    assert!(
+        all.iter()
+            .all(|d| matches!(d.state, DeliveryState::Delivered { .. })),
+        "{all:?}"
+    );
+    let retried: Vec<_> = all.iter().filter(|d| d.attempts == 2).collect();
+    assert_eq!(
+        retried.len(),
+        1,
+        "the one whose MDN never came was sent again: {all:?}"
+    );
+    assert!(
+        retried[0]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("no receipt came before the deadline")),
+        "{:?}",
+        retried[0]
+    );
+    let log = receiver.log();
+    assert_eq!(log[0]["answer"], "async-withheld");
+    assert_eq!(
+        log.iter()
+            .filter(|l| l["message_id"] == log[0]["message_id"])
+            .count(),
+        2,
+        "the same message sent again: {log:?}"
+    );
+}
+
+#[test]
+fn a_late_async_mdn_is_still_matched_and_kept() {
+    let certs = certificates("late-out");
+    let receiver = Receiver::start(
+        &certs,
+        &[("AS2_SERVE_LATE_FIRST", "1"), ("AS2_SERVE_LATE_MS", "2500")],
+    );
+    let data = acknowledge_over_as2(
+        "as2-late-out",
+        &receiver,
+        "mdn = \"async\"",
+        "async_mdn_url = \"http://127.0.0.1:{port}/mdn\"\nmdn_timeout_s = 1",
+        |daemon| {
+            wait_delivered(daemon, &receiver);
+            wait_until("the late MDN recorded too", || {
+                let json: serde_json::Value =
+                    serde_json::from_str(&trace_output(daemon, "1", true)).unwrap();
+                json["deliveries"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| d["receipts"].as_array().map_or(0, Vec::len))
+                    .sum::<usize>()
+                    == 3
+            });
+        },
+    );
+    let all = ack_deliveries(&data);
+    assert!(
+        all.iter()
+            .all(|d| matches!(d.state, DeliveryState::Delivered { .. })),
+        "{all:?}"
+    );
+    let late: Vec<_> = all.iter().filter(|d| d.receipts.len() == 2).collect();
+    assert_eq!(late.len(), 1, "{all:?}");
+    let d = late[0];
+    assert_eq!(d.attempts, 2, "sent again once the wait ran out: {d:?}");
+    assert!(
+        d.receipts
+            .iter()
+            .all(|r| r.verdict == ReceiptVerdict::Accepted && r.via == "async")
+    );
+    assert_eq!(d.receipts[0].reference, d.receipts[1].reference);
+    assert!(receiver.log().iter().any(|l| l["answer"] == "async-late"));
+}
+
+#[test]
+fn an_as2_channel_with_tls_takes_messages_over_https() {
+    let certs = certificates("tls-in");
+    let (crt, key) = (certs.join("tls.crt"), certs.join("tls.key"));
+    let status = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-sha256", "-days", "2", "-nodes",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&crt)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "openssl req failed");
+    let port = free_port();
+    let cfg = config(&certs, &partners(&certs, ""), port, "").replace(
+        "plain_http = true\n",
+        &format!(
+            "[inbound.tls]\ncertificate = {:?}\nkey = {:?}\n",
+            crt.display().to_string(),
+            key.display().to_string()
+        ),
+    );
+    let daemon = Daemon::start("as2-tls-in", &cfg);
+    let out = Command::new(python())
+        .arg(peer_script())
+        .arg("send")
+        .arg(&certs)
+        .arg(format!("https://127.0.0.1:{port}/"))
+        .arg(order(&certs))
+        .env("SSL_CERT_FILE", &crt)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let verdict: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(verdict["status"], "processed", "{verdict}");
+    wait_until("the order's event", || daemon.events().len() == 1);
+    let status = status_output(&daemon);
+    assert!(status.contains("AS2 CHANNEL"), "{status}");
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("as2 ") && l.contains("yes")),
+        "the TLS listener is shown: {status}"
+    );
+    drop(daemon.stop());
+
+    // Without TLS and without plain_http = true the channel is refused at start.
+    let bad =
+        config(&certs, &partners(&certs, ""), free_port(), "").replace("plain_http = true\n", "");
+    let data = Data::new("as2-no-tls", &bad);
+    let out = Command::new(env!("CARGO_BIN_EXE_edigate"))
+        .args(["serve", "--config"])
+        .arg(&data.config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("plain_http = true"), "{stderr}");
+}
+
+#[test]
+fn a_message_over_the_partners_own_limit_is_refused_and_kept() {
+    let certs = certificates("limit-in");
+    let port = free_port();
+    let cfg = config(&certs, &partners(&certs, "max_body_bytes = 200"), port, "");
+    let daemon = Daemon::start("as2-limit-in", &cfg);
+    let v = send(&certs, port, &order(&certs), &[]);
+    assert_eq!(v[0]["status"], "http-413", "{v:?}");
+    let data = daemon.stop();
+    assert!(data.events().is_empty());
+    let all = messages(&data);
+    assert_eq!(all.len(), 1);
+    let MessageState::Quarantined { reason } = &all[0].state else {
+        panic!("not quarantined: {:?}", all[0].state);
+    };
+    assert!(reason.contains("over the limit of 200"), "{reason}");
+    assert_eq!(all[0].partner.as_deref(), Some("acme-retail"));
+}
