@@ -6,7 +6,8 @@
                                          for (sync in the response; async: an empty 200, then the MDN
                                          POSTed to the message's URL, loopback only). Saves accepted
                                          payloads as DIR/inbox/<message id>; appends one JSON line per
-                                         request to DIR/serve.log: {message_id, status, detail, answer}.
+                                         request to DIR/serve.log: {message_id, status, detail, answer, enc_alg, digest_alg,
+#                                         compressed} (the last three as pyas2lib read the message).
   python as2_daemon_peer.py send DIR URL FILE
                                          posts FILE to URL as the partner, reads and verifies the MDN,
                                          prints one JSON line per post: {message_id, mic, status,
@@ -131,7 +132,8 @@ def serve(d):
                 self.send_header("Content-Length", str(len(mdn.content)))
                 self.end_headers()
                 self.wfile.write(mdn.content)
-            log({"message_id": msg.message_id, "status": status, "detail": detail, "answer": answer})
+            log({"message_id": msg.message_id, "status": status, "detail": detail, "answer": answer,
+                 "enc_alg": msg.enc_alg, "digest_alg": msg.digest_alg, "compressed": msg.compressed})
 
         def log_message(self, *a):
             pass

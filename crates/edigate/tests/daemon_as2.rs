@@ -644,6 +644,28 @@ fn acknowledgements_go_over_as2_and_the_sync_mdn_is_checked_and_kept() {
 }
 
 #[test]
+fn the_partnership_chooses_cipher_digest_and_compression_of_what_we_send() {
+    let certs = certificates("choices-out");
+    let receiver = Receiver::start(&certs, &[]);
+    let choices = "encryption = \"3des\"\ndigest = \"sha512\"\ncompress = true\n";
+    let data = acknowledge_over_as2("as2-choices-out", &receiver, choices, "", |daemon| {
+        wait_delivered(daemon, &receiver);
+    });
+    // What pyas2lib found in our messages, and its MDNs (MIC over SHA-512) accepted by us.
+    let log = receiver.log();
+    assert_eq!(log.len(), 2, "{log:?}");
+    for entry in &log {
+        assert_eq!(entry["status"], "processed", "{entry}");
+        assert_eq!(entry["enc_alg"], "tripledes_192_cbc", "{entry}");
+        assert_eq!(entry["digest_alg"], "sha512", "{entry}");
+        assert_eq!(entry["compressed"], true, "{entry}");
+    }
+    let d = ack_delivery(&data);
+    assert!(matches!(d.state, DeliveryState::Delivered { .. }), "{d:?}");
+    assert_eq!(d.receipts[0].verdict, ReceiptVerdict::Accepted);
+}
+
+#[test]
 fn an_async_mdn_settles_the_delivery_awaiting_it() {
     let certs = certificates("async-out");
     let receiver = Receiver::start(&certs, &[]);

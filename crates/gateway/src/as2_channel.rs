@@ -956,10 +956,14 @@ fn read_with_every_key(
             _ => 2,
         },
     };
+    let options = as2::ReceiveOptions {
+        canonicalization: p.settings.canonicalization.to_as2(),
+        ..as2::ReceiveOptions::default()
+    };
     let mut best: Option<as2::Reception> = None;
     if certificates.is_empty() {
         // No valid certificate: the signature cannot be checked against anything current.
-        let mut rec = as2::receive(
+        let mut rec = as2::receive_with(
             headers,
             body,
             &as2::Receiver {
@@ -968,6 +972,7 @@ fn read_with_every_key(
                 require_encryption: p.settings.encrypt,
                 require_signature: p.settings.sign,
             },
+            &options,
         )?;
         if p.settings.sign || rec.signed {
             rec.outcome = Err(as2::Failure {
@@ -979,7 +984,7 @@ fn read_with_every_key(
     }
     for key in own.all() {
         for cert in &certificates {
-            let rec = as2::receive(
+            let rec = as2::receive_with(
                 headers,
                 body,
                 &as2::Receiver {
@@ -988,6 +993,7 @@ fn read_with_every_key(
                     require_encryption: p.settings.encrypt,
                     require_signature: p.settings.sign,
                 },
+                &options,
             )?;
             if rec.outcome.is_ok() {
                 return Ok(rec);

@@ -193,7 +193,7 @@ impl As2Outbox {
         let certificates = self.partner.certificates();
         let encrypt_to = match (s.encrypt, certificates.first()) {
             (false, _) => None,
-            (true, Some(c)) => Some((*c, as2::Encryption::Aes256Cbc)),
+            (true, Some(c)) => Some((*c, s.encryption)),
             (true, None) => {
                 return Err(unsendable(
                     "every certificate of the partner has expired; add its new one".into(),
@@ -215,7 +215,7 @@ impl As2Outbox {
                 url: self.own.async_mdn_url.clone().unwrap_or_default(),
             },
         };
-        let sent = as2::build(
+        let sent = as2::build_with(
             payload,
             &as2::Outgoing {
                 from: &s.us,
@@ -226,6 +226,11 @@ impl As2Outbox {
                 sign: s.sign.then(|| self.own.signing()),
                 encrypt: encrypt_to,
                 mdn,
+            },
+            &as2::SendOptions {
+                digest: s.digest,
+                compress: s.compress,
+                ..as2::SendOptions::default()
             },
         )
         .map_err(|e| unsendable(e.to_string()))?;

@@ -71,6 +71,41 @@ pub struct As2Partnership {
     pub mdn: As2MdnMode,
     /// The largest message body taken from it, in bytes, in place of the channel's limit.
     pub max_body_bytes: Option<u64>,
+    /// The cipher our messages to it are encrypted with (`encryption`, default `aes256-cbc`).
+    pub encryption: as2::Encryption,
+    /// The digest we sign with and ask its MDNs to use (`digest`, default `sha256`).
+    pub digest: as2::Digest,
+    /// Our messages to it are compressed before signing (`compress`, RFC 5402).
+    pub compress: bool,
+    /// Which bytes its signatures are checked against (`canonicalization`).
+    pub canonicalization: As2Canonicalization,
+}
+
+/// Which bytes a partner's signatures are checked against; real AS2 products differ in what they
+/// sign when line ends are not CRLF on the wire (see [`as2::Canonicalization`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum As2Canonicalization {
+    /// As received; failing that, the header fields in CRLF with the body as is; failing that,
+    /// the whole entity in CRLF (the default: what pyas2lib, Mendelson and most peers sign).
+    #[default]
+    Lenient,
+    /// As received, or the header fields in CRLF with the body as is: a body's line ends are
+    /// never changed.
+    Binary,
+    /// Exactly as received.
+    Strict,
+}
+
+impl As2Canonicalization {
+    /// The AS2 crate's name for it.
+    pub fn to_as2(self) -> as2::Canonicalization {
+        match self {
+            As2Canonicalization::Lenient => as2::Canonicalization::AsReceivedThenCrlf,
+            As2Canonicalization::Binary => as2::Canonicalization::Binary,
+            As2Canonicalization::Strict => as2::Canonicalization::Strict,
+        }
+    }
 }
 
 /// How a partner is to answer our AS2 messages.
@@ -423,6 +458,12 @@ struct RawAs2 {
     #[serde(default)]
     mdn: As2MdnMode,
     max_body_bytes: Option<u64>,
+    encryption: Option<Spanned<String>>,
+    digest: Option<Spanned<String>>,
+    #[serde(default)]
+    compress: bool,
+    #[serde(default)]
+    canonicalization: As2Canonicalization,
 }
 
 fn yes() -> bool {
@@ -674,7 +715,42 @@ pub fn parse(path: &Path, text: &str) -> Result<Partner, Vec<Diagnostic>> {
                 Some("certificates = [\"as2/partner.pem\"]".into()),
             );
         }
+        let encryption = match &raw_as2.encryption {
+            None => as2::Encryption::Aes256Cbc,
+            Some(name) => as2::Encryption::from_name(name.get_ref()).unwrap_or_else(|| {
+                at(
+                    name.span(),
+                    format!(
+                        "[as2] encryption {:?} is not a cipher edigate knows",
+                        name.get_ref()
+                    ),
+                    Some(format!(
+                        "one of {}",
+                        as2::Encryption::ALL.map(as2::Encryption::name).join(", ")
+                    )),
+                );
+                as2::Encryption::Aes256Cbc
+            }),
+        };
+        let digest = match &raw_as2.digest {
+            None => as2::Digest::Sha256,
+            Some(name) => as2::Digest::from_name(name.get_ref()).unwrap_or_else(|| {
+                at(
+                    name.span(),
+                    format!(
+                        "[as2] digest {:?} is not a digest edigate knows",
+                        name.get_ref()
+                    ),
+                    Some("one of sha1, sha256, sha384, sha512".into()),
+                );
+                as2::Digest::Sha256
+            }),
+        };
         As2Partnership {
+            encryption,
+            digest,
+            compress: raw_as2.compress,
+            canonicalization: raw_as2.canonicalization,
             id: raw_as2.id.clone(),
             us: raw_as2.us.clone(),
             certificates,

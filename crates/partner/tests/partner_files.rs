@@ -646,3 +646,51 @@ fn an_as2_partnership_reads_its_certificates_mdn_mode_and_limit() {
     let e = Partner::from_toml(&file, &both).unwrap_err().to_string();
     assert!(e.contains("[as2] has a url"), "{e}");
 }
+
+#[test]
+fn an_as2_partnership_names_its_cipher_digest_compression_and_canonicalization() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = as2::Identity::generate("ACMEAS2", 30)
+        .unwrap()
+        .certificate()
+        .to_pem()
+        .unwrap();
+    fs::write(dir.path().join("acme.pem"), cert).unwrap();
+    let file = dir.path().join("acme.toml");
+    let plain = format!(
+        "{GOOD_X12}[as2]\nid = \"ACMEAS2\"\nus = \"WIDGETCO\"\ncertificates = [\"acme.pem\"]\n"
+    );
+    let defaults = Partner::from_toml(&file, &plain).unwrap().as2.unwrap();
+    assert_eq!(defaults.encryption, as2::Encryption::Aes256Cbc);
+    assert_eq!(defaults.digest, as2::Digest::Sha256);
+    assert!(!defaults.compress);
+    assert_eq!(
+        defaults.canonicalization,
+        partner::As2Canonicalization::Lenient
+    );
+
+    let chosen = format!(
+        "{plain}encryption = \"3des\"\ndigest = \"sha-512\"\ncompress = true\n\
+         canonicalization = \"strict\"\n"
+    );
+    let s = Partner::from_toml(&file, &chosen).unwrap().as2.unwrap();
+    assert_eq!(s.encryption, as2::Encryption::TripleDesCbc);
+    assert_eq!(s.digest, as2::Digest::Sha512);
+    assert!(s.compress);
+    assert_eq!(s.canonicalization, partner::As2Canonicalization::Strict);
+    assert_eq!(s.canonicalization.to_as2(), as2::Canonicalization::Strict);
+
+    let bad = format!("{plain}encryption = \"rot13\"\ndigest = \"md5\"\n");
+    let found = problems(file.to_str().unwrap(), &bad);
+    let cipher = found
+        .iter()
+        .find(|d| d.message.contains("rot13"))
+        .expect("the cipher named");
+    assert_eq!(cipher.line, 10, "{cipher}");
+    assert!(cipher.to_string().contains("aes256-cbc"), "{cipher}");
+    let digest = found
+        .iter()
+        .find(|d| d.message.contains("md5"))
+        .expect("the digest named");
+    assert_eq!(digest.line, 11, "{digest}");
+}
