@@ -7,7 +7,7 @@
                                          POSTed to the message's URL, loopback only). Saves accepted
                                          payloads as DIR/inbox/<message id>; appends one JSON line per
                                          request to DIR/serve.log: {message_id, status, detail, answer, enc_alg, digest_alg,
-#                                         compressed} (the last three as pyas2lib read the message).
+                                         compressed} (the last three as pyas2lib read the message).
   python as2_daemon_peer.py send DIR URL FILE
                                          posts FILE to URL as the partner, reads and verifies the MDN,
                                          prints one JSON line per post: {message_id, mic, status,
