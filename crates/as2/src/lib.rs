@@ -62,8 +62,8 @@ mod signed_data;
 pub use error::Error;
 pub use identity::{Certificate, Identity};
 pub use mdn::{
-    MdnCheck, MdnReport, MdnResponse, MdnStatus, build_mdn, mdn_original_message_id, read_mdn,
-    read_mdn_with,
+    MdnCheck, MdnReport, MdnResponse, MdnStatus, build_mdn, build_mdn_warning,
+    mdn_original_message_id, read_mdn, read_mdn_with,
 };
 pub use mime::Mic;
 pub use receive::{

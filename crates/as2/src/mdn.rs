@@ -25,12 +25,40 @@ pub fn build_mdn(
     own: &Identity,
     reporting_ua: &str,
 ) -> Result<MdnResponse, Error> {
-    let (disposition, text) = match &rec.outcome {
-        Ok(_) => (
+    build_mdn_inner(rec, own, reporting_ua, None)
+}
+
+/// [`build_mdn`] for a message taken with a warning: `processed/warning: <warning>` (RFC 4130
+/// §7.4.3), with the MIC like any positive MDN — for example `duplicate-document` for a
+/// message received before. A refused `rec` gets its error disposition, as with [`build_mdn`].
+pub fn build_mdn_warning(
+    rec: &Reception,
+    own: &Identity,
+    reporting_ua: &str,
+    warning: &str,
+) -> Result<MdnResponse, Error> {
+    build_mdn_inner(rec, own, reporting_ua, Some(warning))
+}
+
+fn build_mdn_inner(
+    rec: &Reception,
+    own: &Identity,
+    reporting_ua: &str,
+    warning: Option<&str>,
+) -> Result<MdnResponse, Error> {
+    let (disposition, text) = match (&rec.outcome, warning) {
+        (Ok(_), None) => (
             "automatic-action/MDN-sent-automatically; processed".to_string(),
             "The AS2 message has been received and processed.".to_string(),
         ),
-        Err(f) => (
+        (Ok(_), Some(w)) => {
+            let w = w.replace(['\r', '\n'], " ");
+            (
+                format!("automatic-action/MDN-sent-automatically; processed/warning: {w}"),
+                format!("The AS2 message has been received, with a warning: {w}."),
+            )
+        }
+        (Err(f), _) => (
             format!(
                 "automatic-action/MDN-sent-automatically; processed/error: {}",
                 f.code.as_str()

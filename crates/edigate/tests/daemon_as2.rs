@@ -367,6 +367,43 @@ fn a_retransmitted_message_id_is_answered_again_and_processed_once() {
 }
 
 #[test]
+fn a_partnership_may_answer_a_retransmission_with_a_duplicate_warning() {
+    let certs = certificates("dup-warn");
+    let port = free_port();
+    let partners = partners(&certs, "retransmission = \"warn\"\n");
+    let daemon = Daemon::start("as2-dup-warn", &config(&certs, &partners, port, ""));
+    let v = send(&certs, port, &order(&certs), &[("AS2_POSTS", "2")]);
+    assert_eq!(v.len(), 2, "{v:?}");
+    assert_eq!(v[0]["status"], "processed", "{v:?}");
+    assert!(
+        v[1]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("warning")
+            && v[1]["detail"].to_string().contains("duplicate-document"),
+        "the second answer warns: {v:?}"
+    );
+    assert_ne!(v[0]["mdn_id"], v[1]["mdn_id"], "a new MDN: {v:?}");
+    assert_eq!(
+        v[1]["mdn_mic"], v[1]["mic"],
+        "with the MIC, verified by pyas2lib: {v:?}"
+    );
+    assert_eq!(v[1]["signed"], true, "{v:?}");
+    wait_until("the order's event", || daemon.events().len() == 1);
+    let data = daemon.stop();
+    assert_eq!(data.events().len(), 1, "processed once");
+    let all = messages(&data);
+    assert_eq!(all.len(), 1);
+    let trace = data.outbox().trace(all[0].id).unwrap();
+    assert!(
+        trace
+            .iter()
+            .any(|t| t.detail.contains("duplicate-document warning")),
+        "{trace:?}"
+    );
+}
+
+#[test]
 fn a_kill_after_the_spool_before_the_mdn_leaves_a_retransmission_processed_once() {
     let certs = certificates("kill-in");
     let port = free_port();

@@ -850,13 +850,43 @@ impl Gateway {
         let message_id = rec.message_id.as_str();
         let now = clock::now_ms();
         telemetry::as2_message(&p.partner, message_id, "retransmission");
-        tracing::info!(partner = %p.partner, as2_message_id = %message_id, message = %first, "AS2 retransmission: answered again, not processed again");
+        let warn = p.settings.retransmission == partner::As2Retransmission::Warn;
+        tracing::info!(partner = %p.partner, as2_message_id = %message_id, message = %first, warned = warn, "AS2 retransmission: answered again, not processed again");
         self.pipeline.outbox.append_trace(
             first,
             now,
             Step::Duplicate { of: first },
-            &format!("AS2 message {message_id} sent again by the partner; answered with the same MDN, not processed again"),
+            &if warn {
+                format!("AS2 message {message_id} sent again by the partner; answered with a duplicate-document warning, not processed again")
+            } else {
+                format!("AS2 message {message_id} sent again by the partner; answered with the same MDN, not processed again")
+            },
         )?;
+        if warn && let Some(requested) = &rec.mdn {
+            let mdn =
+                as2::build_mdn_warning(rec, own.signing(), REPORTING_UA, "duplicate-document")
+                    .map_err(|e| Error::Internal(format!("building the MDN: {e}")))?;
+            let Some(url) = &requested.async_url else {
+                return Ok(Answer {
+                    status: StatusCode::OK,
+                    headers: mdn.headers,
+                    body: mdn.body,
+                    process: None,
+                });
+            };
+            let delivery = NewDelivery::new(
+                mdn_destination(&p.partner),
+                format!("as2-mdn:{}:{message_id}:duplicate:{now}", p.partner),
+                "message/disposition-notification",
+                now,
+            )
+            .message(first);
+            self.pipeline
+                .outbox
+                .enqueue(delivery, &encode_http(Some(url), &mdn.headers, &mdn.body))?;
+            self.pipeline.outbox.flush()?;
+            return Ok(Answer::ok_empty(None));
+        }
         match self.pipeline.outbox.answer(&p.partner, message_id)? {
             Some(kept) => {
                 let (url, headers, body) = decode_http(&kept);

@@ -79,6 +79,22 @@ pub struct As2Partnership {
     pub compress: bool,
     /// Which bytes its signatures are checked against (`canonicalization`).
     pub canonicalization: As2Canonicalization,
+    /// How a message it sends again (a `Message-ID` seen before) is answered
+    /// (`retransmission`); it is never processed twice either way.
+    pub retransmission: As2Retransmission,
+}
+
+/// How a partner's retransmitted AS2 message (a `Message-ID` seen before) is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum As2Retransmission {
+    /// With the MDN given the first time, as if that answer had been lost on its way (what a
+    /// retransmission usually means).
+    #[default]
+    SameMdn,
+    /// With a new MDN, `processed/warning: duplicate-document`, so the partner's side sees that
+    /// it sent the message twice.
+    Warn,
 }
 
 /// Which bytes a partner's signatures are checked against; real AS2 products differ in what they
@@ -464,6 +480,8 @@ struct RawAs2 {
     compress: bool,
     #[serde(default)]
     canonicalization: As2Canonicalization,
+    #[serde(default)]
+    retransmission: As2Retransmission,
 }
 
 fn yes() -> bool {
@@ -751,6 +769,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Partner, Vec<Diagnostic>> {
             digest,
             compress: raw_as2.compress,
             canonicalization: raw_as2.canonicalization,
+            retransmission: raw_as2.retransmission,
             id: raw_as2.id.clone(),
             us: raw_as2.us.clone(),
             certificates,

@@ -31,10 +31,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 pub use config::{
-    As2Canonicalization, As2Certificate, As2MdnMode, As2Partnership, ContrlPolicy,
-    DEFAULT_FILE_NAME, DuplicateAction, DuplicatePolicy, EdifactExchange, EdifactId, Exchange,
-    FILE_NAME_VARIABLES, FunctionalAck, Outbound, Partner, Ta1Policy, X12Exchange, X12Id, XmlId,
-    XmlIdentity,
+    As2Canonicalization, As2Certificate, As2MdnMode, As2Partnership, As2Retransmission,
+    ContrlPolicy, DEFAULT_FILE_NAME, DuplicateAction, DuplicatePolicy, EdifactExchange, EdifactId,
+    Exchange, FILE_NAME_VARIABLES, FunctionalAck, Outbound, Partner, Ta1Policy, X12Exchange, X12Id,
+    XmlId, XmlIdentity,
 };
 pub use error::{Diagnostic, LoadError};
 
