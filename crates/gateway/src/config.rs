@@ -74,6 +74,9 @@ pub struct Config {
     /// Alert mails to the operators; none when absent.
     #[serde(default)]
     pub alerts: Option<crate::alerts::AlertsConfig>,
+    /// `[insights]`: the partner report's window and its early warnings.
+    #[serde(default)]
+    pub insights: crate::insights::InsightsConfig,
 }
 
 /// How long finished messages, deliveries and their raw files are kept.
@@ -406,6 +409,7 @@ fn unreachable_default() -> Config {
         delivery: DeliveryConfig::default(),
         retention: RetentionConfig::default(),
         alerts: None,
+        insights: crate::insights::InsightsConfig::default(),
     }
 }
 

@@ -28,6 +28,7 @@ pub mod config;
 pub mod deliver;
 pub mod email;
 pub mod inbox;
+pub mod insights;
 pub mod outbound;
 pub mod outgoing;
 pub mod pipeline;
@@ -269,6 +270,7 @@ impl Gateway {
             telemetry::Exporter::new(h, spool.root())
                 .watching(silence::Watch::all(&partners))
                 .reconciling(partners.clone())
+                .with_insights(config.insights.clone())
         });
         telemetry::register_known(
             inboxes.iter().map(|i| i.name.as_str()),
@@ -352,6 +354,7 @@ impl Gateway {
                         as admin::Reprocess
                 }),
                 sftp: gw.sftp_status.clone(),
+                insights: gw.config.insights.clone(),
             },
         )
         .await;

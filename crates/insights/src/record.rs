@@ -107,7 +107,18 @@ pub enum Detail {
 impl Observation {
     /// What a canonical event tells: its type, date, and order facts.
     pub fn of_event(event: &events::Event, direction: Direction, at_ms: u64) -> Observation {
-        let (date, detail) = match event.payload() {
+        Observation::of_payload(event.partner(), event.payload(), direction, at_ms)
+    }
+
+    /// What a document for or from `partner` tells (an event not yet wrapped, as the ERP hands
+    /// over the documents we send).
+    pub fn of_payload(
+        partner: &str,
+        payload: &Payload,
+        direction: Direction,
+        at_ms: u64,
+    ) -> Observation {
+        let (date, detail) = match payload {
             Payload::OrderCreated(o) => {
                 let mut value: Option<Amount> = None;
                 for line in &o.lines {
@@ -170,11 +181,11 @@ impl Observation {
             _ => (None, Detail::None),
         };
         Observation {
-            partner: event.partner().to_owned(),
+            partner: partner.to_owned(),
             at_ms,
             what: Observed::Document {
                 direction,
-                event_type: event.event_type().as_str().to_owned(),
+                event_type: payload.event_type().as_str().to_owned(),
                 date,
                 detail,
             },

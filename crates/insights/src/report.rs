@@ -267,7 +267,7 @@ pub enum WarningKind {
 }
 
 /// An early warning about a partner.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Warning {
     /// The partner.
     pub partner: String,

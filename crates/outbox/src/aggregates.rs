@@ -48,11 +48,13 @@ impl Outbox {
                     ConflictableTransactionError::Abort(Error::Invalid(e.to_string()))
                 })?;
                 if new.len() != keys.len() {
-                    return Err(ConflictableTransactionError::Abort(Error::Invalid(format!(
-                        "an aggregate update gave {} values for {} keys",
-                        new.len(),
-                        keys.len()
-                    ))));
+                    return Err(ConflictableTransactionError::Abort(Error::Invalid(
+                        format!(
+                            "an aggregate update gave {} values for {} keys",
+                            new.len(),
+                            keys.len()
+                        ),
+                    )));
                 }
                 for (k, v) in keys.iter().zip(new) {
                     values.insert(k.as_slice(), v)?;
@@ -106,13 +108,20 @@ mod tests {
         }
         let outbox = Outbox::open(dir.path()).unwrap();
         let all = outbox.aggregates(b"d/").unwrap();
-        assert_eq!(all, vec![(keys[0].clone(), vec![2]), (keys[1].clone(), vec![1])]);
+        assert_eq!(
+            all,
+            vec![(keys[0].clone(), vec![2]), (keys[1].clone(), vec![1])]
+        );
         assert!(outbox.aggregates(b"x").unwrap().is_empty());
         // A failing update changes nothing.
         let failed = outbox.apply_aggregate(b"ev3", &keys, |_| Err::<Vec<Vec<u8>>, _>("no"));
         assert!(failed.is_err());
         assert!(outbox.apply_aggregate(b"ev3", &keys[..1], add).unwrap());
         // Too few values for the keys is refused.
-        assert!(outbox.apply_aggregate(b"ev4", &keys, |_| Ok::<_, String>(vec![])).is_err());
+        assert!(
+            outbox
+                .apply_aggregate(b"ev4", &keys, |_| Ok::<_, String>(vec![]))
+                .is_err()
+        );
     }
 }
