@@ -46,7 +46,11 @@ fn day_stats(partner: u32, day: i32) -> DayStats {
     for t in ["order.response", "shipment.notice", "invoice"] {
         s.outbound.insert(t.into(), n);
     }
-    let currency = if partner % 3 == 0 { "USD" } else { "EUR" };
+    let currency = if partner.is_multiple_of(3) {
+        "USD"
+    } else {
+        "EUR"
+    };
     let value = Amount::parse(&format!("{}.{:02}", n * 1234, day % 100)).expect("a decimal");
     s.order_value.insert(currency.into(), value);
     s.error_codes.insert("segment 8".into(), 1);
@@ -67,7 +71,9 @@ fn bench_report(c: &mut Criterion) {
             .encode();
             let value = serde_json::to_vec(&stats).expect("serialises");
             outbox
-                .apply_aggregate(&key, &[key.clone()], |_| Ok::<_, String>(vec![value.clone()]))
+                .apply_aggregate(&key, std::slice::from_ref(&key), |_| {
+                    Ok::<_, String>(vec![value.clone()])
+                })
                 .expect("stored");
         }
     }

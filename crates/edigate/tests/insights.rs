@@ -86,7 +86,7 @@ fn history() -> Vec<Order> {
             let (response, shipped_after, requested_after) = match partner {
                 "alpha" if ago >= 14 => (
                     Some((1 + (index % 2) as i32, 7)),
-                    Some(if index % 3 == 0 { 9 } else { 6 }),
+                    Some(if index.is_multiple_of(3) { 9 } else { 6 }),
                     8,
                 ),
                 "delta" if ago >= 14 => (Some((1, 5)), Some(5), 4),
@@ -517,7 +517,7 @@ fn the_partner_report_holds_the_figures_of_the_history_fed_to_the_daemon() {
             .iter()
             .map(|p| (*p, expected[p].cents))
             .collect();
-        v.sort_by(|a, b| b.1.cmp(&a.1));
+        v.sort_by_key(|e| std::cmp::Reverse(e.1));
         v
     };
     let total: u64 = eur.iter().map(|e| e.1).sum();
@@ -677,7 +677,7 @@ fn the_partner_report_holds_the_figures_of_the_history_fed_to_the_daemon() {
     assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
     let dom = render_in_chromium(&page, &scratch.join("chromium"));
     assert!(dom.contains("data-charts-drawn=\"3\""), "{dom}");
-    let weeks = (report["days"].as_u64().unwrap() + 6) / 7;
+    let weeks = report["days"].as_u64().unwrap().div_ceil(7);
     let count = |chart: &str, class: &str| -> usize {
         let start = dom
             .find(&format!("id=\"{chart}\""))

@@ -49,11 +49,13 @@ impl Amount {
         let b = other
             .units
             .checked_mul(10i128.checked_pow(scale - other.scale)?)?;
-        Some(Amount {
-            units: a.checked_add(b)?,
-            scale,
-        })
-        .map(Amount::normalised)
+        Some(
+            Amount {
+                units: a.checked_add(b)?,
+                scale,
+            }
+            .normalised(),
+        )
     }
 
     /// The product (a quantity times a unit price), exactly; `None` on overflow or when the
