@@ -216,6 +216,21 @@ impl Api {
         answer
     }
 
+    fn post(&self, path: &str) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(TOKEN)
+            .send()
+            .unwrap();
+        let status = response.status();
+        assert!(
+            status.is_success(),
+            "{path}: {status} {}",
+            response.text().unwrap()
+        );
+    }
+
     fn get_text(&self, path: &str) -> String {
         self.http
             .get(format!("{}{path}", self.url))
@@ -603,6 +618,30 @@ fn the_partner_report_holds_the_figures_of_the_history_fed_to_the_daemon() {
         bravo_line.contains(&format!("{} EUR", money(expected["bravo"].cents))),
         "{bravo_line}"
     );
+
+    // Processing files again, and sending again what they made, counts nothing twice.
+    let list: Value =
+        serde_json::from_str(&api.get_text("/v1/messages?partner=delta&limit=3")).unwrap();
+    let ids: Vec<&str> = list["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 3, "{list}");
+    for id in &ids {
+        api.post(&format!("/v1/messages/{id}/reprocess"));
+        api.post(&format!("/v1/messages/{id}/replay"));
+    }
+    let out = edigate(&[
+        "partners", "report", "--since", "200d", "--json", "--admin", &api.url, "--token", TOKEN,
+    ]);
+    let again: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for (before, after) in partners.iter().zip(again["partners"].as_array().unwrap()) {
+        for part in ["volume", "promises", "quality"] {
+            assert_eq!(before[part], after[part], "{} {part}", before["partner"]);
+        }
+    }
 
     // `edigate status` names the two.
     let out = edigate(&["status", "--admin", &api.url, "--token", TOKEN]);
