@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::amount::Amount;
-use crate::day::{self, DAY_MS, Day};
+use crate::day::{self, Day};
 use crate::record::DayStats;
 
 /// When a partner is flagged; see the module documentation.
@@ -530,16 +530,6 @@ pub fn share(partners: &[PartnerReport]) -> Vec<CurrencyShare> {
             }
         })
         .collect()
-}
-
-/// The day `ms` falls on, for callers holding a clock.
-pub fn today(now_ms: u64) -> Day {
-    day::of_millis(now_ms)
-}
-
-/// Milliseconds in a day, for callers converting windows.
-pub const fn day_ms() -> u64 {
-    DAY_MS
 }
 
 #[cfg(test)]
