@@ -13,7 +13,9 @@
 //!    outbound directories, with retries and dead letters.
 //!
 //! Meanwhile the [`admin`] API lets operators see all this and retry or drop deliveries, and
-//! serves the [`telemetry`] each step emits to Prometheus at `/metrics`.
+//! serves the [`telemetry`] each step emits to Prometheus at `/metrics`; [`insights`] keeps per
+//! partner and day aggregates of what was exchanged, for the partner report and its early
+//! warnings.
 //!
 //! After a crash, [`Gateway::run`] first finishes what was received but not processed; the
 //! outbox puts deliveries that were in flight back in the queue. Delivery is at least once, each
