@@ -3,11 +3,12 @@
 #   - pydifact, aiosmtpd (the SMTP server of the EDI-by-email tests, run through smtp_sink.py)
 #     and pyas2lib (crates/as2's AS2 peer), pinned in requirements.txt, in a venv at
 #     tests/peers/.venv
+#   - Chromium, headless, which renders the partner report's HTML page in a test
 #   - node-x12 and edifact, pinned by node/package-lock.json, in tests/peers/node/node_modules
 #   - OpenSSH's sshd and ssh-keygen, which crates/sftp's tests run on loopback as the SFTP server
 #     (and openssl, which hashes the password of the password-login tests)
 # For a fresh Debian 12 machine, as root or not (apt-get, through sudo when not root, only for
-# what is missing: python3-venv, nodejs, npm, openssh-server). Idempotent, and quick when the
+# what is missing: python3-venv, nodejs, npm, openssh-server, chromium). Idempotent, and quick when the
 # pinned versions are already installed: then it neither runs pip nor npm.
 #
 #   sh tests/peers/setup.sh        (from anywhere; the project's test script runs it before cargo test)
@@ -134,5 +135,14 @@ command -v openssl >/dev/null 2>&1 || apt_install openssl
 for tool in unshare mount; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool (util-linux) is missing"
 done
+
+# --- Chromium: renders the partner report's HTML page in crates/edigate/tests/insights.rs -------
+
+# Run headless by the test itself (--dump-dom after the page's scripts ran); nothing else uses it.
+if ! command -v chromium >/dev/null 2>&1; then
+  apt_install chromium
+  command -v chromium >/dev/null 2>&1 || die "chromium did not install"
+fi
+say "chromium present: $(chromium --version 2>/dev/null | head -n 1)"
 
 say "ready"

@@ -57,6 +57,8 @@ enum Command {
     As2(commands::as2::As2Args),
     /// Check partners' SFTP servers: host key, login, directories, write access.
     Sftp(commands::sftp::SftpArgs),
+    /// What the document stream says about each partner: `edigate partners report`.
+    Partners(commands::partners::PartnersArgs),
 }
 
 fn main() -> ExitCode {
@@ -77,5 +79,6 @@ fn main() -> ExitCode {
         Command::Send(args) => commands::send::run(&args),
         Command::As2(args) => commands::as2::run(&args),
         Command::Sftp(args) => commands::sftp::run(&args),
+        Command::Partners(args) => commands::partners::run(&args),
     }
 }

@@ -15,6 +15,7 @@
 //! | `GET` | `/v1/messages?partner=&state=&since=&type=&limit=` | [`MessageList`], newest first |
 //! | `GET` | `/v1/messages/{id}` | [`MessageDetail`]: the record, its trace, its deliveries |
 //! | `GET` | `/v1/deliveries?state=&destination=&limit=` | [`DeliveryList`] |
+//! | `GET` | `/v1/partners/report?partner=&since=` | [`insights::Report`]: per partner volume, share of business, promises kept, responsiveness, quality, early warnings (see [`crate::insights`]) |
 //! | `POST` | `/v1/messages/{id}/replay` | [`MessageDetail`]: every delivery the message made (acknowledgements, events) sent again, same ids |
 //! | `POST` | `/v1/deliveries/{id}/retry` | [`DeliveryAction`]: a dead or pending one, due now |
 //! | `POST` | `/v1/deliveries/{id}/drop` | [`DeliveryAction`]: a dead or pending one, never sent |
@@ -268,6 +269,8 @@ struct AdminState {
     sftp: SftpStatusBoard,
     email: crate::email_status::EmailStatusBoard,
     as2: crate::as2_channel::As2Board,
+    /// The partner report's window and warnings.
+    insights: crate::insights::InsightsConfig,
 }
 
 /// Processes one message to its final state: the daemon's pipeline, for reprocessing.
@@ -289,6 +292,8 @@ pub struct Services {
     pub email: crate::email_status::EmailStatusBoard,
     /// The AS2 listeners, as they bound (empty without AS2).
     pub as2: crate::as2_channel::As2Board,
+    /// The partner report's window and early warnings (`GET /v1/partners/report`).
+    pub insights: crate::insights::InsightsConfig,
 }
 
 /// Starts the daemon's admin API on `config.admin.listen` with `token`, serving `outbox` (and
@@ -372,6 +377,7 @@ impl AdminServer {
             sftp,
             email,
             as2,
+            insights,
         } = services;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -403,6 +409,7 @@ impl AdminServer {
             sftp,
             email,
             as2,
+            insights,
         });
         Ok(AdminServer {
             listener,
@@ -461,6 +468,7 @@ fn router(state: Arc<AdminState>) -> Router {
         .route("/v1/deliveries", get(list_deliveries))
         .route("/v1/messages/{id}/replay", post(replay))
         .route("/v1/outbound", post(queue_outbound))
+        .route("/v1/partners/report", get(partners_report))
         .route("/v1/messages/{id}/reprocess", post(reprocess))
         .route("/v1/deliveries/{id}/retry", post(retry))
         .route("/v1/deliveries/{id}/drop", post(drop_delivery))
@@ -572,6 +580,10 @@ pub struct StatusReport {
     /// Deliveries sent over AS2 whose asynchronous MDN is awaited.
     #[serde(default)]
     pub awaiting_mdn: u64,
+    /// The partner insights' early warnings: partners ordering well below their usual level or
+    /// quiet for longer than usual.
+    #[serde(default)]
+    pub partner_warnings: Vec<insights::Warning>,
 }
 
 /// `GET /v1/messages`.
@@ -819,7 +831,61 @@ fn status_report(state: &AdminState, now: Millis) -> Result<StatusReport, ApiErr
         email: state.email.snapshot(),
         as2_listeners: state.as2.snapshot(),
         awaiting_mdn,
+        partner_warnings: match &state.outbound {
+            Some(o) => crate::insights::warnings(outbox, o.partners(), &state.insights, now)?,
+            None => Vec::new(),
+        },
     })
+}
+
+/// The query of `GET /v1/partners/report`, as given.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportQuery {
+    partner: Option<String>,
+    since: Option<String>,
+}
+
+async fn partners_report(
+    State(state): State<Arc<AdminState>>,
+    query: Result<Query<ReportQuery>, QueryRejection>,
+) -> ApiResult<insights::Report> {
+    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    blocking(move || {
+        let now = clock::now_ms();
+        let since = q
+            .since
+            .as_deref()
+            .map(|s| parse_since(s, now))
+            .transpose()
+            .map_err(ApiError::bad_request)?;
+        let Some(outbound) = &state.outbound else {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the partner report needs the daemon's partners",
+            ));
+        };
+        if let Some(p) = &q.partner
+            && outbound.partners().get(p).is_none()
+        {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("no partner {p}"),
+            ));
+        }
+        let request = crate::insights::ReportRequest {
+            partner: q.partner,
+            since,
+        };
+        Ok(crate::insights::report(
+            &state.outbox,
+            outbound.partners(),
+            &state.insights,
+            &request,
+            now,
+        )?)
+    })
+    .await
 }
 
 /// The configured partners whose `expect_within` has passed without a file from them.

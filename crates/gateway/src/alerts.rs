@@ -206,7 +206,9 @@ impl Gateway {
 
 impl Gateway {
     /// The conditions that stand now, by key, each with its description: partners silent past
-    /// their `expect_within`, documents unacknowledged past `ack_within`, a delivery queue
+    /// their `expect_within`, documents unacknowledged past `ack_within`, the partner insights'
+    /// early warnings (a partner ordering well below its usual level or quiet for longer than
+    /// usual), a delivery queue
     /// deeper than `[alerts] queue_depth`, storage over `[alerts] storage_bytes`.
     fn conditions(&self) -> Result<BTreeMap<String, String>, outbox::Error> {
         let outbox = &self.pipeline.outbox;
@@ -235,6 +237,13 @@ impl Gateway {
                 format!("overdue:{partner}"),
                 format!("{n} document(s) to partner {partner} not acknowledged in time"),
             );
+        }
+        for w in crate::insights::warnings(outbox, partners, &self.config.insights, now)? {
+            let kind = match w.kind {
+                ::insights::WarningKind::VolumeDrop => "volume-drop",
+                ::insights::WarningKind::Quiet => "quiet",
+            };
+            standing.insert(format!("insight:{kind}:{}", w.partner), w.message);
         }
         let Some(config) = &self.config.alerts else {
             return Ok(standing);

@@ -77,6 +77,9 @@ pub struct Config {
     /// Our own AS2 identity (`[as2]`): needed by AS2 channels and partners with an AS2 url.
     #[serde(default)]
     pub as2: Option<As2Config>,
+    /// `[insights]`: the partner report's window and its early warnings.
+    #[serde(default)]
+    pub insights: crate::insights::InsightsConfig,
 }
 
 /// Our AS2 identity: our name, our keys with their certificates, and how MDNs are awaited.
@@ -566,6 +569,7 @@ fn unreachable_default() -> Config {
         retention: RetentionConfig::default(),
         alerts: None,
         as2: None,
+        insights: crate::insights::InsightsConfig::default(),
     }
 }
 

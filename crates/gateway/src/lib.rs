@@ -13,7 +13,9 @@
 //!    outbound directories, with retries and dead letters.
 //!
 //! Meanwhile the [`admin`] API lets operators see all this and retry or drop deliveries, and
-//! serves the [`telemetry`] each step emits to Prometheus at `/metrics`.
+//! serves the [`telemetry`] each step emits to Prometheus at `/metrics`; [`insights`] keeps per
+//! partner and day aggregates of what was exchanged, for the partner report and its early
+//! warnings.
 //!
 //! After a crash, [`Gateway::run`] first finishes what was received but not processed; the
 //! outbox puts deliveries that were in flight back in the queue. Delivery is at least once, each
@@ -31,6 +33,7 @@ pub mod deliver;
 pub mod email;
 pub mod email_status;
 pub mod inbox;
+pub mod insights;
 pub mod outbound;
 pub mod outgoing;
 pub mod pipeline;
@@ -369,6 +372,7 @@ impl Gateway {
             telemetry::Exporter::new(h, spool.root())
                 .watching(silence::Watch::all(&partners))
                 .reconciling(partners.clone())
+                .with_insights(config.insights.clone())
         });
         telemetry::register_known(
             inboxes.iter().map(|i| i.name.as_str()),
@@ -466,6 +470,7 @@ impl Gateway {
                 sftp: gw.sftp_status.clone(),
                 email: gw.email_status.clone(),
                 as2: gw.as2_board.clone(),
+                insights: gw.config.insights.clone(),
             },
         )
         .await;

@@ -257,6 +257,15 @@ impl OutboundDocuments {
         if created {
             crate::telemetry::outbound_document(&partner.id, &message);
         }
+        crate::insights::record(
+            &self.outbox,
+            &[crate::insights::outbound_document(
+                &partner.id,
+                &key,
+                &request.payload,
+                clock::now_ms(),
+            )],
+        );
         tracing::info!(
             partner = %partner.id,
             event_type = %event_type,

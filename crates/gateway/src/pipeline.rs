@@ -71,6 +71,8 @@ struct Steps {
     /// Per event: its partner, type and id, and how many deliveries it has (for the metrics
     /// once they are queued).
     events: Vec<(String, &'static str, String, usize)>,
+    /// What the partner insights learn from this message, recorded once its state is.
+    insights: Vec<crate::insights::Pending>,
 }
 
 impl Steps {
@@ -405,6 +407,7 @@ impl Pipeline {
             Some((state.clone(), now)),
             &steps.deliveries,
         )?;
+        crate::insights::record(&self.outbox, &steps.insights);
         // Counted once, and not again when processing resumes after a crash.
         let mut created = created.into_iter();
         for (partner, event_type, event_id, n) in &steps.events {
@@ -552,6 +555,13 @@ impl Pipeline {
                 m.verdict == Verdict::Rejected,
             );
         }
+        steps.insights.push(crate::insights::validated_file(
+            &partner.id,
+            id,
+            index,
+            &report,
+            now,
+        ));
         let (accepted, rejected) = count_verdicts(&report);
         steps.push((
             now,
@@ -703,6 +713,13 @@ impl Pipeline {
                         "acknowledgement reconciled"
                     );
                     telemetry::acknowledgement_received(&partner.id, ack.outcome.as_str());
+                    let window = partner.ack_within.unwrap_or(reconcile::DEFAULT_ACK_WITHIN);
+                    steps.insights.push(crate::insights::acknowledgement(
+                        &partner.id,
+                        &d,
+                        ack.at,
+                        u64::try_from(window.as_millis()).unwrap_or(u64::MAX),
+                    ));
                     steps.push((
                         now,
                         Step::Acknowledged {
@@ -800,6 +817,9 @@ impl Pipeline {
                 NewDelivery::new(destination.clone(), key, "application/json", now).message(id);
             steps.deliveries.push((delivery, json.clone()));
         }
+        steps
+            .insights
+            .push(crate::insights::inbound_event(event, now));
         steps.events.push((
             partner.to_owned(),
             event.event_type().as_str(),

@@ -32,6 +32,11 @@
 //! | [`DB_BYTES`] | gauge | — | size of the outbox database on disk |
 //! | [`PARTNER_LAST_RECEIVED`] | gauge | `partner` | when the partner's latest file arrived, in seconds since the epoch |
 //! | [`PARTNER_SILENT`] | gauge | `partner` | 1 when a partner with `expect_within` has sent nothing for longer than that, else 0 (see [`crate::silence`]) |
+//! | [`PARTNER_DOCUMENTS`] | gauge | `partner` | documents either way over the last `[insights] metrics_window_days` (by the documents' dates; see [`crate::insights`]) |
+//! | [`PARTNER_ORDER_VALUE`] | gauge | `partner`, `currency` | value of the partner's new orders over that window |
+//! | [`PARTNER_ON_TIME`] | gauge | `partner` | share of its orders shipped by the promised date over that window (absent until one was judged) |
+//! | [`PARTNER_FILES_REJECTED`] | gauge | `partner` | its files rejected over that window |
+//! | [`PARTNER_WARNING`] | gauge | `partner`, `kind` | 1 while an early warning stands (`volume_drop`, `quiet`), else 0 |
 //! | [`BUILD_INFO`] | gauge | `version` | always 1 |
 //!
 //! Counters start at zero with each process, as Prometheus expects (`rate()` and `increase()`
@@ -94,6 +99,16 @@ pub const PARTNER_LAST_RECEIVED: &str = "edigate_partner_last_received_timestamp
 pub const PARTNER_SILENT: &str = "edigate_partner_silent";
 /// The running version, as a label.
 pub const BUILD_INFO: &str = "edigate_build_info";
+/// Documents exchanged with a partner over the insights' metrics window.
+pub const PARTNER_DOCUMENTS: &str = "edigate_partner_documents";
+/// The value of a partner's new orders over the window, per currency.
+pub const PARTNER_ORDER_VALUE: &str = "edigate_partner_order_value";
+/// The share of a partner's orders shipped by the promised date over the window.
+pub const PARTNER_ON_TIME: &str = "edigate_partner_on_time_ratio";
+/// A partner's files rejected over the window.
+pub const PARTNER_FILES_REJECTED: &str = "edigate_partner_files_rejected";
+/// 1 while an early warning about a partner stands.
+pub const PARTNER_WARNING: &str = "edigate_partner_warning";
 /// Counter: documents written for partners from the ERP's events and queued, by partner and
 /// message type.
 pub const OUTBOUND_DOCUMENTS: &str = "edigate_outbound_documents_total";
@@ -243,6 +258,26 @@ fn describe() {
     describe_counter!(
         EMAIL_REFUSED,
         "Mails an inbound email channel refused, by channel and reason."
+    );
+    describe_gauge!(
+        PARTNER_DOCUMENTS,
+        "Documents exchanged with the partner over the insights' metrics window."
+    );
+    describe_gauge!(
+        PARTNER_ORDER_VALUE,
+        "Value of the partner's new orders over the insights' metrics window, per currency."
+    );
+    describe_gauge!(
+        PARTNER_ON_TIME,
+        "Share of the partner's orders shipped by the promised date over the window."
+    );
+    describe_gauge!(
+        PARTNER_FILES_REJECTED,
+        "The partner's files rejected over the insights' metrics window."
+    );
+    describe_gauge!(
+        PARTNER_WARNING,
+        "1 while an early warning about the partner stands (volume_drop, quiet), else 0."
     );
     describe_gauge!(
         BUILD_INFO,
@@ -504,6 +539,8 @@ pub struct Exporter {
     watches: Arc<[Watch]>,
     /// The partners whose documents' acknowledgements are watched for lateness.
     partners: Option<Arc<partner::Partners>>,
+    /// The partner insights' windows and warnings.
+    insights: Arc<crate::insights::InsightsConfig>,
 }
 
 impl std::fmt::Debug for Exporter {
@@ -522,12 +559,20 @@ impl Exporter {
             spool: Arc::new(SpoolSize::new(spool_root)),
             watches: Arc::new([]),
             partners: None,
+            insights: Arc::default(),
         }
     }
 
     /// The same, also reporting [`ACKS_OVERDUE`] for these partners.
     pub fn reconciling(mut self, partners: partner::Partners) -> Exporter {
         self.partners = Some(Arc::new(partners));
+        self
+    }
+
+    /// The same, with the partner insights' gauges over `config`'s window (they need
+    /// [`Exporter::reconciling`]'s partners).
+    pub fn with_insights(mut self, config: crate::insights::InsightsConfig) -> Exporter {
+        self.insights = Arc::new(config);
         self
     }
 
@@ -591,6 +636,47 @@ impl Exporter {
             for p in partners.all() {
                 let n = overdue.iter().filter(|o| o.partner == p.id).count();
                 gauge!(ACKS_OVERDUE, "partner" => p.id.clone()).set(as_f64(n as u64));
+            }
+            self.insight_gauges(outbox, partners, now)?;
+        }
+        Ok(())
+    }
+
+    fn insight_gauges(
+        &self,
+        outbox: &Outbox,
+        partners: &partner::Partners,
+        now: Millis,
+    ) -> Result<(), outbox::Error> {
+        let window = u64::from(self.insights.metrics_window_days.max(1)) * 86_400_000;
+        let request = crate::insights::ReportRequest {
+            partner: None,
+            since: Some(now.saturating_sub(window - 86_400_000)),
+        };
+        let report = crate::insights::report(outbox, partners, &self.insights, &request, now)?;
+        for p in &report.partners {
+            let partner = p.partner.clone();
+            gauge!(PARTNER_DOCUMENTS, "partner" => partner.clone()).set(as_f64(p.volume.documents));
+            for (currency, value) in &p.volume.order_value {
+                gauge!(PARTNER_ORDER_VALUE, "partner" => partner.clone(), "currency" => currency.clone())
+                    .set(value.to_f64());
+            }
+            if let Some(rate) = p.promises.promised.on_time_rate {
+                gauge!(PARTNER_ON_TIME, "partner" => partner.clone()).set(rate);
+            }
+            gauge!(PARTNER_FILES_REJECTED, "partner" => partner.clone())
+                .set(as_f64(p.quality.rejected));
+            for kind in ["volume_drop", "quiet"] {
+                let standing = report.warnings.iter().any(|w| {
+                    w.partner == p.partner
+                        && matches!(
+                            (w.kind, kind),
+                            (::insights::WarningKind::VolumeDrop, "volume_drop")
+                                | (::insights::WarningKind::Quiet, "quiet")
+                        )
+                });
+                gauge!(PARTNER_WARNING, "partner" => partner.clone(), "kind" => kind)
+                    .set(if standing { 1.0 } else { 0.0 });
             }
         }
         Ok(())

@@ -38,6 +38,9 @@
 //! | `counts` | destination, state tag | number of deliveries |
 //! | `receipts` | `i`/`a` partner, reference · `s`/`b` delivery id · `r` reference · `e` delivery id, number | inbound reference (JSON) / our answer · a transmission (JSON) / its body · delivery id · a receipt's raw bytes |
 //!
+//! Besides them, two trees of aggregates ([`Outbox::apply_aggregate`]) that retention leaves
+//! alone.
+//!
 //! `p` lists the messages not yet finished, `r` orders messages by arrival for listings and
 //! purges, `d` lists a message's deliveries, `u` marks files recorded but not yet confirmed gone
 //! from their channel ([`Outbox::find_unreleased`]).
@@ -98,6 +101,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod acknowledgements;
+mod aggregates;
 mod counters;
 mod dedup;
 mod deliveries;
@@ -217,6 +221,8 @@ fn open_db(path: &Path, options: &Options) -> Result<sled::Db> {
 pub struct Outbox {
     db: sled::Db,
     trees: Arc<[sled::Tree]>,
+    /// The aggregates' own trees ([`Outbox::apply_aggregate`]).
+    aggregates: Arc<[sled::Tree]>,
     options: Arc<Options>,
 }
 
@@ -249,9 +255,14 @@ impl Outbox {
             .iter()
             .map(|name| db.open_tree(name))
             .collect::<Result<Vec<_>, _>>()?;
+        let aggregates = aggregates::NAMES
+            .iter()
+            .map(|name| db.open_tree(name))
+            .collect::<Result<Vec<_>, _>>()?;
         let outbox = Outbox {
             db,
             trees: trees.into(),
+            aggregates: aggregates.into(),
             options: Arc::new(options),
         };
         outbox.recover_in_flight()?;

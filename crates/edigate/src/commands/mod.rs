@@ -7,6 +7,7 @@ pub mod ops;
 pub mod outbox_cmd;
 pub mod parse;
 pub mod partner;
+pub mod partners;
 pub mod replay;
 pub mod reprocess;
 pub mod send;

@@ -147,6 +147,12 @@ fn render(r: &StatusReport, admin: &str) -> String {
     }
     warnings.extend(silence_warnings(r));
     warnings.extend(overdue_warnings(r));
+    warnings.extend(r.partner_warnings.iter().map(|w| {
+        format!(
+            "{}: see `edigate partners report --partner {}`",
+            w.message, w.partner
+        )
+    }));
     warnings.extend(r.expiring_certificates.iter().map(|e| {
         format!(
             "partner {}'s AS2 certificate {} ends {} ({} days left): get its next one",

@@ -1,0 +1,127 @@
+//! Aggregates kept beside the records: figures a report reads instead of walking documents
+//! (the gateway's partner insights). Two trees of their own, outside the fixed set the outbox's
+//! transactions span, since no state change of a message or delivery depends on them:
+//!
+//! | tree | key | value |
+//! |---|---|---|
+//! | `aggregates` | the caller's key | the caller's bytes |
+//! | `aggregates_applied` | the caller's id of an update | empty: applied once |
+//!
+//! Retention ([`Outbox::purge`]) never touches them: aggregates outlive the records they were
+//! made from.
+
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use crate::{Error, Outbox, Result};
+
+/// The trees' names.
+pub(crate) const NAMES: [&str; 2] = ["aggregates", "aggregates_applied"];
+
+impl Outbox {
+    /// Applies one update to the aggregates under `keys`, once per `once`: in one transaction,
+    /// reads their stored values (`None` where absent), calls `f` with them, writes what it
+    /// returns (one value per key, in order) and marks `once` applied. An update whose `once`
+    /// was applied before changes nothing (a replayed or reprocessed document is not counted
+    /// twice); returns whether this call applied it. `f` may run more than once.
+    ///
+    /// Durable with the next flush, like a trace entry: a crash before then loses an update
+    /// whose document is processed again anyway.
+    pub fn apply_aggregate<E: std::fmt::Display>(
+        &self,
+        once: &[u8],
+        keys: &[Vec<u8>],
+        f: impl Fn(&[Option<&[u8]>]) -> std::result::Result<Vec<Vec<u8>>, E>,
+    ) -> Result<bool> {
+        let (values, applied) = (&self.aggregates[0], &self.aggregates[1]);
+        (values, applied)
+            .transaction(|(values, applied)| {
+                if applied.get(once)?.is_some() {
+                    return Ok(false);
+                }
+                let stored = keys
+                    .iter()
+                    .map(|k| values.get(k))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                let views: Vec<Option<&[u8]>> = stored.iter().map(|v| v.as_deref()).collect();
+                let new = f(&views).map_err(|e| {
+                    ConflictableTransactionError::Abort(Error::Invalid(e.to_string()))
+                })?;
+                if new.len() != keys.len() {
+                    return Err(ConflictableTransactionError::Abort(Error::Invalid(
+                        format!(
+                            "an aggregate update gave {} values for {} keys",
+                            new.len(),
+                            keys.len()
+                        ),
+                    )));
+                }
+                for (k, v) in keys.iter().zip(new) {
+                    values.insert(k.as_slice(), v)?;
+                }
+                applied.insert(once, &[])?;
+                Ok(true)
+            })
+            .map_err(|e| match e {
+                TransactionError::Abort(e) => e,
+                TransactionError::Storage(e) => Error::Storage(e),
+            })
+    }
+
+    /// Every aggregate whose key starts with `prefix`, in key order.
+    pub fn aggregates(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.aggregates[0]
+            .scan_prefix(prefix)
+            .map(|r| {
+                r.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                    .map_err(Error::Storage)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn add(stored: &[Option<&[u8]>]) -> std::result::Result<Vec<Vec<u8>>, String> {
+        Ok(stored
+            .iter()
+            .map(|v| {
+                let n = v.map_or(0, |b| b[0]);
+                vec![n + 1]
+            })
+            .collect())
+    }
+
+    #[test]
+    fn an_update_is_applied_once_and_survives_a_purge_and_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = vec![b"d/a".to_vec(), b"d/b".to_vec()];
+        {
+            let outbox = Outbox::open(dir.path()).unwrap();
+            assert!(outbox.apply_aggregate(b"ev1", &keys, add).unwrap());
+            assert!(!outbox.apply_aggregate(b"ev1", &keys, add).unwrap());
+            assert!(outbox.apply_aggregate(b"ev2", &keys[..1], add).unwrap());
+            outbox.purge(u64::MAX).unwrap();
+            outbox.flush().unwrap();
+        }
+        let outbox = Outbox::open(dir.path()).unwrap();
+        let all = outbox.aggregates(b"d/").unwrap();
+        assert_eq!(
+            all,
+            vec![(keys[0].clone(), vec![2]), (keys[1].clone(), vec![1])]
+        );
+        assert!(outbox.aggregates(b"x").unwrap().is_empty());
+        // A failing update changes nothing.
+        let failed = outbox.apply_aggregate(b"ev3", &keys, |_| Err::<Vec<Vec<u8>>, _>("no"));
+        assert!(failed.is_err());
+        assert!(outbox.apply_aggregate(b"ev3", &keys[..1], add).unwrap());
+        // Too few values for the keys is refused.
+        assert!(
+            outbox
+                .apply_aggregate(b"ev4", &keys, |_| Ok::<_, String>(vec![]))
+                .is_err()
+        );
+    }
+}
