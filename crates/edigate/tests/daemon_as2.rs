@@ -816,10 +816,19 @@ fn an_async_mdn_that_never_comes_times_out_and_the_message_is_sent_again() {
             .all(|d| matches!(d.state, DeliveryState::Delivered { .. })),
         "{all:?}"
     );
-    let retried: Vec<_> = all.iter().filter(|d| d.attempts == 2).collect();
-    assert_eq!(
-        retried.len(),
-        1,
+    // The one whose MDN never came was sent again (a loaded machine may make another wait
+    // run out too, but that one is always among them).
+    let retried: Vec<_> = all
+        .iter()
+        .filter(|d| {
+            d.attempts >= 2
+                && d.last_error
+                    .as_deref()
+                    .is_some_and(|e| e.contains("no receipt came before the deadline"))
+        })
+        .collect();
+    assert!(
+        !retried.is_empty(),
         "the one whose MDN never came was sent again: {all:?}"
     );
     assert!(
@@ -864,7 +873,7 @@ fn a_late_async_mdn_is_still_matched_and_kept() {
                     .iter()
                     .map(|d| d["receipts"].as_array().map_or(0, Vec::len))
                     .sum::<usize>()
-                    == 3
+                    >= 3
             });
         },
     );
@@ -874,10 +883,10 @@ fn a_late_async_mdn_is_still_matched_and_kept() {
             .all(|d| matches!(d.state, DeliveryState::Delivered { .. })),
         "{all:?}"
     );
-    let late: Vec<_> = all.iter().filter(|d| d.receipts.len() == 2).collect();
+    let late: Vec<_> = all.iter().filter(|d| d.receipts.len() >= 2).collect();
     assert_eq!(late.len(), 1, "{all:?}");
     let d = late[0];
-    assert_eq!(d.attempts, 2, "sent again once the wait ran out: {d:?}");
+    assert!(d.attempts >= 2, "sent again once the wait ran out: {d:?}");
     assert!(
         d.receipts
             .iter()

@@ -324,7 +324,12 @@ fn deliver_one(
         return match sent {
             Ok(crate::as2_outbox::Sent::Delivered) => Ok(true),
             Ok(crate::as2_outbox::Sent::AwaitingMdn { until }) => {
-                outbox.await_receipt(c.delivery.id, clock::now_ms(), until)?;
+                let now = clock::now_ms();
+                let d = outbox.await_receipt(c.delivery.id, now, until)?;
+                // Its MDN may have come while the POST was being answered.
+                if matches!(d.state, outbox::DeliveryState::Delivered { .. }) {
+                    telemetry::delivered(&d, now);
+                }
                 Ok(false)
             }
             Err(e) => settle(outbox, policy, c, Err(e)),

@@ -311,16 +311,36 @@ impl Outbox {
     }
 
     /// A sent delivery now waits for its receipt until `until`. Only from in flight.
+    ///
+    /// A partner may answer before the sender has recorded that it waits: an asynchronous
+    /// receipt posted while our POST was still being answered finds the delivery in flight and
+    /// is only recorded. When such a positive receipt for the message sent is already there, the
+    /// delivery is delivered at once instead of waiting for a receipt that has come.
     pub fn await_receipt(&self, id: DeliveryId, now: Millis, until: Millis) -> Result<Delivery> {
         let d = self.transact(|tx| {
             let old = load(tx, id)?;
             if old.state.kind() != DeliveryStateKind::InFlight {
                 return Err(invalid(&old, "await its receipt").into());
             }
+            let sent: Option<Transmission> =
+                tx.get_json(T::Receipts, &index_key(Some(SENT), &[id.get()]))?;
+            let answered = sent.is_some_and(|t| {
+                old.receipts.iter().any(|r| {
+                    r.reference == t.reference
+                        && matches!(
+                            r.verdict,
+                            ReceiptVerdict::Accepted | ReceiptVerdict::Warning
+                        )
+                })
+            });
             let mut d = old.clone();
-            d.state = DeliveryState::AwaitingReceipt {
-                sent_at: now,
-                until,
+            d.state = if answered {
+                DeliveryState::Delivered { at: now }
+            } else {
+                DeliveryState::AwaitingReceipt {
+                    sent_at: now,
+                    until,
+                }
             };
             write(tx, Some(&old), Some(&d))?;
             Ok(d)
@@ -603,6 +623,85 @@ mod tests {
         );
         assert!(outbox.receipt_raw(id, 0).unwrap().is_none());
         assert!(outbox.transmission(id).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_receipt_that_came_before_the_wait_began_settles_the_delivery_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path()).unwrap();
+        let id = sent_delivery(&outbox, 1_000);
+        let receipt = |reference: &str, verdict| Receipt {
+            at: 1_050,
+            reference: reference.into(),
+            verdict,
+            detail: String::new(),
+            signed: true,
+            via: "async".into(),
+            size: 3,
+        };
+        // The partner's asynchronous MDN arrives while our POST is still being answered: the
+        // delivery is in flight, so it is only recorded.
+        outbox
+            .record_receipt(
+                id,
+                &receipt("other@edigate", ReceiptVerdict::Accepted),
+                b"MDN",
+            )
+            .unwrap();
+        outbox
+            .record_receipt(
+                id,
+                &receipt("ref-1@edigate", ReceiptVerdict::Refused),
+                b"MDN",
+            )
+            .unwrap();
+        let d = outbox.await_receipt(id, 1_100, 5_000).unwrap();
+        assert_eq!(
+            d.state.kind(),
+            DeliveryStateKind::AwaitingReceipt,
+            "neither another message's receipt nor a refusal answers this one"
+        );
+
+        let id = {
+            let d = outbox
+                .enqueue(
+                    NewDelivery::new("partner:acme", "doc-2", "application/edi-x12", 2_000),
+                    b"ISA",
+                )
+                .unwrap()
+                .delivery;
+            outbox.claim(d.id, 2_000, 60_000).unwrap().unwrap();
+            outbox
+                .record_transmission(
+                    d.id,
+                    &Transmission {
+                        reference: "ref-2@edigate".into(),
+                        check: "abc=, sha-256".into(),
+                        headers: Vec::new(),
+                        body: b"body".to_vec(),
+                        cycle_started_at: 2_000,
+                        at: 2_000,
+                    },
+                )
+                .unwrap();
+            d.id
+        };
+        outbox
+            .record_receipt(
+                id,
+                &receipt("ref-2@edigate", ReceiptVerdict::Accepted),
+                b"MDN",
+            )
+            .unwrap();
+        let d = outbox.await_receipt(id, 2_100, 6_000).unwrap();
+        assert_eq!(d.state, DeliveryState::Delivered { at: 2_100 });
+        assert!(
+            outbox
+                .expire_awaited(10_000, &RetryPolicy::default())
+                .unwrap()
+                .iter()
+                .all(|(i, _)| *i != id)
+        );
     }
 
     #[test]

@@ -195,13 +195,31 @@ impl Daemon {
             )
             .spawn()
             .expect("edigate serve starts");
-        let daemon = Daemon {
+        let mut daemon = Daemon {
             child: Some(child),
             data,
             log,
         };
-        let log = daemon.log.clone();
-        wait_until("the daemon to start", || runs(&log) > before);
+        // A daemon that stopped at start (a port taken, a configuration refused) says why in
+        // its log: shown at once rather than after a timeout. A loaded machine running many
+        // daemons side by side may take a while to start one.
+        let start = Instant::now();
+        while runs(&daemon.log) <= before {
+            if let Some(status) = daemon
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                daemon.child = None;
+                panic!("the daemon exited at start ({status}):\n{}", daemon.log());
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(90),
+                "timed out waiting for the daemon to start:\n{}",
+                daemon.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
         daemon
     }
 
