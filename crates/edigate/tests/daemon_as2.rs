@@ -839,13 +839,17 @@ fn an_async_mdn_that_never_comes_times_out_and_the_message_is_sent_again() {
         "{:?}",
         retried[0]
     );
+    // The receiver answers in threads: its log is in the order answers finished, not arrived.
     let log = receiver.log();
-    assert_eq!(log[0]["answer"], "async-withheld");
-    assert_eq!(
+    let withheld = log
+        .iter()
+        .find(|l| l["answer"] == "async-withheld")
+        .unwrap_or_else(|| panic!("one MDN withheld: {log:?}"));
+    assert!(
         log.iter()
-            .filter(|l| l["message_id"] == log[0]["message_id"])
-            .count(),
-        2,
+            .filter(|l| l["message_id"] == withheld["message_id"])
+            .count()
+            >= 2,
         "the same message sent again: {log:?}"
     );
 }
