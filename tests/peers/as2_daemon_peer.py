@@ -12,6 +12,17 @@
                                          posts FILE to URL as the partner, reads and verifies the MDN,
                                          prints one JSON line per post: {message_id, mic, status,
                                          detail, attempt}.
+  python as2_daemon_peer.py matrix DIR URL FILE
+                                         in one process, every combination of {signed, unsigned} x
+                                         {aes128, aes256, 3des, plain} x {compressed, uncompressed} x
+                                         {sha1, sha256, sha512} x {sync, async, no MDN} (144), each
+                                         carrying FILE (an X12 interchange) with its own control
+                                         numbers and BEG03 (PO-MX-NNN): all are posted to URL, then
+                                         their MDNs awaited (async ones on a loopback port of this
+                                         script's own) and verified. One JSON line per combination:
+                                         {name, po, message_id, http, status, detail, mdn, mdn_signed,
+                                         signature_verified, mic, mdn_mic, mic_verified}. Unsigned
+                                         messages ask for an unsigned MDN (pyas2lib has no MIC then).
 
 DIR holds the identities made by as2_certs.sh: this script is DIR/partner.pem (password "test"), its
 peer DIR/edigate.cert.pem. AS2 names: AS2_FROM (default "partner") and AS2_TO (default "edigate").
@@ -215,11 +226,167 @@ def send(d, url, file):
                           "signed": b"application/pkcs7-signature" in mdn_raw}), flush=True)
 
 
+def distinct_x12(data, n):
+    """FILE with interchange, group and set control numbers and the PO number (BEG03) of its own."""
+    text = data.decode("latin-1")
+    sep, term = text[3], text[105]
+    numbers = {"ISA": (13, f"{n:09d}"), "IEA": (2, f"{n:09d}"), "GS": (6, str(n)), "GE": (2, str(n)),
+               "ST": (2, f"{n:04d}"), "SE": (2, f"{n:04d}"), "BEG": (3, f"PO-MX-{n:03d}")}
+    out = []
+    for seg in text.split(term):
+        body = seg.lstrip()
+        lead = seg[:len(seg) - len(body)]
+        els = body.split(sep)
+        if els[0] in numbers:
+            i, v = numbers[els[0]]
+            els[i] = v
+        out.append(lead + sep.join(els))
+    return term.join(out).encode("latin-1")
+
+
+def payload_entity(data, filename):
+    """The payload MIME entity pyas2lib.Message.build makes of DATA, in canonical (CRLF) form."""
+    from email import encoders, message as email_message
+    from pyas2lib.utils import canonicalize
+    entity = email_message.Message()
+    entity.set_payload(data)
+    entity.set_type("application/edi-x12")
+    encoders.encode_7or8bit(entity)
+    entity.add_header("Content-Disposition", "attachment", filename=filename)
+    del entity["MIME-Version"]
+    return canonicalize(entity)
+
+
+def matrix(d, url, file):
+    import base64, hashlib
+    from concurrent.futures import ThreadPoolExecutor
+    if not loopback(url):
+        sys.exit("matrix: loopback URLs only")
+    d = pathlib.Path(d)
+    own_key = (d / "partner.pem").read_bytes()
+    edigate_cert = (d / "edigate.cert.pem").read_bytes()
+    template = pathlib.Path(file).read_bytes()
+    async_mdns = queue.Queue()
+
+    class M(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            async_mdns.put(raw_request(self, body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    msrv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), M)
+    threading.Thread(target=msrv.serve_forever, daemon=True).start()
+    org = as2.Organization(as2_name=os.environ.get("AS2_FROM", "partner"), sign_key=own_key,
+                           sign_key_pass="test", decrypt_key=own_key, decrypt_key_pass="test",
+                           mdn_url=f"http://127.0.0.1:{msrv.server_port}/mdn")
+    combos = []
+    for sign in (True, False):
+        for enc in ("aes_128_cbc", "aes_256_cbc", "tripledes_192_cbc", None):
+            for compress in (True, False):
+                for digest in ("sha1", "sha256", "sha512"):
+                    for mdn in ("sync", "async", "none"):
+                        combos.append((sign, enc, compress, digest, mdn))
+    results, messages, entities = {}, {}, {}
+    for n, (sign, enc, compress, digest, mdn) in enumerate(combos, start=1):
+        name = "/".join([
+            "signed" if sign else "unsigned",
+            {"aes_128_cbc": "aes128", "aes_256_cbc": "aes256", "tripledes_192_cbc": "3des", None: "plain"}[enc],
+            "compressed" if compress else "uncompressed", digest, f"{mdn}-mdn"])
+        partner = as2.Partner(as2_name=os.environ.get("AS2_TO", "edigate"), verify_cert=edigate_cert,
+                              encrypt_cert=edigate_cert, validate_certs=False, compress=compress, sign=sign,
+                              digest_alg=digest, encrypt=enc is not None, enc_alg=enc or "aes_256_cbc",
+                              mdn_mode={"sync": "SYNC", "async": "ASYNC"}.get(mdn),
+                              mdn_digest_alg=digest if sign else None)
+        msg = as2.Message(org, partner)
+        payload = distinct_x12(template, n)
+        msg.build(payload, filename=f"po-mx-{n:03d}.x12", subject="EDI", content_type="application/edi-x12")
+        messages[msg.message_id] = msg
+        if enc or compress:
+            entities[msg.message_id] = payload_entity(payload, f"po-mx-{n:03d}.x12")
+        else:
+            # Neither enveloped nor compressed, the entity's fields travel as HTTP fields and its
+            # body as pyas2lib wrote it (bare LF kept).
+            fields = ("Content-Type", "Content-Transfer-Encoding", "Content-Disposition")
+            entities[msg.message_id] = b"".join(
+                f"{k}: {msg.headers[k]}\r\n".encode() for k in fields if k in msg.headers) + b"\r\n" + msg.content
+        results[msg.message_id] = {"name": name, "po": f"PO-MX-{n:03d}", "message_id": msg.message_id,
+                                   "mdn": mdn, "http": None, "status": None, "detail": None,
+                                   "mdn_signed": False, "signature_verified": False,
+                                   "mic": msg.mic.decode() if msg.mic else None, "mdn_mic": None,
+                                   "mic_verified": False}
+
+    def verify(raw, expected=None):
+        """Reads an MDN with pyas2lib, which checks the signature of a signed MDN (a bad one is
+        "failed/Failure") and the returned MIC against its own ("processed/warning" if they differ)."""
+        mdn = as2.Mdn()
+        status, detail = mdn.parse(raw, find_message_cb=lambda mid, rcpt: messages.get(mid))
+        mid = getattr(mdn, "orig_message_id", None)
+        if mid not in results or (expected and mid != expected):
+            return None
+        r = results[mid]
+        returned = re.search(rb"Received-Content-MIC:\s*([^,\r\n]+)", raw, re.IGNORECASE)
+        signed = re.search(rb"multipart/signed", raw.split(b"\r\n\r\n", 1)[0], re.IGNORECASE) is not None
+        r.update(status=status, detail=detail, mdn_signed=signed,
+                 mdn_mic=returned.group(1).decode().strip() if returned else None)
+        r["signature_verified"] = signed and status == "processed"
+        if r["mic"] is None and returned:
+            # Unsigned, pyas2lib has no MIC of its own: recomputed here over the payload entity as
+            # the receiver finds it (decrypted, decompressed), what edigate's as2 crate returns.
+            alg = re.search(rb"Received-Content-MIC:[^,\r\n]*,\s*([\w-]+)", raw, re.IGNORECASE)
+            alg = alg.group(1).decode().lower().replace("-", "") if alg else "sha256"
+            r["mic_expected"] = base64.b64encode(hashlib.new(alg, entities[mid]).digest()).decode()
+            r["mic_verified"] = r["mdn_mic"] == r["mic_expected"] and status == "processed"
+        else:
+            r["mic_verified"] = r["mic"] is not None and r["mdn_mic"] == r["mic"] and status == "processed"
+        return mid
+
+    def post(msg):
+        r = results[msg.message_id]
+        req = urllib.request.Request(url, data=msg.content, method="POST", headers=dict(msg.headers))
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                r["http"] = resp.status
+                raw = raw_request(resp, resp.read())
+        except urllib.error.HTTPError as e:
+            r["http"], r["status"] = e.code, f"http-{e.code}"
+            return
+        except Exception as e:  # one failing post must not end the matrix
+            r["status"], r["detail"] = "unreachable", repr(e)
+            return
+        if r["mdn"] == "sync" and verify(raw, msg.message_id) is None:
+            r["status"] = "mdn-for-another-message"
+        elif r["mdn"] == "none":
+            r["status"] = "no-mdn" if not raw.split(b"\r\n\r\n", 1)[1] else "unexpected-mdn"
+
+    # A few posts at once, as AS2 senders do; the daemon answers each on its own.
+    with ThreadPoolExecutor(max_workers=int(os.environ.get("AS2_MATRIX_PARALLEL", "4"))) as pool:
+        list(pool.map(post, messages.values()))
+    waiting = {mid for mid, r in results.items() if r["mdn"] == "async" and r["http"] == 200}
+    deadline = time.time() + float(os.environ.get("AS2_MATRIX_WAIT_S", "30"))
+    while waiting and time.time() < deadline:
+        try:
+            raw = async_mdns.get(timeout=max(0.01, deadline - time.time()))
+        except queue.Empty:
+            break
+        waiting.discard(verify(raw))
+    for mid in waiting:
+        results[mid]["status"] = "no-async-mdn"
+    for r in results.values():
+        print(json.dumps(r), flush=True)
+
+
 if __name__ == "__main__":
     import http.client
     if len(sys.argv) >= 3 and sys.argv[1] == "serve":
         serve(sys.argv[2])
     elif len(sys.argv) >= 5 and sys.argv[1] == "send":
         send(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif len(sys.argv) >= 5 and sys.argv[1] == "matrix":
+        matrix(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
         sys.exit(__doc__)
