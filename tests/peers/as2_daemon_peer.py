@@ -309,11 +309,9 @@ def matrix(d, url, file):
         if enc or compress:
             entities[msg.message_id] = payload_entity(payload, f"po-mx-{n:03d}.x12")
         else:
-            # Neither enveloped nor compressed, the entity's fields travel as HTTP fields and its
-            # body as pyas2lib wrote it (bare LF kept).
-            fields = ("Content-Type", "Content-Transfer-Encoding", "Content-Disposition")
-            entities[msg.message_id] = b"".join(
-                f"{k}: {msg.headers[k]}\r\n".encode() for k in fields if k in msg.headers) + b"\r\n" + msg.content
+            # Neither enveloped nor compressed: RFC 4130 section 7.3.1 puts the MIC over the
+            # content alone, without header fields (the HTTP body as pyas2lib wrote it).
+            entities[msg.message_id] = msg.content
         results[msg.message_id] = {"name": name, "po": f"PO-MX-{n:03d}", "message_id": msg.message_id,
                                    "mdn": mdn, "http": None, "status": None, "detail": None,
                                    "mdn_signed": False, "signature_verified": False,

@@ -378,7 +378,15 @@ fn read_entity(
                 "message is not signed",
             ));
         }
-        rec.mic = Some(Mic::compute(&entity, micalg).map_err(unexpected)?);
+        // RFC 4130 §7.3.1: unsigned but encrypted, over the decrypted entity, header and
+        // content; neither, over the content alone, without any header field, since whatever
+        // carried it may have rewritten those.
+        let over = if rec.encrypted || rec.compressed {
+            entity.as_slice()
+        } else {
+            split_head(&entity).1
+        };
+        rec.mic = Some(Mic::compute(over, micalg).map_err(unexpected)?);
         payload_of(&entity, h)
     }
 }

@@ -271,7 +271,8 @@ pub fn build_with(
     let payload_bytes = payload_entity.to_bytes();
     let micalg = opts.digest.micalg();
     // Unsigned, the receiver computes the MIC over the payload entity it finds after decrypting
-    // and decompressing; signed, over the signed entity (compressed, when compressed).
+    // and decompressing (over its content alone when it was neither encrypted nor compressed);
+    // signed, over the signed entity (compressed, when compressed).
     let unsigned_mic = Mic::compute(&payload_bytes, micalg)?;
     let mut entity = payload_entity;
     if opts.compress {
@@ -301,6 +302,11 @@ pub fn build_with(
             let signed_bytes = entity.to_bytes();
             let mic = Mic::compute(&signed_bytes, micalg)?;
             (sign_entity_with(&signed_bytes, id, opts.digest)?, mic)
+        }
+        // Neither signed, encrypted nor compressed: over the content alone (RFC 4130 §7.3.1).
+        None if out.encrypt.is_none() && !opts.compress => {
+            let mic = Mic::compute(&entity.body, micalg)?;
+            (entity, mic)
         }
         None => (entity, unsigned_mic),
     };

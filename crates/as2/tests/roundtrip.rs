@@ -384,3 +384,47 @@ fn truncated_or_corrupted_messages_are_refused_without_panicking() {
         }
     }
 }
+
+#[test]
+fn the_mic_of_an_unsigned_unencrypted_message_is_over_its_content_alone() {
+    // RFC 4130 §7.3.1: header fields may be rewritten on the way, so neither side hashes them.
+    let s = setup();
+    let msg = build(
+        X12,
+        &Outgoing {
+            from: "edigate",
+            to: "partner",
+            content_type: "application/edi-x12",
+            filename: Some("po.x12"),
+            subject: None,
+            sign: None,
+            encrypt: None,
+            mdn: MdnRequest::Sync {
+                to: "x".into(),
+                signed: false,
+            },
+        },
+    )
+    .expect("build");
+    use base64::Engine as _;
+    let digest = openssl::hash::hash(openssl::hash::MessageDigest::sha256(), &msg.body).unwrap();
+    let expected = format!(
+        "{}, sha-256",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    );
+    assert_eq!(msg.mic.to_field(), expected);
+    let relaxed = Receiver {
+        require_encryption: false,
+        require_signature: false,
+        ..partner_receiver(&s)
+    };
+    // A carrier that rewrites a header field changes nothing.
+    let mut headers = msg.headers.clone();
+    for (k, v) in &mut headers {
+        if k.eq_ignore_ascii_case("Content-Type") {
+            *v = v.replace("application/edi-x12", "application/EDI-X12");
+        }
+    }
+    let rec = receive(&headers, &msg.body, &relaxed).expect("receive");
+    assert_eq!(rec.mic.expect("a MIC").to_field(), expected);
+}
