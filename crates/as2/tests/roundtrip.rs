@@ -407,7 +407,8 @@ fn the_mic_of_an_unsigned_unencrypted_message_is_over_its_content_alone() {
     )
     .expect("build");
     use base64::Engine as _;
-    let digest = openssl::hash::hash(openssl::hash::MessageDigest::sha256(), &msg.body).unwrap();
+    let digest =
+        openssl::hash::hash(openssl::hash::MessageDigest::sha256(), &msg.body).expect("sha-256");
     let expected = format!(
         "{}, sha-256",
         base64::engine::general_purpose::STANDARD.encode(digest)
