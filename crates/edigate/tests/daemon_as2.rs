@@ -6,43 +6,14 @@
 mod support;
 
 use std::fs;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use outbox::{DeliveryState, MessageState, ReceiptVerdict};
-use support::{Daemon, Data, root, strip_ansi, wait_until};
+use support::as2::{certificates, peer_script, python};
+use support::{Daemon, Data, free_port, root, strip_ansi, wait_until};
 
 const TOKEN: &str = "as2-status-token";
-
-fn python() -> PathBuf {
-    let p = root().join("tests/peers/.venv/bin/python");
-    assert!(
-        p.exists(),
-        "pyas2lib is not installed: run `sh tests/peers/setup.sh` (expected {})",
-        p.display()
-    );
-    p
-}
-
-fn peer_script() -> PathBuf {
-    root().join("tests/peers/as2_daemon_peer.py")
-}
-
-/// Throwaway identities: edigate (ours), partner, and a stranger nobody trusts.
-fn certificates(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("edigate-as2-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    let status = Command::new("sh")
-        .arg(root().join("tests/peers/as2_certs.sh"))
-        .arg(&dir)
-        .args(["edigate", "partner", "stranger"])
-        .status()
-        .unwrap();
-    assert!(status.success(), "as2_certs.sh failed");
-    fs::write(dir.join("passphrase"), "test\n").unwrap();
-    dir
-}
 
 /// A partner directory with ACME Retail exchanging over AS2; `as2` is added to its `[as2]`.
 fn partners(certs: &Path, as2: &str) -> PathBuf {
@@ -59,14 +30,6 @@ fn partners(certs: &Path, as2: &str) -> PathBuf {
     )
     .unwrap();
     dir
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The daemon's configuration: our partners, an AS2 channel on `port`, our `[as2]` identity,

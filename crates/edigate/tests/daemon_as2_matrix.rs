@@ -14,61 +14,15 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use support::{Daemon, root};
+use support::as2::{certificates, peer_script, python};
+use support::{Daemon, free_port, root};
 
 /// How many combinations the matrix has: 2 × 4 × 2 × 3 × 3.
 const COMBINATIONS: usize = 144;
-
-fn python() -> PathBuf {
-    let p = root().join("tests/peers/.venv/bin/python");
-    assert!(
-        p.exists(),
-        "pyas2lib is not installed: run `sh tests/peers/setup.sh` (expected {})",
-        p.display()
-    );
-    let ok = Command::new(&p)
-        .args(["-c", "import pyas2lib.as2"])
-        .status()
-        .unwrap();
-    assert!(
-        ok.success(),
-        "pyas2lib does not import in {}: run `sh tests/peers/setup.sh`",
-        p.display()
-    );
-    p
-}
-
-fn peer_script() -> PathBuf {
-    root().join("tests/peers/as2_daemon_peer.py")
-}
-
-/// Throwaway identities: edigate (ours), partner, and a stranger nobody trusts.
-fn certificates(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("edigate-as2-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    let status = Command::new("sh")
-        .arg(root().join("tests/peers/as2_certs.sh"))
-        .arg(&dir)
-        .args(["edigate", "partner", "stranger"])
-        .status()
-        .unwrap();
-    assert!(status.success(), "as2_certs.sh failed");
-    fs::write(dir.join("passphrase"), "test\n").unwrap();
-    dir
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The daemon with an AS2 channel on `port` and ACME Retail as an AS2 partner that may send
 /// unsigned and unencrypted messages (`sign = false`, `encrypt = false`: not required).

@@ -11,12 +11,12 @@ mod support;
 
 use std::fs;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use support::{Daemon, example, root, wait_until};
+use support::{Daemon, example, free_port, root, wait_until};
 
 const TOKEN: &str = "email-in-test-token";
 const US: &str = "edi@widgetco.example";
@@ -25,14 +25,6 @@ const EUROFOODS: &str = "edi@eurofoods.example";
 
 fn peers() -> PathBuf {
     root().join("tests/peers")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn scratch(name: &str) -> PathBuf {

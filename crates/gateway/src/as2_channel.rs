@@ -663,6 +663,17 @@ impl Gateway {
             return Ok(Answer::text(StatusCode::FORBIDDEN, reason));
         };
         let channel = channel_of(&listener.name, &p.partner);
+        // The partner's message, refused: kept raw with the reason.
+        let refuse = |reason: &str| {
+            self.as2_refuse(
+                &channel,
+                Some(&p.partner),
+                &refused_name(Some(&message_id)),
+                headers,
+                body,
+                reason,
+            )
+        };
         let limit = p.settings.max_body_bytes.unwrap_or(listener.max_body_bytes);
         if body.len() as u64 > limit {
             let reason = format!(
@@ -670,14 +681,7 @@ impl Gateway {
                 p.partner,
                 body.len()
             );
-            self.as2_refuse(
-                &channel,
-                Some(&p.partner),
-                &refused_name(Some(&message_id)),
-                headers,
-                body,
-                &reason,
-            )?;
+            refuse(&reason)?;
             return Ok(Answer::text(StatusCode::PAYLOAD_TOO_LARGE, reason));
         }
         let Some(own) = self.own_as2.as_ref() else {
@@ -688,14 +692,7 @@ impl Gateway {
             Ok(r) => r,
             Err(e) => {
                 let reason = format!("AS2 message {message_id} from {}: {e}", p.partner);
-                self.as2_refuse(
-                    &channel,
-                    Some(&p.partner),
-                    &refused_name(Some(&message_id)),
-                    headers,
-                    body,
-                    &reason,
-                )?;
+                refuse(&reason)?;
                 return Ok(Answer::text(StatusCode::BAD_REQUEST, reason));
             }
         };
@@ -709,14 +706,7 @@ impl Gateway {
                     f.code.as_str(),
                     f.detail
                 );
-                let id = self.as2_refuse(
-                    &channel,
-                    Some(&p.partner),
-                    &refused_name(Some(&message_id)),
-                    headers,
-                    body,
-                    &reason,
-                )?;
+                let id = refuse(&reason)?;
                 telemetry::as2_message(&p.partner, &message_id, f.code.as_str());
                 return self.as2_answer(own, &p, &rec, id, false);
             }
