@@ -145,6 +145,27 @@ pub fn acknowledgement(partner: &str, delivery: &Delivery, at: Millis, window_ms
 /// Adds each observation to the aggregates, once per id. Failures are logged: processing goes
 /// on without them.
 pub fn record(outbox: &Outbox, pending: &[Pending]) {
+    if pending.is_empty() {
+        return;
+    }
+    // What one message teaches, in one transaction.
+    let keys: Vec<Vec<Vec<u8>>> = pending
+        .iter()
+        .map(|(_, obs)| obs.keys().iter().map(Key::encode).collect())
+        .collect();
+    let updates: Vec<(&[u8], &[Vec<u8>])> = pending
+        .iter()
+        .zip(&keys)
+        .map(|((once, _), keys)| (once.as_bytes(), keys.as_slice()))
+        .collect();
+    let together = outbox.apply_aggregates(&updates, |index, stored| match pending.get(index) {
+        Some((_, obs)) => ::insights::update(obs, stored).map_err(|e| e.to_string()),
+        None => Err("no such update".to_string()),
+    });
+    if together.is_ok() {
+        return;
+    }
+    // One failing update aborted the others: apply them one by one, to keep the rest.
     for (once, obs) in pending {
         let keys: Vec<Vec<u8>> = obs.keys().iter().map(Key::encode).collect();
         let applied = outbox.apply_aggregate(once.as_bytes(), &keys, |stored| {

@@ -33,34 +33,52 @@ impl Outbox {
         keys: &[Vec<u8>],
         f: impl Fn(&[Option<&[u8]>]) -> std::result::Result<Vec<Vec<u8>>, E>,
     ) -> Result<bool> {
+        let applied = self.apply_aggregates(&[(once, keys)], |_, stored| f(stored))?;
+        Ok(applied.first().copied().unwrap_or(false))
+    }
+
+    /// [`Outbox::apply_aggregate`] for several updates in one transaction (what one message
+    /// teaches), in order: `f` gets each update's index and its keys' values, an earlier
+    /// update's writes included. One failing update aborts them all. Returns, per update,
+    /// whether it was applied now.
+    pub fn apply_aggregates<E: std::fmt::Display>(
+        &self,
+        updates: &[(&[u8], &[Vec<u8>])],
+        f: impl Fn(usize, &[Option<&[u8]>]) -> std::result::Result<Vec<Vec<u8>>, E>,
+    ) -> Result<Vec<bool>> {
         let (values, applied) = (&self.aggregates[0], &self.aggregates[1]);
         (values, applied)
             .transaction(|(values, applied)| {
-                if applied.get(once)?.is_some() {
-                    return Ok(false);
+                let mut done = Vec::with_capacity(updates.len());
+                for (index, (once, keys)) in updates.iter().enumerate() {
+                    if applied.get(once)?.is_some() {
+                        done.push(false);
+                        continue;
+                    }
+                    let stored = keys
+                        .iter()
+                        .map(|k| values.get(k))
+                        .collect::<std::result::Result<Vec<_>, _>>()?;
+                    let views: Vec<Option<&[u8]>> = stored.iter().map(|v| v.as_deref()).collect();
+                    let new = f(index, &views).map_err(|e| {
+                        ConflictableTransactionError::Abort(Error::Invalid(e.to_string()))
+                    })?;
+                    if new.len() != keys.len() {
+                        return Err(ConflictableTransactionError::Abort(Error::Invalid(
+                            format!(
+                                "an aggregate update gave {} values for {} keys",
+                                new.len(),
+                                keys.len()
+                            ),
+                        )));
+                    }
+                    for (k, v) in keys.iter().zip(new) {
+                        values.insert(k.as_slice(), v)?;
+                    }
+                    applied.insert(*once, &[])?;
+                    done.push(true);
                 }
-                let stored = keys
-                    .iter()
-                    .map(|k| values.get(k))
-                    .collect::<std::result::Result<Vec<_>, _>>()?;
-                let views: Vec<Option<&[u8]>> = stored.iter().map(|v| v.as_deref()).collect();
-                let new = f(&views).map_err(|e| {
-                    ConflictableTransactionError::Abort(Error::Invalid(e.to_string()))
-                })?;
-                if new.len() != keys.len() {
-                    return Err(ConflictableTransactionError::Abort(Error::Invalid(
-                        format!(
-                            "an aggregate update gave {} values for {} keys",
-                            new.len(),
-                            keys.len()
-                        ),
-                    )));
-                }
-                for (k, v) in keys.iter().zip(new) {
-                    values.insert(k.as_slice(), v)?;
-                }
-                applied.insert(once, &[])?;
-                Ok(true)
+                Ok(done)
             })
             .map_err(|e| match e {
                 TransactionError::Abort(e) => e,
@@ -117,6 +135,19 @@ mod tests {
         let failed = outbox.apply_aggregate(b"ev3", &keys, |_| Err::<Vec<Vec<u8>>, _>("no"));
         assert!(failed.is_err());
         assert!(outbox.apply_aggregate(b"ev3", &keys[..1], add).unwrap());
+        // Several at once: in order, each seeing the one before, a repeat skipped.
+        let batch = outbox
+            .apply_aggregates(
+                &[
+                    (b"ev5".as_slice(), &keys[..1]),
+                    (b"ev1".as_slice(), &keys[..1]),
+                    (b"ev6".as_slice(), &keys[..1]),
+                ],
+                |_, stored| add(stored),
+            )
+            .unwrap();
+        assert_eq!(batch, [true, false, true]);
+        assert_eq!(outbox.aggregates(b"d/a").unwrap()[0].1, vec![5]);
         // Too few values for the keys is refused.
         assert!(
             outbox
