@@ -71,7 +71,7 @@ fn bench_report(c: &mut Criterion) {
             .encode();
             let value = serde_json::to_vec(&stats).expect("serialises");
             outbox
-                .apply_aggregate(&key, std::slice::from_ref(&key), |_| {
+                .apply_aggregate(&key, std::slice::from_ref(&key), 0, |_| {
                     Ok::<_, String>(vec![value.clone()])
                 })
                 .expect("stored");

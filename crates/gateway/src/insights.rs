@@ -158,17 +158,19 @@ pub fn record(outbox: &Outbox, pending: &[Pending]) {
         .zip(&keys)
         .map(|((once, _), keys)| (once.as_bytes(), keys.as_slice()))
         .collect();
-    let together = outbox.apply_aggregates(&updates, |index, stored| match pending.get(index) {
-        Some((_, obs)) => ::insights::update(obs, stored).map_err(|e| e.to_string()),
-        None => Err("no such update".to_string()),
-    });
+    let now = crate::clock::now_ms();
+    let together =
+        outbox.apply_aggregates(&updates, now, |index, stored| match pending.get(index) {
+            Some((_, obs)) => ::insights::update(obs, stored).map_err(|e| e.to_string()),
+            None => Err("no such update".to_string()),
+        });
     if together.is_ok() {
         return;
     }
     // One failing update aborted the others: apply them one by one, to keep the rest.
     for (once, obs) in pending {
         let keys: Vec<Vec<u8>> = obs.keys().iter().map(Key::encode).collect();
-        let applied = outbox.apply_aggregate(once.as_bytes(), &keys, |stored| {
+        let applied = outbox.apply_aggregate(once.as_bytes(), &keys, now, |stored| {
             ::insights::update(obs, stored)
         });
         if let Err(e) = applied {

@@ -38,6 +38,8 @@ pub fn sweep(
     let interchanges = outbox.purge_interchanges(forget_interchanges_before)?;
     // AS2 Message-IDs are remembered as long as interchange control numbers are.
     outbox.purge_inbound_references(forget_interchanges_before)?;
+    // What was counted in the partner insights is remembered as long as its records are.
+    outbox.purge_aggregate_markers(keep_before)?;
 
     // A segment holds many files: it can go only when no message left refers to it.
     let candidates: BTreeSet<PathBuf> = purged

@@ -5,15 +5,17 @@
 //! | tree | key | value |
 //! |---|---|---|
 //! | `aggregates` | the caller's key | the caller's bytes |
-//! | `aggregates_applied` | the caller's id of an update | empty: applied once |
+//! | `aggregates_applied` | the caller's id of an update | when it was applied (u64 ms, big endian) |
 //!
-//! Retention ([`Outbox::purge`]) never touches them: aggregates outlive the records they were
-//! made from.
+//! Retention ([`Outbox::purge`]) never touches the aggregates: they outlive the records they
+//! were made from. The markers of applied updates go with those records
+//! ([`Outbox::purge_aggregate_markers`]), since nothing can apply them again once the records
+//! are gone.
 
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
-use crate::{Error, Outbox, Result};
+use crate::{Error, Millis, Outbox, Result};
 
 /// The trees' names.
 pub(crate) const NAMES: [&str; 2] = ["aggregates", "aggregates_applied"];
@@ -31,9 +33,10 @@ impl Outbox {
         &self,
         once: &[u8],
         keys: &[Vec<u8>],
+        now: Millis,
         f: impl Fn(&[Option<&[u8]>]) -> std::result::Result<Vec<Vec<u8>>, E>,
     ) -> Result<bool> {
-        let applied = self.apply_aggregates(&[(once, keys)], |_, stored| f(stored))?;
+        let applied = self.apply_aggregates(&[(once, keys)], now, |_, stored| f(stored))?;
         Ok(applied.first().copied().unwrap_or(false))
     }
 
@@ -44,6 +47,7 @@ impl Outbox {
     pub fn apply_aggregates<E: std::fmt::Display>(
         &self,
         updates: &[(&[u8], &[Vec<u8>])],
+        now: Millis,
         f: impl Fn(usize, &[Option<&[u8]>]) -> std::result::Result<Vec<Vec<u8>>, E>,
     ) -> Result<Vec<bool>> {
         let (values, applied) = (&self.aggregates[0], &self.aggregates[1]);
@@ -75,7 +79,7 @@ impl Outbox {
                     for (k, v) in keys.iter().zip(new) {
                         values.insert(k.as_slice(), v)?;
                     }
-                    applied.insert(*once, &[])?;
+                    applied.insert(*once, &now.to_be_bytes())?;
                     done.push(true);
                 }
                 Ok(done)
@@ -84,6 +88,23 @@ impl Outbox {
                 TransactionError::Abort(e) => e,
                 TransactionError::Storage(e) => Error::Storage(e),
             })
+    }
+
+    /// Forgets which updates were applied before `older_than` (what [`Outbox::purge`] removes
+    /// with its records): a document whose message retention removed can no longer be processed
+    /// or replayed again, so its marker only takes room. Returns how many went.
+    pub fn purge_aggregate_markers(&self, older_than: Millis) -> Result<usize> {
+        let applied = &self.aggregates[1];
+        let mut removed = 0;
+        for entry in applied.iter() {
+            let (key, value) = entry?;
+            let at = <[u8; 8]>::try_from(value.as_ref()).map(u64::from_be_bytes);
+            if at.is_ok_and(|at| at < older_than) {
+                applied.remove(key)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// Every aggregate whose key starts with `prefix`, in key order.
@@ -118,9 +139,9 @@ mod tests {
         let keys = vec![b"d/a".to_vec(), b"d/b".to_vec()];
         {
             let outbox = Outbox::open(dir.path()).unwrap();
-            assert!(outbox.apply_aggregate(b"ev1", &keys, add).unwrap());
-            assert!(!outbox.apply_aggregate(b"ev1", &keys, add).unwrap());
-            assert!(outbox.apply_aggregate(b"ev2", &keys[..1], add).unwrap());
+            assert!(outbox.apply_aggregate(b"ev1", &keys, 10, add).unwrap());
+            assert!(!outbox.apply_aggregate(b"ev1", &keys, 10, add).unwrap());
+            assert!(outbox.apply_aggregate(b"ev2", &keys[..1], 20, add).unwrap());
             outbox.purge(u64::MAX).unwrap();
             outbox.flush().unwrap();
         }
@@ -132,9 +153,9 @@ mod tests {
         );
         assert!(outbox.aggregates(b"x").unwrap().is_empty());
         // A failing update changes nothing.
-        let failed = outbox.apply_aggregate(b"ev3", &keys, |_| Err::<Vec<Vec<u8>>, _>("no"));
+        let failed = outbox.apply_aggregate(b"ev3", &keys, 30, |_| Err::<Vec<Vec<u8>>, _>("no"));
         assert!(failed.is_err());
-        assert!(outbox.apply_aggregate(b"ev3", &keys[..1], add).unwrap());
+        assert!(outbox.apply_aggregate(b"ev3", &keys[..1], 30, add).unwrap());
         // Several at once: in order, each seeing the one before, a repeat skipped.
         let batch = outbox
             .apply_aggregates(
@@ -143,6 +164,7 @@ mod tests {
                     (b"ev1".as_slice(), &keys[..1]),
                     (b"ev6".as_slice(), &keys[..1]),
                 ],
+                40,
                 |_, stored| add(stored),
             )
             .unwrap();
@@ -151,8 +173,17 @@ mod tests {
         // Too few values for the keys is refused.
         assert!(
             outbox
-                .apply_aggregate(b"ev4", &keys, |_| Ok::<_, String>(vec![]))
+                .apply_aggregate(b"ev4", &keys, 50, |_| Ok::<_, String>(vec![]))
                 .is_err()
         );
+        // Markers go with retention; the aggregates stay.
+        assert_eq!(
+            outbox.purge_aggregate_markers(30).unwrap(),
+            2,
+            "ev1 and ev2"
+        );
+        assert!(outbox.apply_aggregate(b"ev1", &keys[..1], 60, add).unwrap());
+        assert!(!outbox.apply_aggregate(b"ev3", &keys[..1], 60, add).unwrap());
+        assert_eq!(outbox.aggregates(b"d/a").unwrap()[0].1, vec![6]);
     }
 }

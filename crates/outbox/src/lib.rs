@@ -38,8 +38,9 @@
 //! | `counts` | destination, state tag | number of deliveries |
 //! | `receipts` | `i`/`a` partner, reference · `s`/`b` delivery id · `r` reference · `e` delivery id, number | inbound reference (JSON) / our answer · a transmission (JSON) / its body · delivery id · a receipt's raw bytes |
 //!
-//! Besides them, two trees of aggregates ([`Outbox::apply_aggregate`]) that retention leaves
-//! alone.
+//! Besides them, two trees of aggregates ([`Outbox::apply_aggregate`]): the aggregates outlive
+//! retention; which updates were applied is forgotten with the records
+//! ([`Outbox::purge_aggregate_markers`]).
 //!
 //! `p` lists the messages not yet finished, `r` orders messages by arrival for listings and
 //! purges, `d` lists a message's deliveries, `u` marks files recorded but not yet confirmed gone
