@@ -142,22 +142,57 @@ pub fn acknowledgement(partner: &str, delivery: &Delivery, at: Millis, window_ms
     )
 }
 
+/// The aggregate keys of each observation, for [`updates`].
+pub fn keys_of(pending: &[Pending]) -> Vec<Vec<Vec<u8>>> {
+    pending
+        .iter()
+        .map(|(_, obs)| obs.keys().iter().map(Key::encode).collect())
+        .collect()
+}
+
+/// The observations as outbox updates (id, keys), for the transaction that finishes their
+/// message.
+pub fn updates<'a>(
+    pending: &'a [Pending],
+    keys: &'a [Vec<Vec<u8>>],
+) -> Vec<(&'a [u8], &'a [Vec<u8>])> {
+    pending
+        .iter()
+        .zip(keys)
+        .map(|((once, _), keys)| (once.as_bytes(), keys.as_slice()))
+        .collect()
+}
+
+/// The new values of observation `index`'s aggregates from their stored ones.
+pub fn apply(
+    pending: &[Pending],
+    index: usize,
+    stored: &[Option<&[u8]>],
+) -> Result<Vec<Vec<u8>>, String> {
+    match pending.get(index) {
+        Some((_, obs)) => ::insights::update(obs, stored).map_err(|e| e.to_string()),
+        None => Err(format!("no observation {index}")),
+    }
+}
+
+/// Logs the observations the outbox left out, by index.
+pub fn report_failures(pending: &[Pending], failures: &[(usize, String)]) {
+    for (index, error) in failures {
+        if let Some((once, obs)) = pending.get(*index) {
+            tracing::error!(partner = %obs.partner, id = %once, error = %error, "partner insights not updated");
+        }
+    }
+}
+
 /// Adds each observation to the aggregates, once per id. Failures are logged: processing goes
 /// on without them.
 pub fn record(outbox: &Outbox, pending: &[Pending]) {
     if pending.is_empty() {
         return;
     }
-    // What one message teaches, in one transaction.
-    let keys: Vec<Vec<Vec<u8>>> = pending
-        .iter()
-        .map(|(_, obs)| obs.keys().iter().map(Key::encode).collect())
-        .collect();
-    let updates: Vec<(&[u8], &[Vec<u8>])> = pending
-        .iter()
-        .zip(&keys)
-        .map(|((once, _), keys)| (once.as_bytes(), keys.as_slice()))
-        .collect();
+    // What one document teaches, in one transaction.
+    let keys = keys_of(pending);
+    let updates = updates(pending, &keys);
     let now = crate::clock::now_ms();
     let together =
         outbox.apply_aggregates(&updates, now, |index, stored| match pending.get(index) {

@@ -398,16 +398,28 @@ impl Pipeline {
         } else {
             MessageState::Processed
         };
-        // What processing found, the events it made, and the final state, in one transaction.
-        let created = self.outbox.finish_message(
+        // What processing found, the events it made, what it teaches the partner insights,
+        // and the final state, in one transaction.
+        let insight_keys = crate::insights::keys_of(&steps.insights);
+        let insight_updates = crate::insights::updates(&steps.insights, &insight_keys);
+        let apply_insight = |index: usize, stored: &[Option<&[u8]>]| {
+            crate::insights::apply(&steps.insights, index, stored)
+        };
+        let finished = self.outbox.finish_message_with(
             id,
             &steps.entries,
             &message_types,
             &steps.event_types,
             Some((state.clone(), now)),
             &steps.deliveries,
+            &outbox::AggregateUpdates {
+                updates: &insight_updates,
+                at: now,
+                apply: &apply_insight,
+            },
         )?;
-        crate::insights::record(&self.outbox, &steps.insights);
+        crate::insights::report_failures(&steps.insights, &finished.aggregate_failures);
+        let created = finished.created;
         // Counted once, and not again when processing resumes after a crash.
         let mut created = created.into_iter();
         for (partner, event_type, event_id, n) in &steps.events {

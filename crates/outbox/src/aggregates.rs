@@ -1,6 +1,6 @@
 //! Aggregates kept beside the records: figures a report reads instead of walking documents
-//! (the gateway's partner insights). Two trees of their own, outside the fixed set the outbox's
-//! transactions span, since no state change of a message or delivery depends on them:
+//! (the gateway's partner insights). Two trees of the fixed set, so that a message's figures
+//! are written in the transaction that finishes it:
 //!
 //! | tree | key | value |
 //! |---|---|---|
@@ -12,13 +12,86 @@
 //! ([`Outbox::purge_aggregate_markers`]), since nothing can apply them again once the records
 //! are gone.
 
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
-
+use crate::store::{T, Tx, TxResult};
 use crate::{Error, Millis, Outbox, Result};
 
-/// The trees' names.
-pub(crate) const NAMES: [&str; 2] = ["aggregates", "aggregates_applied"];
+/// Aggregate updates made in the transaction that finishes a message
+/// ([`Outbox::finish_message_with`]): each `(once, keys)` as in [`Outbox::apply_aggregate`],
+/// `apply` computing update `index`'s values.
+pub struct AggregateUpdates<'a> {
+    /// Each update's id and keys.
+    pub updates: &'a [(&'a [u8], &'a [Vec<u8>])],
+    /// When they are applied (their markers go with retention).
+    pub at: Millis,
+    /// The new values of update `index`'s keys from their stored ones.
+    pub apply: &'a AggregateFn<'a, String>,
+}
+
+/// Computes update `index`'s new values from its keys' stored ones (`None` where absent).
+pub type AggregateFn<'f, E> =
+    dyn Fn(usize, &[Option<&[u8]>]) -> std::result::Result<Vec<Vec<u8>>, E> + 'f;
+
+/// Per update, whether it was applied now; and the updates left out, by index, with why.
+pub(crate) type Applied = (Vec<bool>, Vec<(usize, String)>);
+
+/// What to do when an update cannot be computed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnFailure {
+    /// Abort the transaction.
+    Abort,
+    /// Leave that update out (unmarked) and go on: figures must never stop a message.
+    Skip,
+}
+
+/// Applies `updates` in `tx`, in order; returns per update whether it was applied now, and the
+/// failures left out (with [`OnFailure::Skip`]).
+pub(crate) fn apply_in<E: std::fmt::Display>(
+    tx: &Tx<'_>,
+    updates: &[(&[u8], &[Vec<u8>])],
+    now: Millis,
+    on_failure: OnFailure,
+    f: &AggregateFn<'_, E>,
+) -> TxResult<Applied> {
+    let mut done = Vec::with_capacity(updates.len());
+    let mut failed = Vec::new();
+    for (index, (once, keys)) in updates.iter().enumerate() {
+        if tx.get(T::AggregatesApplied, once)?.is_some() {
+            done.push(false);
+            continue;
+        }
+        let stored = keys
+            .iter()
+            .map(|k| tx.get(T::Aggregates, k))
+            .collect::<TxResult<Vec<_>>>()?;
+        let views: Vec<Option<&[u8]>> = stored.iter().map(|v| v.as_deref()).collect();
+        let new = f(index, &views).map_err(|e| e.to_string()).and_then(|new| {
+            if new.len() == keys.len() {
+                Ok(new)
+            } else {
+                Err(format!(
+                    "an aggregate update gave {} values for {} keys",
+                    new.len(),
+                    keys.len()
+                ))
+            }
+        });
+        let new = match (new, on_failure) {
+            (Ok(new), _) => new,
+            (Err(e), OnFailure::Abort) => return Err(Error::Invalid(e).into()),
+            (Err(e), OnFailure::Skip) => {
+                failed.push((index, e));
+                done.push(false);
+                continue;
+            }
+        };
+        for (k, v) in keys.iter().zip(new) {
+            tx.put(T::Aggregates, k, &v)?;
+        }
+        tx.put(T::AggregatesApplied, once, &now.to_be_bytes())?;
+        done.push(true);
+    }
+    Ok((done, failed))
+}
 
 impl Outbox {
     /// Applies one update to the aggregates under `keys`, once per `once`: in one transaction,
@@ -40,61 +113,23 @@ impl Outbox {
         Ok(applied.first().copied().unwrap_or(false))
     }
 
-    /// [`Outbox::apply_aggregate`] for several updates in one transaction (what one message
-    /// teaches), in order: `f` gets each update's index and its keys' values, an earlier
-    /// update's writes included. One failing update aborts them all. Returns, per update,
-    /// whether it was applied now.
+    /// [`Outbox::apply_aggregate`] for several updates in one transaction, in order: `f` gets
+    /// each update's index and its keys' values, an earlier update's writes included. One
+    /// failing update aborts them all. Returns, per update, whether it was applied now.
     pub fn apply_aggregates<E: std::fmt::Display>(
         &self,
         updates: &[(&[u8], &[Vec<u8>])],
         now: Millis,
         f: impl Fn(usize, &[Option<&[u8]>]) -> std::result::Result<Vec<Vec<u8>>, E>,
     ) -> Result<Vec<bool>> {
-        let (values, applied) = (&self.aggregates[0], &self.aggregates[1]);
-        (values, applied)
-            .transaction(|(values, applied)| {
-                let mut done = Vec::with_capacity(updates.len());
-                for (index, (once, keys)) in updates.iter().enumerate() {
-                    if applied.get(once)?.is_some() {
-                        done.push(false);
-                        continue;
-                    }
-                    let stored = keys
-                        .iter()
-                        .map(|k| values.get(k))
-                        .collect::<std::result::Result<Vec<_>, _>>()?;
-                    let views: Vec<Option<&[u8]>> = stored.iter().map(|v| v.as_deref()).collect();
-                    let new = f(index, &views).map_err(|e| {
-                        ConflictableTransactionError::Abort(Error::Invalid(e.to_string()))
-                    })?;
-                    if new.len() != keys.len() {
-                        return Err(ConflictableTransactionError::Abort(Error::Invalid(
-                            format!(
-                                "an aggregate update gave {} values for {} keys",
-                                new.len(),
-                                keys.len()
-                            ),
-                        )));
-                    }
-                    for (k, v) in keys.iter().zip(new) {
-                        values.insert(k.as_slice(), v)?;
-                    }
-                    applied.insert(*once, &now.to_be_bytes())?;
-                    done.push(true);
-                }
-                Ok(done)
-            })
-            .map_err(|e| match e {
-                TransactionError::Abort(e) => e,
-                TransactionError::Storage(e) => Error::Storage(e),
-            })
+        self.transact(|tx| apply_in(tx, updates, now, OnFailure::Abort, &f).map(|(done, _)| done))
     }
 
     /// Forgets which updates were applied before `older_than` (what [`Outbox::purge`] removes
     /// with its records): a document whose message retention removed can no longer be processed
     /// or replayed again, so its marker only takes room. Returns how many went.
     pub fn purge_aggregate_markers(&self, older_than: Millis) -> Result<usize> {
-        let applied = &self.aggregates[1];
+        let applied = self.tree(T::AggregatesApplied);
         let mut removed = 0;
         for entry in applied.iter() {
             let (key, value) = entry?;
@@ -109,7 +144,7 @@ impl Outbox {
 
     /// Every aggregate whose key starts with `prefix`, in key order.
     pub fn aggregates(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        self.aggregates[0]
+        self.tree(T::Aggregates)
             .scan_prefix(prefix)
             .map(|r| {
                 r.map(|(k, v)| (k.to_vec(), v.to_vec()))
@@ -185,5 +220,55 @@ mod tests {
         assert!(outbox.apply_aggregate(b"ev1", &keys[..1], 60, add).unwrap());
         assert!(!outbox.apply_aggregate(b"ev3", &keys[..1], 60, add).unwrap());
         assert_eq!(outbox.aggregates(b"d/a").unwrap()[0].1, vec![6]);
+    }
+
+    #[test]
+    fn a_message_finishes_with_its_figures_and_a_failing_one_is_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path()).unwrap();
+        let id = outbox
+            .record_received(crate::NewMessage {
+                channel: "dir:in".into(),
+                file_name: "a.x12".into(),
+                spool_path: "/spool/a".into(),
+                spool_offset: 0,
+                size: 1,
+                sha256: "ab".repeat(32),
+                received_at: 1,
+            })
+            .unwrap();
+        let keys = vec![b"d/a".to_vec()];
+        let updates: Vec<(&[u8], &[Vec<u8>])> = vec![(b"good", &keys), (b"bad", &keys)];
+        let apply = |index: usize, stored: &[Option<&[u8]>]| {
+            if index == 1 {
+                Err("cannot".to_string())
+            } else {
+                add(stored)
+            }
+        };
+        let finished = outbox
+            .finish_message_with(
+                id,
+                &[],
+                &[],
+                &[],
+                Some((crate::MessageState::Processed, 5)),
+                &[],
+                &AggregateUpdates {
+                    updates: &updates,
+                    at: 5,
+                    apply: &apply,
+                },
+            )
+            .unwrap();
+        assert_eq!(finished.aggregate_failures, vec![(1, "cannot".to_string())]);
+        assert_eq!(
+            outbox.message(id).unwrap().unwrap().state,
+            crate::MessageState::Processed
+        );
+        assert_eq!(outbox.aggregates(b"d/a").unwrap()[0].1, vec![1]);
+        // The good one is marked applied, the bad one is not.
+        assert!(!outbox.apply_aggregate(b"good", &keys, 6, add).unwrap());
+        assert!(outbox.apply_aggregate(b"bad", &keys, 6, add).unwrap());
     }
 }

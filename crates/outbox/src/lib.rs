@@ -103,6 +103,7 @@
 
 mod acknowledgements;
 mod aggregates;
+pub use aggregates::{AggregateFn, AggregateUpdates};
 mod counters;
 mod dedup;
 mod deliveries;
@@ -133,7 +134,7 @@ pub use deliveries::{
 pub use error::{Error, Result};
 pub use ids::{DeliveryId, MessageId, Millis, ParseIdError};
 pub use messages::{
-    Message, MessageFilter, MessageState, MessageStateKind, NewMessage, Step, TraceEntry,
+    Finished, Message, MessageFilter, MessageState, MessageStateKind, NewMessage, Step, TraceEntry,
 };
 pub use purge::Purged;
 pub use receipts::{Arrival, InboundReference, Receipt, ReceiptVerdict, Transmission};
@@ -222,8 +223,6 @@ fn open_db(path: &Path, options: &Options) -> Result<sled::Db> {
 pub struct Outbox {
     db: sled::Db,
     trees: Arc<[sled::Tree]>,
-    /// The aggregates' own trees ([`Outbox::apply_aggregate`]).
-    aggregates: Arc<[sled::Tree]>,
     options: Arc<Options>,
 }
 
@@ -256,14 +255,9 @@ impl Outbox {
             .iter()
             .map(|name| db.open_tree(name))
             .collect::<Result<Vec<_>, _>>()?;
-        let aggregates = aggregates::NAMES
-            .iter()
-            .map(|name| db.open_tree(name))
-            .collect::<Result<Vec<_>, _>>()?;
         let outbox = Outbox {
             db,
             trees: trees.into(),
-            aggregates: aggregates.into(),
             options: Arc::new(options),
         };
         outbox.recover_in_flight()?;

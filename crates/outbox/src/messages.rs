@@ -242,6 +242,15 @@ pub enum Step {
     Requeued,
 }
 
+/// What [`Outbox::finish_message_with`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    /// For each delivery, whether it was new (a repeat after a crash finds it queued already).
+    pub created: Vec<bool>,
+    /// The aggregate updates left out, by index, with why.
+    pub aggregate_failures: Vec<(usize, String)>,
+}
+
 /// One entry of a message's trace.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TraceEntry {
@@ -620,10 +629,49 @@ impl Outbox {
         state: Option<(MessageState, Millis)>,
         deliveries: &[(crate::NewDelivery, Vec<u8>)],
     ) -> Result<Vec<bool>> {
+        let none = crate::AggregateUpdates {
+            updates: &[],
+            at: 0,
+            apply: &|_, _| Ok(Vec::new()),
+        };
+        self.finish_message_with(
+            id,
+            steps,
+            message_types,
+            event_types,
+            state,
+            deliveries,
+            &none,
+        )
+        .map(|f| f.created)
+    }
+
+    /// [`Outbox::finish_message`], also applying `aggregates` (what the message teaches the
+    /// partner insights) in the same transaction, once per update id. An update that cannot be
+    /// computed is left out and reported in [`Finished::aggregate_failures`]: figures never
+    /// stop a message.
+    #[allow(clippy::too_many_arguments)]
+    pub fn finish_message_with(
+        &self,
+        id: MessageId,
+        steps: &[(Millis, Step, String)],
+        message_types: &[String],
+        event_types: &[String],
+        state: Option<(MessageState, Millis)>,
+        deliveries: &[(crate::NewDelivery, Vec<u8>)],
+        aggregates: &crate::AggregateUpdates<'_>,
+    ) -> Result<Finished> {
         for (new, _) in deliveries {
             crate::deliveries::check_new(new)?;
         }
-        let created = self.transact(|tx| {
+        let finished = self.transact(|tx| {
+            let (_, aggregate_failures) = crate::aggregates::apply_in(
+                tx,
+                aggregates.updates,
+                aggregates.at,
+                crate::aggregates::OnFailure::Skip,
+                aggregates.apply,
+            )?;
             let mut created = Vec::with_capacity(deliveries.len());
             for (new, payload) in deliveries {
                 created.push(crate::deliveries::enqueue_in(tx, new, payload)?.created);
@@ -660,12 +708,15 @@ impl Outbox {
             }
             push_trace_entries(tx, &mut m, &entries)?;
             tx.put_json(T::Messages, &id.key(), &m)?;
-            Ok(created)
+            Ok(Finished {
+                created,
+                aggregate_failures,
+            })
         })?;
         if !deliveries.is_empty() {
             self.commit_point()?;
         }
-        Ok(created)
+        Ok(finished)
     }
 
     /// Moves the message to `state`, tracing the matching step with `detail`. A final state

@@ -26,9 +26,11 @@ pub(crate) enum T {
     Keys,
     Counts,
     Receipts,
+    Aggregates,
+    AggregatesApplied,
 }
 
-pub(crate) const NAMES: [&str; 13] = [
+pub(crate) const NAMES: [&str; 15] = [
     "meta",
     "messages",
     "message_index",
@@ -42,6 +44,8 @@ pub(crate) const NAMES: [&str; 13] = [
     "keys",
     "counts",
     "receipts",
+    "aggregates",
+    "aggregates_applied",
 ];
 
 impl T {
