@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use support::{Daemon, example, free_port, root, wait_until};
+use support::{Daemon, example, free_port, root, test_certificates, wait_until};
 
 const TOKEN: &str = "email-in-test-token";
 const US: &str = "edi@widgetco.example";
@@ -350,92 +350,10 @@ fn refused_mail_is_told_and_recorded_and_bad_documents_are_kept_and_set_aside() 
     let _ = fs::remove_dir_all(&dir);
 }
 
-/// A CA and a certificate for 127.0.0.1 signed by it: (CA certificate, certificate, key).
-fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let openssl = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("openssl runs (sh tests/peers/setup.sh installs it)");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-    ];
-    openssl(
-        &[
-            &["req", "-x509"][..],
-            &ec,
-            &[
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=edigate test CA",
-            ],
-        ]
-        .concat(),
-    );
-    openssl(
-        &[
-            &["req"][..],
-            &ec,
-            &[
-                "-keyout",
-                "server.key",
-                "-out",
-                "server.csr",
-                "-subj",
-                "/CN=127.0.0.1",
-            ],
-        ]
-        .concat(),
-    );
-    fs::write(
-        dir.join("server.ext"),
-        "subjectAltName = IP:127.0.0.1\nbasicConstraints = CA:FALSE\nextendedKeyUsage = serverAuth\n",
-    )
-    .unwrap();
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "server.ext",
-    ]);
-    (
-        dir.join("ca.pem"),
-        dir.join("server.pem"),
-        dir.join("server.key"),
-    )
-}
-
 #[test]
 fn starttls_is_offered_required_and_verified_by_the_client() {
     let dir = scratch("tls");
-    let (ca, cert, key) = certificates(&dir);
+    let (ca, cert, key) = test_certificates(&dir);
     let port = free_port();
     let tls = format!(
         "require_tls = true\n[inbound.tls]\ncertificate = {:?}\nkey = {:?}\n",
@@ -450,7 +368,7 @@ fn starttls_is_offered_required_and_verified_by_the_client() {
     assert_eq!((stage.as_str(), code), ("mail", 530), "{message}");
     // A client that trusts only some other CA refuses our certificate.
     let other = scratch("tls-other");
-    let (other_ca, _, _) = certificates(&other);
+    let (other_ca, _, _) = test_certificates(&other);
     let (stage, _, message) = send(port, ACME, US, Some(&other_ca), &[&order]);
     assert_eq!(stage, "tls", "{message}");
     assert!(message.contains("CERTIFICATE_VERIFY_FAILED"), "{message}");
