@@ -47,9 +47,8 @@ serve, from the environment (N counts requests from the first):
 import http.server, json, os, pathlib, queue, re, sys, threading, time, urllib.error, urllib.parse, urllib.request
 from pyas2lib import as2
 
+from as2_common import loopback, mdn_listener, raw_request
 
-def loopback(url):
-    return urllib.parse.urlparse(url).hostname in ("127.0.0.1", "localhost", "::1")
 
 
 def parties(d, sign=True, encrypt=True, sign_with=None, encrypt_to=None, mdn_url=None):
@@ -66,9 +65,6 @@ def parties(d, sign=True, encrypt=True, sign_with=None, encrypt_to=None, mdn_url
                           mdn_digest_alg="sha256" if sign else None)
     return org, partner
 
-
-def raw_request(handler, body):
-    return b"".join(f"{k}: {v}\r\n".encode() for k, v in handler.headers.items()) + b"\r\n" + body
 
 
 def serve(d):
@@ -157,22 +153,9 @@ def serve(d):
 def send(d, url, file):
     if not loopback(url):
         sys.exit("send: loopback URLs only")
-    mdn_url, mdns = None, queue.Queue()
+    mdn_url, mdns = None, None
     if os.environ.get("AS2_ASYNC") == "1":
-        class M(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                mdns.put(raw_request(self, body))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *a):
-                pass
-
-        msrv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), M)
-        threading.Thread(target=msrv.serve_forever, daemon=True).start()
-        mdn_url = f"http://127.0.0.1:{msrv.server_port}/mdn"
+        mdn_url, mdns = mdn_listener()
     sign = os.environ.get("AS2_SIGN", "1") != "0"
     org, partner = parties(d, sign=sign, encrypt=os.environ.get("AS2_ENCRYPT", "1") != "0",
                            sign_with=os.environ.get("AS2_SIGN_WITH"),
@@ -266,24 +249,10 @@ def matrix(d, url, file):
     own_key = (d / "partner.pem").read_bytes()
     edigate_cert = (d / "edigate.cert.pem").read_bytes()
     template = pathlib.Path(file).read_bytes()
-    async_mdns = queue.Queue()
-
-    class M(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            async_mdns.put(raw_request(self, body))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *a):
-            pass
-
-    msrv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), M)
-    threading.Thread(target=msrv.serve_forever, daemon=True).start()
+    mdn_url, async_mdns = mdn_listener()
     org = as2.Organization(as2_name=os.environ.get("AS2_FROM", "partner"), sign_key=own_key,
                            sign_key_pass="test", decrypt_key=own_key, decrypt_key_pass="test",
-                           mdn_url=f"http://127.0.0.1:{msrv.server_port}/mdn")
+                           mdn_url=mdn_url)
     combos = []
     for sign in (True, False):
         for enc in ("aes_128_cbc", "aes_256_cbc", "tripledes_192_cbc", None):

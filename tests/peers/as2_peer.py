@@ -37,9 +37,8 @@ encrypted (AES-256-CBC), not compressed. For `send`, the environment may change 
 import http.server, json, os, pathlib, queue, sys, threading, urllib.parse, urllib.request
 from pyas2lib import as2
 
+from as2_common import loopback, mdn_listener
 
-def loopback(url):
-    return urllib.parse.urlparse(url).hostname in ("127.0.0.1", "localhost", "::1")
 
 
 def parties(d, encrypt=True, sign_with=None, encrypt_to=None, compress=False, mdn_url=None):
@@ -106,22 +105,9 @@ def serve(d):
 def send(d, url, file):
     if not loopback(url):
         sys.exit("send: loopback URLs only")
-    mdn_url, mdns = None, queue.Queue()
+    mdn_url, mdns = None, None
     if os.environ.get("AS2_ASYNC") == "1":
-        class M(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                mdns.put(b"".join(f"{k}: {v}\r\n".encode() for k, v in self.headers.items()) + b"\r\n" + body)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *a):
-                pass
-
-        msrv = http.server.HTTPServer(("127.0.0.1", 0), M)
-        threading.Thread(target=msrv.serve_forever, daemon=True).start()
-        mdn_url = f"http://127.0.0.1:{msrv.server_port}/mdn"
+        mdn_url, mdns = mdn_listener()
     org, partner = parties(d, encrypt=os.environ.get("AS2_ENCRYPT", "1") != "0",
                            sign_with=os.environ.get("AS2_SIGN_WITH"),
                            encrypt_to=os.environ.get("AS2_ENCRYPT_TO"),

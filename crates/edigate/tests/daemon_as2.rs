@@ -157,15 +157,7 @@ fn an_async_mdn_is_posted_to_the_partner_and_verified_there() {
     wait_until("the order's event", || daemon.events().len() == 1);
     let data = daemon.stop();
     let outbox = data.outbox();
-    let mdns = outbox
-        .list_deliveries(
-            &outbox::DeliveryFilter {
-                destination: Some("as2-mdn:acme-retail".into()),
-                ..Default::default()
-            },
-            10,
-        )
-        .unwrap();
+    let mdns = support::deliveries_to(&outbox, "as2-mdn:acme-retail");
     assert_eq!(mdns.len(), 1, "the async MDN went through the outbox");
     assert!(matches!(mdns[0].state, DeliveryState::Delivered { .. }));
 }
@@ -475,17 +467,17 @@ impl Receiver {
 /// The deliveries to ACME Retail (its TA1 and 999), once the daemon stopped.
 fn ack_deliveries(data: &Data) -> Vec<outbox::Delivery> {
     let outbox = data.outbox();
-    let all = outbox
-        .list_deliveries(
-            &outbox::DeliveryFilter {
-                destination: Some("partner:acme-retail".into()),
-                ..Default::default()
-            },
-            10,
-        )
-        .unwrap();
+    let all = support::deliveries_to(&outbox, "partner:acme-retail");
     assert_eq!(all.len(), 2, "{all:?}");
     all
+}
+
+fn assert_all_delivered(all: &[outbox::Delivery]) {
+    assert!(
+        all.iter()
+            .all(|d| matches!(d.state, DeliveryState::Delivered { .. })),
+        "{all:?}"
+    );
 }
 
 /// The 999's delivery.
@@ -692,11 +684,7 @@ fn a_wrong_mic_in_the_mdn_fails_the_attempt_and_the_retry_delivers() {
         wait_delivered(daemon, &receiver);
     });
     let all = ack_deliveries(&data);
-    assert!(
-        all.iter()
-            .all(|d| matches!(d.state, DeliveryState::Delivered { .. })),
-        "{all:?}"
-    );
+    assert_all_delivered(&all);
     // The first message pyas2lib answered got the wrong MIC: that delivery was tried again.
     let retried: Vec<_> = all.iter().filter(|d| d.attempts == 2).collect();
     assert_eq!(retried.len(), 1, "{all:?}");
@@ -732,11 +720,7 @@ fn a_receiver_answering_500_is_retried() {
         wait_delivered(daemon, &receiver);
     });
     let all = ack_deliveries(&data);
-    assert!(
-        all.iter()
-            .all(|d| matches!(d.state, DeliveryState::Delivered { .. })),
-        "{all:?}"
-    );
+    assert_all_delivered(&all);
     let attempts: u32 = all.iter().map(|d| d.attempts).sum();
     assert_eq!(
         attempts, 4,
@@ -774,11 +758,7 @@ fn an_async_mdn_that_never_comes_times_out_and_the_message_is_sent_again() {
         },
     );
     let all = ack_deliveries(&data);
-    assert!(
-        all.iter()
-            .all(|d| matches!(d.state, DeliveryState::Delivered { .. })),
-        "{all:?}"
-    );
+    assert_all_delivered(&all);
     // The one whose MDN never came was sent again (a loaded machine may make another wait
     // run out too, but that one is always among them).
     let retried: Vec<_> = all
@@ -845,11 +825,7 @@ fn a_late_async_mdn_is_still_matched_and_kept() {
         },
     );
     let all = ack_deliveries(&data);
-    assert!(
-        all.iter()
-            .all(|d| matches!(d.state, DeliveryState::Delivered { .. })),
-        "{all:?}"
-    );
+    assert_all_delivered(&all);
     let late: Vec<_> = all.iter().filter(|d| d.receipts.len() >= 2).collect();
     assert_eq!(late.len(), 1, "{all:?}");
     let d = late[0];

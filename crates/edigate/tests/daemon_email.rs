@@ -294,15 +294,7 @@ fn acknowledgements_are_mailed_and_retried_while_the_server_is_down() {
 
     // What arrived is exactly what the outbox holds, as a mail reader sees it.
     let outbox = data.outbox();
-    let stored = outbox
-        .list_deliveries(
-            &outbox::DeliveryFilter {
-                destination: Some("partner:acme-retail".into()),
-                ..Default::default()
-            },
-            10,
-        )
-        .unwrap();
+    let stored = support::deliveries_to(&outbox, "partner:acme-retail");
     assert_eq!(stored.len(), 4, "{stored:?}");
     let mut seen_ids = Vec::new();
     let mut kinds = Vec::new();
@@ -523,15 +515,7 @@ fn an_outbound_document_is_mailed_like_an_acknowledgement() {
     });
     let data = daemon.stop();
     let outbox = data.outbox();
-    let stored = outbox
-        .list_deliveries(
-            &outbox::DeliveryFilter {
-                destination: Some("partner:acme-retail".into()),
-                ..Default::default()
-            },
-            10,
-        )
-        .unwrap();
+    let stored = support::deliveries_to(&outbox, "partner:acme-retail");
     assert_eq!(stored.len(), 1, "{stored:?}");
     let m = show(&smtp.messages()[0]);
     let a = &m["attachments"][0];

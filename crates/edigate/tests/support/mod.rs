@@ -453,3 +453,17 @@ pub fn test_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
         dir.join("server.key"),
     )
 }
+
+/// Every delivery (up to a thousand) the outbox holds for `destination` (`partner:ID`,
+/// `as2-mdn:ID`, `sink:NAME`).
+pub fn deliveries_to(outbox: &outbox::Outbox, destination: &str) -> Vec<outbox::Delivery> {
+    outbox
+        .list_deliveries(
+            &outbox::DeliveryFilter {
+                destination: Some(destination.into()),
+                ..Default::default()
+            },
+            1000,
+        )
+        .unwrap()
+}
