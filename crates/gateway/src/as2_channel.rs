@@ -589,7 +589,7 @@ async fn inbound(
     });
     if let Some(id) = answer.process {
         let gw = Arc::clone(&state.gateway);
-        tokio::task::spawn_blocking(move || gw.process_guarded(id));
+        tokio::task::spawn_blocking(move || gw.process_guarded(&[id]));
     }
     answer.into_response()
 }

@@ -118,6 +118,9 @@ impl Error {
 /// How many files are received with one flush.
 const BATCH: usize = 256;
 
+/// How many messages are processed together, their outcomes written in one transaction.
+const PROCESS_BATCH: usize = 256;
+
 /// How many deliveries one round of the delivery loop takes, with one flush.
 const DELIVERY_ROUND: usize = 512;
 
@@ -611,29 +614,48 @@ impl Gateway {
 
     fn recover(&self) -> Result<usize, Error> {
         let pending = self.pipeline.outbox.pending_messages()?;
-        for m in &pending {
-            self.process_guarded(m.id);
-        }
+        let ids: Vec<_> = pending.iter().map(|m| m.id).collect();
+        self.process_guarded(&ids);
         Ok(pending.len())
     }
 
-    /// Processes one message; an error or a bug marks that message failed and never stops the
-    /// gateway.
-    fn process_guarded(&self, id: outbox::MessageId) {
-        let result =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.pipeline.process(id)));
-        let reason = match result {
-            Ok(Ok(())) => return,
-            Ok(Err(e)) => format!("processing failed: {e}"),
-            Err(panic) => format!(
-                "internal error while processing: {}",
-                panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default()
-            ),
-        };
+    /// Processes messages, a batch at a time; an error or a bug marks the message it concerns
+    /// failed and never stops the gateway.
+    fn process_guarded(&self, ids: &[outbox::MessageId]) {
+        for batch in ids.chunks(PROCESS_BATCH) {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.pipeline.process_batch(batch)
+            }));
+            match outcome {
+                Ok(results) => {
+                    for (id, result) in results {
+                        if let Err(e) = result {
+                            self.fail(id, format!("processing failed: {e}"));
+                        }
+                    }
+                }
+                // One at a time, to find the message that brings the bug out.
+                Err(_) if batch.len() > 1 => {
+                    for id in batch {
+                        self.process_guarded(std::slice::from_ref(id));
+                    }
+                }
+                Err(panic) => {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    for &id in batch {
+                        self.fail(id, format!("internal error while processing: {what}"));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Marks a message failed, for `reason`.
+    fn fail(&self, id: outbox::MessageId, reason: String) {
         let now = clock::now_ms();
         let state = outbox::MessageState::Failed {
             reason: reason.clone(),
@@ -716,9 +738,8 @@ impl Gateway {
         inbox
             .sync()
             .map_err(|e| Error::io(format!("syncing {}", inbox.path.display()), e))?;
-        for r in &received {
-            self.process_guarded(r.id);
-        }
+        let ids: Vec<_> = received.iter().map(|r| r.id).collect();
+        self.process_guarded(&ids);
         Ok(received.len())
     }
 

@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 
 use edi::Interchange;
 use outbox::{
-    CounterKey, CounterKind, MessageId, MessageState, NewDelivery, NewMessage, Outbox, Step,
+    CounterKey, CounterKind, MessageId, MessageState, NewDelivery, NewMessage, Outbox, Planned,
+    Sighting, Step, TraceEntry,
 };
 use partner::{DuplicateAction, Identified, IdentifiedXml, Partner, Partners};
 use validate::codes::InterchangeError;
@@ -57,27 +58,102 @@ pub struct Pipeline {
     pub max_file_bytes: u64,
 }
 
-/// What processing a message gathers, written with its final state in one transaction: its
-/// trace entries, and the types of the events it made (for `edigate messages --type`).
-#[derive(Default)]
-struct Steps {
-    entries: Vec<(u64, Step, String)>,
+/// What processing one message worked out, before any of it is written: its trace, the
+/// interchanges it claims, its acknowledgements, its events and what they teach the partner
+/// insights, and its final state. [`Pipeline::process_batch`] writes the plans of a batch of
+/// messages in one transaction.
+struct Plan<'p> {
+    msg: outbox::Message,
+    trace: Vec<Planned>,
+    sightings: Vec<Sighting>,
+    acks: Vec<AckRequest<'p>>,
+    /// The validation reports the acknowledgements are rendered from.
+    reports: Vec<InterchangeReport>,
+    /// Every interchange's messages (or the XML document's type), whoever sent them: an
+    /// operator looking for an 850 that went wrong wants the quarantined ones too.
+    message_types: Vec<String>,
     event_types: Vec<String>,
-    /// The message's revision: events made again by an operator's reprocessing are queued
-    /// under keys of their own, since their content may differ from the first time's.
-    revision: u32,
-    /// The events' deliveries, queued with the message's final state in one transaction.
+    /// The events' deliveries.
     deliveries: Vec<(NewDelivery, Vec<u8>)>,
     /// Per event: its partner, type and id, and how many deliveries it has (for the metrics
     /// once they are queued).
     events: Vec<(String, &'static str, String, usize)>,
-    /// What the partner insights learn from this message, recorded once its state is.
+    /// What the partner insights learn from this message.
     insights: Vec<crate::insights::Pending>,
+    /// The final state, when, and the detail of its trace entry.
+    state: Option<(MessageState, u64, String)>,
+    /// The message's partner for the metrics: the first one an envelope named.
+    partner: Option<String>,
+    /// Counted once the plan is written, so that planning again does not count twice.
+    metrics: Vec<Metric>,
 }
 
-impl Steps {
-    fn push(&mut self, entry: (u64, Step, String)) {
-        self.entries.push(entry);
+/// An acknowledgement to queue: rendered inside the finishing transaction, from the control
+/// numbers it assigns.
+struct AckRequest<'p> {
+    /// Which interchange of the message it answers.
+    interchange: usize,
+    /// Its validation report, in [`Plan::reports`].
+    report: usize,
+    partner: &'p Partner,
+    when: validate::ack::Timestamp,
+    kind: AckKind,
+    needs: crate::acks::Needs,
+    counters: Vec<CounterKey>,
+    delivery: NewDelivery,
+    /// `accepted`, `rejected`, … for the metrics.
+    status: &'static str,
+    /// Which document the render made (997 or 999 depends on each group's version), for the
+    /// metrics; read from the bytes rather than decided a second time.
+    document: std::cell::Cell<&'static str>,
+}
+
+/// A metric processing a message moves.
+enum Metric {
+    Interchange {
+        control: String,
+        standard: edi::Standard,
+        partner: Option<String>,
+    },
+    TransactionSet {
+        partner: String,
+        message_type: String,
+        rejected: bool,
+    },
+    TranslationFailed {
+        partner: String,
+        message_type: String,
+        reason: String,
+    },
+}
+
+impl<'p> Plan<'p> {
+    fn new(msg: outbox::Message) -> Self {
+        Plan {
+            partner: msg.partner.clone(),
+            msg,
+            trace: Vec::new(),
+            sightings: Vec::new(),
+            acks: Vec::new(),
+            reports: Vec::new(),
+            message_types: Vec::new(),
+            event_types: Vec::new(),
+            deliveries: Vec::new(),
+            events: Vec::new(),
+            insights: Vec::new(),
+            state: None,
+            metrics: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, (at, step, detail): (u64, Step, String)) {
+        self.trace
+            .push(Planned::Entry(TraceEntry { at, step, detail }));
+    }
+
+    /// Ends the plan in `state`, tracing `detail` with it.
+    fn end(&mut self, state: MessageState, at: u64, detail: String) {
+        self.state = Some((state, at, detail));
     }
 }
 
@@ -90,6 +166,9 @@ pub struct Received {
     pub name: String,
     /// The file still in the inbox (none when it was moved to quarantine unread).
     file: Option<PathBuf>,
+    /// Its channel and SHA-256, which with its name make its receipt marker.
+    channel: String,
+    sha256: String,
     /// Whether it had been recorded before a restart.
     pub again: bool,
 }
@@ -143,6 +222,8 @@ impl Pipeline {
                         id,
                         name: file_name,
                         file: None,
+                        channel: inbox.name.clone(),
+                        sha256: String::new(),
                         again: false,
                     });
                 }
@@ -197,13 +278,14 @@ impl Pipeline {
         // Each file is either found again (recorded before a restart, still in its channel: that
         // message, not a new one, and not a duplicate interchange) or new; the new ones are
         // recorded together, in one transaction.
-        let mut slots: Vec<(Option<PathBuf>, String, Option<MessageId>)> =
+        let mut slots: Vec<(Option<PathBuf>, String, String, Option<MessageId>)> =
             Vec::with_capacity(taken.len());
         let mut new = Vec::new();
         for (file, file_name, spooled) in taken {
             let known = self
                 .outbox
                 .find_unreleased(channel, &file_name, &spooled.sha256)?;
+            let spooled_sha = spooled.sha256.clone();
             if let Some(id) = known {
                 tracing::info!(message = %id, channel = %channel, file = %file_name, "found again after a restart");
             } else {
@@ -217,12 +299,12 @@ impl Pipeline {
                     received_at: now,
                 });
             }
-            slots.push((file, file_name, known));
+            slots.push((file, file_name, spooled_sha, known));
         }
         let mut ids = self.outbox.record_received_many(&new)?.into_iter();
         let mut sizes = new.iter().map(|n| n.size);
         let mut received = Vec::with_capacity(slots.len());
-        for (file, file_name, known) in slots {
+        for (file, file_name, sha256, known) in slots {
             let id = match known {
                 Some(id) => id,
                 None => {
@@ -239,6 +321,8 @@ impl Pipeline {
                 id,
                 name: file_name,
                 file,
+                channel: channel.to_owned(),
+                sha256,
                 again: known.is_some(),
             });
         }
@@ -252,7 +336,8 @@ impl Pipeline {
             inbox
                 .remove(file)
                 .map_err(|e| Error::io(format!("removing {}", file.display()), e))?;
-            self.outbox.mark_released(received.id)?;
+            self.outbox
+                .mark_file_released(&received.channel, &received.name, &received.sha256)?;
         }
         Ok(())
     }
@@ -300,182 +385,318 @@ impl Pipeline {
 
     /// Processes one received message to its final state.
     pub fn process(&self, id: MessageId) -> Result<(), Error> {
-        let Some(msg) = self.outbox.message(id)? else {
-            return Ok(());
-        };
-        if msg.state.is_finished() {
-            return Ok(());
+        self.process_batch(&[id])
+            .pop()
+            .map_or(Ok(()), |(_, result)| result)
+    }
+
+    /// Processes received messages to their final states: each is planned on its own, then all
+    /// are written in one transaction. When that transaction fails, each is processed again on
+    /// its own, so that one message's trouble is only its own. Returns each message's outcome,
+    /// in order.
+    pub fn process_batch(&self, ids: &[MessageId]) -> Vec<(MessageId, Result<(), Error>)> {
+        let mut results = Vec::with_capacity(ids.len());
+        // The raw files first: the plans borrow the interchanges read from them.
+        let mut loaded = Vec::with_capacity(ids.len());
+        for &id in ids {
+            match self.outbox.message(id) {
+                Ok(Some(msg)) if !msg.state.is_finished() => {
+                    let bytes = self
+                        .spool
+                        .get(&msg.spool_path, msg.spool_offset, msg.size, &msg.sha256)
+                        .map_err(|e| {
+                            format!("spool file {} unreadable: {e}", msg.spool_path.display())
+                        });
+                    loaded.push((msg, bytes));
+                }
+                Ok(_) => results.push((id, Ok(()))),
+                Err(e) => results.push((id, Err(e.into()))),
+            }
         }
-        let now = clock::now_ms();
-        let bytes = match self
-            .spool
-            .get(&msg.spool_path, msg.spool_offset, msg.size, &msg.sha256)
-        {
-            Ok(b) => b,
+        let read: Vec<Read<'_>> = loaded
+            .iter()
+            .map(|(_, bytes)| match bytes {
+                Err(e) => Read::Unreadable(e.clone()),
+                Ok(b) if mapping::xml::looks_like_xml(b) => Read::Xml(b),
+                Ok(b) => Read::Edi(edi::Parser::new().lenient(true).parse(b)),
+            })
+            .collect();
+        let mut lookahead = outbox::Lookahead::new(&self.outbox);
+        let mut plans = Vec::with_capacity(loaded.len());
+        for ((msg, _), read) in loaded.iter().zip(&read) {
+            match self.plan(msg.clone(), read, &mut lookahead) {
+                Ok(plan) => plans.push((plan, read)),
+                Err(e) => results.push((msg.id, Err(e))),
+            }
+        }
+        match self.finish(&plans) {
+            Ok(()) => results.extend(plans.iter().map(|(p, _)| (p.msg.id, Ok(())))),
+            Err(e) if plans.len() == 1 => {
+                if let Some((p, _)) = plans.first() {
+                    results.push((p.msg.id, Err(e)));
+                }
+            }
             Err(e) => {
-                let reason = format!("spool file {} unreadable: {e}", msg.spool_path.display());
+                tracing::debug!(messages = plans.len(), error = %e, "a batch could not be finished together; finishing one at a time");
+                for (plan, _) in &plans {
+                    results.extend(self.process_batch(&[plan.msg.id]));
+                }
+            }
+        }
+        results
+    }
+
+    /// Works out what processing `msg` does, writing nothing but what reconciling the
+    /// partner's acknowledgements records.
+    fn plan<'p>(
+        &'p self,
+        msg: outbox::Message,
+        read: &Read<'_>,
+        lookahead: &mut outbox::Lookahead<'_>,
+    ) -> Result<Plan<'p>, Error> {
+        let now = clock::now_ms();
+        let where_ = format!("file {} (channel {})", msg.file_name, msg.channel);
+        let reserved = self.channel_partner.get(&msg.channel).cloned().flatten();
+        let mut plan = Plan::new(msg);
+        let interchanges = match read {
+            Read::Unreadable(reason) => {
                 let state = MessageState::Failed {
                     reason: reason.clone(),
                 };
-                self.outbox.set_state(id, state.clone(), now, &reason)?;
+                plan.end(state, now, reason.clone());
+                return Ok(plan);
+            }
+            Read::Xml(bytes) => {
+                let end = self.xml_document(
+                    &mut plan,
+                    lookahead,
+                    &where_,
+                    bytes,
+                    reserved.as_deref(),
+                )?;
+                let now = clock::now_ms();
+                let state = final_state(&[end]);
+                plan.end(state, now, String::new());
+                return Ok(plan);
+            }
+            Read::Edi(Ok(v)) if !v.is_empty() => v,
+            Read::Edi(Ok(_)) => {
+                let reason = format!("{where_}: no X12 or EDIFACT interchange in it");
+                plan.end(
+                    MessageState::Quarantined {
+                        reason: reason.clone(),
+                    },
+                    now,
+                    reason,
+                );
+                return Ok(plan);
+            }
+            Read::Edi(Err(e)) => {
+                let reason = format!("{where_}: not readable as X12 or EDIFACT: {e}");
+                plan.end(
+                    MessageState::Quarantined {
+                        reason: reason.clone(),
+                    },
+                    now,
+                    reason,
+                );
+                return Ok(plan);
+            }
+        };
+        for msg in interchanges.iter().flat_map(|ic| ic.messages()) {
+            let t = msg.message_type().trim().to_owned();
+            if !t.is_empty() && !plan.message_types.contains(&t) {
+                plan.message_types.push(t);
+            }
+        }
+        let mut ended = Vec::with_capacity(interchanges.len());
+        for (index, ic) in interchanges.iter().enumerate() {
+            let end =
+                self.interchange(&mut plan, lookahead, &where_, index, ic, reserved.as_deref())?;
+            ended.push(end);
+        }
+        let state = final_state(&ended);
+        plan.end(state, clock::now_ms(), String::new());
+        Ok(plan)
+    }
+
+    /// Writes the plans in one transaction, then counts what they did.
+    fn finish(&self, plans: &[(Plan<'_>, &Read<'_>)]) -> Result<(), Error> {
+        // Each acknowledgement is rendered inside the transaction, from the numbers it assigns.
+        type Build<'b> = Box<outbox::BuildFn<'b>>;
+        let builds: Vec<Vec<Build<'_>>> = plans
+            .iter()
+            .map(|(plan, read)| {
+                plan.acks
+                    .iter()
+                    .map(|ack| -> Build<'_> {
+                        let ic = match read {
+                            Read::Edi(Ok(v)) => v.get(ack.interchange),
+                            _ => None,
+                        };
+                        let report = plan.reports.get(ack.report);
+                        Box::new(move |numbers: &[u64]| {
+                            let (Some(ic), Some(report)) = (ic, report) else {
+                                return Err("the acknowledged interchange is gone".into());
+                            };
+                            let rendered = AckPlan::new(ic, report, ack.partner, ack.when.clone())
+                                .render(ack.kind, ack.needs, numbers)?;
+                            ack.document
+                                .set(ack.kind.document(ic.standard(), &rendered));
+                            Ok(rendered)
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
+        let outbound: Vec<Vec<outbox::Outbound<'_>>> = plans
+            .iter()
+            .zip(&builds)
+            .map(|((plan, _), builds)| {
+                plan.acks
+                    .iter()
+                    .zip(builds)
+                    .map(|(ack, build)| outbox::Outbound {
+                        partner: &ack.partner.id,
+                        counters: &ack.counters,
+                        new: ack.delivery.clone(),
+                        build: build.as_ref(),
+                    })
+                    .collect()
+            })
+            .collect();
+        let insight_keys: Vec<_> = plans
+            .iter()
+            .map(|(plan, _)| crate::insights::keys_of(&plan.insights))
+            .collect();
+        let insight_updates: Vec<_> = plans
+            .iter()
+            .zip(&insight_keys)
+            .map(|((plan, _), keys)| crate::insights::updates(&plan.insights, keys))
+            .collect();
+        let applies: Vec<_> = plans
+            .iter()
+            .map(|(plan, _)| {
+                move |index: usize, stored: &[Option<&[u8]>]| {
+                    crate::insights::apply(&plan.insights, index, stored)
+                }
+            })
+            .collect();
+        let finishes: Vec<outbox::Finish<'_>> = plans
+            .iter()
+            .zip(&outbound)
+            .zip(insight_updates.iter().zip(&applies))
+            .map(|(((plan, _), outbound), (updates, apply))| outbox::Finish {
+                id: plan.msg.id,
+                trace: &plan.trace,
+                sightings: &plan.sightings,
+                outbound,
+                message_types: &plan.message_types,
+                event_types: &plan.event_types,
+                state: plan
+                    .state
+                    .as_ref()
+                    .map(|(s, at, detail)| (s.clone(), *at, detail.as_str())),
+                deliveries: &plan.deliveries,
+                aggregates: outbox::AggregateUpdates {
+                    updates,
+                    at: plan.state.as_ref().map_or(0, |(_, at, _)| *at),
+                    apply,
+                },
+            })
+            .collect();
+        let finished = self.outbox.finish_messages(&finishes)?;
+
+        // Written: now the metrics and the log lines, once.
+        for ((plan, _), finished) in plans.iter().zip(&finished) {
+            let id = plan.msg.id;
+            for metric in &plan.metrics {
+                match metric {
+                    Metric::Interchange {
+                        control,
+                        standard,
+                        partner,
+                    } => telemetry::interchange(id, control, *standard, partner.as_deref()),
+                    Metric::TransactionSet {
+                        partner,
+                        message_type,
+                        rejected,
+                    } => telemetry::transaction_set(partner, message_type, *rejected),
+                    Metric::TranslationFailed {
+                        partner,
+                        message_type,
+                        reason,
+                    } => telemetry::translation_failed(id, partner, message_type, reason),
+                }
+            }
+            for (ack, queued) in plan.acks.iter().zip(&finished.outbound) {
+                if queued.created {
+                    let control = queued
+                        .delivery
+                        .numbers
+                        .first()
+                        .map(|n| n.value.to_string())
+                        .unwrap_or_default();
+                    telemetry::ack_queued(
+                        id,
+                        &ack.partner.id,
+                        ack.document.get(),
+                        ack.status,
+                        &control,
+                    );
+                }
+            }
+            crate::insights::report_failures(&plan.insights, &finished.aggregate_failures);
+            // Counted once, and not again when processing resumes after a crash.
+            let mut created = finished.created.iter();
+            for (partner, event_type, event_id, n) in &plan.events {
+                if created.by_ref().take(*n).fold(false, |any, c| any | c) {
+                    telemetry::event_queued(id, partner, event_type, event_id);
+                }
+            }
+            if let Some((state, now, _)) = &plan.state {
                 telemetry::message_finished(
                     id,
-                    &msg.file_name,
-                    msg.partner.as_deref(),
-                    &state,
-                    msg.received_at,
-                    now,
+                    &plan.msg.file_name,
+                    plan.partner.as_deref(),
+                    state,
+                    plan.msg.received_at,
+                    *now,
                 );
-                return Ok(());
-            }
-        };
-        let where_ = format!("file {} (channel {})", msg.file_name, msg.channel);
-        let reserved = self.channel_partner.get(&msg.channel).cloned().flatten();
-        let mut steps = Steps {
-            revision: msg.revision,
-            ..Steps::default()
-        };
-        // Every interchange's messages (or the XML document's type), whoever sent them: an
-        // operator looking for an 850 that went wrong wants the quarantined ones too.
-        let mut message_types: Vec<String> = Vec::new();
-        // The message's partner for the metrics: the first one an envelope named.
-        let mut partner = msg.partner.clone();
-        let mut ended = Vec::new();
-        if mapping::xml::looks_like_xml(&bytes) {
-            let (end, from, document) =
-                self.xml_document(&mut steps, id, &where_, &bytes, reserved.as_deref())?;
-            if partner.is_none() {
-                partner = from;
-            }
-            message_types.extend(document);
-            ended.push(end);
-        } else {
-            let interchanges = match edi::Parser::new().lenient(true).parse(&bytes) {
-                Ok(v) if !v.is_empty() => v,
-                Ok(_) => {
-                    return self.quarantine(
-                        &msg,
-                        now,
-                        format!("{where_}: no X12 or EDIFACT interchange in it"),
-                    );
-                }
-                Err(e) => {
-                    return self.quarantine(
-                        &msg,
-                        now,
-                        format!("{where_}: not readable as X12 or EDIFACT: {e}"),
-                    );
-                }
-            };
-            for msg in interchanges.iter().flat_map(|ic| ic.messages()) {
-                let t = msg.message_type().trim().to_owned();
-                if !t.is_empty() && !message_types.contains(&t) {
-                    message_types.push(t);
-                }
-            }
-            for (index, ic) in interchanges.iter().enumerate() {
-                let (end, from) =
-                    self.interchange(&mut steps, id, &where_, index, ic, reserved.as_deref())?;
-                if partner.is_none() {
-                    partner = from.map(str::to_owned);
-                }
-                ended.push(end);
             }
         }
-
-        let now = clock::now_ms();
-        let processed = ended.iter().any(|e| matches!(e, Ended::Processed));
-        let state = if processed {
-            MessageState::Processed
-        } else if let Some(Ended::Quarantined(reason)) =
-            ended.iter().find(|e| matches!(e, Ended::Quarantined(_)))
-        {
-            MessageState::Quarantined {
-                reason: reason.clone(),
-            }
-        } else if let Some(Ended::Duplicate(of)) = ended.first() {
-            MessageState::Duplicate { of: *of }
-        } else {
-            MessageState::Processed
-        };
-        // What processing found, the events it made, what it teaches the partner insights,
-        // and the final state, in one transaction.
-        let insight_keys = crate::insights::keys_of(&steps.insights);
-        let insight_updates = crate::insights::updates(&steps.insights, &insight_keys);
-        let apply_insight = |index: usize, stored: &[Option<&[u8]>]| {
-            crate::insights::apply(&steps.insights, index, stored)
-        };
-        let finished = self.outbox.finish_message_with(
-            id,
-            &steps.entries,
-            &message_types,
-            &steps.event_types,
-            Some((state.clone(), now)),
-            &steps.deliveries,
-            &outbox::AggregateUpdates {
-                updates: &insight_updates,
-                at: now,
-                apply: &apply_insight,
-            },
-        )?;
-        crate::insights::report_failures(&steps.insights, &finished.aggregate_failures);
-        let created = finished.created;
-        // Counted once, and not again when processing resumes after a crash.
-        let mut created = created.into_iter();
-        for (partner, event_type, event_id, n) in &steps.events {
-            if created.by_ref().take(*n).fold(false, |any, c| any | c) {
-                telemetry::event_queued(id, partner, event_type, event_id);
-            }
-        }
-        telemetry::message_finished(
-            id,
-            &msg.file_name,
-            partner.as_deref(),
-            &state,
-            msg.received_at,
-            now,
-        );
         Ok(())
     }
 
-    fn quarantine(&self, msg: &outbox::Message, now: u64, reason: String) -> Result<(), Error> {
-        let state = MessageState::Quarantined {
-            reason: reason.clone(),
-        };
-        self.outbox.set_state(msg.id, state.clone(), now, &reason)?;
-        telemetry::message_finished(
-            msg.id,
-            &msg.file_name,
-            msg.partner.as_deref(),
-            &state,
-            msg.received_at,
-            now,
-        );
-        Ok(())
-    }
-
-    /// Processes one interchange of a message; returns how it ended and the partner its
-    /// envelope named, if we know them.
-    fn interchange(
-        &self,
-        steps: &mut Steps,
-        id: MessageId,
+    /// Plans one interchange of a message; returns how it ended.
+    fn interchange<'p>(
+        &'p self,
+        plan: &mut Plan<'p>,
+        lookahead: &mut outbox::Lookahead<'_>,
         where_: &str,
         index: usize,
         ic: &Interchange<'_>,
         reserved: Option<&str>,
-    ) -> Result<(Ended, Option<&str>), Error> {
+    ) -> Result<Ended, Error> {
         let now = clock::now_ms();
+        let id = plan.msg.id;
         let control = ic.control_number().trim().to_string();
         let at = format!("{where_}, interchange {control} at offset {}", ic.offset());
 
         // Who sent it.
         let identified = self.partners.identify(ic);
         let named = match &identified {
-            Identified::Partner(p) | Identified::NotForUs { partner: p, .. } => Some(p.id.as_str()),
+            Identified::Partner(p) | Identified::NotForUs { partner: p, .. } => Some(p.id.clone()),
             Identified::Unknown { .. } => None,
         };
-        telemetry::interchange(id, &control, ic.standard(), named);
+        if plan.partner.is_none() {
+            plan.partner.clone_from(&named);
+        }
+        plan.metrics.push(Metric::Interchange {
+            control: control.clone(),
+            standard: ic.standard(),
+            partner: named,
+        });
         let partner = match identified {
             Identified::Partner(p) => p,
             Identified::Unknown { sender } => {
@@ -483,7 +704,7 @@ impl Pipeline {
                     "{at}: no partner file has sender {}:{}",
                     sender.qualifier, sender.id
                 );
-                steps.push((
+                plan.push((
                     now,
                     Step::Quarantined {
                         reason: reason.clone(),
@@ -491,7 +712,7 @@ impl Pipeline {
                     String::new(),
                 ));
                 tracing::warn!(message = %id, interchange = %control, sender = %sender.id, "unknown partner");
-                return Ok((Ended::Quarantined(reason), None));
+                return Ok(Ended::Quarantined(reason));
             }
             Identified::NotForUs { partner, receiver } => {
                 let reason = format!(
@@ -499,14 +720,13 @@ impl Pipeline {
                     partner.id, receiver.qualifier, receiver.id
                 );
                 self.refuse(
-                    steps,
-                    id,
+                    plan,
                     index,
                     ic,
                     partner,
                     (InterchangeError::InvalidReceiver, &reason),
                 )?;
-                return Ok((Ended::Quarantined(reason), named));
+                return Ok(Ended::Quarantined(reason));
             }
         };
         if let Some(only) = reserved.filter(|only| *only != partner.id) {
@@ -515,39 +735,37 @@ impl Pipeline {
                 partner.id
             );
             self.refuse(
-                steps,
-                id,
+                plan,
                 index,
                 ic,
                 partner,
                 (InterchangeError::InvalidSender, &reason),
             )?;
-            return Ok((Ended::Quarantined(reason), named));
+            return Ok(Ended::Quarantined(reason));
         }
         // Whose it is and, unless the partner's duplicates are ignored, whether it was seen
-        // before: one transaction.
-        let window = (partner.duplicates.action != DuplicateAction::Ignore)
-            .then(|| u64::from(partner.duplicates.window_days) * 24 * 3_600_000);
-        let prior = self.outbox.identify_interchange(
-            id,
-            &partner.id,
-            now,
-            window.map(|w| (control.as_str(), w)),
-        )?;
+        // before (checked again when the plan is written).
+        identify(plan, &partner.id, now)?;
         let mut duplicate_of = None;
-        if let Some(prior) = prior.filter(|p| p.message_id != id) {
-            duplicate_of = Some(prior.message_id);
-            steps.push((
+        if partner.duplicates.action != DuplicateAction::Ignore {
+            let window = u64::from(partner.duplicates.window_days) * 24 * 3_600_000;
+            let prior = lookahead.sighting(&partner.id, &control, id, now, window)?;
+            duplicate_of = prior.as_ref().map(|p| p.message_id);
+            plan.sightings.push(Sighting {
+                partner: partner.id.clone(),
+                control: control.clone(),
+                at: now,
+                window,
+                duplicate_of,
+            });
+        }
+        if let Some(of) = duplicate_of {
+            plan.push((
                 now,
-                Step::Duplicate {
-                    of: prior.message_id,
-                },
-                format!(
-                    "{at}: control number already received in {}",
-                    prior.message_id
-                ),
+                Step::Duplicate { of },
+                format!("{at}: control number already received in {of}"),
             ));
-            tracing::warn!(message = %id, partner = %partner.id, interchange = %control, of = %prior.message_id, "duplicate interchange");
+            tracing::warn!(message = %id, partner = %partner.id, interchange = %control, of = %of, "duplicate interchange");
         }
 
         let mut report = validate::validate(ic, &self.specs);
@@ -557,17 +775,17 @@ impl Pipeline {
                 detail: format!("interchange control number {control} was received before"),
                 offset: ic.offset(),
             });
-            self.queue_acks(steps, id, index, ic, &report, partner)?;
-            return Ok((Ended::Duplicate(of), named));
+            self.queue_acks(plan, index, ic, report, partner)?;
+            return Ok(Ended::Duplicate(of));
         }
         for m in report.all_messages() {
-            telemetry::transaction_set(
-                &partner.id,
-                &m.message_type,
-                m.verdict == Verdict::Rejected,
-            );
+            plan.metrics.push(Metric::TransactionSet {
+                partner: partner.id.clone(),
+                message_type: m.message_type.clone(),
+                rejected: m.verdict == Verdict::Rejected,
+            });
         }
-        steps.insights.push(crate::insights::validated_file(
+        plan.insights.push(crate::insights::validated_file(
             &partner.id,
             id,
             index,
@@ -575,41 +793,46 @@ impl Pipeline {
             now,
         ));
         let (accepted, rejected) = count_verdicts(&report);
-        steps.push((
+        plan.push((
             now,
             Step::Validated { accepted, rejected },
             describe_findings(&report),
         ));
-        self.queue_acks(steps, id, index, ic, &report, partner)?;
-        if report.is_rejected() {
-            return Ok((Ended::Processed, named));
+        let rejected = report.is_rejected();
+        let rejected_messages: Vec<u64> = report
+            .all_messages()
+            .filter(|m| m.verdict == Verdict::Rejected)
+            .map(|m| m.offset)
+            .collect();
+        self.queue_acks(plan, index, ic, report, partner)?;
+        if rejected {
+            return Ok(Ended::Processed);
         }
-        self.reconcile(steps, id, &at, ic, partner)?;
-        self.translate(steps, id, &at, ic, &report, partner)?;
-        Ok((Ended::Processed, named))
+        self.reconcile(plan, &at, ic, partner)?;
+        self.translate(plan, &at, ic, &rejected_messages, partner)?;
+        Ok(Ended::Processed)
     }
 
     /// Answers an interchange we will not process with a negative acknowledgement (where the
     /// partner is known), and records why.
-    fn refuse(
-        &self,
-        steps: &mut Steps,
-        id: MessageId,
+    fn refuse<'p>(
+        &'p self,
+        plan: &mut Plan<'p>,
         index: usize,
         ic: &Interchange<'_>,
-        partner: &Partner,
+        partner: &'p Partner,
         (code, reason): (InterchangeError, &str),
     ) -> Result<(), Error> {
         let now = clock::now_ms();
-        self.outbox.set_partner(id, &partner.id, now)?;
-        steps.push((
+        identify(plan, &partner.id, now)?;
+        plan.push((
             now,
             Step::Quarantined {
                 reason: reason.to_string(),
             },
             String::new(),
         ));
-        tracing::warn!(message = %id, partner = %partner.id, %reason, "interchange refused");
+        tracing::warn!(message = %plan.msg.id, partner = %partner.id, %reason, "interchange refused");
         let mut report = validate::validate(ic, &self.specs);
         report.errors.insert(
             0,
@@ -619,20 +842,23 @@ impl Pipeline {
                 offset: ic.offset(),
             },
         );
-        self.queue_acks(steps, id, index, ic, &report, partner)
+        self.queue_acks(plan, index, ic, report, partner)?;
+        Ok(())
     }
 
-    fn queue_acks(
-        &self,
-        steps: &mut Steps,
-        id: MessageId,
+    /// Plans the interchange's acknowledgements.
+    fn queue_acks<'p>(
+        &'p self,
+        plan: &mut Plan<'p>,
         index: usize,
         ic: &Interchange<'_>,
-        report: &InterchangeReport,
-        partner: &Partner,
+        report: InterchangeReport,
+        partner: &'p Partner,
     ) -> Result<(), Error> {
-        let plan = AckPlan::new(ic, report, partner, clock::ack_timestamp());
-        let kinds = match ic.standard() {
+        let id = plan.msg.id;
+        let when = clock::ack_timestamp();
+        let kinds = AckPlan::new(ic, &report, partner, when.clone()).kinds();
+        let counter_kinds = match ic.standard() {
             edi::Standard::X12 => [CounterKind::Isa13, CounterKind::Gs06, CounterKind::St02],
             edi::Standard::Edifact => [
                 CounterKind::Unb0020,
@@ -640,68 +866,54 @@ impl Pipeline {
                 CounterKind::Unh0062,
             ],
         };
-        for (kind, needs) in plan.kinds() {
+        let content_type = match ic.standard() {
+            edi::Standard::X12 => "application/edi-x12",
+            edi::Standard::Edifact => "application/edifact",
+        };
+        let report_index = plan.reports.len();
+        for (kind, needs) in kinds {
             let key = format!("ack:{id}:{index}:{}", kind.as_str());
+            // Queued before (the message is processed again): not again.
             if self.outbox.delivery_by_key(&key)?.is_some() {
                 continue;
             }
             let counters: Vec<CounterKey> = needs
                 .iter()
-                .zip(kinds)
+                .zip(counter_kinds)
                 .flat_map(|(n, k)| std::iter::repeat_n(CounterKey::new(OUTBOUND, k), *n))
                 .collect();
-            let content_type = match ic.standard() {
-                edi::Standard::X12 => "application/edi-x12",
-                edi::Standard::Edifact => "application/edifact",
-            };
             let now = clock::now_ms();
             let delivery =
                 NewDelivery::new(partner_destination(&partner.id), key, content_type, now)
                     .message(id);
-            // Which document the render made (997 or 999 depends on each group's version),
-            // for the metrics; read from the bytes rather than decided a second time.
-            let document = std::cell::Cell::new(kind.as_str());
-            let queued =
-                self.outbox
-                    .enqueue_outbound(&partner.id, &counters, delivery, |numbers| {
-                        let values: Vec<u64> = numbers.to_vec();
-                        let rendered = plan.render(kind, needs, &values)?;
-                        document.set(kind.document(ic.standard(), &rendered));
-                        Ok::<_, edi::writer::WriteError>(rendered)
-                    })?;
-            let control = queued
-                .delivery
-                .numbers
-                .first()
-                .map(|n| n.value.to_string())
-                .unwrap_or_default();
-            if queued.created {
-                telemetry::ack_queued(
-                    id,
-                    &partner.id,
-                    document.get(),
-                    ack_status(kind, report),
-                    &control,
-                );
-            }
-            steps.push((
-                now,
-                Step::AckQueued {
-                    delivery: queued.delivery.id,
-                    control_number: control,
-                },
-                kind.as_str().to_string(),
-            ));
+            plan.trace.push(Planned::Outbound {
+                index: plan.acks.len(),
+                at: now,
+                detail: kind.as_str().to_string(),
+            });
+            plan.acks.push(AckRequest {
+                interchange: index,
+                report: report_index,
+                partner,
+                when: when.clone(),
+                kind,
+                needs,
+                counters,
+                delivery,
+                status: ack_status(kind, &report),
+                document: std::cell::Cell::new(kind.as_str()),
+            });
         }
+        plan.reports.push(report);
         Ok(())
     }
 
     /// Matches the partner's acknowledgements in `ic` (TA1, 997/999, CONTRL) to the documents we
-    /// sent them, and records what each said.
+    /// sent them, and records what each said (at once: recording the same acknowledgement again
+    /// changes nothing).
     fn reconcile(
         &self,
-        steps: &mut Steps,
-        id: MessageId,
+        plan: &mut Plan<'_>,
         at: &str,
         ic: &Interchange<'_>,
         partner: &Partner,
@@ -711,6 +923,7 @@ impl Pipeline {
             return Ok(());
         }
         let now = clock::now_ms();
+        let id = plan.msg.id;
         for matched in reconcile::reconcile(&self.outbox, &partner.id, id, readings, now)? {
             match matched {
                 reconcile::Matched::Document(d, ack) => {
@@ -726,13 +939,13 @@ impl Pipeline {
                     );
                     telemetry::acknowledgement_received(&partner.id, ack.outcome.as_str());
                     let window = partner.ack_within.unwrap_or(reconcile::DEFAULT_ACK_WITHIN);
-                    steps.insights.push(crate::insights::acknowledgement(
+                    plan.insights.push(crate::insights::acknowledgement(
                         &partner.id,
                         &d,
                         ack.at,
                         u64::try_from(window.as_millis()).unwrap_or(u64::MAX),
                     ));
-                    steps.push((
+                    plan.push((
                         now,
                         Step::Acknowledged {
                             delivery: d.id,
@@ -752,27 +965,23 @@ impl Pipeline {
                         r.document, r.counter, r.number, partner.id
                     );
                     tracing::warn!(message = %id, partner = %partner.id, %reason, "acknowledgement matches nothing sent");
-                    steps.push((now, Step::Error { reason }, String::new()));
+                    plan.push((now, Step::Error { reason }, String::new()));
                 }
             }
         }
         Ok(())
     }
 
+    /// Translates the interchange's messages but those validation rejected (by offset) into
+    /// events.
     fn translate(
         &self,
-        steps: &mut Steps,
-        id: MessageId,
+        plan: &mut Plan<'_>,
         at: &str,
         ic: &Interchange<'_>,
-        report: &InterchangeReport,
+        rejected: &[u64],
         partner: &Partner,
     ) -> Result<(), Error> {
-        let rejected: Vec<u64> = report
-            .all_messages()
-            .filter(|m| m.verdict == Verdict::Rejected)
-            .map(|m| m.offset)
-            .collect();
         let mut events = 0u32;
         for msg in ic.messages() {
             // Acknowledgements are reconciled, not translated.
@@ -784,10 +993,9 @@ impl Pipeline {
             let now = clock::now_ms();
             match mapping::translate_message(&msg, &partner.id, &partner.mappings) {
                 Ok(event) => {
-                    self.queue_event(steps, id, &partner.id, &event, now)?;
+                    self.queue_event(plan, &partner.id, &event, now)?;
                     events += 1;
-                    steps
-                        .event_types
+                    plan.event_types
                         .push(event.event_type().as_str().to_owned());
                 }
                 Err(e) => {
@@ -796,12 +1004,16 @@ impl Pipeline {
                         "{at}: message {message_type} {} not translated: {e}",
                         msg.control_number()
                     );
-                    telemetry::translation_failed(id, &partner.id, &message_type, &reason);
-                    steps.push((now, Step::Error { reason }, String::new()));
+                    plan.metrics.push(Metric::TranslationFailed {
+                        partner: partner.id.clone(),
+                        message_type: message_type.to_string(),
+                        reason: reason.clone(),
+                    });
+                    plan.push((now, Step::Error { reason }, String::new()));
                 }
             }
         }
-        steps.push((clock::now_ms(), Step::Translated { events }, String::new()));
+        plan.push((clock::now_ms(), Step::Translated { events }, String::new()));
         Ok(())
     }
 }
@@ -812,8 +1024,7 @@ impl Pipeline {
     /// from the first time's).
     fn queue_event(
         &self,
-        steps: &mut Steps,
-        id: MessageId,
+        plan: &mut Plan<'_>,
         partner: &str,
         event: &events::Event,
         now: u64,
@@ -821,18 +1032,17 @@ impl Pipeline {
         let json = serde_json::to_vec(event)
             .map_err(|e| Error::Internal(format!("serialising an event: {e}")))?;
         for destination in &self.sink_destinations {
-            let key = match steps.revision {
+            let key = match plan.msg.revision {
                 0 => format!("{}@{destination}", event.id()),
                 r => format!("{}@{destination}@r{r}", event.id()),
             };
-            let delivery =
-                NewDelivery::new(destination.clone(), key, "application/json", now).message(id);
-            steps.deliveries.push((delivery, json.clone()));
+            let delivery = NewDelivery::new(destination.clone(), key, "application/json", now)
+                .message(plan.msg.id);
+            plan.deliveries.push((delivery, json.clone()));
         }
-        steps
-            .insights
+        plan.insights
             .push(crate::insights::inbound_event(event, now));
-        steps.events.push((
+        plan.events.push((
             partner.to_owned(),
             event.event_type().as_str(),
             event.id().as_str().to_owned(),
@@ -841,21 +1051,22 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Processes an XML document: which kind it is (by its root element), who sent it (by the
+    /// Plans an XML document: which kind it is (by its root element), who sent it (by the
     /// sender id its mapping reads, against the partners' `[xml]` ids), seen before (by its
-    /// control id), then its event. Returns how it ended, its partner and its document type
-    /// (`Order`, `OrderRequest`), when known.
+    /// control id), then its event. Returns how it ended; records its partner and document
+    /// type (`Order`, `OrderRequest`), when known.
     fn xml_document(
         &self,
-        steps: &mut Steps,
-        id: MessageId,
+        plan: &mut Plan<'_>,
+        lookahead: &mut outbox::Lookahead<'_>,
         where_: &str,
         bytes: &[u8],
         reserved: Option<&str>,
-    ) -> Result<(Ended, Option<String>, Option<String>), Error> {
+    ) -> Result<Ended, Error> {
         let now = clock::now_ms();
-        let mut quarantined = |reason: String| {
-            steps.push((
+        let id = plan.msg.id;
+        let quarantined = |plan: &mut Plan<'_>, reason: String| {
+            plan.push((
                 now,
                 Step::Quarantined {
                     reason: reason.clone(),
@@ -863,24 +1074,26 @@ impl Pipeline {
                 String::new(),
             ));
             tracing::warn!(message = %id, %reason, "XML document not processed");
-            reason
+            Ended::Quarantined(reason)
         };
         let defaults = builtin_mappings()?;
         let doc = match mapping::xml::read(bytes, defaults) {
             Ok(d) => d,
             Err(e) => {
-                let reason = quarantined(format!("{where_}: not readable as XML: {e}"));
-                return Ok((Ended::Quarantined(reason), None, None));
+                return Ok(quarantined(
+                    plan,
+                    format!("{where_}: not readable as XML: {e}"),
+                ));
             }
         };
-        let document = Some(doc.message().to_owned());
+        plan.message_types.push(doc.message().to_owned());
         let at = format!("{where_}, XML document {}", doc.message());
         let Some(sender) = doc.sender() else {
-            let reason = quarantined(format!(
+            let reason = format!(
                 "{at}: no sender id where its mapping ({}) reads it",
                 doc.mapping().origin
-            ));
-            return Ok((Ended::Quarantined(reason), None, document));
+            );
+            return Ok(quarantined(plan, reason));
         };
         let receiver = doc.receiver();
         let to = receiver
@@ -892,30 +1105,32 @@ impl Pipeline {
         {
             IdentifiedXml::Partner(p) => p,
             IdentifiedXml::Unknown => {
-                let reason = quarantined(format!("{at}: no partner file has XML sender {sender}"));
-                return Ok((Ended::Quarantined(reason), None, document));
+                let reason = format!("{at}: no partner file has XML sender {sender}");
+                return Ok(quarantined(plan, reason));
             }
             IdentifiedXml::NotForUs(p) => {
-                let reason = quarantined(format!(
+                if plan.partner.is_none() {
+                    plan.partner = Some(p.id.clone());
+                }
+                let reason = format!(
                     "{at}: from partner {} but addressed to {}, not to us",
                     p.id,
                     receiver.map_or_else(|| "nobody".to_owned(), |r| r.to_string())
-                ));
-                return Ok((Ended::Quarantined(reason), Some(p.id.clone()), document));
+                );
+                return Ok(quarantined(plan, reason));
             }
         };
+        if plan.partner.is_none() {
+            plan.partner = Some(partner.id.clone());
+        }
         if let Some(only) = reserved.filter(|only| *only != partner.id) {
-            let reason = quarantined(format!(
+            let reason = format!(
                 "{at}: from partner {}, but the channel is reserved to partner {only}",
                 partner.id
-            ));
-            return Ok((
-                Ended::Quarantined(reason),
-                Some(partner.id.clone()),
-                document,
-            ));
+            );
+            return Ok(quarantined(plan, reason));
         }
-        self.outbox.set_partner(id, &partner.id, now)?;
+        identify(plan, &partner.id, now)?;
         tracing::info!(message = %id, partner = %partner.id, document = %doc.message(), sender = %sender, "XML document identified");
 
         // The partner's own mappings may differ from the defaults the document was first read
@@ -923,25 +1138,25 @@ impl Pipeline {
         let doc = match mapping::xml::read(bytes, &partner.mappings) {
             Ok(d) => d,
             Err(e) => {
-                let reason = quarantined(format!(
+                let reason = format!(
                     "{at}: not readable with partner {}'s mappings: {e}",
                     partner.id
-                ));
-                return Ok((
-                    Ended::Quarantined(reason),
-                    Some(partner.id.clone()),
-                    document,
-                ));
+                );
+                return Ok(quarantined(plan, reason));
             }
         };
         let event = match doc.translate(&partner.id) {
             Ok(event) => event,
             Err(e) => {
                 let reason = format!("{at}: not translated: {e}");
-                telemetry::translation_failed(id, &partner.id, doc.message(), &reason);
-                steps.push((now, Step::Error { reason }, String::new()));
-                steps.push((now, Step::Translated { events: 0 }, String::new()));
-                return Ok((Ended::Processed, Some(partner.id.clone()), document));
+                plan.metrics.push(Metric::TranslationFailed {
+                    partner: partner.id.clone(),
+                    message_type: doc.message().to_owned(),
+                    reason: reason.clone(),
+                });
+                plan.push((now, Step::Error { reason }, String::new()));
+                plan.push((now, Step::Translated { events: 0 }, String::new()));
+                return Ok(Ended::Processed);
             }
         };
 
@@ -949,12 +1164,16 @@ impl Pipeline {
         let control = event.source().interchange_control.clone();
         if partner.duplicates.action != DuplicateAction::Ignore && !control.is_empty() {
             let window = u64::from(partner.duplicates.window_days) * 24 * 3_600_000;
-            if let Some(prior) =
-                self.outbox
-                    .check_interchange(&partner.id, &control, id, now, window)?
-                && prior.message_id != id
-            {
-                steps.push((
+            let prior = lookahead.sighting(&partner.id, &control, id, now, window)?;
+            plan.sightings.push(Sighting {
+                partner: partner.id.clone(),
+                control: control.clone(),
+                at: now,
+                window,
+                duplicate_of: prior.as_ref().map(|p| p.message_id),
+            });
+            if let Some(prior) = prior {
+                plan.push((
                     now,
                     Step::Duplicate {
                         of: prior.message_id,
@@ -966,20 +1185,65 @@ impl Pipeline {
                 ));
                 tracing::warn!(message = %id, partner = %partner.id, document = %control, of = %prior.message_id, "duplicate XML document");
                 if partner.duplicates.action == DuplicateAction::Reject {
-                    return Ok((
-                        Ended::Duplicate(prior.message_id),
-                        Some(partner.id.clone()),
-                        document,
-                    ));
+                    return Ok(Ended::Duplicate(prior.message_id));
                 }
             }
         }
-        self.queue_event(steps, id, &partner.id, &event, now)?;
-        steps
-            .event_types
+        self.queue_event(plan, &partner.id, &event, now)?;
+        plan.event_types
             .push(event.event_type().as_str().to_owned());
-        steps.push((now, Step::Translated { events: 1 }, String::new()));
-        Ok((Ended::Processed, Some(partner.id.clone()), document))
+        plan.push((now, Step::Translated { events: 1 }, String::new()));
+        Ok(Ended::Processed)
+    }
+}
+
+/// What a message's bytes were read as.
+enum Read<'b> {
+    /// The spool could not give them back.
+    Unreadable(String),
+    /// An XML document.
+    Xml(&'b [u8]),
+    /// X12 or EDIFACT.
+    Edi(Result<Vec<Interchange<'b>>, edi::ParseError>),
+}
+
+/// Plans recording the message's partner, refusing another partner than the one it already
+/// has as the store would.
+fn identify(plan: &mut Plan<'_>, partner: &str, at: u64) -> Result<(), Error> {
+    match &plan.msg.partner {
+        Some(existing) if existing == partner => Ok(()),
+        Some(existing) => Err(outbox::Error::PartnerConflict {
+            id: plan.msg.id,
+            existing: existing.clone(),
+            requested: partner.to_owned(),
+        }
+        .into()),
+        None => {
+            plan.msg.partner = Some(partner.to_owned());
+            plan.trace.push(Planned::Identified {
+                partner: partner.to_owned(),
+                at,
+            });
+            Ok(())
+        }
+    }
+}
+
+/// A message's final state from how its interchanges ended: processed if any was, else
+/// quarantined if any was, else a duplicate.
+fn final_state(ended: &[Ended]) -> MessageState {
+    if ended.iter().any(|e| matches!(e, Ended::Processed)) {
+        MessageState::Processed
+    } else if let Some(Ended::Quarantined(reason)) =
+        ended.iter().find(|e| matches!(e, Ended::Quarantined(_)))
+    {
+        MessageState::Quarantined {
+            reason: reason.clone(),
+        }
+    } else if let Some(Ended::Duplicate(of)) = ended.first() {
+        MessageState::Duplicate { of: *of }
+    } else {
+        MessageState::Processed
     }
 }
 

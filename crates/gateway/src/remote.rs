@@ -138,9 +138,8 @@ impl Gateway {
                 }
             }
         }
-        for r in &received {
-            self.process_guarded(r.id);
-        }
+        let ids: Vec<_> = received.iter().map(|r| r.id).collect();
+        self.process_guarded(&ids);
         Ok(received.len())
     }
 }

@@ -314,7 +314,7 @@ impl Gateway {
                         }
                     }
                     for id in accepted {
-                        gw.process_guarded(id);
+                        gw.process_guarded(&[id]);
                     }
                 });
             }

@@ -442,6 +442,54 @@ pub(crate) fn enqueue_in(tx: &Tx<'_>, new: &NewDelivery, payload: &[u8]) -> TxRe
     })
 }
 
+/// Builds a document from control numbers, as [`Outbox::enqueue_outbound`] and
+/// [`crate::Finish`] take it: a pure function of the numbers, run under sled's lock.
+pub type BuildFn<'a> = dyn Fn(&[u64]) -> std::result::Result<Vec<u8>, BuildError> + 'a;
+
+/// What a [`BuildFn`] fails with.
+pub type BuildError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// [`Outbox::enqueue_outbound`] inside a transaction (the caller has checked `new`).
+pub(crate) fn enqueue_outbound_in(
+    tx: &Tx<'_>,
+    outbox: &Outbox,
+    partner: &str,
+    counters: &[CounterKey],
+    new: &NewDelivery,
+    build: &BuildFn<'_>,
+) -> TxResult<Enqueued> {
+    if let Some(existing) = by_key(tx, &new.key)? {
+        let same_counters = existing.partner.as_deref() == Some(partner)
+            && existing.numbers.len() == counters.len()
+            && existing
+                .numbers
+                .iter()
+                .zip(counters)
+                .all(|(n, c)| &n.counter == c);
+        let payload = if same_counters {
+            let numbers: Vec<u64> = existing.numbers.iter().map(|n| n.value).collect();
+            Some(build(&numbers).map_err(Error::Build)?)
+        } else {
+            None
+        };
+        return same_or_conflict(tx, existing, &new.key, payload.as_deref());
+    }
+    let numbers = allocate(tx, outbox, partner, counters)?;
+    let payload = build(&numbers).map_err(Error::Build)?;
+    let assigned = counters
+        .iter()
+        .zip(&numbers)
+        .map(|(counter, &value)| AssignedNumber {
+            counter: counter.clone(),
+            value,
+        })
+        .collect();
+    Ok(Enqueued {
+        delivery: insert(tx, new, Some(partner), assigned, &payload)?,
+        created: true,
+    })
+}
+
 pub(crate) fn check_new(new: &NewDelivery) -> Result<()> {
     if new.destination.is_empty() {
         return Err(Error::Invalid("a delivery needs a destination".into()));
@@ -500,38 +548,9 @@ impl Outbox {
         E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
     {
         check_new(&new)?;
-        let enqueued = self.transact(|tx| {
-            if let Some(existing) = by_key(tx, &new.key)? {
-                let same_counters = existing.partner.as_deref() == Some(partner)
-                    && existing.numbers.len() == counters.len()
-                    && existing
-                        .numbers
-                        .iter()
-                        .zip(counters)
-                        .all(|(n, c)| &n.counter == c);
-                let payload = if same_counters {
-                    let numbers: Vec<u64> = existing.numbers.iter().map(|n| n.value).collect();
-                    Some(build(&numbers).map_err(|e| Error::Build(e.into()))?)
-                } else {
-                    None
-                };
-                return same_or_conflict(tx, existing, &new.key, payload.as_deref());
-            }
-            let numbers = allocate(tx, self, partner, counters)?;
-            let payload = build(&numbers).map_err(|e| Error::Build(e.into()))?;
-            let assigned = counters
-                .iter()
-                .zip(&numbers)
-                .map(|(counter, &value)| AssignedNumber {
-                    counter: counter.clone(),
-                    value,
-                })
-                .collect();
-            Ok(Enqueued {
-                delivery: insert(tx, &new, Some(partner), assigned, &payload)?,
-                created: true,
-            })
-        })?;
+        let build = |numbers: &[u64]| build(numbers).map_err(Into::into);
+        let enqueued =
+            self.transact(|tx| enqueue_outbound_in(tx, self, partner, counters, &new, &build))?;
         self.commit_point()?;
         Ok(enqueued)
     }

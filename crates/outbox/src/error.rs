@@ -71,6 +71,10 @@ pub enum Error {
     /// The caller's document builder failed; no control number was consumed.
     #[error("building the outbound document failed: {0}")]
     Build(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+    /// What processing read ahead of a transaction changed before the transaction ran (another
+    /// message claimed the same interchange meanwhile): plan again.
+    #[error("outbox: planned on a state that changed: {0}")]
+    Stale(String),
     /// An argument is out of range (an empty destination, a counter maximum of 0, …).
     #[error("outbox: invalid argument: {0}")]
     Invalid(String),

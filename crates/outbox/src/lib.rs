@@ -108,6 +108,8 @@ mod counters;
 mod dedup;
 mod deliveries;
 mod error;
+mod finish;
+pub use finish::{Finish, Lookahead, Outbound, Planned, Sighting};
 mod ids;
 mod messages;
 mod purge;
@@ -128,7 +130,7 @@ pub use acknowledgements::{AckOutcome, Acknowledgement};
 pub use counters::{AssignedNumber, CounterKey, CounterKind};
 pub use dedup::PriorSighting;
 pub use deliveries::{
-    Claimed, Delivery, DeliveryFilter, DeliveryState, DeliveryStateKind, DestinationCounts,
+    BuildError, BuildFn, Claimed, Delivery, DeliveryFilter, DeliveryState, DeliveryStateKind, DestinationCounts,
     Enqueued, NewDelivery,
 };
 pub use error::{Error, Result};

@@ -152,7 +152,7 @@ impl MessageState {
         !matches!(self, MessageState::Received)
     }
 
-    fn step(&self) -> Step {
+    pub(crate) fn step(&self) -> Step {
         match self {
             MessageState::Received => Step::Requeued,
             MessageState::Processed => Step::Processed,
@@ -247,6 +247,8 @@ pub enum Step {
 pub struct Finished {
     /// For each delivery, whether it was new (a repeat after a crash finds it queued already).
     pub created: Vec<bool>,
+    /// What each outbound document became ([`crate::Finish::outbound`]), in order.
+    pub outbound: Vec<crate::Enqueued>,
     /// The aggregate updates left out, by index, with why.
     pub aggregate_failures: Vec<(usize, String)>,
 }
@@ -297,7 +299,7 @@ pub(crate) fn trace_key(id: MessageId, seq: u32) -> Vec<u8> {
 }
 
 /// Appends each of `new` not yet in `list`, keeping first-seen order.
-fn add_new(list: &mut Vec<String>, new: &[String]) {
+pub(crate) fn add_new(list: &mut Vec<String>, new: &[String]) {
     for t in new {
         if !list.contains(t) {
             list.push(t.clone());
@@ -322,18 +324,15 @@ fn note_received(tx: &Tx<'_>, partner: &str, at: Millis) -> TxResult<()> {
     Ok(())
 }
 
-pub(crate) fn assign_partner(
-    tx: &Tx<'_>,
-    id: MessageId,
-    partner: &str,
-    now: Millis,
-) -> TxResult<()> {
-    let mut m = load(tx, id)?;
+/// Sets the message's partner in `m` (the caller writes `m`) and notes its arrival for the
+/// partner: true the first time, false when it already is `partner`, [`Error::PartnerConflict`]
+/// when it is another.
+pub(crate) fn identify(tx: &Tx<'_>, m: &mut Message, partner: &str, now: Millis) -> TxResult<bool> {
     match &m.partner {
-        Some(existing) if existing == partner => return Ok(()),
+        Some(existing) if existing == partner => return Ok(false),
         Some(existing) => {
             return Err(Error::PartnerConflict {
-                id,
+                id: m.id,
                 existing: existing.clone(),
                 requested: partner.to_owned(),
             }
@@ -344,6 +343,28 @@ pub(crate) fn assign_partner(
     m.partner = Some(partner.to_owned());
     m.updated_at = now;
     note_received(tx, partner, m.received_at)?;
+    Ok(true)
+}
+
+/// Lists the message among those still to be processed, or takes it off the list.
+pub(crate) fn set_pending(tx: &Tx<'_>, id: MessageId, pending: bool) -> TxResult<()> {
+    if pending {
+        tx.put(T::MessageIndex, &pending_key(id), &[])
+    } else {
+        tx.remove(T::MessageIndex, &pending_key(id))
+    }
+}
+
+pub(crate) fn assign_partner(
+    tx: &Tx<'_>,
+    id: MessageId,
+    partner: &str,
+    now: Millis,
+) -> TxResult<()> {
+    let mut m = load(tx, id)?;
+    if !identify(tx, &mut m, partner, now)? {
+        return Ok(());
+    }
     push_trace(
         tx,
         &mut m,
@@ -391,7 +412,7 @@ pub(crate) fn insert_received(tx: &Tx<'_>, new: &NewMessage) -> TxResult<Message
     Ok(id)
 }
 
-fn load(tx: &Tx<'_>, id: MessageId) -> TxResult<Message> {
+pub(crate) fn load(tx: &Tx<'_>, id: MessageId) -> TxResult<Message> {
     tx.get_json(T::Messages, &id.key())?
         .ok_or_else(|| Error::MessageNotFound(id).into())
 }
@@ -410,7 +431,11 @@ fn push_trace(tx: &Tx<'_>, m: &mut Message, at: Millis, step: Step, detail: &str
 /// Appends what one transaction found to the message's trace as a single record (keyed by the
 /// sequence number of its first entry): one write instead of one per step, on the path every
 /// file takes.
-fn push_trace_entries(tx: &Tx<'_>, m: &mut Message, entries: &[TraceEntry]) -> TxResult<()> {
+pub(crate) fn push_trace_entries(
+    tx: &Tx<'_>,
+    m: &mut Message,
+    entries: &[TraceEntry],
+) -> TxResult<()> {
     let count = u32::try_from(entries.len())
         .map_err(|_| Error::Invalid("too many trace entries at once".into()))?;
     match entries {
@@ -482,8 +507,14 @@ impl Outbox {
         let Some(m) = self.message(id)? else {
             return Err(Error::MessageNotFound(id));
         };
+        self.mark_file_released(&m.channel, &m.file_name, &m.sha256)
+    }
+
+    /// [`Outbox::mark_released`] for a file whose record the caller holds: its channel, name
+    /// and SHA-256.
+    pub fn mark_file_released(&self, channel: &str, file_name: &str, sha256: &str) -> Result<()> {
         self.tree(T::MessageIndex)
-            .remove(unreleased_key(&m.channel, &m.file_name, &m.sha256))
+            .remove(unreleased_key(channel, file_name, sha256))
             .map_err(Error::from)?;
         Ok(())
     }
@@ -661,62 +692,35 @@ impl Outbox {
         deliveries: &[(crate::NewDelivery, Vec<u8>)],
         aggregates: &crate::AggregateUpdates<'_>,
     ) -> Result<Finished> {
-        for (new, _) in deliveries {
-            crate::deliveries::check_new(new)?;
-        }
-        let finished = self.transact(|tx| {
-            let (_, aggregate_failures) = crate::aggregates::apply_in(
-                tx,
-                aggregates.updates,
-                aggregates.at,
-                crate::aggregates::OnFailure::Skip,
-                aggregates.apply,
-            )?;
-            let mut created = Vec::with_capacity(deliveries.len());
-            for (new, payload) in deliveries {
-                created.push(crate::deliveries::enqueue_in(tx, new, payload)?.created);
-            }
-            let mut m = load(tx, id)?;
-            add_new(&mut m.message_types, message_types);
-            add_new(&mut m.event_types, event_types);
-            let mut entries: Vec<TraceEntry> = steps
-                .iter()
-                .map(|(at, step, detail)| TraceEntry {
+        let trace: Vec<crate::Planned> = steps
+            .iter()
+            .map(|(at, step, detail)| {
+                crate::Planned::Entry(TraceEntry {
                     at: *at,
                     step: step.clone(),
                     detail: detail.clone(),
                 })
-                .collect();
-            if let Some((at, ..)) = steps.last() {
-                m.updated_at = *at;
-            }
-            if let Some((state, now)) = &state
-                && m.state != *state
-            {
-                if state.is_finished() {
-                    tx.remove(T::MessageIndex, &pending_key(id))?;
-                } else {
-                    tx.put(T::MessageIndex, &pending_key(id), &[])?;
-                }
-                entries.push(TraceEntry {
-                    at: *now,
-                    step: state.step(),
-                    detail: String::new(),
-                });
-                m.state = state.clone();
-                m.updated_at = *now;
-            }
-            push_trace_entries(tx, &mut m, &entries)?;
-            tx.put_json(T::Messages, &id.key(), &m)?;
-            Ok(Finished {
-                created,
-                aggregate_failures,
             })
-        })?;
-        if !deliveries.is_empty() {
-            self.commit_point()?;
-        }
-        Ok(finished)
+            .collect();
+        let finish = crate::Finish {
+            id,
+            trace: &trace,
+            sightings: &[],
+            outbound: &[],
+            message_types,
+            event_types,
+            state: state.map(|(state, at)| (state, at, "")),
+            deliveries,
+            aggregates: crate::AggregateUpdates {
+                updates: aggregates.updates,
+                at: aggregates.at,
+                apply: aggregates.apply,
+            },
+        };
+        let mut finished = self.finish_messages(std::slice::from_ref(&finish))?;
+        finished
+            .pop()
+            .ok_or_else(|| Error::Invalid("no message finished".into()))
     }
 
     /// Moves the message to `state`, tracing the matching step with `detail`. A final state
