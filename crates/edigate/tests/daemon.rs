@@ -383,3 +383,50 @@ fn sigterm_finishes_the_work_in_hand_and_delivers_it() {
     assert_eq!(ids.len(), all.len());
     assert_eq!(data.outbound_files().len(), 2 * all.len());
 }
+
+/// Files taken from an inbox together are processed as one batch, their outcomes written in one
+/// transaction: copies of one interchange among them are told apart inside the batch.
+#[test]
+fn copies_of_one_interchange_arriving_together_are_processed_once() {
+    let daemon = Daemon::start("copies", "[limits]\npoll_interval_ms = 300\n");
+    let acme = example("order-850.x12");
+    for name in ["a.x12", "b.x12", "c.x12"] {
+        daemon.drop_file("acme-retail", name, &acme);
+    }
+    // One 999 for the first; a rejecting TA1 (025) for each copy.
+    wait_until("every file answered", || {
+        daemon.inbox_is_empty() && daemon.outbound_files().len() == 4
+    });
+    let events = daemon.events();
+    let data = daemon.stop();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let outbox = data.outbox();
+    let all = outbox
+        .list_messages(&outbox::MessageFilter::default(), 10)
+        .unwrap();
+    let first: Vec<_> = all
+        .iter()
+        .filter(|m| m.state == MessageState::Processed)
+        .collect();
+    assert_eq!(first.len(), 1, "{all:?}");
+    let copies: Vec<_> = all
+        .iter()
+        .filter(|m| m.state == (MessageState::Duplicate { of: first[0].id }))
+        .collect();
+    assert_eq!(copies.len(), 2, "{all:?}");
+    let files = data.outbound_files();
+    let rejections = files
+        .iter()
+        .filter(|(_, _, body)| {
+            body.starts_with("ISA") && body.contains("TA1*") && body.contains("*R*025~")
+        })
+        .count();
+    assert_eq!(rejections, 2, "{files:?}");
+    // Every document has its own interchange number, none skipped.
+    let mut numbers: Vec<u64> = files
+        .iter()
+        .map(|(_, _, body)| body[90..99].parse().unwrap())
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, [1, 2, 3, 4], "{files:?}");
+}

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use outbox::{Claimed, Delivery, DeliveryId, Outbox, RetryPolicy};
+use outbox::{Claimed, Delivery, DeliveryId, DeliveryState, Outbox, RetryPolicy};
 
 use crate::acks::AckKind;
 use crate::clock;
@@ -60,6 +60,11 @@ impl Destinations {
             Some(PartnerOutbound::Directory(dir)) => Some(dir),
             _ => None,
         }
+    }
+
+    /// Whether `destination` takes a round's deliveries at once (see `run_due`).
+    fn takes_at_once(&self, destination: &str) -> bool {
+        self.batching_sink(destination).is_some() || self.batching_directory(destination).is_some()
     }
 
     /// The file name template of the delivery's destination.
@@ -198,11 +203,27 @@ pub fn run_due(
     for (id, outcome) in outbox.expire_awaited(now, policy)? {
         tracing::warn!(delivery = %id, outcome = ?outcome, "no MDN came before the deadline");
     }
-    let due: Vec<_> = outbox.due(now, limit)?.iter().map(|d| d.id).collect();
+    let due = outbox.due(now, limit)?;
     if due.is_empty() {
         return Ok(0);
     }
-    let claimed = outbox.claim_many(&due, now, LEASE_MS)?;
+    // A JSON Lines sink and a local directory take their deliveries at once, from this round's
+    // own workers: nothing else can take them meanwhile, so they are not claimed (a crash
+    // leaves them pending, to be delivered again, as a claim would). The others are leased.
+    let (at_once, leased): (Vec<Delivery>, Vec<Delivery>) = due
+        .into_iter()
+        .partition(|d| destinations.takes_at_once(&d.destination));
+    let leased: Vec<DeliveryId> = leased.iter().map(|d| d.id).collect();
+    let mut claimed = if leased.is_empty() {
+        Vec::new()
+    } else {
+        outbox.claim_many(&leased, now, LEASE_MS)?
+    };
+    for delivery in at_once {
+        if let Some(payload) = outbox.payload(delivery.id)? {
+            claimed.push(Claimed { delivery, payload });
+        }
+    }
     if claimed.is_empty() {
         return Ok(0);
     }
@@ -294,11 +315,23 @@ pub fn run_due(
     for r in results {
         delivered.extend(r?);
     }
-    let ids: Vec<DeliveryId> = delivered.iter().map(|c| c.delivery.id).collect();
+    let mut ids = Vec::with_capacity(delivered.len());
+    let mut unclaimed = Vec::new();
+    for c in &delivered {
+        match c.delivery.state {
+            DeliveryState::Pending { due_at } => unclaimed.push((c.delivery.id, due_at)),
+            _ => ids.push(c.delivery.id),
+        }
+    }
     let now = clock::now_ms();
     // Not flushed here: a completion lost to a crash only means one more delivery of the same
     // document, and the next round's flush (or sled's own, within half a second) keeps it.
-    outbox.complete_many(&ids, now)?;
+    if !ids.is_empty() {
+        outbox.complete_many(&ids, now)?;
+    }
+    if !unclaimed.is_empty() {
+        outbox.complete_unclaimed_many(&unclaimed, now)?;
+    }
     for c in delivered {
         telemetry::delivered(&c.delivery, now);
     }
@@ -356,16 +389,21 @@ fn settle(
         Err(e) => e,
     };
     // A receiver that refused the delivery will refuse it again: dead-letter it now.
-    let outcome = if e.is_permanent() {
-        let dead_now = RetryPolicy {
-            max_attempts: 1,
-            ..policy.clone()
-        };
-        outbox.fail(c.delivery.id, &e.to_string(), now, &dead_now)?
-    } else {
-        outbox.fail(c.delivery.id, &e.to_string(), now, policy)?
+    let dead_now = RetryPolicy {
+        max_attempts: 1,
+        ..policy.clone()
     };
-    telemetry::delivery_failed(&c.delivery, &e, &outcome, now);
+    let policy = if e.is_permanent() { &dead_now } else { policy };
+    let outcome = match c.delivery.state {
+        // Taken without a claim (see `run_due`).
+        DeliveryState::Pending { due_at } => {
+            outbox.fail_unclaimed(c.delivery.id, due_at, &e.to_string(), now, policy)?
+        }
+        _ => Some(outbox.fail(c.delivery.id, &e.to_string(), now, policy)?),
+    };
+    if let Some(outcome) = outcome {
+        telemetry::delivery_failed(&c.delivery, &e, &outcome, now);
+    }
     Ok(false)
 }
 

@@ -2,9 +2,11 @@
 //!
 //! 1. [`Pipeline::receive`]: the file's bytes go to the spool and are recorded in the outbox
 //!    (both durable) — only then is the file removed from its channel.
-//! 2. [`Pipeline::process`]: parse → identify the partner from the envelope → duplicate check →
-//!    validate → queue acknowledgements (control numbers assigned as they are queued) →
-//!    translate → queue events to every sink → record the message's final state. An XML
+//! 2. [`Pipeline::process_batch`]: for each message, parse → identify the partner from the
+//!    envelope → duplicate check → validate → plan acknowledgements → translate → plan events
+//!    to every sink; then one outbox transaction for the whole batch writes every message's
+//!    outcome: its duplicate claims (checked again), its acknowledgements (control numbers
+//!    assigned and the documents built there), its events, its trace and final state. An XML
 //!    document (UBL, cXML) takes a shorter road: its mapping is chosen by its root element, the
 //!    partner by the sender id that mapping reads, the duplicate check by the document's
 //!    control id; it has no acknowledgement.
@@ -467,13 +469,8 @@ impl Pipeline {
                 return Ok(plan);
             }
             Read::Xml(bytes) => {
-                let end = self.xml_document(
-                    &mut plan,
-                    lookahead,
-                    &where_,
-                    bytes,
-                    reserved.as_deref(),
-                )?;
+                let end =
+                    self.xml_document(&mut plan, lookahead, &where_, bytes, reserved.as_deref())?;
                 let now = clock::now_ms();
                 let state = final_state(&[end]);
                 plan.end(state, now, String::new());
@@ -511,8 +508,14 @@ impl Pipeline {
         }
         let mut ended = Vec::with_capacity(interchanges.len());
         for (index, ic) in interchanges.iter().enumerate() {
-            let end =
-                self.interchange(&mut plan, lookahead, &where_, index, ic, reserved.as_deref())?;
+            let end = self.interchange(
+                &mut plan,
+                lookahead,
+                &where_,
+                index,
+                ic,
+                reserved.as_deref(),
+            )?;
             ended.push(end);
         }
         let state = final_state(&ended);

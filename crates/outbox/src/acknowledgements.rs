@@ -79,8 +79,13 @@ fn awaiting_key(id: DeliveryId) -> Vec<u8> {
     key
 }
 
-/// Indexes a new delivery: its numbers, and whether it awaits an acknowledgement.
+/// Indexes a new delivery that expects an acknowledgement: by its numbers, which the partner's
+/// acknowledgement names, and as awaiting one. A document that expects none (an
+/// acknowledgement of ours) is never looked up by number, and is not indexed.
 pub(crate) fn index(tx: &Tx<'_>, d: &Delivery) -> TxResult<()> {
+    if !d.ack_expected {
+        return Ok(());
+    }
     if let Some(partner) = &d.partner {
         for n in &d.numbers {
             // Numbers wrap around after their maximum: the latest document holds the number.
@@ -111,7 +116,8 @@ pub(crate) fn unindex(tx: &Tx<'_>, d: &Delivery) -> TxResult<()> {
 }
 
 impl Outbox {
-    /// The delivery `partner`'s counter `counter` gave `value` to, if it is still kept.
+    /// The delivery expecting an acknowledgement that `partner`'s counter `counter` gave
+    /// `value` to, if it is still kept (documents that expect none are not indexed by number).
     pub fn delivery_by_number(
         &self,
         partner: &str,

@@ -252,7 +252,8 @@ pub struct Enqueued {
 /// A claimed delivery and its payload.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Claimed {
-    /// The delivery, now in flight.
+    /// The delivery, now in flight (or, taken without a claim, still pending; see
+    /// [`Outbox::complete_unclaimed_many`]).
     pub delivery: Delivery,
     /// What to send.
     pub payload: Vec<u8>,
@@ -689,21 +690,61 @@ impl Outbox {
             if old.state.kind() != DeliveryStateKind::InFlight {
                 return Err(invalid(&old, "fail it").into());
             }
+            let d = old.clone();
+            fail_in(tx, &old, d, error, now, policy, draw)
+        })
+    }
+
+    /// Marks delivered, in one transaction, deliveries a sender handed over without claiming
+    /// them, each as it read it: pending, due at the given time. Only a sender that hands a
+    /// delivery over at once, in the thread that read it (a file written to a local directory,
+    /// a line appended to a JSON Lines file), may skip the claim: no other sender can take it
+    /// meanwhile, and a crash before this leaves it pending, to be delivered again like an
+    /// in-flight one. Counts an attempt. A delivery that moved on since it was read (an
+    /// operator dropped it) is left as it is. Returns, per delivery, whether it was marked now.
+    pub fn complete_unclaimed_many(
+        &self,
+        delivered: &[(DeliveryId, Millis)],
+        now: Millis,
+    ) -> Result<Vec<bool>> {
+        self.transact(|tx| {
+            let mut marked = Vec::with_capacity(delivered.len());
+            for &(id, due_at) in delivered {
+                let old = load(tx, id)?;
+                if old.state != (DeliveryState::Pending { due_at }) {
+                    marked.push(false);
+                    continue;
+                }
+                let mut d = old.clone();
+                d.attempts = d.attempts.saturating_add(1);
+                d.state = DeliveryState::Delivered { at: now };
+                write(tx, Some(&old), Some(&d))?;
+                marked.push(true);
+            }
+            Ok(marked)
+        })
+    }
+
+    /// [`Outbox::fail`] for a delivery handed over without a claim (see
+    /// [`Outbox::complete_unclaimed_many`]), as read: pending, due at `due_at`. Counts the
+    /// attempt. `None`, changing nothing, when it moved on since it was read.
+    pub fn fail_unclaimed(
+        &self,
+        id: DeliveryId,
+        due_at: Millis,
+        error: &str,
+        now: Millis,
+        policy: &RetryPolicy,
+    ) -> Result<Option<FailOutcome>> {
+        let draw = fastrand::f64();
+        self.transact(|tx| {
+            let old = load(tx, id)?;
+            if old.state != (DeliveryState::Pending { due_at }) {
+                return Ok(None);
+            }
             let mut d = old.clone();
-            d.last_error = Some(error.to_owned());
-            let outcome = if d.attempts >= policy.max_attempts
-                || now.saturating_sub(d.cycle_started_at) >= policy.max_age
-            {
-                let reason = format!("gave up after {} attempt(s): {error}", d.attempts);
-                d.state = DeliveryState::Dead { reason, at: now };
-                FailOutcome::Dead
-            } else {
-                let due_at = now.saturating_add(policy.delay(d.attempts, draw));
-                d.state = DeliveryState::Pending { due_at };
-                FailOutcome::RetryAt(due_at)
-            };
-            write(tx, Some(&old), Some(&d))?;
-            Ok(outcome)
+            d.attempts = d.attempts.saturating_add(1);
+            fail_in(tx, &old, d, error, now, policy, draw).map(Some)
         })
     }
 
@@ -944,6 +985,33 @@ impl Outbox {
 }
 
 /// Claims one delivery inside a transaction; `None` when it is not claimable now.
+/// Records a failed attempt of `d` (which was `old`): due again after a backoff, or dead when
+/// attempts or age are used up.
+fn fail_in(
+    tx: &Tx<'_>,
+    old: &Delivery,
+    mut d: Delivery,
+    error: &str,
+    now: Millis,
+    policy: &RetryPolicy,
+    draw: f64,
+) -> TxResult<FailOutcome> {
+    d.last_error = Some(error.to_owned());
+    let outcome = if d.attempts >= policy.max_attempts
+        || now.saturating_sub(d.cycle_started_at) >= policy.max_age
+    {
+        let reason = format!("gave up after {} attempt(s): {error}", d.attempts);
+        d.state = DeliveryState::Dead { reason, at: now };
+        FailOutcome::Dead
+    } else {
+        let due_at = now.saturating_add(policy.delay(d.attempts, draw));
+        d.state = DeliveryState::Pending { due_at };
+        FailOutcome::RetryAt(due_at)
+    };
+    write(tx, Some(old), Some(&d))?;
+    Ok(outcome)
+}
+
 fn claim_in(tx: &Tx<'_>, id: DeliveryId, now: Millis, lease: Millis) -> TxResult<Option<Claimed>> {
     let old = load(tx, id)?;
     let claimable = match old.state {

@@ -253,7 +253,12 @@ fn finish_in(tx: &Tx<'_>, outbox: &Outbox, f: &Finish<'_>) -> TxResult<Finished>
     })
 }
 
-fn queue_outbound(tx: &Tx<'_>, outbox: &Outbox, f: &Finish<'_>, index: usize) -> TxResult<Enqueued> {
+fn queue_outbound(
+    tx: &Tx<'_>,
+    outbox: &Outbox,
+    f: &Finish<'_>,
+    index: usize,
+) -> TxResult<Enqueued> {
     let o = f.outbound.get(index).ok_or_else(|| {
         Error::Invalid(format!(
             "message {}: the trace queues outbound document {index} of {}",

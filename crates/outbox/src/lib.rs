@@ -15,6 +15,9 @@
 //!   are contiguous and never repeat.
 //! - **Deliveries** ([`Delivery`]): payloads waiting to go to a destination (a sink or a partner's
 //!   channel), each under an idempotency key, with retries ([`RetryPolicy`]) and leases.
+//! - **Finishing messages**: [`Outbox::finish_messages`] writes what processing a batch of
+//!   messages worked out — partners, duplicate claims, acknowledgements with their control
+//!   numbers, events, aggregates, traces, final states — in one transaction (see [`Finish`]).
 //! - **Retention**: [`Outbox::purge`] removes finished records older than a cut-off.
 //!
 //! # Trees
@@ -59,10 +62,16 @@
 //! | `InFlight` | [`Outbox::open`] after a crash | `Pending`, due when it was claimed |
 //! | `Pending`, `Dead` | [`Outbox::retry`] (attempts start over) | `Pending`, due now |
 //! | `Pending`, `Dead` | [`Outbox::drop`] | `Dropped { at }` |
+//! | `Pending`, once due, handed over at once | [`Outbox::complete_unclaimed_many`] | `Delivered { at }` |
+//! | `Pending`, once due, handed over at once | [`Outbox::fail_unclaimed`] | `Pending` after a backoff, or `Dead` |
 //! | `InFlight` | [`Outbox::await_receipt`] | `AwaitingReceipt { sent_at, until }` |
 //! | `AwaitingReceipt`, `Pending`, `Dead` | [`Outbox::confirm_receipt`] | `Delivered { at }` |
 //! | `AwaitingReceipt`, past `until` | [`Outbox::expire_awaited`] | `Pending` after a backoff, or `Dead` |
 //! | `Delivered`, `Dropped` | [`Outbox::purge`] | removed |
+//!
+//! A sender that hands a delivery over at once, in the thread that read it (a local file, a JSON
+//! Lines append), needs no lease: it settles the pending delivery directly, and a crash before
+//! then leaves it pending, to be delivered again.
 //!
 //! Leases and the put-back on open make delivery at-least-once: a sender that dies after sending
 //! but before [`Outbox::complete`] is on disk sends again, which is why each delivery carries its
@@ -130,8 +139,8 @@ pub use acknowledgements::{AckOutcome, Acknowledgement};
 pub use counters::{AssignedNumber, CounterKey, CounterKind};
 pub use dedup::PriorSighting;
 pub use deliveries::{
-    BuildError, BuildFn, Claimed, Delivery, DeliveryFilter, DeliveryState, DeliveryStateKind, DestinationCounts,
-    Enqueued, NewDelivery,
+    BuildError, BuildFn, Claimed, Delivery, DeliveryFilter, DeliveryState, DeliveryStateKind,
+    DestinationCounts, Enqueued, NewDelivery,
 };
 pub use error::{Error, Result};
 pub use ids::{DeliveryId, MessageId, Millis, ParseIdError};

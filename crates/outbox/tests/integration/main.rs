@@ -5,6 +5,7 @@
 mod counters;
 mod crash;
 mod deliveries;
+mod finish;
 mod messages;
 mod model;
 

@@ -34,6 +34,10 @@ enum Op {
     Retry(usize),
     Drop(usize),
     Extend(usize),
+    /// Handed over without a claim, delivered.
+    HandOver(usize),
+    /// Handed over without a claim, refused.
+    HandOverFailed(usize),
     RequeueExpired,
     Purge {
         age: u64,
@@ -52,6 +56,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::Retry),
         1 => any::<usize>().prop_map(Op::Drop),
         1 => any::<usize>().prop_map(Op::Extend),
+        2 => any::<usize>().prop_map(Op::HandOver),
+        2 => any::<usize>().prop_map(Op::HandOverFailed),
         1 => Just(Op::RequeueExpired),
         1 => (0..4_000u64).prop_map(|age| Op::Purge { age }),
         1 => Just(Op::Reopen),
@@ -121,6 +127,7 @@ enum Answer {
     Ids(Vec<u64>),
     InvalidState,
     KeyConflict,
+    NotTaken,
 }
 
 #[derive(Default)]
@@ -213,6 +220,34 @@ impl Model {
                     let delay = (100u64 << (d.attempts - 1)).min(800);
                     d.state = S::Pending(now + delay);
                     Answer::Fail(FailOutcome::RetryAt(now + delay))
+                }
+            }
+            Op::HandOver(i) => {
+                let d = self.live.get_mut(&self.pick(i)?)?;
+                match d.state {
+                    S::Pending(due) if due <= now => {
+                        d.attempts += 1;
+                        d.state = S::Delivered(now);
+                        Answer::Bool(true)
+                    }
+                    _ => Answer::Bool(false),
+                }
+            }
+            Op::HandOverFailed(i) => {
+                let d = self.live.get_mut(&self.pick(i)?)?;
+                match d.state {
+                    S::Pending(due) if due <= now => {
+                        d.attempts += 1;
+                        if d.attempts >= POLICY.max_attempts || now - d.cycle >= POLICY.max_age {
+                            d.state = S::Dead(now);
+                            Answer::Fail(FailOutcome::Dead)
+                        } else {
+                            let delay = (100u64 << (d.attempts - 1)).min(800);
+                            d.state = S::Pending(now + delay);
+                            Answer::Fail(FailOutcome::RetryAt(now + delay))
+                        }
+                    }
+                    _ => Answer::NotTaken,
                 }
             }
             Op::Retry(i) => {
@@ -335,6 +370,25 @@ fn run(
         }),
         Op::Complete(_) => answer(db.complete(id(), now), |_| Answer::Done),
         Op::Fail(_) => answer(db.fail(id(), "refused", now, &POLICY), Answer::Fail),
+        Op::HandOver(_) | Op::HandOverFailed(_) => {
+            // What a sender read: the delivery's due time when it is due now; else a read that
+            // is out of date by the time it is settled.
+            let read = db.delivery(id()).unwrap().and_then(|d| match d.state {
+                DeliveryState::Pending { due_at } if due_at <= now => Some(due_at),
+                _ => None,
+            });
+            let due_at = read.unwrap_or(now + 1);
+            if matches!(op, Op::HandOver(_)) {
+                answer(db.complete_unclaimed_many(&[(id(), due_at)], now), |m| {
+                    Answer::Bool(m == [true])
+                })
+            } else {
+                answer(
+                    db.fail_unclaimed(id(), due_at, "refused", now, &POLICY),
+                    |o| o.map_or(Answer::NotTaken, Answer::Fail),
+                )
+            }
+        }
         Op::Retry(_) => answer(db.retry(id(), now), |_| Answer::Done),
         Op::Drop(_) => answer(db.drop(id(), now), |_| Answer::Done),
         Op::Extend(_) => answer(db.extend(id(), now, LEASE), Answer::Bool),
@@ -448,7 +502,8 @@ proptest! {
         let mut model = Model { now: T0, ..Model::default() };
         for op in &ops {
             let target = match *op {
-                Op::Claim(i) | Op::Complete(i) | Op::Fail(i) | Op::Retry(i) | Op::Drop(i) | Op::Extend(i) => {
+                Op::Claim(i) | Op::Complete(i) | Op::Fail(i) | Op::Retry(i) | Op::Drop(i) | Op::Extend(i)
+                | Op::HandOver(i) | Op::HandOverFailed(i) => {
                     match model.pick(i) {
                         Some(id) => Some(id),
                         None => continue,

@@ -1,0 +1,274 @@
+//! Messages finished together: plans made outside the store, written in one transaction.
+
+use std::path::PathBuf;
+
+use outbox::{
+    AggregateUpdates, BuildError, CounterKey, CounterKind, Error, Finish, Lookahead, MessageId,
+    MessageState, NewDelivery, NewMessage, Outbound, Outbox, Planned, Sighting, Step,
+};
+
+use crate::{T0, open};
+
+const DAY: u64 = 86_400_000;
+
+fn received(outbox: &Outbox, name: &str) -> MessageId {
+    outbox
+        .record_received(NewMessage {
+            channel: "dir:inbound".into(),
+            file_name: name.into(),
+            spool_path: PathBuf::from(format!("/spool/{name}")),
+            spool_offset: 0,
+            size: 100,
+            sha256: "cd".repeat(32),
+            received_at: T0,
+        })
+        .unwrap()
+}
+
+fn no_aggregates() -> AggregateUpdates<'static> {
+    AggregateUpdates {
+        updates: &[],
+        at: T0,
+        apply: &|_, _| Ok(Vec::new()),
+    }
+}
+
+/// What processing one interchange of `id` plans: its partner, its claim as `lookahead` sees
+/// it, and an acknowledgement.
+struct Planned1 {
+    trace: Vec<Planned>,
+    sightings: Vec<Sighting>,
+}
+
+fn plan(lookahead: &mut Lookahead<'_>, id: MessageId, control: &str) -> Planned1 {
+    let prior = lookahead
+        .sighting("acme", control, id, T0 + 10, DAY)
+        .unwrap();
+    Planned1 {
+        trace: vec![
+            Planned::Identified {
+                partner: "acme".into(),
+                at: T0 + 10,
+            },
+            Planned::Outbound {
+                index: 0,
+                at: T0 + 11,
+                detail: "functional".into(),
+            },
+        ],
+        sightings: vec![Sighting {
+            partner: "acme".into(),
+            control: control.into(),
+            at: T0 + 10,
+            window: DAY,
+            duplicate_of: prior.map(|p| p.message_id),
+        }],
+    }
+}
+
+fn ack<'a>(id: MessageId, build: &'a outbox::BuildFn<'a>) -> Outbound<'a> {
+    Outbound {
+        partner: "acme",
+        counters: COUNTERS,
+        new: NewDelivery::new(
+            "partner:acme",
+            format!("ack:{id}:0:functional"),
+            "application/edi-x12",
+            T0,
+        )
+        .message(id),
+        build,
+    }
+}
+
+const COUNTERS: &[CounterKey] = &[];
+
+fn isa13() -> Vec<CounterKey> {
+    vec![CounterKey::new("outbound", CounterKind::Isa13)]
+}
+
+fn render(numbers: &[u64]) -> Result<Vec<u8>, BuildError> {
+    Ok(format!("ISA*{:09}~", numbers.first().copied().unwrap_or(0)).into_bytes())
+}
+
+#[test]
+fn a_batch_claims_numbers_and_traces_in_order_and_sees_its_own_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(dir.path());
+    let ids: Vec<MessageId> = ["a", "b", "c"]
+        .iter()
+        .map(|n| received(&outbox, n))
+        .collect();
+    // b repeats a's interchange: the plan sees a's claim before anything is written.
+    let mut lookahead = Lookahead::new(&outbox);
+    let plans: Vec<Planned1> = ids
+        .iter()
+        .zip(["000000001", "000000001", "000000002"])
+        .map(|(&id, control)| plan(&mut lookahead, id, control))
+        .collect();
+    assert_eq!(plans[1].sightings[0].duplicate_of, Some(ids[0]));
+    assert_eq!(plans[2].sightings[0].duplicate_of, None);
+
+    let counters = isa13();
+    let outbound: Vec<Vec<Outbound<'_>>> = ids
+        .iter()
+        .map(|&id| {
+            vec![Outbound {
+                counters: &counters,
+                ..ack(id, &render)
+            }]
+        })
+        .collect();
+    let states = [
+        MessageState::Processed,
+        MessageState::Duplicate { of: ids[0] },
+        MessageState::Processed,
+    ];
+    let finishes: Vec<Finish<'_>> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, &id)| Finish {
+            id,
+            trace: &plans[i].trace,
+            sightings: &plans[i].sightings,
+            outbound: &outbound[i],
+            message_types: &[],
+            event_types: &[],
+            state: Some((states[i].clone(), T0 + 20, "")),
+            deliveries: &[],
+            aggregates: no_aggregates(),
+        })
+        .collect();
+    let finished = outbox.finish_messages(&finishes).unwrap();
+
+    // Numbers in the batch's order, each document built from its own.
+    let numbers: Vec<u64> = finished
+        .iter()
+        .map(|f| f.outbound[0].delivery.numbers[0].value)
+        .collect();
+    assert_eq!(numbers, [1, 2, 3]);
+    for (f, n) in finished.iter().zip(&numbers) {
+        let payload = outbox.payload(f.outbound[0].delivery.id).unwrap().unwrap();
+        assert_eq!(payload, format!("ISA*{n:09}~").into_bytes());
+    }
+    for (i, &id) in ids.iter().enumerate() {
+        let m = outbox.message(id).unwrap().unwrap();
+        assert_eq!(m.partner.as_deref(), Some("acme"));
+        assert_eq!(m.state, states[i]);
+        let steps: Vec<Step> = outbox
+            .trace(id)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.step)
+            .collect();
+        assert!(
+            matches!(
+                steps.as_slice(),
+                [
+                    Step::Received,
+                    Step::Identified { .. },
+                    Step::AckQueued { control_number, .. },
+                    _,
+                ] if *control_number == numbers[i].to_string()
+            ),
+            "{steps:?}"
+        );
+    }
+    assert_eq!(outbox.pending_messages().unwrap(), []);
+    // The second one was a duplicate: the first still holds the interchange.
+    let prior = outbox
+        .check_interchange("acme", "000000001", ids[2], T0 + 30, DAY)
+        .unwrap();
+    assert_eq!(prior.map(|p| p.message_id), Some(ids[0]));
+}
+
+#[test]
+fn a_verdict_that_no_longer_holds_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(dir.path());
+    let a = received(&outbox, "a");
+    let mut lookahead = Lookahead::new(&outbox);
+    let planned = plan(&mut lookahead, a, "000000007");
+    assert_eq!(planned.sightings[0].duplicate_of, None);
+    // Another message claims the interchange before the plan is written.
+    let b = received(&outbox, "b");
+    assert!(
+        outbox
+            .check_interchange("acme", "000000007", b, T0 + 5, DAY)
+            .unwrap()
+            .is_none()
+    );
+    let counters = isa13();
+    let outbound = [Outbound {
+        counters: &counters,
+        ..ack(a, &render)
+    }];
+    let finish = Finish {
+        id: a,
+        trace: &planned.trace,
+        sightings: &planned.sightings,
+        outbound: &outbound,
+        message_types: &[],
+        event_types: &[],
+        state: Some((MessageState::Processed, T0 + 20, "")),
+        deliveries: &[],
+        aggregates: no_aggregates(),
+    };
+    let err = outbox.finish_messages(&[finish]).unwrap_err();
+    assert!(matches!(err, Error::Stale(_)), "{err}");
+    // Nothing of it: no number spent, no partner, still pending.
+    assert_eq!(outbox.counter("acme", &counters[0]).unwrap(), None);
+    let m = outbox.message(a).unwrap().unwrap();
+    assert_eq!((m.partner, m.state), (None, MessageState::Received));
+    assert_eq!(outbox.pending_messages().unwrap().len(), 2);
+}
+
+#[test]
+fn one_failing_message_fails_the_whole_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(dir.path());
+    let a = received(&outbox, "a");
+    let b = received(&outbox, "b");
+    outbox.set_partner(b, "globex", T0 + 1).unwrap();
+    let trace = [Planned::Identified {
+        partner: "acme".into(),
+        at: T0 + 10,
+    }];
+    let counters = isa13();
+    let failing = |_: &[u64]| -> Result<Vec<u8>, BuildError> { Err("no".into()) };
+    let outbound = [Outbound {
+        counters: &counters,
+        ..ack(a, &render)
+    }];
+    let finish = |id, outbound| Finish {
+        id,
+        trace: &trace,
+        sightings: &[],
+        outbound,
+        message_types: &[],
+        event_types: &[],
+        state: Some((MessageState::Processed, T0 + 20, "")),
+        deliveries: &[],
+        aggregates: no_aggregates(),
+    };
+    // b already belongs to another partner.
+    let err = outbox
+        .finish_messages(&[finish(a, &outbound[..]), finish(b, &[])])
+        .unwrap_err();
+    assert!(matches!(err, Error::PartnerConflict { .. }), "{err}");
+    // A document that cannot be built.
+    let broken = [Outbound {
+        counters: &counters,
+        ..ack(a, &failing)
+    }];
+    let err = outbox.finish_messages(&[finish(a, &broken)]).unwrap_err();
+    assert!(matches!(err, Error::Build(_)), "{err}");
+    assert_eq!(outbox.counter("acme", &counters[0]).unwrap(), None);
+    // Alone, the good one goes through.
+    outbox.finish_messages(&[finish(a, &outbound)]).unwrap();
+    assert_eq!(
+        outbox.message(a).unwrap().unwrap().state,
+        MessageState::Processed
+    );
+    assert_eq!(outbox.counter("acme", &counters[0]).unwrap(), Some(1));
+}
