@@ -121,6 +121,9 @@ const BATCH: usize = 256;
 /// How many messages are processed together, their outcomes written in one transaction.
 const PROCESS_BATCH: usize = 256;
 
+/// How many received batches may wait for the processing loop before receiving waits too.
+const INGESTED_QUEUE: usize = 4;
+
 /// How many deliveries one round of the delivery loop takes, with one flush.
 const DELIVERY_ROUND: usize = 512;
 
@@ -498,9 +501,17 @@ impl Gateway {
             as2_tasks.push(as2_channel::serve(Arc::clone(&gw), l, as2_stopped.clone()).await?);
         }
 
+        // Receiving and processing run side by side: a batch is processed while the next one's
+        // files are made durable (the spool's and the outbox's syncs), and each waits on the
+        // disk only for its own work.
+        let (to_process, received) = std::sync::mpsc::sync_channel(INGESTED_QUEUE);
         let ingest = {
             let (gw, stop) = (Arc::clone(&gw), Arc::clone(&stop));
-            tokio::task::spawn_blocking(move || gw.ingest_loop(&stop))
+            tokio::task::spawn_blocking(move || gw.ingest_loop(&stop, &to_process))
+        };
+        let process = {
+            let gw = Arc::clone(&gw);
+            tokio::task::spawn_blocking(move || gw.process_loop(&received))
         };
         let deliver = {
             let (gw, done) = (Arc::clone(&gw), Arc::clone(&ingest_done));
@@ -560,6 +571,10 @@ impl Gateway {
         let ingested = ingest
             .await
             .map_err(|e| Error::Internal(format!("ingest task: {e}")));
+        // What was received is processed before the processing loop ends.
+        if let Err(e) = process.await {
+            tracing::error!(error = %e, "processing task failed");
+        }
         for r in remotes {
             if let Err(e) = r.await {
                 tracing::error!(error = %e, "SFTP channel task failed");
@@ -680,7 +695,25 @@ impl Gateway {
         );
     }
 
-    fn ingest_loop(&self, stop: &AtomicBool) -> Result<(), Error> {
+    /// Processes what the ingest loop received, taking together what arrived meanwhile, until
+    /// the ingest loop ends.
+    fn process_loop(&self, received: &std::sync::mpsc::Receiver<Vec<outbox::MessageId>>) {
+        while let Ok(mut ids) = received.recv() {
+            while ids.len() < PROCESS_BATCH {
+                match received.try_recv() {
+                    Ok(more) => ids.extend(more),
+                    Err(_) => break,
+                }
+            }
+            self.process_guarded(&ids);
+        }
+    }
+
+    fn ingest_loop(
+        &self,
+        stop: &AtomicBool,
+        process: &std::sync::mpsc::SyncSender<Vec<outbox::MessageId>>,
+    ) -> Result<(), Error> {
         let pause = self.config.limits.poll_interval();
         let mut first_pass = true;
         while !stop.load(Ordering::SeqCst) {
@@ -697,7 +730,7 @@ impl Gateway {
                     if stop.load(Ordering::SeqCst) {
                         return Ok(());
                     }
-                    took += self.ingest_batch(inbox, batch)?;
+                    took += self.ingest_batch(inbox, batch, process)?;
                 }
             }
             match self.outgoing.poll() {
@@ -721,8 +754,14 @@ impl Gateway {
         Ok(())
     }
 
-    /// Receives a batch of files with one flush and one directory sync, then processes them.
-    fn ingest_batch(&self, inbox: &DirectoryInbox, files: &[PathBuf]) -> Result<usize, Error> {
+    /// Receives a batch of files with one flush and one directory sync, then hands them to the
+    /// processing loop.
+    fn ingest_batch(
+        &self,
+        inbox: &DirectoryInbox,
+        files: &[PathBuf],
+        process: &std::sync::mpsc::SyncSender<Vec<outbox::MessageId>>,
+    ) -> Result<usize, Error> {
         let received = self.pipeline.receive(inbox, files)?;
         if received.is_empty() {
             return Ok(0);
@@ -730,16 +769,17 @@ impl Gateway {
         // The records are durable (the spool segment already is) before any file leaves its
         // inbox.
         self.pipeline.outbox.flush()?;
-        for r in &received {
-            if let Err(e) = self.pipeline.release(inbox, r) {
-                tracing::error!(channel = %inbox.name, message = %r.id, error = %e, "cannot remove a received file; it will be found again");
-            }
+        if let Err(e) = self.pipeline.release(inbox, &received) {
+            tracing::error!(channel = %inbox.name, error = %e, "cannot mark received files released; they will be found again");
         }
         inbox
             .sync()
             .map_err(|e| Error::io(format!("syncing {}", inbox.path.display()), e))?;
         let ids: Vec<_> = received.iter().map(|r| r.id).collect();
-        self.process_guarded(&ids);
+        if let Err(unsent) = process.send(ids) {
+            // The processing loop is gone (it only ends after this one): process here.
+            self.process_guarded(&unsent.0);
+        }
         Ok(received.len())
     }
 

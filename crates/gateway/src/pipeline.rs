@@ -278,69 +278,62 @@ impl Pipeline {
             .map_err(|e| Error::io("making the spool segment durable".into(), e))?;
         let now = clock::now_ms();
         // Each file is either found again (recorded before a restart, still in its channel: that
-        // message, not a new one, and not a duplicate interchange) or new; the new ones are
-        // recorded together, in one transaction.
-        let mut slots: Vec<(Option<PathBuf>, String, String, Option<MessageId>)> =
-            Vec::with_capacity(taken.len());
-        let mut new = Vec::new();
+        // message, not a new one, and not a duplicate interchange) or new; all in one
+        // transaction.
+        let mut files = Vec::with_capacity(taken.len());
+        let mut new = Vec::with_capacity(taken.len());
         for (file, file_name, spooled) in taken {
-            let known = self
-                .outbox
-                .find_unreleased(channel, &file_name, &spooled.sha256)?;
-            let spooled_sha = spooled.sha256.clone();
-            if let Some(id) = known {
-                tracing::info!(message = %id, channel = %channel, file = %file_name, "found again after a restart");
-            } else {
-                new.push(NewMessage {
-                    channel: channel.to_string(),
-                    file_name: file_name.clone(),
-                    spool_path: spooled.path,
-                    spool_offset: spooled.offset,
-                    size: spooled.size,
-                    sha256: spooled.sha256,
-                    received_at: now,
-                });
-            }
-            slots.push((file, file_name, spooled_sha, known));
+            new.push(NewMessage {
+                channel: channel.to_string(),
+                file_name: file_name.clone(),
+                spool_path: spooled.path,
+                spool_offset: spooled.offset,
+                size: spooled.size,
+                sha256: spooled.sha256,
+                received_at: now,
+            });
+            files.push(file);
         }
-        let mut ids = self.outbox.record_received_many(&new)?.into_iter();
-        let mut sizes = new.iter().map(|n| n.size);
-        let mut received = Vec::with_capacity(slots.len());
-        for (file, file_name, sha256, known) in slots {
-            let id = match known {
-                Some(id) => id,
-                None => {
-                    let (Some(id), Some(size)) = (ids.next(), sizes.next()) else {
-                        return Err(Error::Internal(
-                            "the outbox recorded fewer files than it was given".into(),
-                        ));
-                    };
-                    telemetry::received(channel, id, &file_name, size);
-                    id
-                }
-            };
+        let ids = self.outbox.record_received_or_found(&new)?;
+        if ids.len() != new.len() {
+            return Err(Error::Internal(
+                "the outbox recorded fewer files than it was given".into(),
+            ));
+        }
+        let mut received = Vec::with_capacity(new.len());
+        for ((file, new), (id, again)) in files.into_iter().zip(new).zip(ids) {
+            if again {
+                tracing::info!(message = %id, channel = %channel, file = %new.file_name, "found again after a restart");
+            } else {
+                telemetry::received(channel, id, &new.file_name, new.size);
+            }
             received.push(Received {
                 id,
-                name: file_name,
+                name: new.file_name,
                 file,
                 channel: channel.to_owned(),
-                sha256,
-                again: known.is_some(),
+                sha256: new.sha256,
+                again,
             });
         }
         Ok(received)
     }
 
-    /// Removes a received file from its inbox, once its record is flushed. The inbox directory
-    /// itself is synced by the caller, once per batch.
-    pub fn release(&self, inbox: &DirectoryInbox, received: &Received) -> Result<(), Error> {
-        if let Some(file) = &received.file {
-            inbox
-                .remove(file)
-                .map_err(|e| Error::io(format!("removing {}", file.display()), e))?;
-            self.outbox
-                .mark_file_released(&received.channel, &received.name, &received.sha256)?;
+    /// Removes received files from their inbox, once their records are flushed, and then their
+    /// receipt markers. The inbox directory itself is synced by the caller, once per batch. A
+    /// file that cannot be removed keeps its marker, to be found again.
+    pub fn release(&self, inbox: &DirectoryInbox, received: &[Received]) -> Result<(), Error> {
+        let mut released = Vec::with_capacity(received.len());
+        for r in received {
+            let Some(file) = &r.file else { continue };
+            match inbox.remove(file) {
+                Ok(()) => released.push((r.channel.as_str(), r.name.as_str(), r.sha256.as_str())),
+                Err(e) => {
+                    tracing::error!(channel = %inbox.name, message = %r.id, file = %file.display(), error = %e, "cannot remove a received file; it will be found again");
+                }
+            }
         }
+        self.outbox.mark_files_released(&released)?;
         Ok(())
     }
 

@@ -14,6 +14,10 @@ use crate::config::SinkConfig;
 use crate::spool::write_atomically;
 use crate::webhook::WebhookSink;
 
+/// From how many files a round of outbound documents is made durable with one sync of their
+/// file system rather than one per file.
+const SYNC_FILE_SYSTEM_FROM: usize = 16;
+
 /// Why a delivery failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
@@ -268,6 +272,22 @@ impl OutboundDirectory {
                 Err(e) => results.push(Err(e)),
             }
         }
+        // Many files at once: one sync of their file system makes them all durable with one
+        // journal commit, where a sync per file commits again and again.
+        #[cfg(target_os = "linux")]
+        if written.len() >= SYNC_FILE_SYSTEM_FROM {
+            let synced = File::open(&self.dir)
+                .and_then(|dir| rustix::fs::syncfs(&dir).map_err(std::io::Error::from))
+                .map_err(io(format!(
+                    "syncing the file system of {}",
+                    self.dir.display()
+                )));
+            let synced = written
+                .iter()
+                .map(|_| synced.as_ref().map(|_| ()).map_err(DeliveryError::again))
+                .collect();
+            return self.place(&written, synced, results);
+        }
         // The syncs run side by side: each waits on the device, and none takes the directory's
         // lock.
         let per_thread = written.len().div_ceil(parallel_syncs.max(1)).max(1);
@@ -298,6 +318,18 @@ impl OutboundDirectory {
                 })
                 .collect()
         });
+        self.place(&written, synced, results)
+    }
+
+    /// Renames each synced file of a round into place and syncs the directory once (their
+    /// names durable); a file whose sync failed stays under its temporary name.
+    fn place(
+        &self,
+        written: &[(usize, File, PathBuf, PathBuf)],
+        synced: Vec<Result<(), DeliveryError>>,
+        mut results: Vec<Result<(), DeliveryError>>,
+    ) -> Vec<Result<(), DeliveryError>> {
+        let io = |what: String| move |source| DeliveryError::Io { what, source };
         let mut renamed = Vec::with_capacity(written.len());
         for ((index, _, tmp, path), sync) in written.iter().zip(synced) {
             let done = sync.and_then(|()| {

@@ -396,11 +396,9 @@ pub(crate) fn insert_received(tx: &Tx<'_>, new: &NewMessage) -> TxResult<Message
         event_types: Vec::new(),
         revision: 0,
     };
-    let detail = format!(
-        "{} ({} bytes) from channel {}",
-        new.file_name, new.size, new.channel
-    );
-    push_trace(tx, &mut m, new.received_at, Step::Received, &detail)?;
+    // Its first trace entry, `Received`, is the record itself (see `received_entry`): one
+    // write less for every file.
+    m.trace_len = 1;
     tx.put_json(T::Messages, &id.key(), &m)?;
     tx.put(T::MessageIndex, &pending_key(id), &[])?;
     tx.put(T::MessageIndex, &received_key(&m), &[])?;
@@ -410,6 +408,18 @@ pub(crate) fn insert_received(tx: &Tx<'_>, new: &NewMessage) -> TxResult<Message
         &id.key(),
     )?;
     Ok(id)
+}
+
+/// A message's first trace entry, made from its record.
+fn received_entry(m: &Message) -> TraceEntry {
+    TraceEntry {
+        at: m.received_at,
+        step: Step::Received,
+        detail: format!(
+            "{} ({} bytes) from channel {}",
+            m.file_name, m.size, m.channel
+        ),
+    }
 }
 
 pub(crate) fn load(tx: &Tx<'_>, id: MessageId) -> TxResult<Message> {
@@ -507,16 +517,41 @@ impl Outbox {
         let Some(m) = self.message(id)? else {
             return Err(Error::MessageNotFound(id));
         };
-        self.mark_file_released(&m.channel, &m.file_name, &m.sha256)
+        self.mark_files_released(&[(&m.channel, &m.file_name, &m.sha256)])
     }
 
-    /// [`Outbox::mark_released`] for a file whose record the caller holds: its channel, name
-    /// and SHA-256.
-    pub fn mark_file_released(&self, channel: &str, file_name: &str, sha256: &str) -> Result<()> {
+    /// [`Outbox::mark_released`] for files whose records the caller holds: each one's channel,
+    /// name and SHA-256. One write for them all.
+    pub fn mark_files_released(&self, files: &[(&str, &str, &str)]) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        for (channel, file_name, sha256) in files {
+            batch.remove(unreleased_key(channel, file_name, sha256));
+        }
         self.tree(T::MessageIndex)
-            .remove(unreleased_key(channel, file_name, sha256))
-            .map_err(Error::from)?;
-        Ok(())
+            .apply_batch(batch)
+            .map_err(Error::from)
+    }
+
+    /// [`Outbox::record_received_many`], except that a file recorded before a restart and
+    /// still in its channel ([`Outbox::find_unreleased`]) is found again instead of recorded:
+    /// in one transaction, each file's message id and whether it was found again, in order.
+    pub fn record_received_or_found(&self, batch: &[NewMessage]) -> Result<Vec<(MessageId, bool)>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = self.transact(|tx| {
+            let mut ids = Vec::with_capacity(batch.len());
+            for new in batch {
+                let marker = unreleased_key(&new.channel, &new.file_name, &new.sha256);
+                ids.push(match tx.get_u64(T::MessageIndex, &marker)? {
+                    Some(id) => (MessageId::new(id), true),
+                    None => (insert_received(tx, new)?, false),
+                });
+            }
+            Ok(ids)
+        })?;
+        self.commit_point()?;
+        Ok(ids)
     }
 
     /// Removes every receipt marker: called once every channel has been read after a start, when
@@ -552,11 +587,24 @@ impl Outbox {
     /// The message's trace, oldest first.
     pub fn trace(&self, id: MessageId) -> Result<Vec<TraceEntry>> {
         let mut entries = Vec::new();
-        for record in self.tree(T::Trace).scan_prefix(id.key()).values() {
-            match crate::store::decode(T::Trace, &record?)? {
+        for (n, record) in self.tree(T::Trace).scan_prefix(id.key()).enumerate() {
+            let (key, record) = record?;
+            // Entry 0 is stored only by versions that wrote it apart from the record.
+            if n == 0
+                && key.get(8..12) != Some(&0u32.to_be_bytes()[..])
+                && let Some(m) = self.message(id)?
+            {
+                entries.push(received_entry(&m));
+            }
+            match crate::store::decode(T::Trace, &record)? {
                 TraceRecord::One(entry) => entries.push(entry),
                 TraceRecord::Many(many) => entries.extend(many),
             }
+        }
+        if entries.is_empty()
+            && let Some(m) = self.message(id)?
+        {
+            entries.push(received_entry(&m));
         }
         Ok(entries)
     }
@@ -844,5 +892,55 @@ impl Outbox {
             out.push(m);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trace_whose_first_entry_was_stored_apart_reads_it_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path()).unwrap();
+        let new = NewMessage {
+            channel: "dir:inbound".into(),
+            file_name: "a.x12".into(),
+            spool_path: PathBuf::from("/spool/a"),
+            spool_offset: 0,
+            size: 12,
+            sha256: "ab".repeat(32),
+            received_at: 1_000,
+        };
+        let id = outbox.record_received(new).unwrap();
+        // Now: entry 0 is the record itself.
+        let entries = outbox.trace(id).unwrap();
+        assert_eq!(entries, [received_entry(&outbox.message(id).unwrap().unwrap())]);
+        assert_eq!(entries[0].detail, "a.x12 (12 bytes) from channel dir:inbound");
+        // As older versions wrote it: entry 0 stored, then more.
+        let stored = TraceEntry {
+            at: 1_000,
+            step: Step::Received,
+            detail: "stored apart".into(),
+        };
+        outbox
+            .transact(|tx| tx.put_json(T::Trace, &trace_key(id, 0), &stored))
+            .unwrap();
+        outbox
+            .set_state(id, MessageState::Processed, 2_000, "")
+            .unwrap();
+        let steps: Vec<(Step, String)> = outbox
+            .trace(id)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.step, e.detail))
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                (Step::Received, "stored apart".to_owned()),
+                (Step::Processed, String::new())
+            ]
+        );
     }
 }
