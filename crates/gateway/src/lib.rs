@@ -119,7 +119,7 @@ impl Error {
 const BATCH: usize = 256;
 
 /// How many messages are processed together, their outcomes written in one transaction.
-const PROCESS_BATCH: usize = 256;
+const PROCESS_BATCH: usize = 64;
 
 /// How many received batches may wait for the processing loop before receiving waits too.
 const INGESTED_QUEUE: usize = 4;
@@ -697,22 +697,45 @@ impl Gateway {
 
     /// Processes what the ingest loop received, taking together what arrived meanwhile, until
     /// the ingest loop ends.
-    fn process_loop(&self, received: &std::sync::mpsc::Receiver<Vec<outbox::MessageId>>) {
-        while let Ok(mut ids) = received.recv() {
-            while ids.len() < PROCESS_BATCH {
+    fn process_loop(&self, received: &std::sync::mpsc::Receiver<Vec<outbox::Message>>) {
+        while let Ok(mut records) = received.recv() {
+            while records.len() < PROCESS_BATCH {
                 match received.try_recv() {
-                    Ok(more) => ids.extend(more),
+                    Ok(more) => records.extend(more),
                     Err(_) => break,
                 }
             }
-            self.process_guarded(&ids);
+            while !records.is_empty() {
+                let rest = records.split_off(records.len().min(PROCESS_BATCH));
+                self.process_records_guarded(records);
+                records = rest;
+            }
+        }
+    }
+
+    /// [`Gateway::process_guarded`] for messages whose records were just written.
+    fn process_records_guarded(&self, records: Vec<outbox::Message>) {
+        let ids: Vec<_> = records.iter().map(|m| m.id).collect();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.pipeline.process_recorded(records)
+        }));
+        match outcome {
+            Ok(results) => {
+                for (id, result) in results {
+                    if let Err(e) = result {
+                        self.fail(id, format!("processing failed: {e}"));
+                    }
+                }
+            }
+            // One at a time, to find the message that brings the bug out.
+            Err(_) => self.process_guarded(&ids),
         }
     }
 
     fn ingest_loop(
         &self,
         stop: &AtomicBool,
-        process: &std::sync::mpsc::SyncSender<Vec<outbox::MessageId>>,
+        process: &std::sync::mpsc::SyncSender<Vec<outbox::Message>>,
     ) -> Result<(), Error> {
         let pause = self.config.limits.poll_interval();
         let mut first_pass = true;
@@ -760,7 +783,7 @@ impl Gateway {
         &self,
         inbox: &DirectoryInbox,
         files: &[PathBuf],
-        process: &std::sync::mpsc::SyncSender<Vec<outbox::MessageId>>,
+        process: &std::sync::mpsc::SyncSender<Vec<outbox::Message>>,
     ) -> Result<usize, Error> {
         let received = self.pipeline.receive(inbox, files)?;
         if received.is_empty() {
@@ -775,12 +798,19 @@ impl Gateway {
         inbox
             .sync()
             .map_err(|e| Error::io(format!("syncing {}", inbox.path.display()), e))?;
-        let ids: Vec<_> = received.iter().map(|r| r.id).collect();
-        if let Err(unsent) = process.send(ids) {
+        let count = received.len();
+        // Files found again after a restart are read back and processed here; the rest go to
+        // the processing loop with their records.
+        let (records, again): (Vec<_>, Vec<_>) =
+            received.into_iter().partition(|r| r.record.is_some());
+        let again: Vec<_> = again.iter().map(|r| r.id).collect();
+        self.process_guarded(&again);
+        let records: Vec<_> = records.into_iter().filter_map(|r| r.record).collect();
+        if let Err(unsent) = process.send(records) {
             // The processing loop is gone (it only ends after this one): process here.
-            self.process_guarded(&unsent.0);
+            self.process_records_guarded(unsent.0);
         }
-        Ok(received.len())
+        Ok(count)
     }
 
     fn deliver_loop(&self, ingest_done: &AtomicBool) -> Result<(), Error> {

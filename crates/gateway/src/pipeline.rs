@@ -173,6 +173,9 @@ pub struct Received {
     sha256: String,
     /// Whether it had been recorded before a restart.
     pub again: bool,
+    /// Its record as written now (none when it had been recorded before a restart, or moved to
+    /// quarantine unread).
+    pub record: Option<outbox::Message>,
 }
 
 /// How one interchange ended, for the message's final state.
@@ -227,6 +230,7 @@ impl Pipeline {
                         channel: inbox.name.clone(),
                         sha256: String::new(),
                         again: false,
+                        record: None,
                     });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -301,7 +305,8 @@ impl Pipeline {
             ));
         }
         let mut received = Vec::with_capacity(new.len());
-        for ((file, new), (id, again)) in files.into_iter().zip(new).zip(ids) {
+        for ((file, new), (id, record)) in files.into_iter().zip(new).zip(ids) {
+            let again = record.is_none();
             if again {
                 tracing::info!(message = %id, channel = %channel, file = %new.file_name, "found again after a restart");
             } else {
@@ -314,6 +319,7 @@ impl Pipeline {
                 channel: channel.to_owned(),
                 sha256: new.sha256,
                 again,
+                record,
             });
         }
         Ok(received)
@@ -390,23 +396,38 @@ impl Pipeline {
     /// its own, so that one message's trouble is only its own. Returns each message's outcome,
     /// in order.
     pub fn process_batch(&self, ids: &[MessageId]) -> Vec<(MessageId, Result<(), Error>)> {
-        let mut results = Vec::with_capacity(ids.len());
-        // The raw files first: the plans borrow the interchanges read from them.
-        let mut loaded = Vec::with_capacity(ids.len());
+        let mut records = Vec::with_capacity(ids.len());
+        let mut results = Vec::new();
         for &id in ids {
             match self.outbox.message(id) {
-                Ok(Some(msg)) if !msg.state.is_finished() => {
-                    let bytes = self
-                        .spool
-                        .get(&msg.spool_path, msg.spool_offset, msg.size, &msg.sha256)
-                        .map_err(|e| {
-                            format!("spool file {} unreadable: {e}", msg.spool_path.display())
-                        });
-                    loaded.push((msg, bytes));
-                }
-                Ok(_) => results.push((id, Ok(()))),
+                Ok(Some(msg)) => records.push(msg),
+                Ok(None) => results.push((id, Ok(()))),
                 Err(e) => results.push((id, Err(e.into()))),
             }
+        }
+        results.extend(self.process_recorded(records));
+        results
+    }
+
+    /// [`Pipeline::process_batch`] for messages whose records the caller holds, as they are
+    /// stored (those [`Pipeline::receive`] just wrote): nothing to read back.
+    pub fn process_recorded(
+        &self,
+        records: Vec<outbox::Message>,
+    ) -> Vec<(MessageId, Result<(), Error>)> {
+        let mut results = Vec::with_capacity(records.len());
+        // The raw files first: the plans borrow the interchanges read from them.
+        let mut loaded = Vec::with_capacity(records.len());
+        for msg in records {
+            if msg.state.is_finished() {
+                results.push((msg.id, Ok(())));
+                continue;
+            }
+            let bytes = self
+                .spool
+                .get(&msg.spool_path, msg.spool_offset, msg.size, &msg.sha256)
+                .map_err(|e| format!("spool file {} unreadable: {e}", msg.spool_path.display()));
+            loaded.push((msg, bytes));
         }
         let read: Vec<Read<'_>> = loaded
             .iter()
@@ -626,7 +647,7 @@ impl Pipeline {
                 }
             }
             for (ack, queued) in plan.acks.iter().zip(&finished.outbound) {
-                if queued.created {
+                if let Some(queued) = queued.as_ref().filter(|q| q.created) {
                     let control = queued
                         .delivery
                         .numbers
@@ -868,11 +889,9 @@ impl Pipeline {
         };
         let report_index = plan.reports.len();
         for (kind, needs) in kinds {
+            // Queued before (the message is processed again): not again, which the
+            // transaction finishing the message sees for itself.
             let key = format!("ack:{id}:{index}:{}", kind.as_str());
-            // Queued before (the message is processed again): not again.
-            if self.outbox.delivery_by_key(&key)?.is_some() {
-                continue;
-            }
             let counters: Vec<CounterKey> = needs
                 .iter()
                 .zip(counter_kinds)

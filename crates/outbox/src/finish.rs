@@ -69,7 +69,9 @@ pub struct Sighting {
 }
 
 /// A document for a partner, numbered from the partner's `counters` and built from the
-/// numbers inside the transaction, as [`Outbox::enqueue_outbound`] does.
+/// numbers inside the transaction, as [`Outbox::enqueue_outbound`] does. One whose key is
+/// already queued is left as it was, takes no number and is not traced: the message is being
+/// processed again, and was answered the first time.
 pub struct Outbound<'a> {
     /// The partner whose counters number it.
     pub partner: &'a str,
@@ -182,7 +184,8 @@ fn finish_in(tx: &Tx<'_>, outbox: &Outbox, f: &Finish<'_>) -> TxResult<Finished>
         created.push(crate::deliveries::enqueue_in(tx, new, payload)?.created);
     }
     let mut m = crate::messages::load(tx, f.id)?;
-    let mut outbound: Vec<Option<Enqueued>> = f.outbound.iter().map(|_| None).collect();
+    // Per document: not yet queued, or queued (none when it was queued before).
+    let mut outbound: Vec<Option<Option<Enqueued>>> = f.outbound.iter().map(|_| None).collect();
     let mut entries = Vec::with_capacity(f.trace.len() + 1);
     for planned in f.trace {
         match planned {
@@ -199,7 +202,12 @@ fn finish_in(tx: &Tx<'_>, outbox: &Outbox, f: &Finish<'_>) -> TxResult<Finished>
                 }
             }
             Planned::Outbound { index, at, detail } => {
-                let queued = queue_outbound(tx, outbox, f, *index)?;
+                let Some(queued) = queue_outbound(tx, outbox, f, *index)? else {
+                    if let Some(slot) = outbound.get_mut(*index) {
+                        *slot = Some(None);
+                    }
+                    continue;
+                };
                 entries.push(TraceEntry {
                     at: *at,
                     step: Step::AckQueued {
@@ -214,7 +222,7 @@ fn finish_in(tx: &Tx<'_>, outbox: &Outbox, f: &Finish<'_>) -> TxResult<Finished>
                     detail: detail.clone(),
                 });
                 if let Some(slot) = outbound.get_mut(*index) {
-                    *slot = Some(queued);
+                    *slot = Some(Some(queued));
                 }
             }
         }
@@ -253,12 +261,13 @@ fn finish_in(tx: &Tx<'_>, outbox: &Outbox, f: &Finish<'_>) -> TxResult<Finished>
     })
 }
 
+/// Queues outbound document `index` of `f`; none when its key was queued before.
 fn queue_outbound(
     tx: &Tx<'_>,
     outbox: &Outbox,
     f: &Finish<'_>,
     index: usize,
-) -> TxResult<Enqueued> {
+) -> TxResult<Option<Enqueued>> {
     let o = f.outbound.get(index).ok_or_else(|| {
         Error::Invalid(format!(
             "message {}: the trace queues outbound document {index} of {}",
@@ -266,7 +275,11 @@ fn queue_outbound(
             f.outbound.len()
         ))
     })?;
+    if tx.get(T::Keys, o.new.key.as_bytes())?.is_some() {
+        return Ok(None);
+    }
     crate::deliveries::enqueue_outbound_in(tx, outbox, o.partner, o.counters, &o.new, o.build)
+        .map(Some)
 }
 
 fn seen_as(duplicate_of: Option<MessageId>) -> String {

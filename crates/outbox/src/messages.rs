@@ -247,8 +247,9 @@ pub enum Step {
 pub struct Finished {
     /// For each delivery, whether it was new (a repeat after a crash finds it queued already).
     pub created: Vec<bool>,
-    /// What each outbound document became ([`crate::Finish::outbound`]), in order.
-    pub outbound: Vec<crate::Enqueued>,
+    /// What each outbound document became ([`crate::Finish::outbound`]), in order; none for
+    /// one whose key was queued before.
+    pub outbound: Vec<Option<crate::Enqueued>>,
     /// The aggregate updates left out, by index, with why.
     pub aggregate_failures: Vec<(usize, String)>,
 }
@@ -378,8 +379,13 @@ pub(crate) fn assign_partner(
 }
 
 pub(crate) fn insert_received(tx: &Tx<'_>, new: &NewMessage) -> TxResult<MessageId> {
+    insert_received_record(tx, new).map(|m| m.id)
+}
+
+/// [`insert_received`], returning the record written.
+fn insert_received_record(tx: &Tx<'_>, new: &NewMessage) -> TxResult<Message> {
     let id = MessageId::new(tx.next_seq(SEQ_MESSAGE)?);
-    let mut m = Message {
+    let m = Message {
         id,
         channel: new.channel.clone(),
         file_name: new.file_name.clone(),
@@ -391,14 +397,13 @@ pub(crate) fn insert_received(tx: &Tx<'_>, new: &NewMessage) -> TxResult<Message
         partner: None,
         state: MessageState::Received,
         updated_at: new.received_at,
-        trace_len: 0,
+        // Its first trace entry, `Received`, is the record itself (see `received_entry`): one
+        // write less for every file.
+        trace_len: 1,
         message_types: Vec::new(),
         event_types: Vec::new(),
         revision: 0,
     };
-    // Its first trace entry, `Received`, is the record itself (see `received_entry`): one
-    // write less for every file.
-    m.trace_len = 1;
     tx.put_json(T::Messages, &id.key(), &m)?;
     tx.put(T::MessageIndex, &pending_key(id), &[])?;
     tx.put(T::MessageIndex, &received_key(&m), &[])?;
@@ -407,7 +412,7 @@ pub(crate) fn insert_received(tx: &Tx<'_>, new: &NewMessage) -> TxResult<Message
         &unreleased_key(&new.channel, &new.file_name, &new.sha256),
         &id.key(),
     )?;
-    Ok(id)
+    Ok(m)
 }
 
 /// A message's first trace entry, made from its record.
@@ -534,8 +539,12 @@ impl Outbox {
 
     /// [`Outbox::record_received_many`], except that a file recorded before a restart and
     /// still in its channel ([`Outbox::find_unreleased`]) is found again instead of recorded:
-    /// in one transaction, each file's message id and whether it was found again, in order.
-    pub fn record_received_or_found(&self, batch: &[NewMessage]) -> Result<Vec<(MessageId, bool)>> {
+    /// in one transaction, each file's message id and, when it was recorded now, the record
+    /// written, in order.
+    pub fn record_received_or_found(
+        &self,
+        batch: &[NewMessage],
+    ) -> Result<Vec<(MessageId, Option<Message>)>> {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
@@ -544,8 +553,11 @@ impl Outbox {
             for new in batch {
                 let marker = unreleased_key(&new.channel, &new.file_name, &new.sha256);
                 ids.push(match tx.get_u64(T::MessageIndex, &marker)? {
-                    Some(id) => (MessageId::new(id), true),
-                    None => (insert_received(tx, new)?, false),
+                    Some(id) => (MessageId::new(id), None),
+                    None => {
+                        let m = insert_received_record(tx, new)?;
+                        (m.id, Some(m))
+                    }
                 });
             }
             Ok(ids)
@@ -915,8 +927,14 @@ mod tests {
         let id = outbox.record_received(new).unwrap();
         // Now: entry 0 is the record itself.
         let entries = outbox.trace(id).unwrap();
-        assert_eq!(entries, [received_entry(&outbox.message(id).unwrap().unwrap())]);
-        assert_eq!(entries[0].detail, "a.x12 (12 bytes) from channel dir:inbound");
+        assert_eq!(
+            entries,
+            [received_entry(&outbox.message(id).unwrap().unwrap())]
+        );
+        assert_eq!(
+            entries[0].detail,
+            "a.x12 (12 bytes) from channel dir:inbound"
+        );
         // As older versions wrote it: entry 0 stored, then more.
         let stored = TraceEntry {
             at: 1_000,

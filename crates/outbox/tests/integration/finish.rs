@@ -144,11 +144,12 @@ fn a_batch_claims_numbers_and_traces_in_order_and_sees_its_own_duplicates() {
     // Numbers in the batch's order, each document built from its own.
     let numbers: Vec<u64> = finished
         .iter()
-        .map(|f| f.outbound[0].delivery.numbers[0].value)
+        .map(|f| f.outbound[0].as_ref().unwrap().delivery.numbers[0].value)
         .collect();
     assert_eq!(numbers, [1, 2, 3]);
     for (f, n) in finished.iter().zip(&numbers) {
-        let payload = outbox.payload(f.outbound[0].delivery.id).unwrap().unwrap();
+        let id = f.outbound[0].as_ref().unwrap().delivery.id;
+        let payload = outbox.payload(id).unwrap().unwrap();
         assert_eq!(payload, format!("ISA*{n:09}~").into_bytes());
     }
     for (i, &id) in ids.iter().enumerate() {
@@ -271,4 +272,50 @@ fn one_failing_message_fails_the_whole_batch() {
         MessageState::Processed
     );
     assert_eq!(outbox.counter("acme", &counters[0]).unwrap(), Some(1));
+}
+
+#[test]
+fn a_document_queued_before_is_left_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(dir.path());
+    let a = received(&outbox, "a");
+    let counters = isa13();
+    let trace = [Planned::Outbound {
+        index: 0,
+        at: T0 + 11,
+        detail: "functional".into(),
+    }];
+    let outbound = [Outbound {
+        counters: &counters,
+        ..ack(a, &render)
+    }];
+    let finish = |state| Finish {
+        id: a,
+        trace: &trace,
+        sightings: &[],
+        outbound: &outbound,
+        message_types: &[],
+        event_types: &[],
+        state: Some((state, T0 + 20, "")),
+        deliveries: &[],
+        aggregates: no_aggregates(),
+    };
+    let first = outbox
+        .finish_messages(&[finish(MessageState::Processed)])
+        .unwrap();
+    assert!(first[0].outbound[0].as_ref().is_some_and(|q| q.created));
+    // Processed again (an operator's reprocessing): the acknowledgement is not sent twice.
+    outbox.reopen(a, T0 + 30).unwrap();
+    let again = outbox
+        .finish_messages(&[finish(MessageState::Processed)])
+        .unwrap();
+    assert!(again[0].outbound[0].is_none());
+    assert_eq!(outbox.counter("acme", &counters[0]).unwrap(), Some(1));
+    let acks = outbox
+        .trace(a)
+        .unwrap()
+        .into_iter()
+        .filter(|e| matches!(e.step, Step::AckQueued { .. }))
+        .count();
+    assert_eq!(acks, 1);
 }
