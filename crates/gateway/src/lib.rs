@@ -305,6 +305,8 @@ impl Gateway {
             sinks.insert(sink.destination(), sink);
         }
         let outbound_root = config.outbound_dir();
+        spool::create_spread_dir(&outbound_root)
+            .map_err(|e| Error::io(format!("creating {}", outbound_root.display()), e))?;
         let partner_dirs: BTreeMap<String, PartnerOutbound> = partners
             .all()
             .iter()
