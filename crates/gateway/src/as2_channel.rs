@@ -737,15 +737,7 @@ impl Gateway {
             .clone()
             .filter(|f| !f.is_empty())
             .unwrap_or_else(|| refused_name(Some(&message_id)));
-        let new = NewMessage {
-            channel: channel.clone(),
-            file_name: file_name.clone(),
-            spool_path: spooled.path,
-            spool_offset: spooled.offset,
-            size: spooled.size,
-            sha256: spooled.sha256,
-            received_at: now,
-        };
+        let new = spooled.message(&channel, &file_name, now);
         let arrival = self
             .pipeline
             .outbox

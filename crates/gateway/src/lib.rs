@@ -644,13 +644,7 @@ impl Gateway {
                 self.pipeline.process_batch(batch)
             }));
             match outcome {
-                Ok(results) => {
-                    for (id, result) in results {
-                        if let Err(e) = result {
-                            self.fail(id, format!("processing failed: {e}"));
-                        }
-                    }
-                }
+                Ok(results) => self.fail_failed(results),
                 // One at a time, to find the message that brings the bug out.
                 Err(_) if batch.len() > 1 => {
                     for id in batch {
@@ -722,15 +716,18 @@ impl Gateway {
             self.pipeline.process_recorded(records)
         }));
         match outcome {
-            Ok(results) => {
-                for (id, result) in results {
-                    if let Err(e) = result {
-                        self.fail(id, format!("processing failed: {e}"));
-                    }
-                }
-            }
+            Ok(results) => self.fail_failed(results),
             // One at a time, to find the message that brings the bug out.
             Err(_) => self.process_guarded(&ids),
+        }
+    }
+
+    /// Marks failed each message whose processing ended in an error.
+    fn fail_failed(&self, results: Vec<(outbox::MessageId, Result<(), Error>)>) {
+        for (id, result) in results {
+            if let Err(e) = result {
+                self.fail(id, format!("processing failed: {e}"));
+            }
         }
     }
 

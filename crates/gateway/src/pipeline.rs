@@ -287,15 +287,7 @@ impl Pipeline {
         let mut files = Vec::with_capacity(taken.len());
         let mut new = Vec::with_capacity(taken.len());
         for (file, file_name, spooled) in taken {
-            new.push(NewMessage {
-                channel: channel.to_string(),
-                file_name: file_name.clone(),
-                spool_path: spooled.path,
-                spool_offset: spooled.offset,
-                size: spooled.size,
-                sha256: spooled.sha256,
-                received_at: now,
-            });
+            new.push(spooled.message(channel, &file_name, now));
             files.push(file);
         }
         let ids = self.outbox.record_received_or_found(&new)?;
@@ -491,19 +483,11 @@ impl Pipeline {
                 return Ok(plan);
             }
             Read::Edi(Ok(v)) if !v.is_empty() => v,
-            Read::Edi(Ok(_)) => {
-                let reason = format!("{where_}: no X12 or EDIFACT interchange in it");
-                plan.end(
-                    MessageState::Quarantined {
-                        reason: reason.clone(),
-                    },
-                    now,
-                    reason,
-                );
-                return Ok(plan);
-            }
-            Read::Edi(Err(e)) => {
-                let reason = format!("{where_}: not readable as X12 or EDIFACT: {e}");
+            Read::Edi(unreadable) => {
+                let reason = match unreadable {
+                    Ok(_) => format!("{where_}: no X12 or EDIFACT interchange in it"),
+                    Err(e) => format!("{where_}: not readable as X12 or EDIFACT: {e}"),
+                };
                 plan.end(
                     MessageState::Quarantined {
                         reason: reason.clone(),

@@ -35,6 +35,21 @@ pub struct Spooled {
     pub sha256: String,
 }
 
+impl Spooled {
+    /// The outbox record of a file so spooled, received now through `channel` as `file_name`.
+    pub fn message(self, channel: &str, file_name: &str, received_at: u64) -> outbox::NewMessage {
+        outbox::NewMessage {
+            channel: channel.to_owned(),
+            file_name: file_name.to_owned(),
+            spool_path: self.path,
+            spool_offset: self.offset,
+            size: self.size,
+            sha256: self.sha256,
+            received_at,
+        }
+    }
+}
+
 /// A segment being written: files are added, then [`Segment::commit`] makes them durable.
 #[derive(Debug)]
 pub struct Segment {

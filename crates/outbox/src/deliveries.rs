@@ -987,7 +987,7 @@ impl Outbox {
 /// Claims one delivery inside a transaction; `None` when it is not claimable now.
 /// Records a failed attempt of `d` (which was `old`): due again after a backoff, or dead when
 /// attempts or age are used up.
-fn fail_in(
+pub(crate) fn fail_in(
     tx: &Tx<'_>,
     old: &Delivery,
     mut d: Delivery,

@@ -446,23 +446,7 @@ fn fail_awaiting(
     policy: &RetryPolicy,
     draw: f64,
 ) -> TxResult<FailOutcome> {
-    let mut d = old.clone();
-    d.last_error = Some(error.to_owned());
-    let outcome = if d.attempts >= policy.max_attempts
-        || now.saturating_sub(d.cycle_started_at) >= policy.max_age
-    {
-        d.state = DeliveryState::Dead {
-            reason: format!("gave up after {} attempt(s): {error}", d.attempts),
-            at: now,
-        };
-        FailOutcome::Dead
-    } else {
-        let due_at = now.saturating_add(policy.delay(d.attempts, draw));
-        d.state = DeliveryState::Pending { due_at };
-        FailOutcome::RetryAt(due_at)
-    };
-    write(tx, Some(old), Some(&d))?;
-    Ok(outcome)
+    crate::deliveries::fail_in(tx, old, old.clone(), error, now, policy, draw)
 }
 
 #[cfg(test)]

@@ -213,14 +213,7 @@ impl Model {
                 if d.state.kind() != DeliveryStateKind::InFlight {
                     return Some(Answer::InvalidState);
                 }
-                if d.attempts >= POLICY.max_attempts || now - d.cycle >= POLICY.max_age {
-                    d.state = S::Dead(now);
-                    Answer::Fail(FailOutcome::Dead)
-                } else {
-                    let delay = (100u64 << (d.attempts - 1)).min(800);
-                    d.state = S::Pending(now + delay);
-                    Answer::Fail(FailOutcome::RetryAt(now + delay))
-                }
+                fail(d, now)
             }
             Op::HandOver(i) => {
                 let d = self.live.get_mut(&self.pick(i)?)?;
@@ -238,14 +231,7 @@ impl Model {
                 match d.state {
                     S::Pending(due) if due <= now => {
                         d.attempts += 1;
-                        if d.attempts >= POLICY.max_attempts || now - d.cycle >= POLICY.max_age {
-                            d.state = S::Dead(now);
-                            Answer::Fail(FailOutcome::Dead)
-                        } else {
-                            let delay = (100u64 << (d.attempts - 1)).min(800);
-                            d.state = S::Pending(now + delay);
-                            Answer::Fail(FailOutcome::RetryAt(now + delay))
-                        }
+                        fail(d, now)
                     }
                     _ => Answer::NotTaken,
                 }
@@ -326,6 +312,18 @@ impl Model {
                 Answer::Done
             }
         })
+    }
+}
+
+/// A failed attempt of `d`: due again after the backoff, or dead when attempts or age are spent.
+fn fail(d: &mut D, now: u64) -> Answer {
+    if d.attempts >= POLICY.max_attempts || now - d.cycle >= POLICY.max_age {
+        d.state = S::Dead(now);
+        Answer::Fail(FailOutcome::Dead)
+    } else {
+        let delay = (100u64 << (d.attempts - 1)).min(800);
+        d.state = S::Pending(now + delay);
+        Answer::Fail(FailOutcome::RetryAt(now + delay))
     }
 }
 
