@@ -375,7 +375,7 @@ fn run(
                 DeliveryState::Pending { due_at } if due_at <= now => Some(due_at),
                 _ => None,
             });
-            let due_at = read.unwrap_or(now + 1);
+            let due_at = read.unwrap_or(u64::MAX);
             if matches!(op, Op::HandOver(_)) {
                 answer(db.complete_unclaimed_many(&[(id(), due_at)], now), |m| {
                     Answer::Bool(m == [true])
