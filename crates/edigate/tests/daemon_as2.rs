@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use outbox::{DeliveryState, MessageState, ReceiptVerdict};
-use support::as2::{certificates, peer_script, python};
-use support::{Daemon, Data, free_port, root, strip_ansi, wait_until};
+use support::as2::{certificates, peer_lines, peer_script, python, run_peer};
+use support::{Daemon, Data, admin_cli, free_port, root, strip_ansi, wait_until};
 
 const TOKEN: &str = "as2-status-token";
 
@@ -51,25 +51,13 @@ fn config(certs: &Path, partners: &Path, port: u16, as2_extra: &str) -> String {
 
 /// Posts `file` to the daemon's AS2 channel as pyas2lib's partner; one JSON verdict per post.
 fn send(certs: &Path, port: u16, file: &Path, env: &[(&str, &str)]) -> Vec<serde_json::Value> {
-    let out = Command::new(python())
-        .arg(peer_script())
-        .arg("send")
-        .arg(certs)
-        .arg(format!("http://127.0.0.1:{port}/"))
-        .arg(file)
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "pyas2lib send failed: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    run_peer(
+        "send",
+        certs,
+        &format!("http://127.0.0.1:{port}/"),
+        file,
+        env,
+    )
 }
 
 fn order(certs: &Path) -> PathBuf {
@@ -87,18 +75,7 @@ fn messages(data: &Data) -> Vec<outbox::Message> {
 
 /// The `/metrics` text of the running daemon.
 fn metrics(daemon: &Daemon) -> String {
-    use std::io::{Read, Write};
-    let url = daemon.admin_url();
-    let addr = url.strip_prefix("http://").unwrap();
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
+    support::metrics(daemon, TOKEN)
 }
 
 fn functional_acks(data: &Data) -> usize {
@@ -384,13 +361,7 @@ fn a_kill_after_the_spool_before_the_mdn_leaves_a_retransmission_processed_once(
     let data = daemon.kill();
     let daemon = Daemon::start_on(data);
     let out = sender.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let verdict: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let verdict = &peer_lines("send", &out)[0];
     assert_eq!(verdict["status"], "processed", "{verdict}");
     wait_until("the order's event", || daemon.events().len() == 1);
     std::thread::sleep(std::time::Duration::from_millis(500));
@@ -489,37 +460,15 @@ fn ack_delivery(data: &Data) -> outbox::Delivery {
 }
 
 fn trace_output(daemon: &Daemon, message: &str, json: bool) -> String {
-    let url = daemon.admin_url();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_edigate"));
-    cmd.args(["trace", message, "--admin", &url, "--token", TOKEN])
-        .env_remove("EDIGATE_ADMIN")
-        .env_remove("EDIGATE_TOKEN");
+    let mut args = vec!["trace", message];
     if json {
-        cmd.arg("--json");
+        args.push("--json");
     }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    admin_cli(&daemon.admin_url(), TOKEN, &args)
 }
 
 fn status_output(daemon: &Daemon) -> String {
-    let url = daemon.admin_url();
-    let out = Command::new(env!("CARGO_BIN_EXE_edigate"))
-        .args(["status", "--admin", &url, "--token", TOKEN])
-        .env_remove("EDIGATE_ADMIN")
-        .env_remove("EDIGATE_TOKEN")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    admin_cli(&daemon.admin_url(), TOKEN, &["status"])
 }
 
 /// Runs ACME's order through the daemon with ACME's `[as2]` pointing at `receiver`; returns the
@@ -590,19 +539,7 @@ fn acknowledgements_go_over_as2_and_the_sync_mdn_is_checked_and_kept() {
             .collect::<Vec<_>>();
         assert_eq!(receipts.len(), 2, "{json}");
         // The MDN itself, exactly as kept: `edigate outbox mdn`.
-        let url = daemon.admin_url();
-        let out = Command::new(env!("CARGO_BIN_EXE_edigate"))
-            .args(["outbox", "mdn", "2", "0", "--admin", &url, "--token", TOKEN])
-            .env_remove("EDIGATE_ADMIN")
-            .env_remove("EDIGATE_TOKEN")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let mdn = String::from_utf8_lossy(&out.stdout);
+        let mdn = admin_cli(&daemon.admin_url(), TOKEN, &["outbox", "mdn", "2", "0"]);
         assert!(
             mdn.contains("application/pkcs7-signature") && mdn.contains("Original-Message-ID"),
             "{mdn}"
@@ -871,22 +808,14 @@ fn an_as2_channel_with_tls_takes_messages_over_https() {
         ),
     );
     let daemon = Daemon::start("as2-tls-in", &cfg);
-    let out = Command::new(python())
-        .arg(peer_script())
-        .arg("send")
-        .arg(&certs)
-        .arg(format!("https://127.0.0.1:{port}/"))
-        .arg(order(&certs))
-        .env("SSL_CERT_FILE", &crt)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let answers = run_peer(
+        "send",
+        &certs,
+        &format!("https://127.0.0.1:{port}/"),
+        &order(&certs),
+        &[("SSL_CERT_FILE", &crt.display().to_string())],
     );
-    let verdict: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let verdict = &answers[0];
     assert_eq!(verdict["status"], "processed", "{verdict}");
     wait_until("the order's event", || daemon.events().len() == 1);
     let status = status_output(&daemon);

@@ -15,10 +15,9 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
-use support::as2::{certificates, peer_script, python};
+use support::as2::{certificates, run_peer};
 use support::{Daemon, free_port, root};
 
 /// How many combinations the matrix has: 2 × 4 × 2 × 3 × 3.
@@ -55,25 +54,13 @@ fn config(certs: &Path, port: u16) -> String {
 
 /// Runs the peer script's `command` against the daemon; one JSON line per message.
 fn peer(command: &str, certs: &Path, port: u16, file: &Path, env: &[(&str, &str)]) -> Vec<Value> {
-    let out = Command::new(python())
-        .arg(peer_script())
-        .arg(command)
-        .arg(certs)
-        .arg(format!("http://127.0.0.1:{port}/"))
-        .arg(file)
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "pyas2lib {command} failed: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    run_peer(
+        command,
+        certs,
+        &format!("http://127.0.0.1:{port}/"),
+        file,
+        env,
+    )
 }
 
 /// What is wrong with one combination's answer, as pyas2lib saw it.

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
-use support::{Daemon, example, root, test_certificates, wait_until};
+use support::{Daemon, admin_cli, example, root, test_certificates, wait_until};
 
 const TOKEN: &str = "email-test-token";
 
@@ -198,20 +198,8 @@ fn config(partners: &Path) -> String {
 
 /// The daemon's deliveries to ACME, from `edigate outbox list --json`.
 fn deliveries(admin: &str) -> Vec<Value> {
-    let out = Command::new(env!("CARGO_BIN_EXE_edigate"))
-        .args([
-            "outbox", "list", "--json", "--admin", admin, "--token", TOKEN,
-        ])
-        .env_remove("EDIGATE_ADMIN")
-        .env_remove("EDIGATE_TOKEN")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let all: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = admin_cli(admin, TOKEN, &["outbox", "list", "--json"]);
+    let all: Value = serde_json::from_str(&out).unwrap();
     all["deliveries"]
         .as_array()
         .unwrap()
@@ -487,26 +475,8 @@ fn an_outbound_document_is_mailed_like_an_acknowledgement() {
     let event = String::from_utf8(out.stdout).unwrap();
     let file = dir.join("order-response.json");
     fs::write(&file, event.lines().next().unwrap()).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_edigate"))
-        .arg("send")
-        .arg(&file)
-        .args([
-            "--partner",
-            "acme-retail",
-            "--admin",
-            &admin,
-            "--token",
-            TOKEN,
-        ])
-        .env_remove("EDIGATE_ADMIN")
-        .env_remove("EDIGATE_TOKEN")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let file = file.display().to_string();
+    admin_cli(&admin, TOKEN, &["send", &file, "--partner", "acme-retail"]);
 
     wait_until("the 855 mailed", || smtp.messages().len() == 1);
     wait_until("the delivery recorded as delivered", || {
@@ -881,20 +851,12 @@ fn implicit_tls_mails_over_tls_from_the_first_byte() {
 
 /// `edigate status` against `daemon`; `json` adds `--json`.
 fn status_output(daemon: &Daemon, json: bool) -> String {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_edigate"));
-    cmd.args(["status", "--admin", &daemon.admin_url(), "--token", TOKEN])
-        .env_remove("EDIGATE_ADMIN")
-        .env_remove("EDIGATE_TOKEN");
-    if json {
-        cmd.arg("--json");
-    }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    let args: &[&str] = if json {
+        &["status", "--json"]
+    } else {
+        &["status"]
+    };
+    admin_cli(&daemon.admin_url(), TOKEN, args)
 }
 
 /// The mail link `name` in `edigate status --json`.

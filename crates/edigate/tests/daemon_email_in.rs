@@ -10,13 +10,13 @@
 mod support;
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use support::{Daemon, example, free_port, root, test_certificates, wait_until};
+use support::{Daemon, admin_cli, example, free_port, root, test_certificates, wait_until};
 
 const TOKEN: &str = "email-in-test-token";
 const US: &str = "edi@widgetco.example";
@@ -113,25 +113,12 @@ fn attachment(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 
 /// `edigate status --json` against `daemon`.
 fn status(daemon: &Daemon) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_edigate"))
-        .args([
-            "status",
-            "--json",
-            "--admin",
-            &daemon.admin_url(),
-            "--token",
-            TOKEN,
-        ])
-        .env_remove("EDIGATE_ADMIN")
-        .env_remove("EDIGATE_TOKEN")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_str(&admin_cli(
+        &daemon.admin_url(),
+        TOKEN,
+        &["status", "--json"],
+    ))
+    .unwrap()
 }
 
 /// The mail link `name` in `edigate status --json`.
@@ -148,17 +135,7 @@ fn mail_link(daemon: &Daemon, name: &str) -> Value {
 
 /// `GET /metrics` with the token.
 fn metrics(daemon: &Daemon) -> String {
-    let url = daemon.admin_url();
-    let addr = url.strip_prefix("http://").unwrap();
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    stream.read_to_string(&mut text).unwrap();
-    text
+    support::metrics(daemon, TOKEN)
 }
 
 fn messages(data: &support::Data) -> Vec<outbox::Message> {
@@ -192,13 +169,7 @@ fn partners_mail_x12_and_edifact_that_become_events_and_acknowledgements() {
     assert_eq!(link["received"], 2);
     assert!(link["last_success"].as_u64().is_some(), "{link}");
     assert_eq!(link["server"], format!("127.0.0.1:{port}"));
-    let out = Command::new(env!("CARGO_BIN_EXE_edigate"))
-        .args(["status", "--admin", &daemon.admin_url(), "--token", TOKEN])
-        .env_remove("EDIGATE_ADMIN")
-        .env_remove("EDIGATE_TOKEN")
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = admin_cli(&daemon.admin_url(), TOKEN, &["status"]);
     assert!(
         text.lines().any(|l| l.starts_with("mail ")
             && l.contains("inbound")

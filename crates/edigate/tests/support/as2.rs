@@ -47,3 +47,39 @@ pub fn certificates(name: &str) -> PathBuf {
     fs::write(dir.join("passphrase"), "test\n").unwrap();
     dir
 }
+
+/// What the peer script printed, one JSON line per message, once it exited well (`what` names
+/// the command for the failure message).
+pub fn peer_lines(what: &str, out: &std::process::Output) -> Vec<serde_json::Value> {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "pyas2lib {what} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Runs the peer script's `command` (`send`, `matrix`, …) with `file` against the daemon at
+/// `url`; one JSON line per message.
+pub fn run_peer(
+    command: &str,
+    certs: &std::path::Path,
+    url: &str,
+    file: &std::path::Path,
+    env: &[(&str, &str)],
+) -> Vec<serde_json::Value> {
+    let out = Command::new(python())
+        .arg(peer_script())
+        .arg(command)
+        .arg(certs)
+        .arg(url)
+        .arg(file)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    peer_lines(command, &out)
+}

@@ -362,6 +362,39 @@ pub fn webhook_receiver() -> (String, Arc<AtomicBool>) {
     (url, accept)
 }
 
+/// Runs `edigate ARGS --admin ADMIN --token TOKEN` (the caller's own `EDIGATE_ADMIN` and
+/// `EDIGATE_TOKEN` out of the way), checks that it succeeded, and returns what it printed.
+pub fn admin_cli(admin: &str, token: &str, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_edigate"))
+        .args(args)
+        .args(["--admin", admin, "--token", token])
+        .env_remove("EDIGATE_ADMIN")
+        .env_remove("EDIGATE_TOKEN")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "edigate {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `GET /metrics` on the daemon's admin API with `token`: the whole HTTP response.
+pub fn metrics(daemon: &Daemon, token: &str) -> String {
+    let url = daemon.admin_url();
+    let addr = url.strip_prefix("http://").unwrap();
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
 /// A loopback port free a moment ago, for a listener a test configures.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
