@@ -65,6 +65,16 @@ fn outgoing<'a>(
     }
 }
 
+/// A directory holding throwaway keys for us and the partner: (the directory, our identity,
+/// the partner's certificate).
+fn two_parties() -> (tempfile::TempDir, as2::Identity, as2::Certificate) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    make_certs(dir.path(), &["edigate", "partner"]);
+    let edigate = identity(dir.path(), "edigate");
+    let partner = certificate(dir.path(), "partner");
+    (dir, edigate, partner)
+}
+
 #[test]
 fn every_cipher_and_digest_round_trips_with_a_verified_mdn() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -139,11 +149,8 @@ fn every_cipher_and_digest_round_trips_with_a_verified_mdn() {
 
 #[test]
 fn openssl_reads_what_we_encrypt_and_verifies_what_we_sign() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (dir, edigate, partner_cert) = two_parties();
     let d = dir.path();
-    make_certs(d, &["edigate", "partner"]);
-    let edigate = identity(d, "edigate");
-    let partner_cert = certificate(d, "partner");
     // CRLF line ends: OpenSSL's S/MIME reader verifies the signed part in its CRLF form.
     let crlf = String::from_utf8_lossy(X12)
         .replace('\n', "\r\n")
@@ -300,11 +307,8 @@ fn openssl_message(
 
 #[test]
 fn we_read_openssl_messages_every_cipher_pkcs1_and_pss_oaep_binary_and_base64() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (dir, edigate, partner_cert) = two_parties();
     let d = dir.path();
-    make_certs(d, &["edigate", "partner"]);
-    let edigate = identity(d, "edigate");
-    let partner_cert = certificate(d, "partner");
     let r = Receiver {
         own: &edigate,
         partner: &partner_cert,
@@ -415,11 +419,8 @@ fn lf_message(
 
 #[test]
 fn canonicalisation_is_a_per_partnership_choice() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (dir, edigate, partner_cert) = two_parties();
     let d = dir.path();
-    make_certs(d, &["edigate", "partner"]);
-    let edigate = identity(d, "edigate");
-    let partner_cert = certificate(d, "partner");
     let r = Receiver {
         own: &edigate,
         partner: &partner_cert,

@@ -409,7 +409,8 @@ impl Pipeline {
     ) -> Vec<(MessageId, Result<(), Error>)> {
         let mut results = Vec::with_capacity(records.len());
         // The raw files first: the plans borrow the interchanges read from them.
-        let mut loaded = Vec::with_capacity(records.len());
+        let mut messages = Vec::with_capacity(records.len());
+        let mut files = Vec::with_capacity(records.len());
         for msg in records {
             if msg.state.is_finished() {
                 results.push((msg.id, Ok(())));
@@ -419,22 +420,24 @@ impl Pipeline {
                 .spool
                 .get(&msg.spool_path, msg.spool_offset, msg.size, &msg.sha256)
                 .map_err(|e| format!("spool file {} unreadable: {e}", msg.spool_path.display()));
-            loaded.push((msg, bytes));
+            messages.push(msg);
+            files.push(bytes);
         }
-        let read: Vec<Read<'_>> = loaded
+        let read: Vec<Read<'_>> = files
             .iter()
-            .map(|(_, bytes)| match bytes {
+            .map(|bytes| match bytes {
                 Err(e) => Read::Unreadable(e.clone()),
                 Ok(b) if mapping::xml::looks_like_xml(b) => Read::Xml(b),
                 Ok(b) => Read::Edi(edi::Parser::new().lenient(true).parse(b)),
             })
             .collect();
         let mut lookahead = outbox::Lookahead::new(&self.outbox);
-        let mut plans = Vec::with_capacity(loaded.len());
-        for ((msg, _), read) in loaded.iter().zip(&read) {
-            match self.plan(msg.clone(), read, &mut lookahead) {
+        let mut plans = Vec::with_capacity(messages.len());
+        for (msg, read) in messages.into_iter().zip(&read) {
+            let id = msg.id;
+            match self.plan(msg, read, &mut lookahead) {
                 Ok(plan) => plans.push((plan, read)),
-                Err(e) => results.push((msg.id, Err(e))),
+                Err(e) => results.push((id, Err(e))),
             }
         }
         match self.finish(&plans) {
@@ -560,7 +563,7 @@ impl Pipeline {
                     .map(|(ack, build)| outbox::Outbound {
                         partner: &ack.partner.id,
                         counters: &ack.counters,
-                        new: ack.delivery.clone(),
+                        new: &ack.delivery,
                         build: build.as_ref(),
                     })
                     .collect()

@@ -78,7 +78,7 @@ pub struct Outbound<'a> {
     /// The counters, one number each, in the order `build` takes them.
     pub counters: &'a [CounterKey],
     /// Its delivery.
-    pub new: NewDelivery,
+    pub new: &'a NewDelivery,
     /// Builds it from the numbers: a pure function of them, which may run more than once.
     pub build: &'a BuildFn<'a>,
 }
@@ -278,7 +278,7 @@ fn queue_outbound(
     if tx.get(T::Keys, o.new.key.as_bytes())?.is_some() {
         return Ok(None);
     }
-    crate::deliveries::enqueue_outbound_in(tx, outbox, o.partner, o.counters, &o.new, o.build)
+    crate::deliveries::enqueue_outbound_in(tx, outbox, o.partner, o.counters, o.new, o.build)
         .map(Some)
 }
 
@@ -306,7 +306,7 @@ impl Outbox {
                 crate::deliveries::check_new(new)?;
             }
             for o in f.outbound {
-                crate::deliveries::check_new(&o.new)?;
+                crate::deliveries::check_new(o.new)?;
             }
         }
         if batch.is_empty() {

@@ -282,15 +282,17 @@ fn an_override_naming_a_missing_code_table_is_refused() {
     assert!(d.message.contains("units"), "{d}");
 }
 
+/// Loads a partners directory holding `a.toml` and `b.toml`, which must be refused.
+fn load_pair(a: &str, b: &str) -> partner::LoadError {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("a.toml"), a).unwrap();
+    fs::write(dir.path().join("b.toml"), b).unwrap();
+    Partners::load(dir.path()).unwrap_err()
+}
+
 #[test]
 fn two_files_with_one_identity_are_refused() {
-    let dir = std::env::temp_dir().join(format!("edigate-partner-dup-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    fs::write(dir.join("a.toml"), GOOD_X12).unwrap();
-    fs::write(dir.join("b.toml"), GOOD_X12).unwrap();
-    let err = Partners::load(&dir).unwrap_err();
-    fs::remove_dir_all(&dir).unwrap();
+    let err = load_pair(GOOD_X12, GOOD_X12);
     assert_eq!(err.0.len(), 1, "{err}");
     assert!(err.0[0].path.ends_with("b.toml"), "{err}");
     assert!(err.0[0].message.contains("already a's"), "{err}");
@@ -462,17 +464,11 @@ fn an_xml_document_identifies_its_partner_by_the_sender_its_mapping_reads() {
 
 #[test]
 fn two_files_with_one_xml_identity_are_refused() {
-    let dir = std::env::temp_dir().join(format!("edigate-partner-xml-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    fs::write(dir.join("a.toml"), XML_PARTNER).unwrap();
     let other = XML_PARTNER.replace(
         "partner = { id = \"4012345000009\", qualifier = \"14\" }",
         "partner = { id = \"4099999000007\", qualifier = \"14\" }",
     );
-    fs::write(dir.join("b.toml"), other).unwrap();
-    let err = Partners::load(&dir).unwrap_err();
-    fs::remove_dir_all(&dir).unwrap();
+    let err = load_pair(XML_PARTNER, &other);
     assert_eq!(err.0.len(), 1, "{err}");
     assert!(err.0[0].path.ends_with("b.toml"), "{err}");
     assert!(err.0[0].message.contains("already a's"), "{err}");
@@ -593,22 +589,11 @@ fn inbound_email_senders_are_checked_where_they_are_written() {
 
 #[test]
 fn two_files_with_one_sender_address_are_refused() {
-    let dir = std::env::temp_dir().join(format!("edigate-partner-mail-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    fs::write(
-        dir.join("a.toml"),
-        format!("{GOOD_X12}[inbound.email]\nfrom = [\"edi@shared.example\"]\n"),
-    )
-    .unwrap();
     let other = GOOD_X12.replace("SENDER", "OTHER");
-    fs::write(
-        dir.join("b.toml"),
-        format!("{other}[inbound.email]\nfrom = [\"EDI@shared.example\"]\n"),
-    )
-    .unwrap();
-    let err = Partners::load(&dir).unwrap_err();
-    fs::remove_dir_all(&dir).unwrap();
+    let err = load_pair(
+        &format!("{GOOD_X12}[inbound.email]\nfrom = [\"edi@shared.example\"]\n"),
+        &format!("{other}[inbound.email]\nfrom = [\"EDI@shared.example\"]\n"),
+    );
     assert_eq!(err.0.len(), 1, "{err}");
     assert!(err.0[0].path.ends_with("b.toml"), "{err}");
     assert!(err.0[0].message.contains("already a's"), "{err}");

@@ -66,17 +66,22 @@ fn plan(lookahead: &mut Lookahead<'_>, id: MessageId, control: &str) -> Planned1
     }
 }
 
-fn ack<'a>(id: MessageId, build: &'a outbox::BuildFn<'a>) -> Outbound<'a> {
+/// The delivery of message `id`'s acknowledgement.
+fn ack_delivery(id: MessageId) -> NewDelivery {
+    NewDelivery::new(
+        "partner:acme",
+        format!("ack:{id}:0:functional"),
+        "application/edi-x12",
+        T0,
+    )
+    .message(id)
+}
+
+fn ack<'a>(new: &'a NewDelivery, build: &'a outbox::BuildFn<'a>) -> Outbound<'a> {
     Outbound {
         partner: "acme",
         counters: COUNTERS,
-        new: NewDelivery::new(
-            "partner:acme",
-            format!("ack:{id}:0:functional"),
-            "application/edi-x12",
-            T0,
-        )
-        .message(id),
+        new,
         build,
     }
 }
@@ -110,12 +115,13 @@ fn a_batch_claims_numbers_and_traces_in_order_and_sees_its_own_duplicates() {
     assert_eq!(plans[2].sightings[0].duplicate_of, None);
 
     let counters = isa13();
-    let outbound: Vec<Vec<Outbound<'_>>> = ids
+    let deliveries: Vec<NewDelivery> = ids.iter().map(|&id| ack_delivery(id)).collect();
+    let outbound: Vec<Vec<Outbound<'_>>> = deliveries
         .iter()
-        .map(|&id| {
+        .map(|new| {
             vec![Outbound {
                 counters: &counters,
-                ..ack(id, &render)
+                ..ack(new, &render)
             }]
         })
         .collect();
@@ -200,9 +206,10 @@ fn a_verdict_that_no_longer_holds_writes_nothing() {
             .is_none()
     );
     let counters = isa13();
+    let delivery = ack_delivery(a);
     let outbound = [Outbound {
         counters: &counters,
-        ..ack(a, &render)
+        ..ack(&delivery, &render)
     }];
     let finish = Finish {
         id: a,
@@ -236,10 +243,11 @@ fn one_failing_message_fails_the_whole_batch() {
         at: T0 + 10,
     }];
     let counters = isa13();
+    let delivery = ack_delivery(a);
     let failing = |_: &[u64]| -> Result<Vec<u8>, BuildError> { Err("no".into()) };
     let outbound = [Outbound {
         counters: &counters,
-        ..ack(a, &render)
+        ..ack(&delivery, &render)
     }];
     let finish = |id, outbound| Finish {
         id,
@@ -260,7 +268,7 @@ fn one_failing_message_fails_the_whole_batch() {
     // A document that cannot be built.
     let broken = [Outbound {
         counters: &counters,
-        ..ack(a, &failing)
+        ..ack(&delivery, &failing)
     }];
     let err = outbox.finish_messages(&[finish(a, &broken)]).unwrap_err();
     assert!(matches!(err, Error::Build(_)), "{err}");
@@ -280,6 +288,7 @@ fn a_document_queued_before_is_left_as_it_was() {
     let outbox = open(dir.path());
     let a = received(&outbox, "a");
     let counters = isa13();
+    let delivery = ack_delivery(a);
     let trace = [Planned::Outbound {
         index: 0,
         at: T0 + 11,
@@ -287,7 +296,7 @@ fn a_document_queued_before_is_left_as_it_was() {
     }];
     let outbound = [Outbound {
         counters: &counters,
-        ..ack(a, &render)
+        ..ack(&delivery, &render)
     }];
     let finish = |state| Finish {
         id: a,
