@@ -6,9 +6,6 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-
 use prometheus_parse::{LineInfo, Scrape, Value};
 use support::{Daemon, example, wait_until};
 
@@ -36,16 +33,7 @@ const FAMILIES: [(&str, &str); 15] = [
 
 /// `GET /metrics` by hand: (status, content type, body).
 fn get_metrics(admin: &str, token: Option<&str>) -> (u16, String, String) {
-    let addr = admin.strip_prefix("http://").unwrap();
-    let mut stream = TcpStream::connect(addr).unwrap();
-    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    write!(
-        stream,
-        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
+    let response = support::admin_request(admin, "GET", "/metrics", token);
     let (head, body) = response.split_once("\r\n\r\n").unwrap();
     let status = head
         .split_whitespace()

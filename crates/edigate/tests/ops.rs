@@ -7,7 +7,6 @@
 
 mod support;
 
-use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -65,16 +64,7 @@ fn fails(args: &[&str]) -> (i32, String) {
 
 /// One HTTP/1.1 request by hand: (status, body as text).
 fn raw_text(admin: &str, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
-    let addr = admin.strip_prefix("http://").unwrap();
-    let mut stream = TcpStream::connect(addr).unwrap();
-    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
+    let response = support::admin_request(admin, method, path, token);
     let status = response
         .split_whitespace()
         .nth(1)

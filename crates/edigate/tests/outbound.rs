@@ -248,16 +248,7 @@ fn compose_shows_what_an_event_becomes_for_a_partner_without_a_daemon() {
 
 /// `GET path` on the admin API with the test's token: (status, body).
 fn admin_get(admin: &str, path: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let addr = admin.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
+    let response = support::admin_request(admin, "GET", path, Some(TOKEN));
     let status = response[9..12].parse().unwrap();
     let body = response
         .split_once("\r\n\r\n")

@@ -380,19 +380,25 @@ pub fn admin_cli(admin: &str, token: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// `GET /metrics` on the daemon's admin API with `token`: the whole HTTP response.
-pub fn metrics(daemon: &Daemon, token: &str) -> String {
-    let url = daemon.admin_url();
-    let addr = url.strip_prefix("http://").unwrap();
+/// One HTTP/1.1 request to the admin API at `admin`, written by hand (`token` as the bearer,
+/// if any): the whole response, head and body.
+pub fn admin_request(admin: &str, method: &str, path: &str, token: Option<&str>) -> String {
+    let addr = admin.strip_prefix("http://").unwrap();
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
     write!(
         stream,
-        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     response
+}
+
+/// `GET /metrics` on the daemon's admin API with `token`: the whole HTTP response.
+pub fn metrics(daemon: &Daemon, token: &str) -> String {
+    admin_request(&daemon.admin_url(), "GET", "/metrics", Some(token))
 }
 
 /// A loopback port free a moment ago, for a listener a test configures.
