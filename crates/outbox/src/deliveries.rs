@@ -8,7 +8,7 @@ use crate::Outbox;
 use crate::counters::{AssignedNumber, CounterKey, allocate};
 use crate::error::{Error, Result};
 use crate::ids::{DeliveryId, MessageId, Millis};
-use crate::messages::IX_DELIVERIES;
+use crate::messages::{IX_DELIVERIES, Message};
 use crate::retry::{FailOutcome, RetryPolicy};
 use crate::store::{T, Tx, TxResult, composite_key, index_key, read_u64, split_composite, u64_at};
 
@@ -402,6 +402,7 @@ fn insert(
     partner: Option<&str>,
     numbers: Vec<AssignedNumber>,
     payload: &[u8],
+    in_hand: Option<&mut Message>,
 ) -> TxResult<Delivery> {
     let id = DeliveryId::new(tx.next_seq(SEQ_DELIVERY)?);
     let d = Delivery {
@@ -426,19 +427,49 @@ fn insert(
     tx.put(T::Keys, new.key.as_bytes(), &id.key())?;
     crate::acknowledgements::index(tx, &d)?;
     if let Some(message) = new.message_id {
-        tx.put(T::MessageIndex, &message_key(message, id), &[])?;
+        link(tx, message, id, in_hand)?;
     }
     write(tx, None, Some(&d))?;
     Ok(d)
 }
 
-/// [`Outbox::enqueue`] inside a transaction (the caller has checked `new`).
-pub(crate) fn enqueue_in(tx: &Tx<'_>, new: &NewDelivery, payload: &[u8]) -> TxResult<Enqueued> {
+/// Lists delivery `id` in its message's record: in `in_hand` when that is the message (its
+/// caller writes it), else in the stored record. A delivery naming a message the store does not
+/// hold is indexed apart, as earlier versions did every delivery.
+fn link(
+    tx: &Tx<'_>,
+    message: MessageId,
+    id: DeliveryId,
+    in_hand: Option<&mut Message>,
+) -> TxResult<()> {
+    match in_hand {
+        Some(m) if m.id == message => {
+            m.deliveries.push(id);
+            Ok(())
+        }
+        _ => match tx.get_json::<Message>(T::Messages, &message.key())? {
+            Some(mut m) => {
+                m.deliveries.push(id);
+                tx.put_json(T::Messages, &message.key(), &m)
+            }
+            None => tx.put(T::MessageIndex, &message_key(message, id), &[]),
+        },
+    }
+}
+
+/// [`Outbox::enqueue`] inside a transaction (the caller has checked `new`). `in_hand`: the
+/// record of `new`'s message when the caller holds it and writes it afterwards.
+pub(crate) fn enqueue_in(
+    tx: &Tx<'_>,
+    new: &NewDelivery,
+    payload: &[u8],
+    in_hand: Option<&mut Message>,
+) -> TxResult<Enqueued> {
     if let Some(existing) = by_key(tx, &new.key)? {
         return same_or_conflict(tx, existing, &new.key, Some(payload));
     }
     Ok(Enqueued {
-        delivery: insert(tx, new, None, Vec::new(), payload)?,
+        delivery: insert(tx, new, None, Vec::new(), payload, in_hand)?,
         created: true,
     })
 }
@@ -450,7 +481,8 @@ pub type BuildFn<'a> = dyn Fn(&[u64]) -> std::result::Result<Vec<u8>, BuildError
 /// What a [`BuildFn`] fails with.
 pub type BuildError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// [`Outbox::enqueue_outbound`] inside a transaction (the caller has checked `new`).
+/// [`Outbox::enqueue_outbound`] inside a transaction (the caller has checked `new`); `in_hand`
+/// as in [`enqueue_in`].
 pub(crate) fn enqueue_outbound_in(
     tx: &Tx<'_>,
     outbox: &Outbox,
@@ -458,6 +490,7 @@ pub(crate) fn enqueue_outbound_in(
     counters: &[CounterKey],
     new: &NewDelivery,
     build: &BuildFn<'_>,
+    in_hand: Option<&mut Message>,
 ) -> TxResult<Enqueued> {
     if let Some(existing) = by_key(tx, &new.key)? {
         let same_counters = existing.partner.as_deref() == Some(partner)
@@ -486,7 +519,7 @@ pub(crate) fn enqueue_outbound_in(
         })
         .collect();
     Ok(Enqueued {
-        delivery: insert(tx, new, Some(partner), assigned, &payload)?,
+        delivery: insert(tx, new, Some(partner), assigned, &payload, in_hand)?,
         created: true,
     })
 }
@@ -518,7 +551,7 @@ impl Outbox {
     /// again by mistake.
     pub fn enqueue(&self, new: NewDelivery, payload: &[u8]) -> Result<Enqueued> {
         check_new(&new)?;
-        let enqueued = self.transact(|tx| enqueue_in(tx, &new, payload))?;
+        let enqueued = self.transact(|tx| enqueue_in(tx, &new, payload, None))?;
         self.commit_point()?;
         Ok(enqueued)
     }
@@ -551,7 +584,7 @@ impl Outbox {
         check_new(&new)?;
         let build = |numbers: &[u64]| build(numbers).map_err(Into::into);
         let enqueued =
-            self.transact(|tx| enqueue_outbound_in(tx, self, partner, counters, &new, &build))?;
+            self.transact(|tx| enqueue_outbound_in(tx, self, partner, counters, &new, &build, None))?;
         self.commit_point()?;
         Ok(enqueued)
     }
@@ -892,13 +925,7 @@ impl Outbox {
     pub fn list_deliveries(&self, filter: &DeliveryFilter, limit: usize) -> Result<Vec<Delivery>> {
         let ids: Box<dyn Iterator<Item = Result<DeliveryId>>> =
             if let Some(message) = filter.message_id {
-                let prefix = index_key(Some(IX_DELIVERIES), &[message.get()]);
-                Box::new(
-                    self.tree(T::MessageIndex)
-                        .scan_prefix(prefix)
-                        .keys()
-                        .map(|k| Ok(DeliveryId::new(u64_at(T::MessageIndex, &k?, 9)?))),
-                )
+                Box::new(self.deliveries_of(message)?.into_iter().map(Ok))
             } else if let Some(state) = filter.state {
                 let (tree, prefix, offset) = match state {
                     DeliveryStateKind::Pending => (T::Due, Vec::new(), 8),
@@ -939,6 +966,23 @@ impl Outbox {
             out.push(d);
         }
         Ok(out)
+    }
+
+    /// The ids of message `id`'s deliveries, in the order they were queued: those its record
+    /// lists and those indexed apart (by earlier versions, or for a message not stored). Some
+    /// may have been removed since by retention.
+    pub(crate) fn deliveries_of(&self, id: MessageId) -> Result<Vec<DeliveryId>> {
+        let mut ids = self.message(id)?.map(|m| m.deliveries).unwrap_or_default();
+        for key in self
+            .tree(T::MessageIndex)
+            .scan_prefix(index_key(Some(IX_DELIVERIES), &[id.get()]))
+            .keys()
+        {
+            ids.push(DeliveryId::new(u64_at(T::MessageIndex, &key?, 9)?));
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
     }
 
     /// How many deliveries each destination has in each state, destinations sorted. Kept as

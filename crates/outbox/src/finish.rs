@@ -21,7 +21,7 @@ use crate::dedup::PriorSighting;
 use crate::deliveries::{BuildFn, Enqueued, NewDelivery};
 use crate::error::{Error, Result};
 use crate::ids::{MessageId, Millis};
-use crate::messages::{MessageState, Step, TraceEntry};
+use crate::messages::{Message, MessageState, Step, TraceEntry};
 use crate::store::{T, Tx, TxResult, composite_key};
 use crate::{Finished, Outbox};
 
@@ -179,11 +179,11 @@ fn finish_in(tx: &Tx<'_>, outbox: &Outbox, f: &Finish<'_>) -> TxResult<Finished>
         OnFailure::Skip,
         f.aggregates.apply,
     )?;
+    let mut m = crate::messages::load(tx, f.id)?;
     let mut created = Vec::with_capacity(f.deliveries.len());
     for (new, payload) in f.deliveries {
-        created.push(crate::deliveries::enqueue_in(tx, new, payload)?.created);
+        created.push(crate::deliveries::enqueue_in(tx, new, payload, Some(&mut m))?.created);
     }
-    let mut m = crate::messages::load(tx, f.id)?;
     // Per document: not yet queued, or queued (none when it was queued before).
     let mut outbound: Vec<Option<Option<Enqueued>>> = f.outbound.iter().map(|_| None).collect();
     let mut entries = Vec::with_capacity(f.trace.len() + 1);
@@ -202,7 +202,7 @@ fn finish_in(tx: &Tx<'_>, outbox: &Outbox, f: &Finish<'_>) -> TxResult<Finished>
                 }
             }
             Planned::Outbound { index, at, detail } => {
-                let Some(queued) = queue_outbound(tx, outbox, f, *index)? else {
+                let Some(queued) = queue_outbound(tx, outbox, f, *index, &mut m)? else {
                     if let Some(slot) = outbound.get_mut(*index) {
                         *slot = Some(None);
                     }
@@ -232,7 +232,7 @@ fn finish_in(tx: &Tx<'_>, outbox: &Outbox, f: &Finish<'_>) -> TxResult<Finished>
     for (index, done) in outbound.into_iter().enumerate() {
         queued.push(match done {
             Some(q) => q,
-            None => queue_outbound(tx, outbox, f, index)?,
+            None => queue_outbound(tx, outbox, f, index, &mut m)?,
         });
     }
     crate::messages::add_new(&mut m.message_types, f.message_types);
@@ -267,6 +267,7 @@ fn queue_outbound(
     outbox: &Outbox,
     f: &Finish<'_>,
     index: usize,
+    m: &mut Message,
 ) -> TxResult<Option<Enqueued>> {
     let o = f.outbound.get(index).ok_or_else(|| {
         Error::Invalid(format!(
@@ -278,8 +279,16 @@ fn queue_outbound(
     if tx.get(T::Keys, o.new.key.as_bytes())?.is_some() {
         return Ok(None);
     }
-    crate::deliveries::enqueue_outbound_in(tx, outbox, o.partner, o.counters, o.new, o.build)
-        .map(Some)
+    crate::deliveries::enqueue_outbound_in(
+        tx,
+        outbox,
+        o.partner,
+        o.counters,
+        o.new,
+        o.build,
+        Some(m),
+    )
+    .map(Some)
 }
 
 fn seen_as(duplicate_of: Option<MessageId>) -> String {

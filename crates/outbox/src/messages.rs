@@ -81,6 +81,12 @@ pub struct Message {
     /// time.
     #[serde(default)]
     pub revision: u32,
+    /// Its deliveries (events, acknowledgements), in the order they were queued. Kept in the
+    /// record, which the transaction queuing them writes anyway, rather than in an index of
+    /// their own; stores written by earlier versions index them apart, and
+    /// [`Outbox::list_deliveries`] reads both.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deliveries: Vec<DeliveryId>,
 }
 
 impl Message {
@@ -403,6 +409,7 @@ fn insert_received_record(tx: &Tx<'_>, new: &NewMessage) -> TxResult<Message> {
         message_types: Vec::new(),
         event_types: Vec::new(),
         revision: 0,
+        deliveries: Vec::new(),
     };
     tx.put_json(T::Messages, &id.key(), &m)?;
     tx.put(T::MessageIndex, &pending_key(id), &[])?;

@@ -4,7 +4,7 @@ use crate::Outbox;
 use crate::deliveries::{self, Delivery, DeliveryState, DeliveryStateKind};
 use crate::error::Result;
 use crate::ids::{DeliveryId, MessageId, Millis};
-use crate::messages::{IX_DELIVERIES, IX_RECEIVED, Message, received_key, trace_key};
+use crate::messages::{IX_RECEIVED, Message, received_key, trace_key};
 use crate::store::{T, index_key, u64_at};
 
 /// Records per purge transaction: large enough to be quick, small enough not to hold sled's
@@ -64,13 +64,14 @@ impl Outbox {
             .keys()
         {
             let id = MessageId::new(u64_at(T::MessageIndex, &key?, 9)?);
-            let prefix = index_key(Some(IX_DELIVERIES), &[id.get()]);
-            if self
-                .tree(T::MessageIndex)
-                .scan_prefix(prefix)
-                .next()
-                .is_none()
-            {
+            let mut left = false;
+            for delivery in self.deliveries_of(id)? {
+                if self.tree(T::Deliveries).contains_key(delivery.key())? {
+                    left = true;
+                    break;
+                }
+            }
+            if !left {
                 candidates.push(id);
             }
         }

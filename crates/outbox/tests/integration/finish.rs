@@ -328,3 +328,96 @@ fn a_document_queued_before_is_left_as_it_was() {
         .count();
     assert_eq!(acks, 1);
 }
+
+#[test]
+fn a_message_lists_its_deliveries_however_they_were_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(dir.path());
+    // A delivery naming a message the store does not hold yet is indexed apart (as every
+    // delivery was by earlier versions); the message recorded next is that one.
+    let early = outbox
+        .enqueue(
+            NewDelivery::new("sink:events", "event:early", "application/json", T0).message(
+                MessageId::new(1),
+            ),
+            b"{}",
+        )
+        .unwrap()
+        .delivery
+        .id;
+    let a = received(&outbox, "a");
+    assert_eq!(a, MessageId::new(1));
+    let event = NewDelivery::new("sink:events", "event:a", "application/json", T0).message(a);
+    let events = [(event, b"{\"n\":1}".to_vec())];
+    let counters = isa13();
+    let delivery = ack_delivery(a);
+    let outbound = [Outbound {
+        counters: &counters,
+        ..ack(&delivery, &render)
+    }];
+    let finish = Finish {
+        id: a,
+        trace: &[],
+        sightings: &[],
+        outbound: &outbound,
+        message_types: &[],
+        event_types: &[],
+        state: Some((MessageState::Processed, T0 + 20, "")),
+        deliveries: &events,
+        aggregates: no_aggregates(),
+    };
+    let finished = outbox.finish_messages(&[finish]).unwrap();
+    let ack_id = finished[0].outbound[0].as_ref().unwrap().delivery.id;
+    // Queued later on its own: the stored record learns of it.
+    let resent = outbox
+        .enqueue(
+            NewDelivery::new("partner:acme", "resend:a", "application/edi-x12", T0 + 40)
+                .message(a),
+            b"ISA~",
+        )
+        .unwrap()
+        .delivery
+        .id;
+
+    let record = outbox.message(a).unwrap().unwrap();
+    assert_eq!(record.deliveries.len(), 3, "{:?}", record.deliveries);
+    assert!(!record.deliveries.contains(&early));
+    let listed: Vec<_> = outbox
+        .list_deliveries(
+            &outbox::DeliveryFilter {
+                message_id: Some(a),
+                ..Default::default()
+            },
+            usize::MAX,
+        )
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.id, d.key))
+        .collect();
+    let keys: Vec<&str> = listed.iter().map(|(_, k)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["event:early", "event:a", &format!("ack:{a}:0:functional"), "resend:a"]
+    );
+    assert_eq!(listed[2].0, ack_id);
+    assert_eq!(listed[3].0, resent);
+
+    // Retention keeps the message while any of its deliveries, listed either way, is left.
+    let deliver = |id, at| {
+        outbox.claim(id, at, 1_000).unwrap().unwrap();
+        outbox.complete(id, at + 1).unwrap();
+    };
+    for (id, _) in &listed[1..] {
+        deliver(*id, T0 + 50);
+    }
+    let purged = outbox.purge(T0 + 100).unwrap();
+    assert_eq!(purged.deliveries.len(), 3);
+    assert!(purged.messages.is_empty(), "{:?}", purged.messages);
+    deliver(early, T0 + 60);
+    let purged = outbox.purge(T0 + 100).unwrap();
+    assert_eq!(purged.deliveries.len(), 1);
+    assert_eq!(
+        purged.messages.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [a]
+    );
+}
