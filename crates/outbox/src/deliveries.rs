@@ -583,8 +583,8 @@ impl Outbox {
     {
         check_new(&new)?;
         let build = |numbers: &[u64]| build(numbers).map_err(Into::into);
-        let enqueued =
-            self.transact(|tx| enqueue_outbound_in(tx, self, partner, counters, &new, &build, None))?;
+        let enqueued = self
+            .transact(|tx| enqueue_outbound_in(tx, self, partner, counters, &new, &build, None))?;
         self.commit_point()?;
         Ok(enqueued)
     }

@@ -28,8 +28,8 @@
 //! | tree | key | value |
 //! |---|---|---|
 //! | `meta` | sequence name · `last_received/` partner · `created_at` | last message / delivery id · a partner's latest arrival · when the store was made |
-//! | `messages` | message id | [`Message`] (JSON) |
-//! | `message_index` | `p` id · `r` received-at id · `d` message id delivery id · `u` channel, file, hash | empty (`u`: message id) |
+//! | `messages` | message id | [`Message`] (JSON), its deliveries' ids included |
+//! | `message_index` | `p` id · `r` received-at id · `U` channel, first message id · `d` message id delivery id · `u` channel, file, hash | empty (`U`: a batch's files, names, hashes and ids, JSON; `u`: message id) |
 //! | `trace` | message id, 4-byte step number | [`TraceEntry`] (JSON) |
 //! | `interchanges` | partner, control number | [`PriorSighting`] (JSON) |
 //! | `counters` | partner, purpose, kind | last number assigned |
@@ -46,8 +46,10 @@
 //! ([`Outbox::purge_aggregate_markers`]).
 //!
 //! `p` lists the messages not yet finished, `r` orders messages by arrival for listings and
-//! purges, `d` lists a message's deliveries, `u` marks files recorded but not yet confirmed gone
-//! from their channel ([`Outbox::find_unreleased`]).
+//! purges, `U` marks a batch of files recorded but not yet confirmed gone from their channel
+//! ([`Outbox::find_unreleased`]). A message's record lists its deliveries. Stores written by
+//! earlier versions may also hold `d` (a message's delivery, for a delivery whose message is not
+//! stored) and `u` (one file's marker) entries; both are still read.
 //!
 //! # Deliveries
 //!
@@ -125,6 +127,7 @@ mod purge;
 mod receipts;
 mod retry;
 mod store;
+mod unreleased;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -235,6 +238,8 @@ pub struct Outbox {
     db: sled::Db,
     trees: Arc<[sled::Tree]>,
     options: Arc<Options>,
+    /// Held while receipt markers are read and changed (see `unreleased`).
+    markers: Arc<std::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -270,6 +275,7 @@ impl Outbox {
             db,
             trees: trees.into(),
             options: Arc::new(options),
+            markers: Arc::default(),
         };
         outbox.recover_in_flight()?;
         Ok(outbox)

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::Outbox;
 use crate::error::{Error, Result};
 use crate::ids::{DeliveryId, MessageId, Millis};
-use crate::store::{T, Tx, TxResult, composite_key, index_key, read_u64, u64_at};
+use crate::store::{T, Tx, TxResult, index_key, read_u64, u64_at};
+use crate::unreleased::NewMarkers;
 
 pub(crate) const SEQ_MESSAGE: &[u8] = b"seq/message";
 /// `meta` prefix of each partner's latest arrival: partner id → received-at.
@@ -18,8 +19,6 @@ pub(crate) const CREATED_AT: &[u8] = b"created_at";
 /// `message_index` prefixes.
 pub(crate) const IX_PENDING: u8 = b'p';
 pub(crate) const IX_RECEIVED: u8 = b'r';
-/// A file recorded while still in its channel: channel, file name, SHA-256 → message id.
-pub(crate) const IX_UNRELEASED: u8 = b'u';
 pub(crate) const IX_DELIVERIES: u8 = b'd';
 
 /// A file just written to the spool, as [`Outbox::record_received`] takes it.
@@ -289,12 +288,6 @@ fn pending_key(id: MessageId) -> Vec<u8> {
     index_key(Some(IX_PENDING), &[id.get()])
 }
 
-fn unreleased_key(channel: &str, file_name: &str, sha256: &str) -> Vec<u8> {
-    let mut key = vec![IX_UNRELEASED];
-    key.extend(composite_key(&[channel, file_name, sha256]));
-    key
-}
-
 pub(crate) fn received_key(m: &Message) -> Vec<u8> {
     index_key(Some(IX_RECEIVED), &[m.received_at, m.id.get()])
 }
@@ -384,11 +377,16 @@ pub(crate) fn assign_partner(
     tx.put_json(T::Messages, &id.key(), &m)
 }
 
+/// Records `new` and marks it as still in its channel (a batch of its own): the message's id.
 pub(crate) fn insert_received(tx: &Tx<'_>, new: &NewMessage) -> TxResult<MessageId> {
-    insert_received_record(tx, new).map(|m| m.id)
+    let m = insert_received_record(tx, new)?;
+    let mut markers = NewMarkers::default();
+    markers.add(&m);
+    markers.write(tx)?;
+    Ok(m.id)
 }
 
-/// [`insert_received`], returning the record written.
+/// Records `new` (without a receipt marker), returning the record written.
 fn insert_received_record(tx: &Tx<'_>, new: &NewMessage) -> TxResult<Message> {
     let id = MessageId::new(tx.next_seq(SEQ_MESSAGE)?);
     let m = Message {
@@ -414,11 +412,6 @@ fn insert_received_record(tx: &Tx<'_>, new: &NewMessage) -> TxResult<Message> {
     tx.put_json(T::Messages, &id.key(), &m)?;
     tx.put(T::MessageIndex, &pending_key(id), &[])?;
     tx.put(T::MessageIndex, &received_key(&m), &[])?;
-    tx.put(
-        T::MessageIndex,
-        &unreleased_key(&new.channel, &new.file_name, &new.sha256),
-        &id.key(),
-    )?;
     Ok(m)
 }
 
@@ -495,53 +488,17 @@ impl Outbox {
         }
         let ids = self.transact(|tx| {
             let mut ids = Vec::with_capacity(batch.len());
+            let mut markers = NewMarkers::default();
             for new in batch {
-                ids.push(insert_received(tx, new)?);
+                let m = insert_received_record(tx, new)?;
+                markers.add(&m);
+                ids.push(m.id);
             }
+            markers.write(tx)?;
             Ok(ids)
         })?;
         self.commit_point()?;
         Ok(ids)
-    }
-
-    /// The message recorded for this very file (channel, name and content) whose removal from
-    /// the channel was not yet confirmed with [`Outbox::mark_released`]: after a crash between
-    /// recording a file and removing it from its channel, the file is found again, and is the
-    /// message already made — not a new one, and not a duplicate interchange.
-    pub fn find_unreleased(
-        &self,
-        channel: &str,
-        file_name: &str,
-        sha256: &str,
-    ) -> Result<Option<MessageId>> {
-        self.tree(T::MessageIndex)
-            .get(unreleased_key(channel, file_name, sha256))
-            .map_err(Error::from)?
-            .map(|v| read_u64(T::MessageIndex, &v).map(MessageId::new))
-            .transpose()
-    }
-
-    /// The file of message `id` is gone from its channel: the same name and content arriving
-    /// later is a new message. Not flushed: a marker that outlives a crash is harmless, as the
-    /// file is no longer in the channel to be found again, and [`Outbox::clear_unreleased`]
-    /// removes it once the channels have been read after a restart.
-    pub fn mark_released(&self, id: MessageId) -> Result<()> {
-        let Some(m) = self.message(id)? else {
-            return Err(Error::MessageNotFound(id));
-        };
-        self.mark_files_released(&[(&m.channel, &m.file_name, &m.sha256)])
-    }
-
-    /// [`Outbox::mark_released`] for files whose records the caller holds: each one's channel,
-    /// name and SHA-256. One write for them all.
-    pub fn mark_files_released(&self, files: &[(&str, &str, &str)]) -> Result<()> {
-        let mut batch = sled::Batch::default();
-        for (channel, file_name, sha256) in files {
-            batch.remove(unreleased_key(channel, file_name, sha256));
-        }
-        self.tree(T::MessageIndex)
-            .apply_batch(batch)
-            .map_err(Error::from)
     }
 
     /// [`Outbox::record_received_many`], except that a file recorded before a restart and
@@ -555,47 +512,30 @@ impl Outbox {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let ids = self.transact(|tx| {
-            let mut ids = Vec::with_capacity(batch.len());
-            for new in batch {
-                let marker = unreleased_key(&new.channel, &new.file_name, &new.sha256);
-                ids.push(match tx.get_u64(T::MessageIndex, &marker)? {
-                    Some(id) => (MessageId::new(id), None),
-                    None => {
-                        let m = insert_received_record(tx, new)?;
-                        (m.id, Some(m))
-                    }
-                });
-            }
-            Ok(ids)
+        let ids = self.with_markers(|| {
+            let marked = self.marked_for(batch)?;
+            self.transact(|tx| {
+                let mut ids = Vec::with_capacity(batch.len());
+                let mut markers = NewMarkers::default();
+                for new in batch {
+                    let found = marked
+                        .get(&new.channel)
+                        .and_then(|files| files.get(&(new.file_name.clone(), new.sha256.clone())));
+                    ids.push(match found {
+                        Some(&id) => (id, None),
+                        None => {
+                            let m = insert_received_record(tx, new)?;
+                            markers.add(&m);
+                            (m.id, Some(m))
+                        }
+                    });
+                }
+                markers.write(tx)?;
+                Ok(ids)
+            })
         })?;
         self.commit_point()?;
         Ok(ids)
-    }
-
-    /// Removes every receipt marker: called once every channel has been read after a start, when
-    /// any file still marked has been found (or is gone for good).
-    pub fn clear_unreleased(&self) -> Result<usize> {
-        self.clear_markers(vec![IX_UNRELEASED])
-    }
-
-    /// Removes the receipt markers of one channel, once that channel has been read after a
-    /// start (channels are read by different loops, each at its own pace).
-    pub fn clear_unreleased_in(&self, channel: &str) -> Result<usize> {
-        let mut prefix = vec![IX_UNRELEASED];
-        prefix.extend(composite_key(&[channel]));
-        self.clear_markers(prefix)
-    }
-
-    fn clear_markers(&self, prefix: Vec<u8>) -> Result<usize> {
-        let tree = self.tree(T::MessageIndex);
-        let mut removed = 0;
-        for key in tree.scan_prefix(prefix).keys() {
-            tree.remove(key.map_err(Error::from)?)
-                .map_err(Error::from)?;
-            removed += 1;
-        }
-        Ok(removed)
     }
 
     /// The message's record, if it exists.

@@ -337,9 +337,8 @@ fn a_message_lists_its_deliveries_however_they_were_queued() {
     // delivery was by earlier versions); the message recorded next is that one.
     let early = outbox
         .enqueue(
-            NewDelivery::new("sink:events", "event:early", "application/json", T0).message(
-                MessageId::new(1),
-            ),
+            NewDelivery::new("sink:events", "event:early", "application/json", T0)
+                .message(MessageId::new(1)),
             b"{}",
         )
         .unwrap()
@@ -371,8 +370,7 @@ fn a_message_lists_its_deliveries_however_they_were_queued() {
     // Queued later on its own: the stored record learns of it.
     let resent = outbox
         .enqueue(
-            NewDelivery::new("partner:acme", "resend:a", "application/edi-x12", T0 + 40)
-                .message(a),
+            NewDelivery::new("partner:acme", "resend:a", "application/edi-x12", T0 + 40).message(a),
             b"ISA~",
         )
         .unwrap()
@@ -397,7 +395,12 @@ fn a_message_lists_its_deliveries_however_they_were_queued() {
     let keys: Vec<&str> = listed.iter().map(|(_, k)| k.as_str()).collect();
     assert_eq!(
         keys,
-        ["event:early", "event:a", &format!("ack:{a}:0:functional"), "resend:a"]
+        [
+            "event:early",
+            "event:a",
+            &format!("ack:{a}:0:functional"),
+            "resend:a"
+        ]
     );
     assert_eq!(listed[2].0, ack_id);
     assert_eq!(listed[3].0, resent);

@@ -293,6 +293,62 @@ fn duplicate_interchanges_inside_and_outside_the_window() {
 }
 
 #[test]
+fn a_batch_is_found_again_file_by_file_until_each_is_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let sha = "ab".repeat(32);
+    let first = {
+        let outbox = open(dir.path());
+        let batch: Vec<NewMessage> = ["a.edi", "b.edi", "c.edi"]
+            .iter()
+            .map(|n| file(n, T0))
+            .collect();
+        let recorded = outbox.record_received_or_found(&batch).unwrap();
+        assert!(recorded.iter().all(|(_, record)| record.is_some()));
+        // One file of the batch is gone from its channel; the others are not.
+        outbox
+            .mark_files_released(&[("dir:inbound", "b.edi", sha.as_str())])
+            .unwrap();
+        outbox.flush().unwrap();
+        recorded
+    };
+    // After a restart the same three files are in the channel again, with a new one.
+    let outbox = open(dir.path());
+    let batch: Vec<NewMessage> = ["a.edi", "b.edi", "c.edi", "d.edi"]
+        .iter()
+        .map(|n| file(n, T0 + 5))
+        .collect();
+    let again = outbox.record_received_or_found(&batch).unwrap();
+    assert_eq!(again[0], (first[0].0, None));
+    assert_eq!(again[2], (first[2].0, None));
+    // b was released, so this b is a new file; d is new.
+    for i in [1, 3] {
+        let (id, record) = &again[i];
+        assert!(record.as_ref().is_some_and(|m| m.id == *id), "{again:?}");
+        assert!(first.iter().all(|(old, _)| old != id));
+    }
+    assert_eq!(
+        outbox
+            .find_unreleased("dir:inbound", "c.edi", &sha)
+            .unwrap(),
+        Some(first[2].0)
+    );
+    // Releasing a, c and the new files leaves no marker behind.
+    let names = ["a.edi", "b.edi", "c.edi", "d.edi"];
+    let released: Vec<(&str, &str, &str)> = names
+        .iter()
+        .map(|n| ("dir:inbound", *n, sha.as_str()))
+        .collect();
+    outbox.mark_files_released(&released).unwrap();
+    for n in names {
+        assert_eq!(
+            outbox.find_unreleased("dir:inbound", n, &sha).unwrap(),
+            None
+        );
+    }
+    assert_eq!(outbox.clear_unreleased().unwrap(), 0);
+}
+
+#[test]
 fn concurrent_sightings_let_exactly_one_message_through() {
     let dir = tempfile::tempdir().unwrap();
     let outbox = open(dir.path());
