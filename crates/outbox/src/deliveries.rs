@@ -335,13 +335,91 @@ fn message_key(message: MessageId, id: DeliveryId) -> Vec<u8> {
 }
 
 pub(crate) fn load(tx: &Tx<'_>, id: DeliveryId) -> TxResult<Delivery> {
-    tx.get_json(T::Deliveries, &id.key())?
-        .ok_or_else(|| Error::DeliveryNotFound(id).into())
+    match tx.get(T::Deliveries, &id.key())? {
+        Some(bytes) => Ok(Stored::decode(&bytes)?.delivery),
+        None => Err(Error::DeliveryNotFound(id).into()),
+    }
+}
+
+/// The first byte of a delivery's value holding its payload too: a record with its payload
+/// framed after it is one write when queued and one read when sent, where a payload kept apart
+/// is two of each. Records of earlier versions are JSON alone (starting with `{`), their
+/// payloads in `payloads`.
+const FRAMED: u8 = 0;
+
+/// A delivery's value in the `deliveries` tree, decoded.
+pub(crate) struct Stored<'a> {
+    pub(crate) delivery: Delivery,
+    /// The payload, when framed with the record; `None` for a record of an earlier version.
+    pub(crate) payload: Option<&'a [u8]>,
+}
+
+impl<'a> Stored<'a> {
+    /// `FRAMED`, the record's length (4 bytes, big endian), the record (JSON), the payload.
+    fn encode(d: &Delivery, payload: &[u8]) -> Result<Vec<u8>> {
+        let record = crate::store::encode(d)?;
+        let len = u32::try_from(record.len())
+            .map_err(|_| Error::Encode("a delivery record over 4 GiB".into()))?;
+        let mut value = Vec::with_capacity(5 + record.len() + payload.len());
+        value.push(FRAMED);
+        value.extend_from_slice(&len.to_be_bytes());
+        value.extend_from_slice(&record);
+        value.extend_from_slice(payload);
+        Ok(value)
+    }
+
+    pub(crate) fn decode(bytes: &'a [u8]) -> Result<Stored<'a>> {
+        let Some((&FRAMED, rest)) = bytes.split_first() else {
+            return Ok(Stored {
+                delivery: crate::store::decode(T::Deliveries, bytes)?,
+                payload: None,
+            });
+        };
+        let corrupt = || Error::Corrupt {
+            tree: T::Deliveries.name(),
+            detail: format!("a framed record of {} bytes is cut short", bytes.len()),
+        };
+        let (len, rest) = rest.split_first_chunk::<4>().ok_or_else(corrupt)?;
+        let len = u32::from_be_bytes(*len) as usize;
+        if rest.len() < len {
+            return Err(corrupt());
+        }
+        let (record, payload) = rest.split_at(len);
+        Ok(Stored {
+            delivery: crate::store::decode(T::Deliveries, record)?,
+            payload: Some(payload),
+        })
+    }
+}
+
+/// Stores `d`'s record with `payload` (a new delivery), or in place of its stored record,
+/// keeping the payload beside it.
+fn put_record(tx: &Tx<'_>, d: &Delivery, payload: Option<&[u8]>) -> TxResult<()> {
+    let value = match payload {
+        Some(payload) => Stored::encode(d, payload)?,
+        None => match tx.get(T::Deliveries, &d.id.key())? {
+            Some(bytes) => match Stored::decode(&bytes)?.payload {
+                Some(payload) => Stored::encode(d, payload)?,
+                None => crate::store::encode(d)?,
+            },
+            None => crate::store::encode(d)?,
+        },
+    };
+    tx.put(T::Deliveries, &d.id.key(), &value)
 }
 
 /// Stores `new` in place of `old`, moving its index entry and state count along: the one place
-/// that keeps the indexes true to the records.
+/// that keeps the indexes true to the records. The payload stays as it was stored.
 pub(crate) fn write(tx: &Tx<'_>, old: Option<&Delivery>, new: Option<&Delivery>) -> TxResult<()> {
+    move_index(tx, old, new)?;
+    match new {
+        Some(new) => put_record(tx, new, None),
+        None => Ok(()),
+    }
+}
+
+/// Moves a delivery's index entry and state count from `old` to `new`.
+fn move_index(tx: &Tx<'_>, old: Option<&Delivery>, new: Option<&Delivery>) -> TxResult<()> {
     if let Some(old) = old {
         let (t, key) = index_entry(old);
         tx.remove(t, &key)?;
@@ -351,15 +429,12 @@ pub(crate) fn write(tx: &Tx<'_>, old: Option<&Delivery>, new: Option<&Delivery>)
             -1,
         )?;
     }
-    match new {
-        Some(new) => {
-            let (t, key) = index_entry(new);
-            tx.put(t, &key, &[])?;
-            tx.add_u64(T::Counts, &count_key(&new.destination, new.state.kind()), 1)?;
-            tx.put_json(T::Deliveries, &new.id.key(), new)
-        }
-        None => Ok(()),
+    if let Some(new) = new {
+        let (t, key) = index_entry(new);
+        tx.put(t, &key, &[])?;
+        tx.add_u64(T::Counts, &count_key(&new.destination, new.state.kind()), 1)?;
     }
+    Ok(())
 }
 
 /// Removes a delivery with everything that points at it.
@@ -386,6 +461,11 @@ fn by_key(tx: &Tx<'_>, key: &str) -> TxResult<Option<Delivery>> {
 }
 
 fn stored_payload(tx: &Tx<'_>, id: DeliveryId) -> TxResult<Vec<u8>> {
+    if let Some(bytes) = tx.get(T::Deliveries, &id.key())?
+        && let Some(payload) = Stored::decode(&bytes)?.payload
+    {
+        return Ok(payload.to_vec());
+    }
     match tx.get(T::Payloads, &id.key())? {
         Some(bytes) => Ok(bytes.to_vec()),
         None => Err(Error::Corrupt {
@@ -423,13 +503,13 @@ fn insert(
         acknowledgements: Vec::new(),
         receipts: Vec::new(),
     };
-    tx.put(T::Payloads, &id.key(), payload)?;
     tx.put(T::Keys, new.key.as_bytes(), &id.key())?;
     crate::acknowledgements::index(tx, &d)?;
     if let Some(message) = new.message_id {
         link(tx, message, id, in_hand)?;
     }
-    write(tx, None, Some(&d))?;
+    move_index(tx, None, Some(&d))?;
+    put_record(tx, &d, Some(payload))?;
     Ok(d)
 }
 
@@ -591,7 +671,10 @@ impl Outbox {
 
     /// The delivery's record, if it exists.
     pub fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>> {
-        self.get_json(T::Deliveries, &id.key())
+        match self.tree(T::Deliveries).get(id.key())? {
+            Some(bytes) => Ok(Some(Stored::decode(&bytes)?.delivery)),
+            None => Ok(None),
+        }
     }
 
     /// The delivery holding idempotency key `key`, if any.
@@ -604,6 +687,11 @@ impl Outbox {
 
     /// The delivery's payload, if it exists.
     pub fn payload(&self, id: DeliveryId) -> Result<Option<Vec<u8>>> {
+        if let Some(bytes) = self.tree(T::Deliveries).get(id.key())?
+            && let Some(payload) = Stored::decode(&bytes)?.payload
+        {
+            return Ok(Some(payload.to_vec()));
+        }
         Ok(self
             .tree(T::Payloads)
             .get(id.key())?
@@ -1114,4 +1202,107 @@ fn same_or_conflict(
         existing: existing.id,
     }
     .into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: Millis = 1_700_000_000_000;
+
+    /// Rewrites delivery `id` as an earlier version stored it: the record as JSON alone, the
+    /// payload in `payloads`.
+    fn store_as_before(outbox: &Outbox, id: DeliveryId) {
+        let d = outbox.delivery(id).unwrap().unwrap();
+        let payload = outbox.payload(id).unwrap().unwrap();
+        let json = crate::store::encode(&d).unwrap();
+        outbox.tree(T::Deliveries).insert(id.key(), json).unwrap();
+        outbox.tree(T::Payloads).insert(id.key(), payload).unwrap();
+    }
+
+    #[test]
+    fn a_delivery_stored_by_an_earlier_version_is_sent_and_purged_like_a_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path()).unwrap();
+        let new = NewDelivery::new("sink:events", "event:1", "application/json", T0);
+        let old = outbox.enqueue(new.clone(), b"{\"n\":1}").unwrap().delivery;
+        store_as_before(&outbox, old.id);
+        assert_eq!(outbox.delivery(old.id).unwrap().unwrap(), old);
+        // The same document again is that delivery; another one under its key is not.
+        assert!(!outbox.enqueue(new.clone(), b"{\"n\":1}").unwrap().created);
+        assert!(matches!(
+            outbox.enqueue(new, b"{\"n\":2}"),
+            Err(Error::KeyConflict { .. })
+        ));
+        let claimed = outbox.claim(old.id, T0, 1_000).unwrap().unwrap();
+        assert_eq!(claimed.payload, b"{\"n\":1}");
+        outbox.complete(old.id, T0 + 1).unwrap();
+        // Still an earlier version's record: the payload stays where it was.
+        let stored = outbox
+            .tree(T::Deliveries)
+            .get(old.id.key())
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.first(), Some(&b'{'));
+        assert_eq!(outbox.payload(old.id).unwrap().unwrap(), b"{\"n\":1}");
+
+        // A new delivery keeps its payload framed with its record through every change.
+        let fresh = outbox
+            .enqueue(
+                NewDelivery::new("sink:events", "event:2", "application/json", T0),
+                b"payload two",
+            )
+            .unwrap()
+            .delivery;
+        assert!(
+            outbox
+                .tree(T::Payloads)
+                .get(fresh.id.key())
+                .unwrap()
+                .is_none()
+        );
+        let claimed = outbox.claim(fresh.id, T0, 1_000).unwrap().unwrap();
+        assert_eq!(claimed.payload, b"payload two");
+        let done = outbox.complete(fresh.id, T0 + 2).unwrap();
+        assert_eq!(outbox.delivery(fresh.id).unwrap().unwrap(), done);
+        assert_eq!(outbox.payload(fresh.id).unwrap().unwrap(), b"payload two");
+
+        let purged = outbox.purge(T0 + 10).unwrap();
+        assert_eq!(purged.deliveries.len(), 2);
+        for id in [old.id, fresh.id] {
+            assert_eq!(outbox.delivery(id).unwrap(), None);
+            assert_eq!(outbox.payload(id).unwrap(), None);
+        }
+    }
+
+    #[test]
+    fn a_framed_record_cut_short_is_reported_not_read() {
+        let d = Delivery {
+            id: DeliveryId::new(3),
+            message_id: None,
+            partner: None,
+            destination: "sink:events".into(),
+            key: "k".into(),
+            content_kind: "application/json".into(),
+            size: 2,
+            numbers: Vec::new(),
+            attempts: 0,
+            state: DeliveryState::Pending { due_at: T0 },
+            last_error: None,
+            created_at: T0,
+            cycle_started_at: T0,
+            ack_expected: false,
+            acknowledgements: Vec::new(),
+            receipts: Vec::new(),
+        };
+        let value = Stored::encode(&d, b"ab").unwrap();
+        let stored = Stored::decode(&value).unwrap();
+        assert_eq!((stored.delivery, stored.payload), (d, Some(&b"ab"[..])));
+        for cut in [1, 3, 10, value.len() - 3] {
+            assert!(
+                matches!(Stored::decode(&value[..cut]), Err(Error::Corrupt { .. })),
+                "cut at {cut}"
+            );
+        }
+    }
 }

@@ -33,8 +33,8 @@
 //! | `trace` | message id, 4-byte step number | [`TraceEntry`] (JSON) |
 //! | `interchanges` | partner, control number | [`PriorSighting`] (JSON) |
 //! | `counters` | partner, purpose, kind | last number assigned |
-//! | `deliveries` | delivery id | [`Delivery`] without its payload (JSON) |
-//! | `payloads` | delivery id | the payload bytes |
+//! | `deliveries` | delivery id | byte 0, the length of the [`Delivery`] record (4 bytes), the record (JSON), the payload bytes |
+//! | `payloads` | delivery id | the payload of a delivery stored by an earlier version (whose record is JSON alone) |
 //! | `due` | due time, delivery id | empty: pending deliveries in the order they fall due |
 //! | `by_state` | state tag, time, delivery id | empty: in-flight by lease end, delivered, dead, dropped by time |
 //! | `keys` | idempotency key | delivery id |

@@ -40,9 +40,10 @@ impl Outbox {
                 purged.deliveries.extend(self.transact(|tx| {
                     let mut removed = Vec::new();
                     for &id in chunk {
-                        let Some(d) = tx.get_json::<Delivery>(T::Deliveries, &id.key())? else {
+                        let Some(bytes) = tx.get(T::Deliveries, &id.key())? else {
                             continue;
                         };
+                        let d = deliveries::Stored::decode(&bytes)?.delivery;
                         let finished_at = match d.state {
                             DeliveryState::Delivered { at } | DeliveryState::Dropped { at } => at,
                             _ => continue,
