@@ -42,6 +42,10 @@ const MAX_LINE: u64 = 64 * 1024;
 /// servers to wait at least five minutes).
 const IDLE: Duration = Duration::from_secs(300);
 
+/// How long a refused client's remaining input is drained before its connection is closed
+/// (see `close_lingering`).
+const LINGER: Duration = Duration::from_secs(2);
+
 /// Connections served at once by one channel; more are told to come back later (421).
 const MAX_CONNECTIONS: usize = 32;
 
@@ -269,6 +273,7 @@ impl Gateway {
                     .get_mut()
                     .write_all(b"500 5.5.2 line too long, closing\r\n")
                     .await;
+                close_lingering(&mut reader).await;
                 return Ok(None);
             }
             if !in_data && !line.ends_with(b"\r\n") {
@@ -334,6 +339,19 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
         Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
         _ => f(),
     }
+}
+
+/// Ends a connection we refuse to go on with so that our last reply reaches the client: our
+/// side is shut, then whatever the client is still sending is read and dropped, for at most
+/// [`LINGER`]. Closing with its input unread would make the kernel reset the connection, and
+/// the client could lose the reply with it.
+async fn close_lingering<S: AsyncRead + AsyncWrite + Unpin>(reader: &mut BufReader<S>) {
+    let _ = reader.get_mut().shutdown().await;
+    let mut dropped = [0u8; 8192];
+    let _ = tokio::time::timeout(LINGER, async {
+        while let Ok(1..) = reader.read(&mut dropped).await {}
+    })
+    .await;
 }
 
 /// Marks a channel as no longer listening when its loop ends, however it ends.
