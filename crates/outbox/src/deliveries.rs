@@ -321,13 +321,26 @@ fn count_key(destination: &str, kind: DeliveryStateKind) -> Vec<u8> {
     key
 }
 
-/// The delivery's entry in `due` (pending) or `by_state` (the rest).
-fn index_entry(d: &Delivery) -> (T, Vec<u8>) {
+/// The delivery's entry in `due` (pending) or `by_state` (the rest), if it has one.
+///
+/// A delivered one has none: delivered is where nearly every delivery ends, and the readers of
+/// that state, retention and listings, read the `deliveries` tree in id order instead
+/// ([`Outbox::purge`], [`Outbox::list_deliveries`]). One write less for every delivery.
+fn index_entry(d: &Delivery) -> Option<(T, Vec<u8>)> {
     let time = d.state.index_time();
     match d.state.kind() {
-        DeliveryStateKind::Pending => (T::Due, index_key(None, &[time, d.id.get()])),
-        kind => (T::ByState, index_key(Some(kind.tag()), &[time, d.id.get()])),
+        DeliveryStateKind::Pending => Some((T::Due, index_key(None, &[time, d.id.get()]))),
+        DeliveryStateKind::Delivered => None,
+        kind => Some((T::ByState, index_key(Some(kind.tag()), &[time, d.id.get()]))),
     }
+}
+
+/// The `by_state` entry earlier versions kept for a delivered delivery.
+fn delivered_entry(d: &Delivery) -> Vec<u8> {
+    index_key(
+        Some(DeliveryStateKind::Delivered.tag()),
+        &[d.state.index_time(), d.id.get()],
+    )
 }
 
 fn message_key(message: MessageId, id: DeliveryId) -> Vec<u8> {
@@ -421,8 +434,11 @@ pub(crate) fn write(tx: &Tx<'_>, old: Option<&Delivery>, new: Option<&Delivery>)
 /// Moves a delivery's index entry and state count from `old` to `new`.
 fn move_index(tx: &Tx<'_>, old: Option<&Delivery>, new: Option<&Delivery>) -> TxResult<()> {
     if let Some(old) = old {
-        let (t, key) = index_entry(old);
-        tx.remove(t, &key)?;
+        match index_entry(old) {
+            Some((t, key)) => tx.remove(t, &key)?,
+            // Delivered by an earlier version, it may have an entry (removing none is a read).
+            None => tx.remove(T::ByState, &delivered_entry(old))?,
+        }
         tx.add_u64(
             T::Counts,
             &count_key(&old.destination, old.state.kind()),
@@ -430,8 +446,9 @@ fn move_index(tx: &Tx<'_>, old: Option<&Delivery>, new: Option<&Delivery>) -> Tx
         )?;
     }
     if let Some(new) = new {
-        let (t, key) = index_entry(new);
-        tx.put(t, &key, &[])?;
+        if let Some((t, key)) = index_entry(new) {
+            tx.put(t, &key, &[])?;
+        }
         tx.add_u64(T::Counts, &count_key(&new.destination, new.state.kind()), 1)?;
     }
     Ok(())
@@ -1009,31 +1026,33 @@ impl Outbox {
 
     /// Up to `limit` deliveries matching `filter`. With a message, that message's in the order
     /// they were enqueued; else with a state, in that state's index order (pending by due time,
-    /// in flight by lease end, the others by when they got there); else the newest first.
+    /// in flight by lease end, dead, dropped and awaiting a receipt by when they got there);
+    /// else, and for delivered ones, the newest first.
     pub fn list_deliveries(&self, filter: &DeliveryFilter, limit: usize) -> Result<Vec<Delivery>> {
-        let ids: Box<dyn Iterator<Item = Result<DeliveryId>>> =
-            if let Some(message) = filter.message_id {
-                Box::new(self.deliveries_of(message)?.into_iter().map(Ok))
-            } else if let Some(state) = filter.state {
-                let (tree, prefix, offset) = match state {
-                    DeliveryStateKind::Pending => (T::Due, Vec::new(), 8),
-                    kind => (T::ByState, vec![kind.tag()], 9),
-                };
-                Box::new(
-                    self.tree(tree)
-                        .scan_prefix(prefix)
-                        .keys()
-                        .map(move |k| Ok(DeliveryId::new(u64_at(tree, &k?, offset)?))),
-                )
-            } else {
-                Box::new(
-                    self.tree(T::Deliveries)
-                        .iter()
-                        .keys()
-                        .rev()
-                        .map(|k| Ok(DeliveryId::new(u64_at(T::Deliveries, &k?, 0)?))),
-                )
+        let ids: Box<dyn Iterator<Item = Result<DeliveryId>>> = if let Some(message) =
+            filter.message_id
+        {
+            Box::new(self.deliveries_of(message)?.into_iter().map(Ok))
+        } else if let Some(state) = filter.state.filter(|s| *s != DeliveryStateKind::Delivered) {
+            let (tree, prefix, offset) = match state {
+                DeliveryStateKind::Pending => (T::Due, Vec::new(), 8),
+                kind => (T::ByState, vec![kind.tag()], 9),
             };
+            Box::new(
+                self.tree(tree)
+                    .scan_prefix(prefix)
+                    .keys()
+                    .map(move |k| Ok(DeliveryId::new(u64_at(tree, &k?, offset)?))),
+            )
+        } else {
+            Box::new(
+                self.tree(T::Deliveries)
+                    .iter()
+                    .keys()
+                    .rev()
+                    .map(|k| Ok(DeliveryId::new(u64_at(T::Deliveries, &k?, 0)?))),
+            )
+        };
         let mut out = Vec::new();
         for id in ids {
             if out.len() >= limit {
@@ -1236,7 +1255,12 @@ mod tests {
         ));
         let claimed = outbox.claim(old.id, T0, 1_000).unwrap().unwrap();
         assert_eq!(claimed.payload, b"{\"n\":1}");
-        outbox.complete(old.id, T0 + 1).unwrap();
+        let old = outbox.complete(old.id, T0 + 1).unwrap();
+        // Earlier versions indexed delivered ones too.
+        outbox
+            .tree(T::ByState)
+            .insert(delivered_entry(&old), &[])
+            .unwrap();
         // Still an earlier version's record: the payload stays where it was.
         let stored = outbox
             .tree(T::Deliveries)
@@ -1267,12 +1291,55 @@ mod tests {
         assert_eq!(outbox.delivery(fresh.id).unwrap().unwrap(), done);
         assert_eq!(outbox.payload(fresh.id).unwrap().unwrap(), b"payload two");
 
+        // Listed newest first, indexed or not.
+        let delivered = DeliveryFilter {
+            state: Some(DeliveryStateKind::Delivered),
+            ..DeliveryFilter::default()
+        };
+        let listed: Vec<DeliveryId> = outbox
+            .list_deliveries(&delivered, 10)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        assert_eq!(listed, [fresh.id, old.id]);
+
+        // Retention goes by when they were delivered, not by the index.
+        let purged = outbox.purge(T0 + 2).unwrap();
+        assert_eq!(
+            purged.deliveries.iter().map(|d| d.id).collect::<Vec<_>>(),
+            [old.id]
+        );
+        assert_eq!(outbox.tree(T::ByState).len(), 0);
         let purged = outbox.purge(T0 + 10).unwrap();
-        assert_eq!(purged.deliveries.len(), 2);
+        assert_eq!(
+            purged.deliveries.iter().map(|d| d.id).collect::<Vec<_>>(),
+            [fresh.id]
+        );
         for id in [old.id, fresh.id] {
             assert_eq!(outbox.delivery(id).unwrap(), None);
             assert_eq!(outbox.payload(id).unwrap(), None);
         }
+        assert!(outbox.list_deliveries(&delivered, 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_delivery_delivered_under_an_earlier_version_leaves_its_index_when_sent_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path()).unwrap();
+        let new = NewDelivery::new("sink:events", "event:1", "application/json", T0);
+        let d = outbox.enqueue(new, b"{}").unwrap().delivery;
+        outbox.claim(d.id, T0, 1_000).unwrap().unwrap();
+        let done = outbox.complete(d.id, T0 + 1).unwrap();
+        assert_eq!(outbox.tree(T::ByState).len(), 0, "delivered: no entry");
+        outbox
+            .tree(T::ByState)
+            .insert(delivered_entry(&done), &[])
+            .unwrap();
+        let again = outbox.redeliver(d.id, T0 + 5).unwrap();
+        assert_eq!(again.state, DeliveryState::Pending { due_at: T0 + 5 });
+        assert_eq!(outbox.tree(T::ByState).len(), 0);
+        assert_eq!(outbox.due(T0 + 5, 10).unwrap(), [again]);
     }
 
     #[test]

@@ -36,7 +36,7 @@
 //! | `deliveries` | delivery id | byte 0, the length of the [`Delivery`] record (4 bytes), the record (JSON), the payload bytes |
 //! | `payloads` | delivery id | the payload of a delivery stored by an earlier version (whose record is JSON alone) |
 //! | `due` | due time, delivery id | empty: pending deliveries in the order they fall due |
-//! | `by_state` | state tag, time, delivery id | empty: in-flight by lease end, delivered, dead, dropped by time |
+//! | `by_state` | state tag, time, delivery id | empty: in-flight by lease end; dead, dropped, awaiting a receipt by time (delivered ones are read in id order; earlier versions indexed them too) |
 //! | `keys` | idempotency key | delivery id |
 //! | `counts` | destination, state tag | number of deliveries |
 //! | `receipts` | `i`/`a` partner, reference · `s`/`b` delivery id · `r` reference · `e` delivery id, number | inbound reference (JSON) / our answer · a transmission (JSON) / its body · delivery id · a receipt's raw bytes |

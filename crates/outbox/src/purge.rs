@@ -28,34 +28,53 @@ impl Outbox {
     /// gone its idempotency key is free again. Flushed.
     pub fn purge(&self, older_than: Millis) -> Result<Purged> {
         let mut purged = Purged::default();
+        // Delivered ones have no index (see `deliveries::index_entry`): they are read in id
+        // order, that is creation order, up to the first created after `older_than`, which
+        // cannot have been delivered before it. Those read and kept (pending, dead, delivered
+        // later) are few, and read again by the next purge. Earlier versions indexed delivered
+        // ones too: those entries are read as well.
+        let mut ids = Vec::new();
+        for item in self.tree(T::Deliveries).iter() {
+            let (key, value) = item?;
+            let d = deliveries::Stored::decode(&value)?.delivery;
+            if d.created_at >= older_than {
+                break;
+            }
+            if matches!(d.state, DeliveryState::Delivered { at } if at < older_than) {
+                ids.push(DeliveryId::new(u64_at(T::Deliveries, &key, 0)?));
+            }
+        }
         for kind in [DeliveryStateKind::Delivered, DeliveryStateKind::Dropped] {
             let tag = kind.tag();
-            let ids: Vec<DeliveryId> = self
+            for key in self
                 .tree(T::ByState)
                 .range(index_key(Some(tag), &[])..index_key(Some(tag), &[older_than]))
                 .keys()
-                .map(|key| Ok(DeliveryId::new(u64_at(T::ByState, &key?, 9)?)))
-                .collect::<Result<_>>()?;
-            for chunk in ids.chunks(BATCH) {
-                purged.deliveries.extend(self.transact(|tx| {
-                    let mut removed = Vec::new();
-                    for &id in chunk {
-                        let Some(bytes) = tx.get(T::Deliveries, &id.key())? else {
-                            continue;
-                        };
-                        let d = deliveries::Stored::decode(&bytes)?.delivery;
-                        let finished_at = match d.state {
-                            DeliveryState::Delivered { at } | DeliveryState::Dropped { at } => at,
-                            _ => continue,
-                        };
-                        if finished_at < older_than {
-                            deliveries::remove(tx, &d)?;
-                            removed.push(d);
-                        }
-                    }
-                    Ok(removed)
-                })?);
+            {
+                ids.push(DeliveryId::new(u64_at(T::ByState, &key?, 9)?));
             }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        for chunk in ids.chunks(BATCH) {
+            purged.deliveries.extend(self.transact(|tx| {
+                let mut removed = Vec::new();
+                for &id in chunk {
+                    let Some(bytes) = tx.get(T::Deliveries, &id.key())? else {
+                        continue;
+                    };
+                    let d = deliveries::Stored::decode(&bytes)?.delivery;
+                    let finished_at = match d.state {
+                        DeliveryState::Delivered { at } | DeliveryState::Dropped { at } => at,
+                        _ => continue,
+                    };
+                    if finished_at < older_than {
+                        deliveries::remove(tx, &d)?;
+                        removed.push(d);
+                    }
+                }
+                Ok(removed)
+            })?);
         }
 
         let mut candidates = Vec::new();
