@@ -60,6 +60,9 @@ pub struct Pipeline {
     pub max_file_bytes: u64,
 }
 
+/// Plans with the files they were made from.
+type Plans<'p, 'r> = Vec<(Plan<'p>, &'r Read<'r>)>;
+
 /// What processing one message worked out, before any of it is written: its trace, the
 /// interchanges it claims, its acknowledgements, its events and what they teach the partner
 /// insights, and its final state. [`Pipeline::process_batch`] writes the plans of a batch of
@@ -431,16 +434,22 @@ impl Pipeline {
                 Ok(b) => Read::Edi(edi::Parser::new().lenient(true).parse(b)),
             })
             .collect();
-        let mut lookahead = outbox::Lookahead::new(&self.outbox);
-        let mut plans = Vec::with_capacity(messages.len());
-        for (msg, read) in messages.into_iter().zip(&read) {
-            let id = msg.id;
-            match self.plan(msg, read, &mut lookahead) {
-                Ok(plan) => plans.push((plan, read)),
-                Err(e) => results.push((id, Err(e))),
+        // Planned first without reading the store (see `Lookahead::optimistic`); a batch that
+        // repeats an interchange finished before is planned again with reads.
+        let (plans, finished) = self.plan_and_finish(
+            messages.into_iter().zip(&read).collect(),
+            outbox::Lookahead::optimistic(),
+            &mut results,
+        );
+        let (plans, finished) = match finished {
+            Err(Error::Outbox(outbox::Error::Stale(why))) => {
+                tracing::debug!(messages = plans.len(), reason = %why, "a batch repeats an interchange seen before; planning it again");
+                let again = plans.into_iter().map(|(p, read)| (p.msg, read)).collect();
+                self.plan_and_finish(again, outbox::Lookahead::new(&self.outbox), &mut results)
             }
-        }
-        match self.finish(&plans) {
+            other => (plans, other),
+        };
+        match finished {
             Ok(()) => results.extend(plans.iter().map(|(p, _)| (p.msg.id, Ok(())))),
             Err(e) if plans.len() == 1 => {
                 if let Some((p, _)) = plans.first() {
@@ -455,6 +464,26 @@ impl Pipeline {
             }
         }
         results
+    }
+
+    /// Plans each message with `lookahead` (one that cannot be planned goes to `results` with
+    /// its error) and finishes the plans in one transaction; returns them with how that went.
+    fn plan_and_finish<'p, 'r>(
+        &'p self,
+        messages: Vec<(outbox::Message, &'r Read<'r>)>,
+        mut lookahead: outbox::Lookahead<'_>,
+        results: &mut Vec<(MessageId, Result<(), Error>)>,
+    ) -> (Plans<'p, 'r>, Result<(), Error>) {
+        let mut plans = Vec::with_capacity(messages.len());
+        for (msg, read) in messages {
+            let id = msg.id;
+            match self.plan(msg, read, &mut lookahead) {
+                Ok(plan) => plans.push((plan, read)),
+                Err(e) => results.push((id, Err(e))),
+            }
+        }
+        let finished = self.finish(&plans);
+        (plans, finished)
     }
 
     /// Works out what processing `msg` does, writing nothing but what reconciling the

@@ -108,15 +108,29 @@ pub struct Finish<'a> {
 /// Reads ahead for processing planned outside a transaction: duplicate-interchange verdicts,
 /// counting the interchanges this plan already claimed.
 pub struct Lookahead<'o> {
-    outbox: &'o Outbox,
+    /// The store to read earlier sightings from; none when planning optimistically.
+    outbox: Option<&'o Outbox>,
     claimed: HashMap<Vec<u8>, PriorSighting>,
 }
 
 impl<'o> Lookahead<'o> {
-    /// Starts a plan.
+    /// Starts a plan that reads earlier sightings from the store.
     pub fn new(outbox: &'o Outbox) -> Self {
         Lookahead {
-            outbox,
+            outbox: Some(outbox),
+            claimed: HashMap::new(),
+        }
+    }
+
+    /// Starts a plan that reads nothing: an interchange not claimed earlier in the plan is
+    /// taken as first seen. The transaction finishing the plan checks every verdict again, so
+    /// a wrong guess (a repeat of an interchange finished before) writes nothing and fails with
+    /// [`Error::Stale`]; plan again with [`Lookahead::new`] then. Worth it for batches: a read
+    /// outside a transaction waits for whatever transaction is running (sled's reads take its
+    /// concurrency lock), once per interchange.
+    pub fn optimistic() -> Self {
+        Lookahead {
+            outbox: None,
             claimed: HashMap::new(),
         }
     }
@@ -133,9 +147,10 @@ impl<'o> Lookahead<'o> {
         window: Millis,
     ) -> Result<Option<PriorSighting>> {
         let key = composite_key(&[partner, control]);
-        let prior = match self.claimed.get(&key) {
-            Some(p) => Some(p.clone()),
-            None => self.outbox.get_json(T::Interchanges, &key)?,
+        let prior = match (self.claimed.get(&key), self.outbox) {
+            (Some(p), _) => Some(p.clone()),
+            (None, Some(outbox)) => outbox.get_json(T::Interchanges, &key)?,
+            (None, None) => None,
         };
         if let Some(prior) = prior {
             if prior.message_id == message {

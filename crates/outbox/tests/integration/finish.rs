@@ -424,3 +424,50 @@ fn a_message_lists_its_deliveries_however_they_were_queued() {
         [a]
     );
 }
+
+#[test]
+fn an_optimistic_plan_that_missed_an_earlier_sighting_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(dir.path());
+    let a = received(&outbox, "a");
+    let b = received(&outbox, "b");
+    let finish_alone = |id, planned: &Planned1, state| {
+        outbox.finish_messages(&[Finish {
+            id,
+            trace: &planned.trace[..1],
+            sightings: &planned.sightings,
+            outbound: &[],
+            message_types: &[],
+            event_types: &[],
+            state: Some((state, T0 + 20, "")),
+            deliveries: &[],
+            aggregates: no_aggregates(),
+        }])
+    };
+    let first = plan(&mut Lookahead::optimistic(), a, "000000042");
+    finish_alone(a, &first, MessageState::Processed).unwrap();
+
+    // b repeats a's interchange; a plan that reads nothing takes it as first seen.
+    let mut optimistic = Lookahead::optimistic();
+    let guessed = plan(&mut optimistic, b, "000000042");
+    assert_eq!(guessed.sightings[0].duplicate_of, None);
+    // Within the plan, claims are still seen.
+    assert!(
+        optimistic
+            .sighting("acme", "000000042", a, T0 + 10, DAY)
+            .unwrap()
+            .is_some()
+    );
+    let err = finish_alone(b, &guessed, MessageState::Processed).unwrap_err();
+    assert!(matches!(err, Error::Stale(_)), "{err}");
+    assert_eq!(outbox.message(b).unwrap().unwrap().partner, None);
+
+    // Planned again with reads, it is the duplicate it is.
+    let read = plan(&mut Lookahead::new(&outbox), b, "000000042");
+    assert_eq!(read.sightings[0].duplicate_of, Some(a));
+    finish_alone(b, &read, MessageState::Duplicate { of: a }).unwrap();
+    assert_eq!(
+        outbox.message(b).unwrap().unwrap().state,
+        MessageState::Duplicate { of: a }
+    );
+}
