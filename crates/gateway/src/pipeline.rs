@@ -438,13 +438,21 @@ impl Pipeline {
         // repeats an interchange finished before is planned again with reads.
         let (plans, finished) = self.plan_and_finish(
             messages.into_iter().zip(&read).collect(),
-            outbox::Lookahead::optimistic(),
+            outbox::Lookahead::optimistic(&self.outbox),
             &mut results,
         );
         let (plans, finished) = match finished {
             Err(Error::Outbox(outbox::Error::Stale(why))) => {
                 tracing::debug!(messages = plans.len(), reason = %why, "a batch repeats an interchange seen before; planning it again");
-                let again = plans.into_iter().map(|(p, read)| (p.msg, read)).collect();
+                // Planning changed the records in hand (a partner identified): read them again.
+                let mut again = Vec::with_capacity(plans.len());
+                for (plan, read) in plans {
+                    match self.outbox.message(plan.msg.id) {
+                        Ok(Some(msg)) => again.push((msg, read)),
+                        Ok(None) => results.push((plan.msg.id, Ok(()))),
+                        Err(e) => results.push((plan.msg.id, Err(e.into()))),
+                    }
+                }
                 self.plan_and_finish(again, outbox::Lookahead::new(&self.outbox), &mut results)
             }
             other => (plans, other),
@@ -482,7 +490,7 @@ impl Pipeline {
                 Err(e) => results.push((id, Err(e))),
             }
         }
-        let finished = self.finish(&plans);
+        let finished = self.finish(&plans, &mut lookahead);
         (plans, finished)
     }
 
@@ -554,8 +562,12 @@ impl Pipeline {
     }
 
     /// Writes the plans in one transaction, then counts what they did.
-    fn finish(&self, plans: &[(Plan<'_>, &Read<'_>)]) -> Result<(), Error> {
-        // Each acknowledgement is rendered inside the transaction, from the numbers it assigns.
+    fn finish(
+        &self,
+        plans: &[(Plan<'_>, &Read<'_>)],
+        lookahead: &mut outbox::Lookahead<'_>,
+    ) -> Result<(), Error> {
+        // Each acknowledgement is rendered from the numbers the transaction assigns.
         type Build<'b> = Box<outbox::BuildFn<'b>>;
         let builds: Vec<Vec<Build<'_>>> = plans
             .iter()
@@ -582,18 +594,38 @@ impl Pipeline {
                     .collect()
             })
             .collect();
-        let outbound: Vec<Vec<outbox::Outbound<'_>>> = plans
+        // Rendered here, outside sled's lock, from the numbers the transaction will most likely
+        // assign (in the order it assigns them); it renders again only where they moved.
+        let prebuilt: Vec<Vec<Option<(Vec<u64>, Vec<u8>)>>> = plans
             .iter()
             .zip(&builds)
             .map(|((plan, _), builds)| {
                 plan.acks
                     .iter()
                     .zip(builds)
-                    .map(|(ack, build)| outbox::Outbound {
+                    .map(|(ack, build)| {
+                        let numbers = lookahead.numbers(&ack.partner.id, &ack.counters).ok()?;
+                        let rendered = build(&numbers).ok()?;
+                        Some((numbers, rendered))
+                    })
+                    .collect()
+            })
+            .collect();
+        let outbound: Vec<Vec<outbox::Outbound<'_>>> = plans
+            .iter()
+            .zip(builds.iter().zip(&prebuilt))
+            .map(|((plan, _), (builds, prebuilt))| {
+                plan.acks
+                    .iter()
+                    .zip(builds.iter().zip(prebuilt))
+                    .map(|(ack, (build, prebuilt))| outbox::Outbound {
                         partner: &ack.partner.id,
                         counters: &ack.counters,
                         new: &ack.delivery,
                         build: build.as_ref(),
+                        prebuilt: prebuilt
+                            .as_ref()
+                            .map(|(numbers, rendered)| (numbers.as_slice(), rendered.as_slice())),
                     })
                     .collect()
             })

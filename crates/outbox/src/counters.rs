@@ -96,6 +96,12 @@ pub struct AssignedNumber {
     pub value: u64,
 }
 
+/// The number a counter whose last number was `last` assigns next: numbers run from 1 to
+/// `max`, then start again at 1.
+pub(crate) fn next_after(last: u64, max: u64) -> u64 {
+    if last >= max { 1 } else { last + 1 }
+}
+
 /// Takes the next number of each counter in `keys`, in order; a key listed twice gets two
 /// consecutive numbers. Runs inside the caller's transaction, which stores the numbers' use.
 pub(crate) fn allocate(
@@ -108,11 +114,7 @@ pub(crate) fn allocate(
     for key in keys {
         let storage = key.storage_key(partner);
         let last = tx.get_u64(T::Counters, &storage)?.unwrap_or(0);
-        let next = if last >= outbox.options.max_for(key.kind) {
-            1
-        } else {
-            last + 1
-        };
+        let next = next_after(last, outbox.options.max_for(key.kind));
         tx.put(T::Counters, &storage, &next.to_be_bytes())?;
         numbers.push(next);
     }

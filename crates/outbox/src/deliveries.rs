@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::Outbox;
 use crate::counters::{AssignedNumber, CounterKey, allocate};
 use crate::error::{Error, Result};
+use crate::finish::Outbound;
 use crate::ids::{DeliveryId, MessageId, Millis};
 use crate::messages::{IX_DELIVERIES, Message};
 use crate::retry::{FailOutcome, RetryPolicy};
@@ -578,17 +579,15 @@ pub type BuildFn<'a> = dyn Fn(&[u64]) -> std::result::Result<Vec<u8>, BuildError
 /// What a [`BuildFn`] fails with.
 pub type BuildError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// [`Outbox::enqueue_outbound`] inside a transaction (the caller has checked `new`); `in_hand`
-/// as in [`enqueue_in`].
+/// [`Outbox::enqueue_outbound`] inside a transaction (the caller has checked `o.new`);
+/// `in_hand` as in [`enqueue_in`].
 pub(crate) fn enqueue_outbound_in(
     tx: &Tx<'_>,
     outbox: &Outbox,
-    partner: &str,
-    counters: &[CounterKey],
-    new: &NewDelivery,
-    build: &BuildFn<'_>,
+    o: &Outbound<'_>,
     in_hand: Option<&mut Message>,
 ) -> TxResult<Enqueued> {
+    let (partner, counters, new, build) = (o.partner, o.counters, o.new, o.build);
     if let Some(existing) = by_key(tx, &new.key)? {
         let same_counters = existing.partner.as_deref() == Some(partner)
             && existing.numbers.len() == counters.len()
@@ -606,7 +605,10 @@ pub(crate) fn enqueue_outbound_in(
         return same_or_conflict(tx, existing, &new.key, payload.as_deref());
     }
     let numbers = allocate(tx, outbox, partner, counters)?;
-    let payload = build(&numbers).map_err(Error::Build)?;
+    let payload = match o.prebuilt {
+        Some((expected, payload)) if expected == numbers.as_slice() => payload.to_vec(),
+        _ => build(&numbers).map_err(Error::Build)?,
+    };
     let assigned = counters
         .iter()
         .zip(&numbers)
@@ -680,8 +682,14 @@ impl Outbox {
     {
         check_new(&new)?;
         let build = |numbers: &[u64]| build(numbers).map_err(Into::into);
-        let enqueued = self
-            .transact(|tx| enqueue_outbound_in(tx, self, partner, counters, &new, &build, None))?;
+        let outbound = Outbound {
+            partner,
+            counters,
+            new: &new,
+            build: &build,
+            prebuilt: None,
+        };
+        let enqueued = self.transact(|tx| enqueue_outbound_in(tx, self, &outbound, None))?;
         self.commit_point()?;
         Ok(enqueued)
     }

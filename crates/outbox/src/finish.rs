@@ -81,6 +81,10 @@ pub struct Outbound<'a> {
     pub new: &'a NewDelivery,
     /// Builds it from the numbers: a pure function of them, which may run more than once.
     pub build: &'a BuildFn<'a>,
+    /// The document already built from the numbers the plan expects it to get
+    /// ([`Lookahead::numbers`]): taken as it is when the transaction assigns exactly those,
+    /// so that `build` does not run under sled's lock; `build` runs otherwise.
+    pub prebuilt: Option<(&'a [u64], &'a [u8])>,
 }
 
 /// Everything that finishes one message, for [`Outbox::finish_messages`].
@@ -108,17 +112,22 @@ pub struct Finish<'a> {
 /// Reads ahead for processing planned outside a transaction: duplicate-interchange verdicts,
 /// counting the interchanges this plan already claimed.
 pub struct Lookahead<'o> {
-    /// The store to read earlier sightings from; none when planning optimistically.
-    outbox: Option<&'o Outbox>,
+    outbox: &'o Outbox,
+    /// Whether earlier sightings are read from the store (not when planning optimistically).
+    reads_sightings: bool,
     claimed: HashMap<Vec<u8>, PriorSighting>,
+    /// Each counter's last number, as the plan expects to leave it.
+    numbers: HashMap<Vec<u8>, u64>,
 }
 
 impl<'o> Lookahead<'o> {
     /// Starts a plan that reads earlier sightings from the store.
     pub fn new(outbox: &'o Outbox) -> Self {
         Lookahead {
-            outbox: Some(outbox),
+            outbox,
+            reads_sightings: true,
             claimed: HashMap::new(),
+            numbers: HashMap::new(),
         }
     }
 
@@ -128,11 +137,30 @@ impl<'o> Lookahead<'o> {
     /// [`Error::Stale`]; plan again with [`Lookahead::new`] then. Worth it for batches: a read
     /// outside a transaction waits for whatever transaction is running (sled's reads take its
     /// concurrency lock), once per interchange.
-    pub fn optimistic() -> Self {
+    pub fn optimistic(outbox: &'o Outbox) -> Self {
         Lookahead {
-            outbox: None,
-            claimed: HashMap::new(),
+            reads_sightings: false,
+            ..Lookahead::new(outbox)
         }
+    }
+
+    /// The numbers `partner`'s `counters` will be given by the transaction finishing the plan,
+    /// if nothing else takes numbers from them first and the plan's documents are numbered in
+    /// the order they were asked for here: what [`Outbound::prebuilt`] is built from. Each
+    /// counter is read from the store once per plan.
+    pub fn numbers(&mut self, partner: &str, counters: &[CounterKey]) -> Result<Vec<u64>> {
+        let mut out = Vec::with_capacity(counters.len());
+        for counter in counters {
+            let key = counter.storage_key(partner);
+            let last = match self.numbers.get(&key) {
+                Some(&last) => last,
+                None => self.outbox.counter(partner, counter)?.unwrap_or(0),
+            };
+            let next = crate::counters::next_after(last, self.outbox.options.max_for(counter.kind));
+            self.numbers.insert(key, next);
+            out.push(next);
+        }
+        Ok(out)
     }
 
     /// [`Outbox::check_interchange`] as the plan's transaction will find it: the earlier
@@ -147,10 +175,10 @@ impl<'o> Lookahead<'o> {
         window: Millis,
     ) -> Result<Option<PriorSighting>> {
         let key = composite_key(&[partner, control]);
-        let prior = match (self.claimed.get(&key), self.outbox) {
-            (Some(p), _) => Some(p.clone()),
-            (None, Some(outbox)) => outbox.get_json(T::Interchanges, &key)?,
-            (None, None) => None,
+        let prior = match self.claimed.get(&key) {
+            Some(p) => Some(p.clone()),
+            None if self.reads_sightings => self.outbox.get_json(T::Interchanges, &key)?,
+            None => None,
         };
         if let Some(prior) = prior {
             if prior.message_id == message {
@@ -294,16 +322,7 @@ fn queue_outbound(
     if tx.get(T::Keys, o.new.key.as_bytes())?.is_some() {
         return Ok(None);
     }
-    crate::deliveries::enqueue_outbound_in(
-        tx,
-        outbox,
-        o.partner,
-        o.counters,
-        o.new,
-        o.build,
-        Some(m),
-    )
-    .map(Some)
+    crate::deliveries::enqueue_outbound_in(tx, outbox, o, Some(m)).map(Some)
 }
 
 fn seen_as(duplicate_of: Option<MessageId>) -> String {

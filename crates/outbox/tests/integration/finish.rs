@@ -83,6 +83,7 @@ fn ack<'a>(new: &'a NewDelivery, build: &'a outbox::BuildFn<'a>) -> Outbound<'a>
         counters: COUNTERS,
         new,
         build,
+        prebuilt: None,
     }
 }
 
@@ -444,11 +445,11 @@ fn an_optimistic_plan_that_missed_an_earlier_sighting_writes_nothing() {
             aggregates: no_aggregates(),
         }])
     };
-    let first = plan(&mut Lookahead::optimistic(), a, "000000042");
+    let first = plan(&mut Lookahead::optimistic(&outbox), a, "000000042");
     finish_alone(a, &first, MessageState::Processed).unwrap();
 
     // b repeats a's interchange; a plan that reads nothing takes it as first seen.
-    let mut optimistic = Lookahead::optimistic();
+    let mut optimistic = Lookahead::optimistic(&outbox);
     let guessed = plan(&mut optimistic, b, "000000042");
     assert_eq!(guessed.sightings[0].duplicate_of, None);
     // Within the plan, claims are still seen.
@@ -469,5 +470,95 @@ fn an_optimistic_plan_that_missed_an_earlier_sighting_writes_nothing() {
     assert_eq!(
         outbox.message(b).unwrap().unwrap().state,
         MessageState::Duplicate { of: a }
+    );
+}
+
+/// Finishes messages `ids`, each answered with its acknowledgement built ahead as `prebuilt`;
+/// returns the documents queued.
+fn finish_prebuilt(
+    outbox: &Outbox,
+    counters: &[CounterKey],
+    ids: &[MessageId],
+    prebuilt: &[(Vec<u64>, Vec<u8>)],
+) -> Vec<String> {
+    let deliveries: Vec<NewDelivery> = ids.iter().map(|&id| ack_delivery(id)).collect();
+    let outbound: Vec<[Outbound<'_>; 1]> = deliveries
+        .iter()
+        .zip(prebuilt)
+        .map(|(new, (numbers, payload))| {
+            [Outbound {
+                counters,
+                prebuilt: Some((numbers.as_slice(), payload.as_slice())),
+                ..ack(new, &render)
+            }]
+        })
+        .collect();
+    let finishes: Vec<Finish<'_>> = ids
+        .iter()
+        .zip(&outbound)
+        .map(|(&id, outbound)| Finish {
+            id,
+            trace: &[],
+            sightings: &[],
+            outbound,
+            message_types: &[],
+            event_types: &[],
+            state: Some((MessageState::Processed, T0 + 20, "")),
+            deliveries: &[],
+            aggregates: no_aggregates(),
+        })
+        .collect();
+    outbox
+        .finish_messages(&finishes)
+        .unwrap()
+        .into_iter()
+        .map(|f| {
+            let id = f.outbound[0].as_ref().unwrap().delivery.id;
+            String::from_utf8(outbox.payload(id).unwrap().unwrap()).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn documents_built_from_the_expected_numbers_are_taken_unless_the_numbers_moved() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(dir.path());
+    let counters = isa13();
+    outbox.set_counter("acme", &counters[0], 41).unwrap();
+    // Built ahead, marked so that the test sees which document was queued.
+    let ahead = |lookahead: &mut Lookahead<'_>, n: usize| -> Vec<(Vec<u64>, Vec<u8>)> {
+        (0..n)
+            .map(|_| {
+                let numbers = lookahead.numbers("acme", &counters).unwrap();
+                let payload = format!("AHEAD*{:09}~", numbers[0]).into_bytes();
+                (numbers, payload)
+            })
+            .collect()
+    };
+
+    let ids: Vec<MessageId> = ["a", "b"].iter().map(|n| received(&outbox, n)).collect();
+    let prebuilt = ahead(&mut Lookahead::optimistic(&outbox), 2);
+    assert_eq!(prebuilt[0].0, [42]);
+    assert_eq!(prebuilt[1].0, [43]);
+    assert_eq!(
+        finish_prebuilt(&outbox, &counters, &ids, &prebuilt),
+        ["AHEAD*000000042~", "AHEAD*000000043~"]
+    );
+
+    // Numbers taken by someone else between planning and finishing: built again, in order.
+    let ids: Vec<MessageId> = ["c", "d"].iter().map(|n| received(&outbox, n)).collect();
+    let prebuilt = ahead(&mut Lookahead::new(&outbox), 2);
+    assert_eq!(prebuilt[0].0, [44]);
+    outbox
+        .enqueue_outbound(
+            "acme",
+            &counters,
+            NewDelivery::new("partner:acme", "other", "application/edi-x12", T0),
+            render,
+        )
+        .unwrap();
+    assert_eq!(
+        finish_prebuilt(&outbox, &counters, &ids, &prebuilt),
+        ["ISA*000000045~", "ISA*000000046~"]
     );
 }
