@@ -596,7 +596,9 @@ impl Pipeline {
             .collect();
         // Rendered here, outside sled's lock, from the numbers the transaction will most likely
         // assign (in the order it assigns them); it renders again only where they moved.
-        let prebuilt: Vec<Vec<Option<(Vec<u64>, Vec<u8>)>>> = plans
+        // Per message, per acknowledgement: the expected numbers and the document.
+        type Prebuilt = Option<(Vec<u64>, Vec<u8>)>;
+        let prebuilt: Vec<Vec<Prebuilt>> = plans
             .iter()
             .zip(&builds)
             .map(|((plan, _), builds)| {
