@@ -350,7 +350,7 @@ fn message_key(message: MessageId, id: DeliveryId) -> Vec<u8> {
 
 pub(crate) fn load(tx: &Tx<'_>, id: DeliveryId) -> TxResult<Delivery> {
     match tx.get(T::Deliveries, &id.key())? {
-        Some(bytes) => Ok(Stored::decode(&bytes)?.delivery),
+        Some(bytes) => Ok(decode_record(&bytes)?),
         None => Err(Error::DeliveryNotFound(id).into()),
     }
 }
@@ -361,59 +361,52 @@ pub(crate) fn load(tx: &Tx<'_>, id: DeliveryId) -> TxResult<Delivery> {
 /// payloads in `payloads`.
 const FRAMED: u8 = 0;
 
-/// A delivery's value in the `deliveries` tree, decoded.
-pub(crate) struct Stored<'a> {
-    pub(crate) delivery: Delivery,
-    /// The payload, when framed with the record; `None` for a record of an earlier version.
-    pub(crate) payload: Option<&'a [u8]>,
+/// A delivery's value in the `deliveries` tree: `FRAMED`, the record's length (4 bytes, big
+/// endian), the record (JSON), the payload.
+fn encode_record(d: &Delivery, payload: &[u8]) -> Result<Vec<u8>> {
+    let record = crate::store::encode(d)?;
+    let len = u32::try_from(record.len())
+        .map_err(|_| Error::Encode("a delivery record over 4 GiB".into()))?;
+    let mut value = Vec::with_capacity(5 + record.len() + payload.len());
+    value.push(FRAMED);
+    value.extend_from_slice(&len.to_be_bytes());
+    value.extend_from_slice(&record);
+    value.extend_from_slice(payload);
+    Ok(value)
 }
 
-impl<'a> Stored<'a> {
-    /// `FRAMED`, the record's length (4 bytes, big endian), the record (JSON), the payload.
-    fn encode(d: &Delivery, payload: &[u8]) -> Result<Vec<u8>> {
-        let record = crate::store::encode(d)?;
-        let len = u32::try_from(record.len())
-            .map_err(|_| Error::Encode("a delivery record over 4 GiB".into()))?;
-        let mut value = Vec::with_capacity(5 + record.len() + payload.len());
-        value.push(FRAMED);
-        value.extend_from_slice(&len.to_be_bytes());
-        value.extend_from_slice(&record);
-        value.extend_from_slice(payload);
-        Ok(value)
-    }
+/// The delivery in a value of the `deliveries` tree, framed or of an earlier version.
+pub(crate) fn decode_record(bytes: &[u8]) -> Result<Delivery> {
+    crate::store::decode(T::Deliveries, split_record(bytes)?.0)
+}
 
-    pub(crate) fn decode(bytes: &'a [u8]) -> Result<Stored<'a>> {
-        let Some((&FRAMED, rest)) = bytes.split_first() else {
-            return Ok(Stored {
-                delivery: crate::store::decode(T::Deliveries, bytes)?,
-                payload: None,
-            });
-        };
-        let corrupt = || Error::Corrupt {
-            tree: T::Deliveries.name(),
-            detail: format!("a framed record of {} bytes is cut short", bytes.len()),
-        };
-        let (len, rest) = rest.split_first_chunk::<4>().ok_or_else(corrupt)?;
-        let len = u32::from_be_bytes(*len) as usize;
-        if rest.len() < len {
-            return Err(corrupt());
-        }
-        let (record, payload) = rest.split_at(len);
-        Ok(Stored {
-            delivery: crate::store::decode(T::Deliveries, record)?,
-            payload: Some(payload),
-        })
+/// A value's record (JSON) and the payload framed with it (`None` for a record of an earlier
+/// version), without parsing the JSON.
+fn split_record(bytes: &[u8]) -> Result<(&[u8], Option<&[u8]>)> {
+    let Some((&FRAMED, rest)) = bytes.split_first() else {
+        return Ok((bytes, None));
+    };
+    let corrupt = || Error::Corrupt {
+        tree: T::Deliveries.name(),
+        detail: format!("a framed record of {} bytes is cut short", bytes.len()),
+    };
+    let (len, rest) = rest.split_first_chunk::<4>().ok_or_else(corrupt)?;
+    let len = u32::from_be_bytes(*len) as usize;
+    if rest.len() < len {
+        return Err(corrupt());
     }
+    let (record, payload) = rest.split_at(len);
+    Ok((record, Some(payload)))
 }
 
 /// Stores `d`'s record with `payload` (a new delivery), or in place of its stored record,
 /// keeping the payload beside it.
 fn put_record(tx: &Tx<'_>, d: &Delivery, payload: Option<&[u8]>) -> TxResult<()> {
     let value = match payload {
-        Some(payload) => Stored::encode(d, payload)?,
+        Some(payload) => encode_record(d, payload)?,
         None => match tx.get(T::Deliveries, &d.id.key())? {
-            Some(bytes) => match Stored::decode(&bytes)?.payload {
-                Some(payload) => Stored::encode(d, payload)?,
+            Some(bytes) => match split_record(&bytes)?.1 {
+                Some(payload) => encode_record(d, payload)?,
                 None => crate::store::encode(d)?,
             },
             None => crate::store::encode(d)?,
@@ -480,7 +473,7 @@ fn by_key(tx: &Tx<'_>, key: &str) -> TxResult<Option<Delivery>> {
 
 fn stored_payload(tx: &Tx<'_>, id: DeliveryId) -> TxResult<Vec<u8>> {
     if let Some(bytes) = tx.get(T::Deliveries, &id.key())?
-        && let Some(payload) = Stored::decode(&bytes)?.payload
+        && let Some(payload) = split_record(&bytes)?.1
     {
         return Ok(payload.to_vec());
     }
@@ -697,7 +690,7 @@ impl Outbox {
     /// The delivery's record, if it exists.
     pub fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>> {
         match self.tree(T::Deliveries).get(id.key())? {
-            Some(bytes) => Ok(Some(Stored::decode(&bytes)?.delivery)),
+            Some(bytes) => Ok(Some(decode_record(&bytes)?)),
             None => Ok(None),
         }
     }
@@ -713,7 +706,7 @@ impl Outbox {
     /// The delivery's payload, if it exists.
     pub fn payload(&self, id: DeliveryId) -> Result<Option<Vec<u8>>> {
         if let Some(bytes) = self.tree(T::Deliveries).get(id.key())?
-            && let Some(payload) = Stored::decode(&bytes)?.payload
+            && let Some(payload) = split_record(&bytes)?.1
         {
             return Ok(Some(payload.to_vec()));
         }
@@ -1370,12 +1363,12 @@ mod tests {
             acknowledgements: Vec::new(),
             receipts: Vec::new(),
         };
-        let value = Stored::encode(&d, b"ab").unwrap();
-        let stored = Stored::decode(&value).unwrap();
-        assert_eq!((stored.delivery, stored.payload), (d, Some(&b"ab"[..])));
+        let value = encode_record(&d, b"ab").unwrap();
+        assert_eq!(decode_record(&value).unwrap(), d);
+        assert_eq!(split_record(&value).unwrap().1, Some(&b"ab"[..]));
         for cut in [1, 3, 10, value.len() - 3] {
             assert!(
-                matches!(Stored::decode(&value[..cut]), Err(Error::Corrupt { .. })),
+                matches!(decode_record(&value[..cut]), Err(Error::Corrupt { .. })),
                 "cut at {cut}"
             );
         }

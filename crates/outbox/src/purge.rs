@@ -36,7 +36,7 @@ impl Outbox {
         let mut ids = Vec::new();
         for item in self.tree(T::Deliveries).iter() {
             let (key, value) = item?;
-            let d = deliveries::Stored::decode(&value)?.delivery;
+            let d = deliveries::decode_record(&value)?;
             if d.created_at >= older_than {
                 break;
             }
@@ -63,7 +63,7 @@ impl Outbox {
                     let Some(bytes) = tx.get(T::Deliveries, &id.key())? else {
                         continue;
                     };
-                    let d = deliveries::Stored::decode(&bytes)?.delivery;
+                    let d = deliveries::decode_record(&bytes)?;
                     let finished_at = match d.state {
                         DeliveryState::Delivered { at } | DeliveryState::Dropped { at } => at,
                         _ => continue,
