@@ -96,6 +96,31 @@ pub struct AssignedNumber {
     pub value: u64,
 }
 
+/// The last number each counter assigned, kept in memory for planning
+/// ([`crate::Lookahead::numbers`]) so that it need not read the store, where a read waits for
+/// whatever transaction runs. Set inside transactions, so a transaction that is later retried or
+/// aborted may leave a counter's hint ahead of the store: a hint is only ever a guess, checked
+/// by the transaction that assigns the numbers, and the next assignment sets it right.
+#[derive(Default)]
+pub(crate) struct Hints(std::sync::Mutex<std::collections::HashMap<Vec<u8>, u64>>);
+
+impl Hints {
+    pub(crate) fn get(&self, storage: &[u8]) -> Option<u64> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(storage)
+            .copied()
+    }
+
+    fn set(&self, storage: &[u8], last: u64) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(storage.to_vec(), last);
+    }
+}
+
 /// The number a counter whose last number was `last` assigns next: numbers run from 1 to
 /// `max`, then start again at 1.
 pub(crate) fn next_after(last: u64, max: u64) -> u64 {
@@ -116,6 +141,7 @@ pub(crate) fn allocate(
         let last = tx.get_u64(T::Counters, &storage)?.unwrap_or(0);
         let next = next_after(last, outbox.options.max_for(key.kind));
         tx.put(T::Counters, &storage, &next.to_be_bytes())?;
+        outbox.counter_hints.set(&storage, next);
         numbers.push(next);
     }
     Ok(numbers)
@@ -143,6 +169,7 @@ impl Outbox {
         }
         let storage = key.storage_key(partner);
         self.transact(|tx| tx.put(T::Counters, &storage, &last.to_be_bytes()))?;
+        self.counter_hints.set(&storage, last);
         self.flush()
     }
 }

@@ -146,15 +146,19 @@ impl<'o> Lookahead<'o> {
 
     /// The numbers `partner`'s `counters` will be given by the transaction finishing the plan,
     /// if nothing else takes numbers from them first and the plan's documents are numbered in
-    /// the order they were asked for here: what [`Outbound::prebuilt`] is built from. Each
-    /// counter is read from the store once per plan.
+    /// the order they were asked for here: what [`Outbound::prebuilt`] is built from. A counter
+    /// is read from the store only the first time this process uses it; after that, from what
+    /// the last assignment left.
     pub fn numbers(&mut self, partner: &str, counters: &[CounterKey]) -> Result<Vec<u64>> {
         let mut out = Vec::with_capacity(counters.len());
         for counter in counters {
             let key = counter.storage_key(partner);
             let last = match self.numbers.get(&key) {
                 Some(&last) => last,
-                None => self.outbox.counter(partner, counter)?.unwrap_or(0),
+                None => match self.outbox.counter_hints.get(&key) {
+                    Some(last) => last,
+                    None => self.outbox.counter(partner, counter)?.unwrap_or(0),
+                },
             };
             let next = crate::counters::next_after(last, self.outbox.options.max_for(counter.kind));
             self.numbers.insert(key, next);

@@ -240,6 +240,9 @@ pub struct Outbox {
     options: Arc<Options>,
     /// Held while receipt markers are read and changed (see `unreleased`).
     markers: Arc<std::sync::Mutex<()>>,
+    /// The last number each counter assigned, as far as this process saw: what planning expects
+    /// without reading the store (see `counters::Hints`).
+    counter_hints: Arc<counters::Hints>,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -276,6 +279,7 @@ impl Outbox {
             trees: trees.into(),
             options: Arc::new(options),
             markers: Arc::default(),
+            counter_hints: Arc::default(),
         };
         outbox.recover_in_flight()?;
         Ok(outbox)

@@ -562,3 +562,51 @@ fn documents_built_from_the_expected_numbers_are_taken_unless_the_numbers_moved(
         ["ISA*000000045~", "ISA*000000046~"]
     );
 }
+
+#[test]
+fn a_transaction_that_failed_after_taking_numbers_leaves_them_to_the_next_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(dir.path());
+    let counters = isa13();
+    let failing = |_: &[u64]| -> Result<Vec<u8>, BuildError> { Err("no".into()) };
+    let a = received(&outbox, "a");
+    let delivery = ack_delivery(a);
+    let broken = [Outbound {
+        counters: &counters,
+        ..ack(&delivery, &failing)
+    }];
+    let finish = Finish {
+        id: a,
+        trace: &[],
+        sightings: &[],
+        outbound: &broken,
+        message_types: &[],
+        event_types: &[],
+        state: Some((MessageState::Processed, T0 + 20, "")),
+        deliveries: &[],
+        aggregates: no_aggregates(),
+    };
+    assert!(matches!(
+        outbox.finish_messages(&[finish]),
+        Err(Error::Build(_))
+    ));
+    assert_eq!(outbox.counter("acme", &counters[0]).unwrap(), None);
+    // Whatever planning now expects, the next document gets number 1.
+    let mut lookahead = Lookahead::optimistic(&outbox);
+    let expected = lookahead.numbers("acme", &counters).unwrap();
+    let payload = format!("AHEAD*{:09}~", expected[0]).into_bytes();
+    let queued = finish_prebuilt(&outbox, &counters, &[a], &[(expected.clone(), payload)]);
+    assert_eq!(queued.len(), 1);
+    assert!(
+        queued[0].ends_with("000000001~"),
+        "{queued:?} (expected {expected:?})"
+    );
+    assert_eq!(outbox.counter("acme", &counters[0]).unwrap(), Some(1));
+    // And planning has caught up.
+    assert_eq!(
+        Lookahead::optimistic(&outbox)
+            .numbers("acme", &counters)
+            .unwrap(),
+        [2]
+    );
+}
