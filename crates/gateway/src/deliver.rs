@@ -203,27 +203,31 @@ pub fn run_due(
     for (id, outcome) in outbox.expire_awaited(now, policy)? {
         tracing::warn!(delivery = %id, outcome = ?outcome, "no MDN came before the deadline");
     }
-    let due = outbox.due(now, limit)?;
+    // Read with their payloads: each record holds its own, and every read outside a
+    // transaction waits for whatever transaction runs.
+    //
+    // A JSON Lines sink and a local directory take their deliveries at once, from this round's
+    // own workers: nothing else can take them meanwhile, so they are not claimed (a crash
+    // leaves them pending, to be delivered again, as a claim would). The others are leased, and
+    // their payloads read when claimed.
+    let takes_at_once = |d: &Delivery| destinations.takes_at_once(&d.destination);
+    let due = outbox.due_with_payloads(now, limit, takes_at_once)?;
     if due.is_empty() {
         return Ok(0);
     }
-    // A JSON Lines sink and a local directory take their deliveries at once, from this round's
-    // own workers: nothing else can take them meanwhile, so they are not claimed (a crash
-    // leaves them pending, to be delivered again, as a claim would). The others are leased.
-    let (at_once, leased): (Vec<Delivery>, Vec<Delivery>) = due
-        .into_iter()
-        .partition(|d| destinations.takes_at_once(&d.destination));
-    let leased: Vec<DeliveryId> = leased.iter().map(|d| d.id).collect();
+    let (at_once, leased): (Vec<_>, Vec<_>) =
+        due.into_iter().partition(|(_, payload)| payload.is_some());
+    let leased: Vec<DeliveryId> = leased.iter().map(|(d, _)| d.id).collect();
     let mut claimed = if leased.is_empty() {
         Vec::new()
     } else {
         outbox.claim_many(&leased, now, LEASE_MS)?
     };
-    for delivery in at_once {
-        if let Some(payload) = outbox.payload(delivery.id)? {
-            claimed.push(Claimed { delivery, payload });
-        }
-    }
+    claimed.extend(
+        at_once
+            .into_iter()
+            .filter_map(|(delivery, payload)| payload.map(|payload| Claimed { delivery, payload })),
+    );
     if claimed.is_empty() {
         return Ok(0);
     }

@@ -719,6 +719,39 @@ impl Outbox {
     /// Up to `limit` pending deliveries due at or before `now`, the earliest due first (ties by
     /// id). Reads the `due` index, never the whole queue.
     pub fn due(&self, now: Millis, limit: usize) -> Result<Vec<Delivery>> {
+        self.due_with(now, limit, |_, d, _| Ok(d))
+    }
+
+    /// [`Outbox::due`] with the payload of each delivery `wants` it for, read with its record
+    /// (one read each).
+    pub fn due_with_payloads(
+        &self,
+        now: Millis,
+        limit: usize,
+        wants: impl Fn(&Delivery) -> bool,
+    ) -> Result<Vec<(Delivery, Option<Vec<u8>>)>> {
+        self.due_with(now, limit, |id, d, payload| {
+            if !wants(&d) {
+                return Ok((d, None));
+            }
+            let payload = match payload {
+                Some(payload) => payload.to_vec(),
+                None => self.payload(id)?.ok_or_else(|| Error::Corrupt {
+                    tree: T::Payloads.name(),
+                    detail: format!("no payload for {id}"),
+                })?,
+            };
+            Ok((d, Some(payload)))
+        })
+    }
+
+    /// The due deliveries, each made into an `A` from its id, record and framed payload.
+    fn due_with<A>(
+        &self,
+        now: Millis,
+        limit: usize,
+        f: impl Fn(DeliveryId, Delivery, Option<&[u8]>) -> Result<A>,
+    ) -> Result<Vec<A>> {
         let end = index_key(None, &[now, u64::MAX]);
         let mut out = Vec::new();
         for key in self.tree(T::Due).range(..=end).keys() {
@@ -732,10 +765,13 @@ impl Outbox {
             );
             // The index and the record are read at different moments: skip an entry whose
             // delivery moved on in between.
-            if let Some(d) = self.delivery(id)?
-                && d.state == (DeliveryState::Pending { due_at })
-            {
-                out.push(d);
+            let Some(bytes) = self.tree(T::Deliveries).get(id.key())? else {
+                continue;
+            };
+            let (record, payload) = split_record(&bytes)?;
+            let d: Delivery = crate::store::decode(T::Deliveries, record)?;
+            if d.state == (DeliveryState::Pending { due_at }) {
+                out.push(f(id, d, payload)?);
             }
         }
         Ok(out)
@@ -1341,6 +1377,43 @@ mod tests {
         assert_eq!(again.state, DeliveryState::Pending { due_at: T0 + 5 });
         assert_eq!(outbox.tree(T::ByState).len(), 0);
         assert_eq!(outbox.due(T0 + 5, 10).unwrap(), [again]);
+    }
+
+    #[test]
+    fn due_deliveries_come_with_the_payloads_asked_for_however_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path()).unwrap();
+        let enqueue = |dest: &str, key: &str, payload: &[u8]| {
+            let new = NewDelivery::new(dest, key, "application/json", T0);
+            outbox.enqueue(new, payload).unwrap().delivery.id
+        };
+        let old = enqueue("sink:events", "e1", b"one");
+        store_as_before(&outbox, old);
+        let framed = enqueue("sink:events", "e2", b"two");
+        let remote = enqueue("webhook:erp", "e3", b"three");
+        let due = outbox
+            .due_with_payloads(T0, 10, |d| d.destination.starts_with("sink:"))
+            .unwrap();
+        let got: Vec<(DeliveryId, Option<&[u8]>)> =
+            due.iter().map(|(d, p)| (d.id, p.as_deref())).collect();
+        assert_eq!(
+            got,
+            [
+                (old, Some(&b"one"[..])),
+                (framed, Some(&b"two"[..])),
+                (remote, None)
+            ]
+        );
+        assert_eq!(
+            outbox.due(T0, 10).unwrap(),
+            due.into_iter().map(|(d, _)| d).collect::<Vec<_>>()
+        );
+        assert!(
+            outbox
+                .due_with_payloads(T0 - 1, 10, |_| true)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
