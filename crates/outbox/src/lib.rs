@@ -238,8 +238,9 @@ pub struct Outbox {
     db: sled::Db,
     trees: Arc<[sled::Tree]>,
     options: Arc<Options>,
-    /// Held while receipt markers are read and changed (see `unreleased`).
-    markers: Arc<std::sync::Mutex<()>>,
+    /// What this process knows of the receipt markers, locked while they are read and changed
+    /// (see `unreleased`).
+    markers: Arc<std::sync::Mutex<unreleased::Known>>,
     /// The last number each counter assigned, as far as this process saw: what planning expects
     /// without reading the store (see `counters::Hints`).
     counter_hints: Arc<counters::Hints>,

@@ -377,13 +377,14 @@ pub(crate) fn assign_partner(
     tx.put_json(T::Messages, &id.key(), &m)
 }
 
-/// Records `new` and marks it as still in its channel (a batch of its own): the message's id.
-pub(crate) fn insert_received(tx: &Tx<'_>, new: &NewMessage) -> TxResult<MessageId> {
+/// Records `new` and marks it as still in its channel (a batch of its own): the message's id,
+/// and the marker for the caller to [`Outbox::remember_markers`] once the transaction commits.
+pub(crate) fn insert_received(tx: &Tx<'_>, new: &NewMessage) -> TxResult<(MessageId, NewMarkers)> {
     let m = insert_received_record(tx, new)?;
     let mut markers = NewMarkers::default();
     markers.add(&m);
     markers.write(tx)?;
-    Ok(m.id)
+    Ok((m.id, markers))
 }
 
 /// Records `new` (without a receipt marker), returning the record written.
@@ -486,7 +487,7 @@ impl Outbox {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let ids = self.transact(|tx| {
+        let (ids, markers) = self.transact(|tx| {
             let mut ids = Vec::with_capacity(batch.len());
             let mut markers = NewMarkers::default();
             for new in batch {
@@ -495,8 +496,9 @@ impl Outbox {
                 ids.push(m.id);
             }
             markers.write(tx)?;
-            Ok(ids)
+            Ok((ids, markers))
         })?;
+        self.remember_markers(markers)?;
         self.commit_point()?;
         Ok(ids)
     }
@@ -512,8 +514,7 @@ impl Outbox {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let ids = self.with_markers(|| {
-            let marked = self.marked_for(batch)?;
+        let ids = self.record_marked(batch, |marked| {
             self.transact(|tx| {
                 let mut ids = Vec::with_capacity(batch.len());
                 let mut markers = NewMarkers::default();
@@ -531,7 +532,7 @@ impl Outbox {
                     });
                 }
                 markers.write(tx)?;
-                Ok(ids)
+                Ok((ids, markers))
             })
         })?;
         self.commit_point()?;

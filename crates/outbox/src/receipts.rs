@@ -162,13 +162,13 @@ impl Outbox {
             ));
         }
         let key = inbound_key(INBOUND, partner, reference);
-        let arrival = self.transact(|tx| {
+        let (arrival, markers) = self.transact(|tx| {
             if let Some(mut prior) = tx.get_json::<InboundReference>(T::Receipts, &key)? {
                 prior.repeats = prior.repeats.saturating_add(1);
                 tx.put_json(T::Receipts, &key, &prior)?;
-                return Ok(Arrival::Repeat(prior));
+                return Ok((Arrival::Repeat(prior), None));
             }
-            let id = crate::messages::insert_received(tx, new)?;
+            let (id, markers) = crate::messages::insert_received(tx, new)?;
             crate::messages::assign_partner(tx, id, partner, new.received_at)?;
             tx.put_json(
                 T::Receipts,
@@ -179,8 +179,11 @@ impl Outbox {
                     repeats: 0,
                 },
             )?;
-            Ok(Arrival::New(id))
+            Ok((Arrival::New(id), Some(markers)))
         })?;
+        if let Some(markers) = markers {
+            self.remember_markers(markers)?;
+        }
         self.commit_point()?;
         Ok(arrival)
     }

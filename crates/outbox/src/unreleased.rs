@@ -11,8 +11,10 @@
 //! earlier versions may hold per-file markers (`u` · channel, file, hash → message id); they
 //! are found and removed the same way.
 //!
-//! Markers are read outside a transaction (sled's cannot scan) and changed whole, so every
-//! change goes through one lock ([`Outbox`]'s `markers`).
+//! Markers cannot be looked up inside a transaction (sled's cannot scan), and a read outside
+//! one waits for whatever transaction runs; so the outbox keeps what it knows of each channel's
+//! markers in memory ([`Known`]): a channel's markers are read from the store the first time
+//! they are needed, and every change after that goes through here too.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -30,7 +32,7 @@ pub(crate) const IX_UNRELEASED_BATCH: u8 = b'U';
 pub(crate) const IX_UNRELEASED: u8 = b'u';
 
 /// One file of a batch's marker.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Marked {
     file: String,
     sha256: String,
@@ -39,6 +41,10 @@ struct Marked {
 
 /// A file as a channel names it: its name and the SHA-256 of its bytes.
 type FileKey = (String, String);
+
+/// A channel's markers as stored: each key with the files it marks (one for an earlier
+/// version's marker).
+type ChannelMarkers = BTreeMap<Vec<u8>, Vec<Marked>>;
 
 fn channel_prefix(tag: u8, channel: &str) -> Vec<u8> {
     let mut key = vec![tag];
@@ -52,10 +58,58 @@ fn batch_key(channel: &str, first: MessageId) -> Vec<u8> {
     key
 }
 
+#[cfg(test)]
 fn file_key(channel: &str, file_name: &str, sha256: &str) -> Vec<u8> {
     let mut key = vec![IX_UNRELEASED];
     key.extend(composite_key(&[channel, file_name, sha256]));
     key
+}
+
+/// What the outbox knows of the markers: the channels read so far, each with its markers.
+#[derive(Default)]
+pub(crate) struct Known(HashMap<String, ChannelMarkers>);
+
+impl Known {
+    /// `channel`'s markers, read from the store if this is the first time.
+    fn channel(&mut self, outbox: &Outbox, channel: &str) -> Result<&mut ChannelMarkers> {
+        if !self.0.contains_key(channel) {
+            let stored = read_channel(outbox, channel)?;
+            self.0.insert(channel.to_owned(), stored);
+        }
+        self.0
+            .get_mut(channel)
+            .ok_or_else(|| Error::Invalid("a channel's markers vanished".into()))
+    }
+
+    /// Adds markers just committed, to the channels already read (the others will find them
+    /// when they are read).
+    fn add(&mut self, new: NewMarkers) {
+        for (channel, files) in new.by_channel {
+            if let (Some(known), Some(first)) = (self.0.get_mut(&channel), files.first()) {
+                known.insert(batch_key(&channel, first.id), files);
+            }
+        }
+    }
+}
+
+/// Every marker of `channel` in the store.
+fn read_channel(outbox: &Outbox, channel: &str) -> Result<ChannelMarkers> {
+    let tree = outbox.tree(T::MessageIndex);
+    let mut found = ChannelMarkers::new();
+    for item in tree.scan_prefix(channel_prefix(IX_UNRELEASED_BATCH, channel)) {
+        let (key, value) = item?;
+        let files: Vec<Marked> = crate::store::decode(T::MessageIndex, &value)?;
+        found.insert(key.to_vec(), files);
+    }
+    for item in tree.scan_prefix(channel_prefix(IX_UNRELEASED, channel)) {
+        let (key, value) = item?;
+        let (_, rest) = split_composite(T::MessageIndex, &key[1..])?;
+        let (file, rest) = split_composite(T::MessageIndex, rest)?;
+        let (sha256, _) = split_composite(T::MessageIndex, rest)?;
+        let id = MessageId::new(read_u64(T::MessageIndex, &value)?);
+        found.insert(key.to_vec(), vec![Marked { file, sha256, id }]);
+    }
+    Ok(found)
 }
 
 /// The markers a recording transaction writes: one per channel of its batch.
@@ -77,7 +131,7 @@ impl NewMarkers {
             });
     }
 
-    /// Writes them in `tx`.
+    /// Writes them in `tx`; once it commits, [`Outbox::remember_markers`] them.
     pub(crate) fn write(&self, tx: &Tx<'_>) -> TxResult<()> {
         for (channel, files) in &self.by_channel {
             if let Some(first) = files.first() {
@@ -88,52 +142,49 @@ impl NewMarkers {
     }
 }
 
-/// Every marked file of `channel`: (name, hash) → message id.
-fn marked_in(outbox: &Outbox, channel: &str) -> Result<HashMap<FileKey, MessageId>> {
-    let tree = outbox.tree(T::MessageIndex);
-    let mut found = HashMap::new();
-    for item in tree.scan_prefix(channel_prefix(IX_UNRELEASED_BATCH, channel)) {
-        let (_, value) = item?;
-        let files: Vec<Marked> = crate::store::decode(T::MessageIndex, &value)?;
-        for f in files {
-            found.insert((f.file, f.sha256), f.id);
-        }
-    }
-    for item in tree.scan_prefix(channel_prefix(IX_UNRELEASED, channel)) {
-        let (key, value) = item?;
-        let (_, rest) = split_composite(T::MessageIndex, &key[1..])?;
-        let (file, rest) = split_composite(T::MessageIndex, rest)?;
-        let (sha256, _) = split_composite(T::MessageIndex, rest)?;
-        found.insert(
-            (file, sha256),
-            MessageId::new(read_u64(T::MessageIndex, &value)?),
-        );
-    }
-    Ok(found)
-}
-
 impl Outbox {
-    /// Runs `f` with the markers locked (see the module's documentation).
-    pub(crate) fn with_markers<A>(&self, f: impl FnOnce() -> Result<A>) -> Result<A> {
-        let _held = self
+    /// Runs `f` with what the outbox knows of the markers, locked.
+    pub(crate) fn with_markers<A>(&self, f: impl FnOnce(&mut Known) -> Result<A>) -> Result<A> {
+        let mut known = self
             .markers
             .lock()
             .map_err(|_| Error::Invalid("the receipt marker lock is poisoned".into()))?;
-        f()
+        f(&mut known)
     }
 
-    /// The marked files of every channel in `batch`: channel → (name, hash) → message id.
-    pub(crate) fn marked_for(
+    /// Takes markers just committed into what the outbox knows.
+    pub(crate) fn remember_markers(&self, new: NewMarkers) -> Result<()> {
+        self.with_markers(|known| {
+            known.add(new);
+            Ok(())
+        })
+    }
+
+    /// Records `batch` as [`Outbox::record_received_or_found`] does, with the markers locked:
+    /// `record` gets each channel's marked files, (name, hash) → message id, and returns what
+    /// it recorded with the markers it wrote.
+    pub(crate) fn record_marked<A>(
         &self,
         batch: &[NewMessage],
-    ) -> Result<HashMap<String, HashMap<FileKey, MessageId>>> {
-        let mut out = HashMap::new();
-        for new in batch {
-            if !out.contains_key(&new.channel) {
-                out.insert(new.channel.clone(), marked_in(self, &new.channel)?);
+        record: impl FnOnce(&HashMap<String, HashMap<FileKey, MessageId>>) -> Result<(A, NewMarkers)>,
+    ) -> Result<A> {
+        self.with_markers(|known| {
+            let mut marked = HashMap::new();
+            for new in batch {
+                if !marked.contains_key(&new.channel) {
+                    let files: HashMap<FileKey, MessageId> = known
+                        .channel(self, &new.channel)?
+                        .values()
+                        .flatten()
+                        .map(|f| ((f.file.clone(), f.sha256.clone()), f.id))
+                        .collect();
+                    marked.insert(new.channel.clone(), files);
+                }
             }
-        }
-        Ok(out)
+            let (recorded, new) = record(&marked)?;
+            known.add(new);
+            Ok(recorded)
+        })
     }
 
     /// The message recorded for this very file (channel, name and content) whose removal from
@@ -146,10 +197,14 @@ impl Outbox {
         file_name: &str,
         sha256: &str,
     ) -> Result<Option<MessageId>> {
-        let marked = self.with_markers(|| marked_in(self, channel))?;
-        Ok(marked
-            .get(&(file_name.to_owned(), sha256.to_owned()))
-            .copied())
+        self.with_markers(|known| {
+            Ok(known
+                .channel(self, channel)?
+                .values()
+                .flatten()
+                .find(|f| f.file == file_name && f.sha256 == sha256)
+                .map(|f| f.id))
+        })
     }
 
     /// The file of message `id` is gone from its channel: the same name and content arriving
@@ -173,73 +228,87 @@ impl Outbox {
         for &(channel, file, sha256) in files {
             by_channel.entry(channel).or_default().push((file, sha256));
         }
-        self.with_markers(|| {
-            let tree = self.tree(T::MessageIndex);
+        self.with_markers(|known| {
             let mut batch = sled::Batch::default();
+            // What the markers become once the write is done: `None` for those removed.
+            type Change<'c> = (&'c str, Vec<u8>, Option<Vec<Marked>>);
+            let mut changed: Vec<Change<'_>> = Vec::new();
             for (channel, released) in by_channel {
-                let is_released = |file: &str, sha256: &str| {
-                    released.iter().any(|&(f, s)| f == file && s == sha256)
-                };
-                for item in tree.scan_prefix(channel_prefix(IX_UNRELEASED_BATCH, channel)) {
-                    let (key, value) = item?;
-                    let files: Vec<Marked> = crate::store::decode(T::MessageIndex, &value)?;
-                    let left: Vec<&Marked> = files
+                for (key, files) in known.channel(self, channel)?.iter() {
+                    let left: Vec<Marked> = files
                         .iter()
-                        .filter(|f| !is_released(&f.file, &f.sha256))
+                        .filter(|f| {
+                            !released
+                                .iter()
+                                .any(|&(name, sha256)| f.file == name && f.sha256 == sha256)
+                        })
+                        .cloned()
                         .collect();
                     if left.is_empty() {
-                        batch.remove(key);
+                        batch.remove(key.as_slice());
+                        changed.push((channel, key.clone(), None));
                     } else if left.len() < files.len() {
-                        batch.insert(key, crate::store::encode(&left)?);
-                    }
-                }
-                for item in tree.scan_prefix(channel_prefix(IX_UNRELEASED, channel)) {
-                    let (key, _) = item?;
-                    if released
-                        .iter()
-                        .any(|&(f, s)| key.as_ref() == file_key(channel, f, s).as_slice())
-                    {
-                        batch.remove(key);
+                        // Only a batch's marker holds more than one file.
+                        batch.insert(key.as_slice(), crate::store::encode(&left)?);
+                        changed.push((channel, key.clone(), Some(left)));
                     }
                 }
             }
-            tree.apply_batch(batch).map_err(Error::from)
+            if changed.is_empty() {
+                return Ok(());
+            }
+            self.tree(T::MessageIndex).apply_batch(batch)?;
+            for (channel, key, left) in changed {
+                let markers = known.channel(self, channel)?;
+                match left {
+                    Some(left) => markers.insert(key, left),
+                    None => markers.remove(&key),
+                };
+            }
+            Ok(())
         })
     }
 
     /// Removes every receipt marker: called once every channel has been read after a start, when
     /// any file still marked has been found (or is gone for good).
     pub fn clear_unreleased(&self) -> Result<usize> {
-        self.clear_markers(&[vec![IX_UNRELEASED_BATCH], vec![IX_UNRELEASED]])
+        self.with_markers(|known| {
+            let removed = self.clear_markers(&[vec![IX_UNRELEASED_BATCH], vec![IX_UNRELEASED]]);
+            // Read again when next needed (an empty store, unless files came meanwhile).
+            known.0.clear();
+            removed
+        })
     }
 
     /// Removes the receipt markers of one channel, once that channel has been read after a
     /// start (channels are read by different loops, each at its own pace).
     pub fn clear_unreleased_in(&self, channel: &str) -> Result<usize> {
-        self.clear_markers(&[
-            channel_prefix(IX_UNRELEASED_BATCH, channel),
-            channel_prefix(IX_UNRELEASED, channel),
-        ])
+        self.with_markers(|known| {
+            let removed = self.clear_markers(&[
+                channel_prefix(IX_UNRELEASED_BATCH, channel),
+                channel_prefix(IX_UNRELEASED, channel),
+            ]);
+            known.0.remove(channel);
+            removed
+        })
     }
 
     /// Removes the markers under `prefixes`; returns how many files they marked.
     fn clear_markers(&self, prefixes: &[Vec<u8>]) -> Result<usize> {
-        self.with_markers(|| {
-            let tree = self.tree(T::MessageIndex);
-            let mut removed = 0;
-            for prefix in prefixes {
-                for item in tree.scan_prefix(prefix) {
-                    let (key, value) = item?;
-                    removed += if key.first() == Some(&IX_UNRELEASED_BATCH) {
-                        crate::store::decode::<Vec<Marked>>(T::MessageIndex, &value)?.len()
-                    } else {
-                        1
-                    };
-                    tree.remove(key)?;
-                }
+        let tree = self.tree(T::MessageIndex);
+        let mut removed = 0;
+        for prefix in prefixes {
+            for item in tree.scan_prefix(prefix) {
+                let (key, value) = item?;
+                removed += if key.first() == Some(&IX_UNRELEASED_BATCH) {
+                    crate::store::decode::<Vec<Marked>>(T::MessageIndex, &value)?.len()
+                } else {
+                    1
+                };
+                tree.remove(key)?;
             }
-            Ok(removed)
-        })
+        }
+        Ok(removed)
     }
 }
 

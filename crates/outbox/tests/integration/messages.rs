@@ -309,6 +309,19 @@ fn a_batch_is_found_again_file_by_file_until_each_is_released() {
             .mark_files_released(&[("dir:inbound", "b.edi", sha.as_str())])
             .unwrap();
         outbox.flush().unwrap();
+        // The same process knows it too: c is still marked, b is not.
+        assert_eq!(
+            outbox
+                .find_unreleased("dir:inbound", "c.edi", &sha)
+                .unwrap(),
+            Some(recorded[2].0)
+        );
+        assert_eq!(
+            outbox
+                .find_unreleased("dir:inbound", "b.edi", &sha)
+                .unwrap(),
+            None
+        );
         recorded
     };
     // After a restart the same three files are in the channel again, with a new one.
