@@ -321,45 +321,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let outbox = Outbox::open(dir.path()).unwrap();
         let sha = "ef".repeat(32);
-        outbox
-            .tree(T::MessageIndex)
-            .insert(
-                file_key("dir:in", "old.edi", &sha),
-                &MessageId::new(9).key(),
-            )
-            .unwrap();
-        assert_eq!(
-            outbox.find_unreleased("dir:in", "old.edi", &sha).unwrap(),
-            Some(MessageId::new(9))
-        );
-        assert_eq!(
-            outbox
-                .find_unreleased("dir:other", "old.edi", &sha)
-                .unwrap(),
-            None
-        );
+        let mark_as_before = || {
+            let key = file_key("dir:in", "old.edi", &sha);
+            let id = MessageId::new(9).key();
+            outbox.tree(T::MessageIndex).insert(key, &id).unwrap();
+        };
+        let find = |channel: &str| outbox.find_unreleased(channel, "old.edi", &sha).unwrap();
+        mark_as_before();
+        assert_eq!(find("dir:in"), Some(MessageId::new(9)));
+        assert_eq!(find("dir:other"), None);
         outbox
             .mark_files_released(&[("dir:in", "old.edi", &sha)])
             .unwrap();
-        assert_eq!(
-            outbox.find_unreleased("dir:in", "old.edi", &sha).unwrap(),
-            None
-        );
-        outbox
-            .tree(T::MessageIndex)
-            .insert(
-                file_key("dir:in", "old.edi", &sha),
-                &MessageId::new(9).key(),
-            )
-            .unwrap();
+        assert_eq!(find("dir:in"), None);
+        mark_as_before();
         assert_eq!(outbox.clear_unreleased_in("dir:in").unwrap(), 1);
-        assert_eq!(
-            outbox
-                .tree(T::MessageIndex)
-                .scan_prefix([IX_UNRELEASED])
-                .count(),
-            0
-        );
+        let left = outbox.tree(T::MessageIndex).scan_prefix([IX_UNRELEASED]);
+        assert_eq!(left.count(), 0);
     }
 
     #[test]

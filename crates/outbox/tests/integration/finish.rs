@@ -33,6 +33,21 @@ fn no_aggregates() -> AggregateUpdates<'static> {
     }
 }
 
+/// Finishing `id` as processed, answered with `outbound` and nothing else.
+fn processed<'a>(id: MessageId, outbound: &'a [Outbound<'a>]) -> Finish<'a> {
+    Finish {
+        id,
+        trace: &[],
+        sightings: &[],
+        outbound,
+        message_types: &[],
+        event_types: &[],
+        state: Some((MessageState::Processed, T0 + 20, "")),
+        deliveries: &[],
+        aggregates: no_aggregates(),
+    }
+}
+
 /// What processing one interchange of `id` plans: its partner, its claim as `lookahead` sees
 /// it, and an acknowledgement.
 struct Planned1 {
@@ -135,15 +150,10 @@ fn a_batch_claims_numbers_and_traces_in_order_and_sees_its_own_duplicates() {
         .iter()
         .enumerate()
         .map(|(i, &id)| Finish {
-            id,
             trace: &plans[i].trace,
             sightings: &plans[i].sightings,
-            outbound: &outbound[i],
-            message_types: &[],
-            event_types: &[],
             state: Some((states[i].clone(), T0 + 20, "")),
-            deliveries: &[],
-            aggregates: no_aggregates(),
+            ..processed(id, &outbound[i])
         })
         .collect();
     let finished = outbox.finish_messages(&finishes).unwrap();
@@ -213,15 +223,9 @@ fn a_verdict_that_no_longer_holds_writes_nothing() {
         ..ack(&delivery, &render)
     }];
     let finish = Finish {
-        id: a,
         trace: &planned.trace,
         sightings: &planned.sightings,
-        outbound: &outbound,
-        message_types: &[],
-        event_types: &[],
-        state: Some((MessageState::Processed, T0 + 20, "")),
-        deliveries: &[],
-        aggregates: no_aggregates(),
+        ..processed(a, &outbound)
     };
     let err = outbox.finish_messages(&[finish]).unwrap_err();
     assert!(matches!(err, Error::Stale(_)), "{err}");
@@ -251,15 +255,8 @@ fn one_failing_message_fails_the_whole_batch() {
         ..ack(&delivery, &render)
     }];
     let finish = |id, outbound| Finish {
-        id,
         trace: &trace,
-        sightings: &[],
-        outbound,
-        message_types: &[],
-        event_types: &[],
-        state: Some((MessageState::Processed, T0 + 20, "")),
-        deliveries: &[],
-        aggregates: no_aggregates(),
+        ..processed(id, outbound)
     };
     // b already belongs to another partner.
     let err = outbox
@@ -300,15 +297,9 @@ fn a_document_queued_before_is_left_as_it_was() {
         ..ack(&delivery, &render)
     }];
     let finish = |state| Finish {
-        id: a,
         trace: &trace,
-        sightings: &[],
-        outbound: &outbound,
-        message_types: &[],
-        event_types: &[],
         state: Some((state, T0 + 20, "")),
-        deliveries: &[],
-        aggregates: no_aggregates(),
+        ..processed(a, &outbound)
     };
     let first = outbox
         .finish_messages(&[finish(MessageState::Processed)])
@@ -356,15 +347,8 @@ fn a_message_lists_its_deliveries_however_they_were_queued() {
         ..ack(&delivery, &render)
     }];
     let finish = Finish {
-        id: a,
-        trace: &[],
-        sightings: &[],
-        outbound: &outbound,
-        message_types: &[],
-        event_types: &[],
-        state: Some((MessageState::Processed, T0 + 20, "")),
         deliveries: &events,
-        aggregates: no_aggregates(),
+        ..processed(a, &outbound)
     };
     let finished = outbox.finish_messages(&[finish]).unwrap();
     let ack_id = finished[0].outbound[0].as_ref().unwrap().delivery.id;
@@ -434,15 +418,10 @@ fn an_optimistic_plan_that_missed_an_earlier_sighting_writes_nothing() {
     let b = received(&outbox, "b");
     let finish_alone = |id, planned: &Planned1, state| {
         outbox.finish_messages(&[Finish {
-            id,
             trace: &planned.trace[..1],
             sightings: &planned.sightings,
-            outbound: &[],
-            message_types: &[],
-            event_types: &[],
             state: Some((state, T0 + 20, "")),
-            deliveries: &[],
-            aggregates: no_aggregates(),
+            ..processed(id, &[])
         }])
     };
     let first = plan(&mut Lookahead::optimistic(&outbox), a, "000000042");
@@ -496,17 +475,7 @@ fn finish_prebuilt(
     let finishes: Vec<Finish<'_>> = ids
         .iter()
         .zip(&outbound)
-        .map(|(&id, outbound)| Finish {
-            id,
-            trace: &[],
-            sightings: &[],
-            outbound,
-            message_types: &[],
-            event_types: &[],
-            state: Some((MessageState::Processed, T0 + 20, "")),
-            deliveries: &[],
-            aggregates: no_aggregates(),
-        })
+        .map(|(&id, outbound)| processed(id, outbound))
         .collect();
     outbox
         .finish_messages(&finishes)
@@ -575,17 +544,7 @@ fn a_transaction_that_failed_after_taking_numbers_leaves_them_to_the_next_docume
         counters: &counters,
         ..ack(&delivery, &failing)
     }];
-    let finish = Finish {
-        id: a,
-        trace: &[],
-        sightings: &[],
-        outbound: &broken,
-        message_types: &[],
-        event_types: &[],
-        state: Some((MessageState::Processed, T0 + 20, "")),
-        deliveries: &[],
-        aggregates: no_aggregates(),
-    };
+    let finish = processed(a, &broken);
     assert!(matches!(
         outbox.finish_messages(&[finish]),
         Err(Error::Build(_))
