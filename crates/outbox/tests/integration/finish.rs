@@ -104,6 +104,14 @@ fn ack<'a>(new: &'a NewDelivery, build: &'a outbox::BuildFn<'a>) -> Outbound<'a>
 
 const COUNTERS: &[CounterKey] = &[];
 
+/// The acknowledgement `new`, numbered from `counters` and built by [`render`].
+fn numbered<'a>(counters: &'a [CounterKey], new: &'a NewDelivery) -> Outbound<'a> {
+    Outbound {
+        counters,
+        ..ack(new, &render)
+    }
+}
+
 fn isa13() -> Vec<CounterKey> {
     vec![CounterKey::new("outbound", CounterKind::Isa13)]
 }
@@ -134,12 +142,7 @@ fn a_batch_claims_numbers_and_traces_in_order_and_sees_its_own_duplicates() {
     let deliveries: Vec<NewDelivery> = ids.iter().map(|&id| ack_delivery(id)).collect();
     let outbound: Vec<Vec<Outbound<'_>>> = deliveries
         .iter()
-        .map(|new| {
-            vec![Outbound {
-                counters: &counters,
-                ..ack(new, &render)
-            }]
-        })
+        .map(|new| vec![numbered(&counters, new)])
         .collect();
     let states = [
         MessageState::Processed,
@@ -218,10 +221,7 @@ fn a_verdict_that_no_longer_holds_writes_nothing() {
     );
     let counters = isa13();
     let delivery = ack_delivery(a);
-    let outbound = [Outbound {
-        counters: &counters,
-        ..ack(&delivery, &render)
-    }];
+    let outbound = [numbered(&counters, &delivery)];
     let finish = Finish {
         trace: &planned.trace,
         sightings: &planned.sightings,
@@ -250,10 +250,7 @@ fn one_failing_message_fails_the_whole_batch() {
     let counters = isa13();
     let delivery = ack_delivery(a);
     let failing = |_: &[u64]| -> Result<Vec<u8>, BuildError> { Err("no".into()) };
-    let outbound = [Outbound {
-        counters: &counters,
-        ..ack(&delivery, &render)
-    }];
+    let outbound = [numbered(&counters, &delivery)];
     let finish = |id, outbound| Finish {
         trace: &trace,
         ..processed(id, outbound)
@@ -292,10 +289,7 @@ fn a_document_queued_before_is_left_as_it_was() {
         at: T0 + 11,
         detail: "functional".into(),
     }];
-    let outbound = [Outbound {
-        counters: &counters,
-        ..ack(&delivery, &render)
-    }];
+    let outbound = [numbered(&counters, &delivery)];
     let finish = |state| Finish {
         trace: &trace,
         state: Some((state, T0 + 20, "")),
@@ -342,10 +336,7 @@ fn a_message_lists_its_deliveries_however_they_were_queued() {
     let events = [(event, b"{\"n\":1}".to_vec())];
     let counters = isa13();
     let delivery = ack_delivery(a);
-    let outbound = [Outbound {
-        counters: &counters,
-        ..ack(&delivery, &render)
-    }];
+    let outbound = [numbered(&counters, &delivery)];
     let finish = Finish {
         deliveries: &events,
         ..processed(a, &outbound)
@@ -466,9 +457,8 @@ fn finish_prebuilt(
         .zip(prebuilt)
         .map(|(new, (numbers, payload))| {
             [Outbound {
-                counters,
                 prebuilt: Some((numbers.as_slice(), payload.as_slice())),
-                ..ack(new, &render)
+                ..numbered(counters, new)
             }]
         })
         .collect();
