@@ -169,7 +169,7 @@ impl As2Outbox {
                 message: "no MDN in the response".into(),
             });
         }
-        let receipt =
+        let (receipt, _) =
             check_mdn(outbox, &self.partner, d, &t, &headers, &body, "sync").map_err(local)?;
         match receipt.verdict {
             ReceiptVerdict::Accepted | ReceiptVerdict::Warning => Ok(Sent::Delivered),
@@ -246,7 +246,8 @@ impl As2Outbox {
     }
 }
 
-/// Checks an MDN against what was sent and records it with the delivery, raw, whatever it says.
+/// Checks an MDN against what was sent and records it with the delivery, raw, whatever it says;
+/// returns it with the delivery as the recording transaction left it.
 fn check_mdn(
     outbox: &Outbox,
     partner: &As2Partner,
@@ -255,7 +256,7 @@ fn check_mdn(
     headers: &[(String, String)],
     body: &[u8],
     via: &str,
-) -> Result<Receipt, outbox::Error> {
+) -> Result<(Receipt, Delivery), outbox::Error> {
     let (digest, algorithm) = t
         .check
         .split_once(',')
@@ -311,12 +312,12 @@ fn check_mdn(
         via: via.to_string(),
         size: raw.len() as u64,
     };
-    outbox.record_receipt(d.id, &receipt, &raw)?;
+    let recorded = outbox.record_receipt(d.id, &receipt, &raw)?;
     if verdict == ReceiptVerdict::Refused {
         tracing::warn!(delivery = %d.id, as2_message_id = %t.reference, partner = %partner.partner, via, reason = %receipt.detail, "AS2 MDN not accepted");
     }
     telemetry::as2_mdn(&partner.partner, &t.reference, verdict.as_str(), via);
-    Ok(receipt)
+    Ok((receipt, recorded))
 }
 
 /// Takes an asynchronous MDN POSTed to an AS2 channel's `/mdn`: finds the delivery by the
@@ -375,7 +376,7 @@ pub(crate) fn receive_async_mdn(
             format!("message {reference} did not go to an AS2 partner"),
         );
     };
-    let receipt = match check_mdn(outbox, partner, &d, &t, headers, body, "async") {
+    let (receipt, recorded) = match check_mdn(outbox, partner, &d, &t, headers, body, "async") {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(channel, error = %e, "cannot record the MDN");
@@ -384,8 +385,11 @@ pub(crate) fn receive_async_mdn(
     };
     let now = clock::now_ms();
     let settled = match receipt.verdict {
-        ReceiptVerdict::Accepted | ReceiptVerdict::Warning => match d.state.kind() {
-            // Being sent again this moment: that attempt's own MDN settles it.
+        // The state the receipt was recorded in, not the one read before: the delivery loop may
+        // have moved the delivery from in flight to awaiting its MDN in between.
+        ReceiptVerdict::Accepted | ReceiptVerdict::Warning => match recorded.state.kind() {
+            // Still being sent (the MDN came before the POST's answer was taken in), or being
+            // sent again: taking in the answer finds this receipt and settles the delivery.
             outbox::DeliveryStateKind::InFlight
             | outbox::DeliveryStateKind::Delivered
             | outbox::DeliveryStateKind::Dropped => Ok(()),
