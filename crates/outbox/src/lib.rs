@@ -83,7 +83,9 @@
 //!
 //! Every state change is one sled transaction over all the trees it touches, so an index never
 //! disagrees with its record, even after a crash. Transaction closures may run more than once and
-//! do nothing outside the database. The operations whose success the daemon reports to the
+//! do nothing outside the database but note, in memory, the last control number each counter
+//! assigned: a hint planning uses to render documents ahead, which every transaction checks (see
+//! [`Lookahead::numbers`]). The operations whose success the daemon reports to the
 //! outside — [`Outbox::record_received`], [`Outbox::enqueue`], [`Outbox::enqueue_outbound`],
 //! [`Outbox::complete`] — flush to disk before returning, as do the operator's actions
 //! ([`Outbox::retry`], [`Outbox::drop`], [`Outbox::set_counter`], [`Outbox::purge`]). The rest
