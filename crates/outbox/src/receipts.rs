@@ -692,6 +692,32 @@ mod tests {
     }
 
     #[test]
+    fn a_recorded_receipt_comes_back_with_the_state_it_was_recorded_in() {
+        // The MDN handler settles a delivery by this state: one read before recording may be
+        // stale, since the delivery loop moves the delivery from in flight to awaiting between.
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path()).unwrap();
+        let accepted = Receipt {
+            at: 1_050,
+            reference: "ref-1@edigate".into(),
+            verdict: ReceiptVerdict::Accepted,
+            detail: String::new(),
+            signed: true,
+            via: "async".into(),
+            size: 3,
+        };
+        let id = sent_delivery(&outbox, 1_000);
+        let read_before = outbox.delivery(id).unwrap().unwrap();
+        assert_eq!(read_before.state.kind(), DeliveryStateKind::InFlight);
+        outbox.await_receipt(id, 1_020, 5_000).unwrap();
+        let recorded = outbox.record_receipt(id, &accepted, b"MDN").unwrap();
+        assert_eq!(recorded.state.kind(), DeliveryStateKind::AwaitingReceipt);
+        assert_eq!(recorded.receipts, [accepted]);
+        let done = outbox.confirm_receipt(id, 1_060).unwrap();
+        assert_eq!(done.state, DeliveryState::Delivered { at: 1_060 });
+    }
+
+    #[test]
     fn a_refusing_receipt_fails_only_an_awaited_delivery() {
         let dir = tempfile::tempdir().unwrap();
         let outbox = Outbox::open(dir.path()).unwrap();
