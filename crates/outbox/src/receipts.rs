@@ -527,6 +527,19 @@ mod tests {
         ));
     }
 
+    /// An asynchronous MDN's receipt for AS2 message `reference`, as the MDN handler records it.
+    fn receipt(reference: &str, verdict: ReceiptVerdict) -> Receipt {
+        Receipt {
+            at: 1_050,
+            reference: reference.into(),
+            verdict,
+            detail: String::new(),
+            signed: true,
+            via: "async".into(),
+            size: 3,
+        }
+    }
+
     fn sent_delivery(outbox: &Outbox, now: Millis) -> DeliveryId {
         let d = outbox
             .enqueue(
@@ -617,15 +630,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let outbox = Outbox::open(dir.path()).unwrap();
         let id = sent_delivery(&outbox, 1_000);
-        let receipt = |reference: &str, verdict| Receipt {
-            at: 1_050,
-            reference: reference.into(),
-            verdict,
-            detail: String::new(),
-            signed: true,
-            via: "async".into(),
-            size: 3,
-        };
         // The partner's asynchronous MDN arrives while our POST is still being answered: the
         // delivery is in flight, so it is only recorded.
         outbox
@@ -697,15 +701,7 @@ mod tests {
         // stale, since the delivery loop moves the delivery from in flight to awaiting between.
         let dir = tempfile::tempdir().unwrap();
         let outbox = Outbox::open(dir.path()).unwrap();
-        let accepted = Receipt {
-            at: 1_050,
-            reference: "ref-1@edigate".into(),
-            verdict: ReceiptVerdict::Accepted,
-            detail: String::new(),
-            signed: true,
-            via: "async".into(),
-            size: 3,
-        };
+        let accepted = receipt("ref-1@edigate", ReceiptVerdict::Accepted);
         let id = sent_delivery(&outbox, 1_000);
         let read_before = outbox.delivery(id).unwrap().unwrap();
         assert_eq!(read_before.state.kind(), DeliveryStateKind::InFlight);
