@@ -4,9 +4,10 @@
 //!    (both durable) — only then is the file removed from its channel.
 //! 2. [`Pipeline::process_batch`]: for each message, parse → identify the partner from the
 //!    envelope → duplicate check → validate → plan acknowledgements → translate → plan events
-//!    to every sink; then one outbox transaction for the whole batch writes every message's
-//!    outcome: its duplicate claims (checked again), its acknowledgements (control numbers
-//!    assigned and the documents built there), its events, its trace and final state. An XML
+//!    to every sink, and render the acknowledgements from the control numbers expected; then one
+//!    outbox transaction for the whole batch writes every message's outcome: its duplicate
+//!    claims (checked again), its acknowledgements (control numbers assigned there; a document
+//!    whose numbers moved is rendered again), its events, its trace and final state. An XML
 //!    document (UBL, cXML) takes a shorter road: its mapping is chosen by its root element, the
 //!    partner by the sender id that mapping reads, the duplicate check by the document's
 //!    control id; it has no acknowledgement.

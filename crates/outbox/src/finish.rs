@@ -68,8 +68,9 @@ pub struct Sighting {
     pub duplicate_of: Option<MessageId>,
 }
 
-/// A document for a partner, numbered from the partner's `counters` and built from the
-/// numbers inside the transaction, as [`Outbox::enqueue_outbound`] does. One whose key is
+/// A document for a partner, numbered from the partner's `counters` inside the transaction, as
+/// [`Outbox::enqueue_outbound`] does, and built from those numbers (or taken as built ahead, see
+/// [`Outbound::prebuilt`]). One whose key is
 /// already queued is left as it was, takes no number and is not traced: the message is being
 /// processed again, and was answered the first time.
 pub struct Outbound<'a> {

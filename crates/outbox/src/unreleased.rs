@@ -16,7 +16,7 @@
 //! markers in memory ([`Known`]): a channel's markers are read from the store the first time
 //! they are needed, and every change after that goes through here too.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -224,9 +224,14 @@ impl Outbox {
         if files.is_empty() {
             return Ok(());
         }
-        let mut by_channel: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
+        // Per channel, the (name, hash) pairs released: a batch's marker is looked up file by
+        // file against them.
+        let mut by_channel: BTreeMap<&str, HashSet<(&str, &str)>> = BTreeMap::new();
         for &(channel, file, sha256) in files {
-            by_channel.entry(channel).or_default().push((file, sha256));
+            by_channel
+                .entry(channel)
+                .or_default()
+                .insert((file, sha256));
         }
         self.with_markers(|known| {
             let mut batch = sled::Batch::default();
@@ -235,20 +240,19 @@ impl Outbox {
             let mut changed: Vec<Change<'_>> = Vec::new();
             for (channel, released) in by_channel {
                 for (key, files) in known.channel(self, channel)?.iter() {
-                    let left: Vec<Marked> = files
-                        .iter()
-                        .filter(|f| {
-                            !released
-                                .iter()
-                                .any(|&(name, sha256)| f.file == name && f.sha256 == sha256)
-                        })
-                        .cloned()
-                        .collect();
-                    if left.is_empty() {
+                    let is_released =
+                        |f: &Marked| released.contains(&(f.file.as_str(), f.sha256.as_str()));
+                    let gone = files.iter().filter(|f| is_released(f)).count();
+                    if gone == 0 {
+                        continue;
+                    }
+                    if gone == files.len() {
                         batch.remove(key.as_slice());
                         changed.push((channel, key.clone(), None));
-                    } else if left.len() < files.len() {
+                    } else {
                         // Only a batch's marker holds more than one file.
+                        let left: Vec<Marked> =
+                            files.iter().filter(|f| !is_released(f)).cloned().collect();
                         batch.insert(key.as_slice(), crate::store::encode(&left)?);
                         changed.push((channel, key.clone(), Some(left)));
                     }
